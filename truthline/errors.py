@@ -1,0 +1,104 @@
+"""Domain errors. They know nothing about HTTP; `truthline.api.errors` maps them to status codes.
+
+Every error carries a machine-readable `code`, a human `message` that says what to do next, and,
+where it applies, the `field` (a dotted path such as ``answer`` or ``items[3].external_id``) and
+the input `line` (1-based) it is about. `details` holds one entry per problem when there are several
+(a batch import reports every bad line at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the input."""
+
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in {"message": self.message, "field": self.field, "line": self.line}.items() if v is not None}
+
+
+@dataclass
+class TruthlineError(Exception):
+    message: str
+    field: str | None = None
+    line: int | None = None
+    details: list[Problem] = dc_field(default_factory=list)
+    code: str = "error"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(self.field)
+        prefix = f"{', '.join(where)}: " if where else ""
+        text = prefix + self.message
+        if self.details:
+            text += "".join(f"\n  - {_describe(p)}" for p in self.details)
+        return text
+
+
+def _describe(p: Problem) -> str:
+    where = []
+    if p.line is not None:
+        where.append(f"line {p.line}")
+    if p.field:
+        where.append(p.field)
+    return (f"{', '.join(where)}: " if where else "") + p.message
+
+
+@dataclass
+class Invalid(TruthlineError):
+    """The input is wrong (bad field, bad line, unknown label). Maps to 422."""
+
+    code: str = "invalid"
+
+
+@dataclass
+class NotFound(TruthlineError):
+    code: str = "not_found"
+
+
+@dataclass
+class Conflict(TruthlineError):
+    """The request is well-formed but clashes with current state (expired lease, duplicate). 409."""
+
+    code: str = "conflict"
+
+
+@dataclass
+class Unauthorized(TruthlineError):
+    """No or bad credentials. 401."""
+
+    code: str = "unauthorized"
+
+
+@dataclass
+class Forbidden(TruthlineError):
+    """Authenticated but not allowed. 403."""
+
+    code: str = "forbidden"
+
+
+@dataclass
+class TooLarge(TruthlineError):
+    """An upload over the configured limit. 413."""
+
+    code: str = "too_large"
+
+
+@dataclass
+class NotReady(TruthlineError):
+    """The system is not ready for this (e.g. database not migrated). 503 / CLI exit 1."""
+
+    code: str = "not_ready"

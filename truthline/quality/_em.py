@@ -1,0 +1,160 @@
+"""Vectorized building blocks shared by the EM-style methods (private).
+
+Everything works on the label arrays with `np.bincount` over flattened indices: memory and time are
+O(labels x classes), never O(items x workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .labels import CrowdLabels, QualityInputError
+
+TINY = 1e-300
+
+
+class Known:
+    """Gold items: `idx[j]` has true class `cls[j]`."""
+
+    def __init__(self, idx: np.ndarray, cls: np.ndarray) -> None:
+        self.idx = idx
+        self.cls = cls
+
+    def __bool__(self) -> bool:
+        return bool(len(self.idx))
+
+    def clamp(self, post: np.ndarray) -> np.ndarray:
+        """Set known items' rows to one-hot, in place; returns `post`."""
+        if len(self.idx):
+            post[self.idx] = 0.0
+            post[self.idx, self.cls] = 1.0
+        return post
+
+
+def parse_known(known: Mapping[int, int] | None, data: CrowdLabels) -> Known:
+    """Validate `known` (item index -> true class)."""
+    if known is None or len(known) == 0:
+        return Known(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if not isinstance(known, Mapping):
+        raise QualityInputError("known: expected a mapping of item index -> true class", "known")
+    try:
+        idx = np.fromiter((int(k) for k in known.keys()), dtype=np.int64, count=len(known))
+        cls = np.fromiter((int(v) for v in known.values()), dtype=np.int64, count=len(known))
+    except (TypeError, ValueError) as exc:
+        raise QualityInputError(f"known: keys and values must be integers ({exc})", "known") from exc
+    if idx.min() < 0 or idx.max() >= data.n_items:
+        raise QualityInputError(f"known: item indices must be in 0..{data.n_items - 1}", "known")
+    if cls.min() < 0 or cls.max() >= data.n_classes:
+        raise QualityInputError(f"known: classes must be in 0..{data.n_classes - 1}", "known")
+    return Known(idx, cls)
+
+
+def vote_counts(data: CrowdLabels, weights: np.ndarray | None = None) -> np.ndarray:
+    """(n_items, K) sum of (weighted) votes per item and class."""
+    k = data.n_classes
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    flat = np.bincount(data.items * k + data.labels, weights=w, minlength=data.n_items * k)
+    return flat.astype(np.float64).reshape(data.n_items, k)
+
+
+def normalize_rows(mat: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
+    """Rows scaled to sum 1; rows summing to 0 (or non-finite) get `fallback` (default uniform)."""
+    k = mat.shape[1]
+    sums = mat.sum(axis=1, keepdims=True)
+    ok = (sums[:, 0] > 0) & np.isfinite(sums[:, 0])
+    out = np.empty_like(mat, dtype=np.float64)
+    out[ok] = mat[ok] / sums[ok]
+    if not ok.all():
+        fb = np.full(k, 1.0 / k) if fallback is None else fallback
+        out[~ok] = fb
+    return out
+
+
+def softmax_rows(logp: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of log-probabilities, safe for -inf entries and huge magnitudes."""
+    m = np.max(logp, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        e = np.exp(logp - m)
+    return normalize_rows(np.nan_to_num(e, nan=0.0, posinf=0.0))
+
+
+def logsumexp_rows(logp: np.ndarray) -> np.ndarray:
+    m = np.max(logp, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(under="ignore", divide="ignore"):
+        return (np.log(np.exp(logp - m).sum(axis=1, keepdims=True)) + m)[:, 0]
+
+
+def safe_log(x: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(x, TINY))
+
+
+class LabelIndex:
+    """Precomputed flat indices for one data set, reused across EM iterations."""
+
+    def __init__(self, data: CrowdLabels) -> None:
+        k = data.n_classes
+        self.data = data
+        self.k = k
+        ar = np.arange(k, dtype=np.int64)
+        # row of a (W*K_label, K_true) table: which (worker, given label) a label is
+        self.worker_label = data.workers * k + data.labels
+        # (L, K) flat cells of an (n_items, K) table, for summing per-label class scores per item
+        self.item_cells = (data.items[:, None] * k + ar[None, :]).ravel()
+        # (L, K) flat cells of a (W, K_true, K_label) table, for soft confusion counts
+        self.conf_cells = ((data.workers[:, None] * k + ar[None, :]) * k + data.labels[:, None]).ravel()
+
+    def sum_per_item(self, per_label: np.ndarray) -> np.ndarray:
+        """(L, K) per-label scores -> (n_items, K) sums."""
+        d = self.data
+        return np.bincount(self.item_cells, weights=per_label.ravel(), minlength=d.n_items * self.k).reshape(
+            d.n_items, self.k
+        )
+
+    def confusion_counts(self, post: np.ndarray) -> np.ndarray:
+        """Soft counts (W, K_true, K_label): sum over labels of P(true class of item) for each given label."""
+        d = self.data
+        w = post[d.items].ravel()
+        return np.bincount(self.conf_cells, weights=w, minlength=d.n_workers * self.k * self.k).reshape(
+            d.n_workers, self.k, self.k
+        )
+
+    def gather_confusion(self, table: np.ndarray) -> np.ndarray:
+        """For a (W, K_true, K_label) table, the (L, K_true) column of each label's worker and given label."""
+        w, k, _ = table.shape
+        rows = np.ascontiguousarray(table.transpose(0, 2, 1)).reshape(w * k, k)
+        return rows[self.worker_label]
+
+
+def accuracy_from_confusion(confusion: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """P(worker's label == true class) = sum_k prior_k * confusion[w, k, k]."""
+    diag = np.diagonal(confusion, axis1=1, axis2=2)
+    return np.clip(diag @ prior, 0.0, 1.0)
+
+
+def soft_accuracy(data: CrowdLabels, post: np.ndarray, prior_acc: float, strength: float = 1.0) -> np.ndarray:
+    """Smoothed mean posterior mass of each worker's labels; workers with no labels get `prior_acc`."""
+    hit = post[data.items, data.labels]
+    num = np.bincount(data.workers, weights=hit, minlength=data.n_workers)
+    den = np.bincount(data.workers, minlength=data.n_workers).astype(np.float64)
+    return (num + strength * prior_acc) / (den + strength)
+
+
+def confusion_from_accuracy(acc: np.ndarray, k: int) -> np.ndarray:
+    """One-coin confusion: `acc` on the diagonal, the rest spread evenly."""
+    off = (1.0 - acc) / (k - 1)
+    conf = np.repeat(off[:, None, None], k, axis=1).repeat(k, axis=2)
+    ar = np.arange(k)
+    conf[:, ar, ar] = acc[:, None]
+    return conf
+
+
+def check_finite(post: np.ndarray, method: str) -> np.ndarray:
+    """Last guard: posteriors must be finite distributions."""
+    if not np.all(np.isfinite(post)):
+        post = np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0)
+    post = np.clip(post, 0.0, None)
+    return normalize_rows(post)

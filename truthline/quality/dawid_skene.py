@@ -1,0 +1,100 @@
+"""Dawid-Skene (1979): one full confusion matrix per worker, fitted by EM from a majority-vote start.
+
+Each confusion row gets a Dirichlet prior of `smoothing` pseudo-labels spread like the pooled
+confusion matrix of all workers (empirical Bayes), so a worker seen on three items is pulled toward
+the typical worker instead of being fitted to noise. `smoothing=0` gives classic maximum likelihood
+(what crowd-kit's DawidSkene computes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._em import (
+    LabelIndex,
+    accuracy_from_confusion,
+    check_finite,
+    logsumexp_rows,
+    normalize_rows,
+    parse_known,
+    safe_log,
+    softmax_rows,
+    vote_counts,
+)
+from .labels import CrowdLabels, QualityInputError
+from .result import Aggregate
+
+__all__ = ["fit", "m_step"]
+
+
+def m_step(
+    index: LabelIndex, post: np.ndarray, labelled: np.ndarray, smoothing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class prior and smoothed confusion matrices (W, K_true, K_label) given item posteriors."""
+    counts = index.confusion_counts(post)
+    pooled = counts.sum(axis=0) + 0.01
+    pooled /= pooled.sum(axis=1, keepdims=True)
+    conf = counts + smoothing * pooled[None] + 1e-9
+    conf /= conf.sum(axis=2, keepdims=True)
+    prior = post[labelled].sum(axis=0) + 1.0
+    prior /= prior.sum()
+    return conf, prior
+
+
+def fit(
+    labels: CrowdLabels,
+    known: Mapping[int, int] | None = None,
+    *,
+    smoothing: float = 1.0,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    init: np.ndarray | None = None,
+) -> Aggregate:
+    """Fit Dawid-Skene by EM.
+
+    smoothing: Dirichlet pseudo-labels per confusion row (>= 0), spread like the pooled confusion.
+    max_iter, tol: stop when the relative change of the log-likelihood falls below `tol`.
+    init: optional (n_items, K) starting posteriors (default: majority-vote shares).
+    """
+    if smoothing < 0 or not np.isfinite(smoothing):
+        raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
+    if max_iter < 1:
+        raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
+    kn = parse_known(known, labels)
+    index = LabelIndex(labels)
+    k = labels.n_classes
+    counts = vote_counts(labels)
+    labelled = counts.sum(axis=1) > 0
+    if kn:
+        labelled[kn.idx] = True
+    if init is None:
+        post = normalize_rows(counts)
+    else:
+        post = normalize_rows(np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
+    kn.clamp(post)
+
+    prev_ll = -np.inf
+    converged = False
+    it = 0
+    conf, prior = m_step(index, post, labelled, smoothing)
+    for it in range(1, max_iter + 1):
+        logp = index.sum_per_item(index.gather_confusion(safe_log(conf))) + safe_log(prior)[None, :]
+        ll = float(logsumexp_rows(logp[labelled]).sum()) if labelled.any() else 0.0
+        post = kn.clamp(softmax_rows(logp))
+        conf, prior = m_step(index, post, labelled, smoothing)
+        if abs(ll - prev_ll) <= tol * max(1.0, abs(ll)):
+            converged = True
+            break
+        prev_ll = ll
+    post = check_finite(post, "ds")
+    return Aggregate(
+        method="ds",
+        posteriors=post,
+        worker_accuracy=accuracy_from_confusion(conf, prior),
+        worker_params={"confusion": conf},
+        iterations=it,
+        converged=converged,
+        class_prior=prior,
+    )

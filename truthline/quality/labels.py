@@ -1,0 +1,140 @@
+"""Crowd labels as three parallel integer arrays (item, worker, class): the input of every method.
+
+One entry per label. The same (item, worker) pair may appear more than once (real data has such
+repeats); every method treats each entry as one label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CrowdLabels", "QualityInputError"]
+
+
+class QualityInputError(ValueError):
+    """Bad input to a quality function. The message names the offending argument (also in `.field`)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _as_index_array(name: str, values: Any) -> np.ndarray:
+    """Coerce `values` to a 1-D int64 array, refusing NaN, infinities, fractions, bools and negatives."""
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged lists and other oddities
+        raise QualityInputError(f"{name}: cannot be read as an array ({exc})", name) from exc
+    if arr.ndim != 1:
+        if arr.size == 0:
+            arr = arr.reshape(0)
+        else:
+            raise QualityInputError(f"{name}: expected a 1-D array, got shape {arr.shape}", name)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype == bool:
+        raise QualityInputError(f"{name}: expected integer indices, got booleans", name)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise QualityInputError(f"{name}: contains NaN or infinite values; drop those labels first", name)
+        if not np.all(arr == np.floor(arr)):
+            raise QualityInputError(f"{name}: contains non-integer values; expected integer indices", name)
+    elif arr.dtype.kind not in "iu":
+        raise QualityInputError(
+            f"{name}: expected integer indices, got dtype {arr.dtype}; map ids to 0..n-1 first", name
+        )
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise QualityInputError(f"{name}: index too large", name)
+    out = arr.astype(np.int64)
+    if out.size and int(out.min()) < 0:
+        raise QualityInputError(f"{name}: contains negative indices (min {int(out.min())}); indices start at 0", name)
+    return out
+
+
+def _count(name: str, given: int | None, arr: np.ndarray, minimum: int) -> int:
+    inferred = int(arr.max()) + 1 if arr.size else 0
+    if given is None:
+        return max(inferred, minimum)
+    if isinstance(given, (bool, np.bool_)) or not isinstance(given, (int, np.integer)):
+        raise QualityInputError(f"{name}: expected an int, got {given!r}", name)
+    given = int(given)
+    if given < minimum:
+        raise QualityInputError(f"{name}: must be >= {minimum}, got {given}", name)
+    if inferred > given:
+        raise QualityInputError(
+            f"{name}: is {given} but an index {inferred - 1} appears; indices must be < {name}", name
+        )
+    return given
+
+
+@dataclass(frozen=True)
+class CrowdLabels:
+    """Labels from workers on items: `labels[j]` is the class `workers[j]` gave to `items[j]`."""
+
+    items: np.ndarray
+    workers: np.ndarray
+    labels: np.ndarray
+    n_items: int
+    n_workers: int
+    n_classes: int
+
+    @classmethod
+    def from_arrays(
+        cls,
+        items: Any,
+        workers: Any,
+        labels: Any,
+        *,
+        n_items: int | None = None,
+        n_workers: int | None = None,
+        n_classes: int | None = None,
+    ) -> CrowdLabels:
+        """Validate and build. Counts default to max index + 1 (`n_classes` to at least 2).
+
+        Raises QualityInputError naming the argument on mismatched lengths, non-integer values,
+        NaN, negative or out-of-range indices, or `n_classes < 2`.
+        """
+        it = _as_index_array("items", items)
+        wk = _as_index_array("workers", workers)
+        lb = _as_index_array("labels", labels)
+        if not (len(it) == len(wk) == len(lb)):
+            raise QualityInputError(
+                f"items, workers, labels: lengths differ ({len(it)}, {len(wk)}, {len(lb)}); one entry per label",
+                "labels",
+            )
+        ni = _count("n_items", n_items, it, 0)
+        nw = _count("n_workers", n_workers, wk, 0)
+        nc = _count("n_classes", n_classes, lb, 2)
+        for arr in (it, wk, lb):
+            arr.setflags(write=False)
+        return cls(it, wk, lb, ni, nw, nc)
+
+    def __post_init__(self) -> None:
+        for name in ("items", "workers", "labels"):
+            arr = getattr(self, name)
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or arr.dtype != np.int64:
+                raise QualityInputError(f"{name}: must be a 1-D int64 array; use CrowdLabels.from_arrays", name)
+        if not (len(self.items) == len(self.workers) == len(self.labels)):
+            raise QualityInputError("items, workers, labels: lengths differ", "labels")
+        if self.n_classes < 2:
+            raise QualityInputError(f"n_classes: must be >= 2, got {self.n_classes}", "n_classes")
+        for name, arr, bound in (
+            ("items", self.items, self.n_items),
+            ("workers", self.workers, self.n_workers),
+            ("labels", self.labels, self.n_classes),
+        ):
+            if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= bound):
+                raise QualityInputError(f"{name}: indices must be in 0..{bound - 1}", name)
+
+    @property
+    def n_labels(self) -> int:
+        return int(len(self.labels))
+
+    def subset(self, mask: np.ndarray) -> CrowdLabels:
+        """The labels selected by a boolean mask or index array, keeping all counts."""
+        return CrowdLabels(
+            self.items[mask], self.workers[mask], self.labels[mask], self.n_items, self.n_workers, self.n_classes
+        )

@@ -1,0 +1,30 @@
+"""One typed settings object. Every setting has a default and help text; env prefix TRUTHLINE_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRUTHLINE_", extra="ignore")
+
+    db: str = Field("sqlite:///truthline.db", description="Database URL: sqlite:///path or postgresql+psycopg://user@host/db.")
+    host: str = Field("127.0.0.1", description="Address `truthline serve` binds.")
+    port: int = Field(8000, description="Port `truthline serve` listens on.")
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs web session cookies. Empty: a random key per process (sessions end on restart).",
+    )
+    lease_seconds: int = Field(600, ge=1, description="Default lease length for a routed item, in seconds.")
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="Largest import upload accepted, in bytes.")
+    max_batch_items: int = Field(100_000, ge=1, description="Most items in one JSON-array import request.")
+    secure_cookies: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS).")
+    default_method: str = Field("auto", description="Truth-inference method used when a request names none.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
