@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import sparse
 
 from .labels import CrowdLabels, QualityInputError
 
@@ -61,14 +62,14 @@ def vote_counts(data: CrowdLabels, weights: np.ndarray | None = None) -> np.ndar
 
 def normalize_rows(mat: np.ndarray, fallback: np.ndarray | None = None) -> np.ndarray:
     """Rows scaled to sum 1; rows summing to 0 (or non-finite) get `fallback` (default uniform)."""
+    mat = np.asarray(mat, dtype=np.float64)
     k = mat.shape[1]
-    sums = mat.sum(axis=1, keepdims=True)
-    ok = (sums[:, 0] > 0) & np.isfinite(sums[:, 0])
-    out = np.empty_like(mat, dtype=np.float64)
-    out[ok] = mat[ok] / sums[ok]
-    if not ok.all():
-        fb = np.full(k, 1.0 / k) if fallback is None else fallback
-        out[~ok] = fb
+    sums = mat.sum(axis=1)
+    ok = (sums > 0) & np.isfinite(sums)
+    if ok.all():
+        return mat / sums[:, None]
+    out = mat / np.where(ok, sums, 1.0)[:, None]
+    out[~ok] = np.full(k, 1.0 / k) if fallback is None else fallback
     return out
 
 
@@ -93,40 +94,56 @@ def safe_log(x: np.ndarray) -> np.ndarray:
 
 
 class LabelIndex:
-    """Precomputed flat indices for one data set, reused across EM iterations."""
+    """Sparse incidence of one data set, reused across EM iterations.
+
+    `matrix` is (n_items, n_workers*K) CSR with one entry per label at (item, worker*K + given label)
+    (repeated labels add up), so summing per-label table rows per item and summing item posteriors
+    per (worker, given label) are each one sparse x dense product: O(labels x K).
+    """
 
     def __init__(self, data: CrowdLabels) -> None:
         k = data.n_classes
         self.data = data
         self.k = k
-        ar = np.arange(k, dtype=np.int64)
-        # row of a (W*K_label, K_true) table: which (worker, given label) a label is
         self.worker_label = data.workers * k + data.labels
-        # (L, K) flat cells of an (n_items, K) table, for summing per-label class scores per item
-        self.item_cells = (data.items[:, None] * k + ar[None, :]).ravel()
-        # (L, K) flat cells of a (W, K_true, K_label) table, for soft confusion counts
-        self.conf_cells = ((data.workers[:, None] * k + ar[None, :]) * k + data.labels[:, None]).ravel()
-
-    def sum_per_item(self, per_label: np.ndarray) -> np.ndarray:
-        """(L, K) per-label scores -> (n_items, K) sums."""
-        d = self.data
-        return np.bincount(self.item_cells, weights=per_label.ravel(), minlength=d.n_items * self.k).reshape(
-            d.n_items, self.k
+        items = data.items
+        if len(items) > 1 and np.any(items[1:] < items[:-1]):
+            cols = self.worker_label[np.argsort(items, kind="stable")]
+        else:
+            cols = self.worker_label
+        indptr = np.zeros(data.n_items + 1, dtype=np.int64)
+        np.cumsum(np.bincount(items, minlength=data.n_items), out=indptr[1:])
+        self.matrix = sparse.csr_matrix(
+            (np.ones(len(cols)), cols, indptr), shape=(data.n_items, data.n_workers * k)
         )
+
+    def sum_per_item(self, table: np.ndarray) -> np.ndarray:
+        """(n_workers*K_label, K) table -> (n_items, K): for each item, the sum of its labels' rows."""
+        return np.asarray(self.matrix @ table)
 
     def confusion_counts(self, post: np.ndarray) -> np.ndarray:
         """Soft counts (W, K_true, K_label): sum over labels of P(true class of item) for each given label."""
         d = self.data
-        w = post[d.items].ravel()
-        return np.bincount(self.conf_cells, weights=w, minlength=d.n_workers * self.k * self.k).reshape(
-            d.n_workers, self.k, self.k
-        )
+        counts = np.asarray(self.matrix.T @ post).reshape(d.n_workers, self.k, self.k)
+        return counts.transpose(0, 2, 1)
 
-    def gather_confusion(self, table: np.ndarray) -> np.ndarray:
-        """For a (W, K_true, K_label) table, the (L, K_true) column of each label's worker and given label."""
-        w, k, _ = table.shape
-        rows = np.ascontiguousarray(table.transpose(0, 2, 1)).reshape(w * k, k)
-        return rows[self.worker_label]
+    def log_evidence(self, log_confusion: np.ndarray) -> np.ndarray:
+        """(n_items, K_true): sum over an item's labels of log confusion[w, k, given label]."""
+        w, k, _ = log_confusion.shape
+        table = np.ascontiguousarray(log_confusion.transpose(0, 2, 1)).reshape(w * k, k)
+        return self.sum_per_item(table)
+
+
+def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of log-scores and each row's log-normalizer (logsumexp). Finite inputs only."""
+    t = np.ascontiguousarray(logp.T)
+    m = t.max(axis=0)
+    t -= m
+    with np.errstate(under="ignore"):
+        np.exp(t, out=t)
+    s = t.sum(axis=0)
+    t /= s
+    return np.ascontiguousarray(t.T), np.log(s) + m
 
 
 def accuracy_from_confusion(confusion: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -153,8 +170,9 @@ def confusion_from_accuracy(acc: np.ndarray, k: int) -> np.ndarray:
 
 
 def check_finite(post: np.ndarray, method: str) -> np.ndarray:
-    """Last guard: posteriors must be finite distributions."""
-    if not np.all(np.isfinite(post)):
-        post = np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0)
-    post = np.clip(post, 0.0, None)
-    return normalize_rows(post)
+    """Last guard: posteriors must be finite distributions (a no-op on healthy input)."""
+    del method
+    if not np.all(np.isfinite(post)) or post.min(initial=0.0) < 0:
+        post = np.clip(np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+        return normalize_rows(post)
+    return post

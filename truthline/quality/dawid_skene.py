@@ -16,11 +16,10 @@ from ._em import (
     LabelIndex,
     accuracy_from_confusion,
     check_finite,
-    logsumexp_rows,
     normalize_rows,
     parse_known,
     safe_log,
-    softmax_rows,
+    softmax_rows_ll,
     vote_counts,
 )
 from .labels import CrowdLabels, QualityInputError
@@ -32,13 +31,13 @@ __all__ = ["fit", "m_step"]
 def m_step(
     index: LabelIndex, post: np.ndarray, labelled: np.ndarray, smoothing: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class prior and smoothed confusion matrices (W, K_true, K_label) given item posteriors."""
+    """Smoothed confusion matrices (W, K_true, K_label) and class prior, given item posteriors."""
     counts = index.confusion_counts(post)
     pooled = counts.sum(axis=0) + 0.01
     pooled /= pooled.sum(axis=1, keepdims=True)
-    conf = counts + smoothing * pooled[None] + 1e-9
+    conf = counts + (smoothing * pooled + 1e-9)[None]
     conf /= conf.sum(axis=2, keepdims=True)
-    prior = post[labelled].sum(axis=0) + 1.0
+    prior = labelled @ post + 1.0
     prior /= prior.sum()
     return conf, prior
 
@@ -47,18 +46,18 @@ def fit(
     labels: CrowdLabels,
     known: Mapping[int, int] | None = None,
     *,
-    smoothing: float = 1.0,
+    smoothing: float = 0.5,
     max_iter: int = 100,
-    tol: float = 1e-6,
+    tol: float = 1e-5,
     init: np.ndarray | None = None,
 ) -> Aggregate:
     """Fit Dawid-Skene by EM.
 
     smoothing: Dirichlet pseudo-labels per confusion row (>= 0), spread like the pooled confusion.
-    max_iter, tol: stop when the relative change of the log-likelihood falls below `tol`.
+    max_iter, tol: stop when the log-likelihood changes by less than `tol` per label.
     init: optional (n_items, K) starting posteriors (default: majority-vote shares).
     """
-    if smoothing < 0 or not np.isfinite(smoothing):
+    if not np.isfinite(smoothing) or smoothing < 0:
         raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
     if max_iter < 1:
         raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
@@ -66,9 +65,7 @@ def fit(
     index = LabelIndex(labels)
     k = labels.n_classes
     counts = vote_counts(labels)
-    labelled = counts.sum(axis=1) > 0
-    if kn:
-        labelled[kn.idx] = True
+    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
     if init is None:
         post = normalize_rows(counts)
     else:
@@ -80,11 +77,13 @@ def fit(
     it = 0
     conf, prior = m_step(index, post, labelled, smoothing)
     for it in range(1, max_iter + 1):
-        logp = index.sum_per_item(index.gather_confusion(safe_log(conf))) + safe_log(prior)[None, :]
-        ll = float(logsumexp_rows(logp[labelled]).sum()) if labelled.any() else 0.0
-        post = kn.clamp(softmax_rows(logp))
+        logp = index.log_evidence(safe_log(conf))
+        logp += safe_log(prior)
+        post, lse = softmax_rows_ll(logp)
+        kn.clamp(post)
         conf, prior = m_step(index, post, labelled, smoothing)
-        if abs(ll - prev_ll) <= tol * max(1.0, abs(ll)):
+        ll = float(lse.sum())
+        if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
             converged = True
             break
         prev_ll = ll

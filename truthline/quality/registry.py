@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import dawid_skene, majority
+from . import dawid_skene, glad, mace, majority, one_coin, weighted_majority
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -22,7 +22,11 @@ def _auto(labels: CrowdLabels, known: Mapping[int, int] | None = None, **opts: A
 
 METHODS: dict[str, Method] = {
     "mv": majority.fit,
+    "wmv": weighted_majority.fit,
+    "one_coin": one_coin.fit,
     "ds": dawid_skene.fit,
+    "glad": glad.fit,
+    "mace": mace.fit,
     "auto": _auto,
 }
 

@@ -1,0 +1,67 @@
+"""crowd-kit side of the quality benchmark (runs in the separate `.venv-bench`, see requirements-quality.txt).
+
+Usage: python benchmarks/quality_crowdkit.py OUT.json SET.npz [SET.npz ...] [--methods mv,ds,...]
+Each .npz holds items, workers, labels (int arrays). Writes, per set and method, the answers
+(one per item index, -1 where crowd-kit gave none) and the fit time in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from crowdkit import aggregation as ck
+
+warnings.filterwarnings("ignore")
+
+METHODS = {
+    "MV": lambda: ck.MajorityVote(),
+    "Wawa": lambda: ck.Wawa(),
+    "OneCoinDS": lambda: ck.OneCoinDawidSkene(),
+    "DS": lambda: ck.DawidSkene(n_iter=100),
+    "GLAD": lambda: ck.GLAD(),
+    "MACE": lambda: ck.MACE(),
+}
+
+
+def run(path: Path, names: list[str]) -> dict:
+    z = np.load(path)
+    n_items = int(z["n_items"])
+    df = pd.DataFrame({"task": z["items"], "worker": z["workers"], "label": z["labels"]})
+    out: dict = {}
+    for name in names:
+        model = METHODS[name]()
+        t = time.perf_counter()
+        try:
+            labels = model.fit_predict(df)
+        except Exception as exc:  # record and go on: one failing method must not sink the run
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        dt = time.perf_counter() - t
+        answers = np.full(n_items, -1, dtype=np.int64)
+        answers[labels.index.to_numpy(dtype=np.int64)] = labels.to_numpy(dtype=np.int64)
+        out[name] = {"answers": answers.tolist(), "seconds": dt}
+        print(f"  crowd-kit {path.stem} {name}: {dt:.2f}s", file=sys.stderr, flush=True)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    names = list(METHODS)
+    args = []
+    for a in argv:
+        if a.startswith("--methods="):
+            names = a.split("=", 1)[1].split(",")
+        else:
+            args.append(a)
+    out_path, sets = Path(args[0]), [Path(p) for p in args[1:]]
+    result = {p.stem: run(p, names) for p in sets}
+    out_path.write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,80 @@
+"""Results, worker stats, summary and export: managers and admins only; annotators never see others' labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+ITEMS = [{"external_id": f"i{n}", "data": {"text": f"t{n}"}, "gold": "pos" if n == 0 else None} for n in range(4)]
+
+
+@pytest.fixture
+def labeled(manager: Any, ann: Any, ann2: Any, world: Any) -> int:
+    """Every item labeled by both annotators (ann says pos, ann2 says pos except on i3)."""
+    pid = world.project_id
+    assert manager.post(f"/projects/{pid}/items", json=ITEMS).status_code == 200
+    for client, name in ((ann, "ann"), (ann2, "ann2")):
+        while (r := client.post(f"/projects/{pid}/next")).status_code == 200:
+            task = r.json()
+            answer = "neg" if (name == "ann2" and task["item"]["external_id"] == "i3") else "pos"
+            assert client.post(f"/leases/{task['lease_id']}/submit", json={"answer": answer, "active_ms": 900}).status_code == 201
+    return pid
+
+
+@pytest.mark.parametrize("method", ["mv", "ds", None])
+def test_results(manager: Any, labeled: int, method: str | None) -> None:
+    r = manager.get(f"/projects/{labeled}/results", params={"method": method} if method else {})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["method"] == (method or "auto")
+    rows = {row["external_id"]: row for row in body["results"]}
+    assert set(rows) == {"i0", "i1", "i2", "i3"}
+    assert rows["i1"]["answer"] == "pos" and 0.5 <= rows["i1"]["confidence"] <= 1.0
+
+
+def test_workers_and_summary(manager: Any, root: Any, labeled: int) -> None:
+    r = manager.get(f"/projects/{labeled}/workers", params={"method": "ds"})
+    assert r.status_code == 200 and r.json()["method"] == "ds" and len(r.json()["workers"]) == 2
+    r = root.get(f"/projects/{labeled}/summary")
+    assert r.status_code == 200 and isinstance(r.json(), dict)
+
+
+@pytest.mark.parametrize("path", ["results", "workers", "summary", "export"])
+def test_annotators_and_outsiders_cannot_read_results(ann: Any, outsider: Any, labeled: int, path: str, assert_error: Any) -> None:
+    assert_error(ann.get(f"/projects/{labeled}/{path}"), 403)
+    assert_error(outsider.get(f"/projects/{labeled}/{path}"), 404, field="project_id")
+
+
+def test_unknown_method_is_422(manager: Any, labeled: int, assert_error: Any) -> None:
+    for path in ("results", "workers", "export"):
+        err = assert_error(manager.get(f"/projects/{labeled}/{path}", params={"method": "magic"}), 422, field="method")
+        assert "mv" in err["message"] and "ds" in err["message"]
+
+
+def test_export_jsonl(manager: Any, labeled: int) -> None:
+    r = manager.get(f"/projects/{labeled}/export", params={"format": "jsonl", "method": "mv"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/x-ndjson"
+    assert r.headers["content-disposition"] == f'attachment; filename="project-{labeled}.jsonl"'
+    rows = [json.loads(line) for line in r.text.splitlines()]
+    assert {row["external_id"] for row in rows} == {"i0", "i1", "i2", "i3"}
+    i3 = next(row for row in rows if row["external_id"] == "i3")
+    assert len(i3["annotations"]) == 2 and {"answer", "confidence", "data"} <= set(i3)
+
+
+def test_export_csv_and_parquet(manager: Any, labeled: int) -> None:
+    r = manager.get(f"/projects/{labeled}/export", params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"].endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 4 and "external_id" in rows[0]
+
+    r = manager.get(f"/projects/{labeled}/export", params={"format": "parquet"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.parquet"
+    table = pq.read_table(io.BytesIO(r.content))
+    assert table.num_rows == 4 and "external_id" in table.column_names

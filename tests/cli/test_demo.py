@@ -1,0 +1,87 @@
+"""The demo seed: PNG encoding, digit records with hidden truth, idempotent seeding that shows DS > MV."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from truthline.demo import DEMO_LOGINS, FINAL_OVERLAP, SIM_OVERLAP, digit_records, encode_png, png_data_url, seed_demo
+from truthline.quality import CrowdLabels, aggregate
+from truthline.services import projects, users
+
+
+def decode_png(blob: bytes) -> np.ndarray:
+    """Minimal PNG reader for what encode_png writes (8-bit grayscale, filter 0), checking every CRC."""
+    assert blob[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(blob):
+        (length,) = struct.unpack(">I", blob[pos : pos + 4])
+        kind, body = blob[pos + 4 : pos + 8], blob[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", blob[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks[kind] = chunks.get(kind, b"") + body
+        pos += 12 + length
+    w, h, depth, color, _, _, _ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert (depth, color) == (8, 0) and b"IEND" in chunks
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(h, w + 1)
+    assert (rows[:, 0] == 0).all()
+    return rows[:, 1:]
+
+
+def test_encode_png_round_trips() -> None:
+    pixels = np.arange(6 * 5, dtype=np.uint8).reshape(6, 5) * 8
+    assert (decode_png(encode_png(pixels)) == pixels).all()
+
+
+def test_digit_is_enlarged_dark_on_white() -> None:
+    image = np.zeros((8, 8))
+    image[3, 4] = 16
+    url = png_data_url(image, scale=8)
+    assert url.startswith("data:image/png;base64,")
+    pixels = decode_png(base64.b64decode(url.split(",", 1)[1]))
+    assert pixels.shape == (64, 64)
+    assert pixels[0, 0] == 255 and pixels[3 * 8 + 2, 4 * 8 + 5] == 0
+
+
+def test_digit_records_carry_hidden_truth() -> None:
+    records, truth = digit_records(limit=30)
+    assert len(records) == 30 and truth.shape == (30,)
+    assert {r["truth"] for r in records} <= {str(d) for d in range(10)}
+    assert all("truth" not in r["data"] and "gold" not in r for r in records)
+    assert records[7]["external_id"] == "digit-0007" and records[7]["truth"] == str(truth[7])
+
+
+def _labels(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT a.item_id, a.user_id, a.answer, i.truth FROM annotations a JOIN items i ON i.id = a.item_id"
+        )).all()
+    items = np.unique([r[0] for r in rows], return_inverse=True)[1]
+    workers = np.unique([r[1] for r in rows], return_inverse=True)[1]
+    answers = np.array([int(str(r[2]).strip('"')) for r in rows])
+    truth_by_item = {r[0]: int(str(r[3]).strip('"')) for r in rows}
+    truth = np.array([truth_by_item[k] for k in sorted(truth_by_item)])
+    return items, workers, answers, truth
+
+
+def test_seed_demo_is_idempotent_and_ds_beats_mv(engine: Engine) -> None:
+    info = seed_demo(engine, limit=120)
+    assert info.n_items == 120 and info.n_labels_seeded == 120 * SIM_OVERLAP
+    again = seed_demo(engine, limit=120)
+    assert again.project_id == info.project_id and again.n_labels_seeded == 0
+    admin = users.first_admin(engine)
+    assert admin is not None and admin.username == "admin"
+    assert users.authenticate(engine, "annotator", DEMO_LOGINS["annotator"]).username == "annotator"
+    assert projects.get_project(engine, admin, info.project_id).overlap == FINAL_OVERLAP
+    assert len([p for p in projects.list_projects(engine, admin)]) == 1
+
+    items, workers, answers, truth = _labels(engine)
+    data = CrowdLabels.from_arrays(items, workers, answers, n_classes=10)
+    acc = {m: float((aggregate(data, method=m).answers == truth).mean()) for m in ("mv", "ds")}
+    assert acc["ds"] > acc["mv"], acc

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.stats import spearmanr
+
+from truthline.quality.labels import QualityInputError
+from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry
+
+
+def _simulate(
+    n: int = 30, m: int = 900, n_random: int = 0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Five workers; the last `n_random` of them click at random."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(0, 1.5, n)
+    true -= true.mean()
+    a = rng.integers(0, n, m)
+    b = (a + rng.integers(1, n, m)) % n
+    workers = rng.integers(0, 5, m)
+    a_wins = rng.random(m) < 1 / (1 + np.exp(-(true[a] - true[b])))
+    a_wins = np.where(workers >= 5 - n_random, rng.random(m) < 0.5, a_wins)
+    return a, b, (~a_wins).astype(np.int64), workers, true
+
+
+def test_recovers_order_with_calibrated_intervals() -> None:
+    a, b, winner, _, true = _simulate()
+    res = bradley_terry(a, b, winner)
+    assert res.converged
+    assert spearmanr(res.scores, true)[0] > 0.9
+    assert res.scores.sum() == pytest.approx(0.0, abs=1e-8)
+    assert np.all(res.lower < res.scores) and np.all(res.scores < res.upper)
+    assert np.mean((res.lower <= true) & (true <= res.upper)) > 0.8
+    approx = bradley_terry(a, b, winner, max_dense=0)  # diagonal approximation for many items
+    assert np.allclose(approx.scores, res.scores)
+    assert np.all(np.abs(approx.stderr / res.stderr - 1.0) < 0.2)
+
+
+def test_intervals_narrow_with_more_data() -> None:
+    a, b, winner, _, _ = _simulate(n=10, m=2000)
+    few = bradley_terry(a[:100], b[:100], winner[:100], n_items=10)
+    many = bradley_terry(a, b, winner, n_items=10)
+    assert np.all(many.stderr < few.stderr)
+
+
+def test_perfect_winner_and_disconnected_items_stay_finite() -> None:
+    a = np.array([0, 0, 0, 1, 3])
+    b = np.array([1, 2, 1, 2, 4])
+    winner = np.array([0, 0, 0, 1, 0])
+    res = bradley_terry(a, b, winner, n_items=6)  # item 0 never loses; 3-4 form their own group; 5 unseen
+    for arr in (res.scores, res.stderr, res.lower, res.upper):
+        assert np.all(np.isfinite(arr))
+    assert res.scores[0] == res.scores.max() and res.scores[3] > res.scores[4]
+    assert res.stderr[5] == res.stderr.max()  # no data: widest interval
+    empty = bradley_terry([], [], [], n_items=3)
+    assert np.all(empty.scores == 0) and np.all(empty.stderr > 0)
+
+
+def test_crowd_bt_downweights_random_clickers() -> None:
+    a, b, winner, workers, true = _simulate(n=30, m=1500, n_random=2, seed=3)
+    plain = bradley_terry(a, b, winner)
+    crowd = crowd_bradley_terry(a, b, winner, workers)
+    assert crowd.converged
+    assert np.all(crowd.worker_reliability[3:] < 0.35) and np.all(crowd.worker_reliability[:3] > 0.8)
+    rho_plain, rho_crowd = spearmanr(plain.scores, true)[0], spearmanr(crowd.scores, true)[0]
+    assert rho_crowd > 0.9 and rho_crowd >= rho_plain - 0.01
+    cover = np.mean((crowd.lower <= true) & (true <= crowd.upper))
+    assert cover > np.mean((plain.lower <= true) & (true <= plain.upper))
+    assert crowd.label_weight.shape == a.shape
+    assert crowd.label_weight[workers >= 3].mean() < crowd.label_weight[workers < 3].mean()
+
+
+def test_crowd_bt_with_reliable_workers_matches_plain_bt() -> None:
+    a, b, winner, workers, _ = _simulate(n=15, m=400, seed=4)
+    plain = bradley_terry(a, b, winner)
+    crowd = crowd_bradley_terry(a, b, winner, workers, n_workers=7)
+    assert spearmanr(plain.scores, crowd.scores)[0] > 0.97
+    assert crowd.worker_reliability.shape == (7,) and np.all(crowd.worker_reliability[5:] > 0.99)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"item_b": [1, 0]}, "item_b"),
+        ({"item_b": [1, 1, 2]}, "item_b"),  # item 1 against itself
+        ({"winner": [0, 2, 1]}, "winner"),
+        ({"winner": [0.5, 1, 1]}, "winner"),
+        ({"item_a": [0, -1, 1]}, "item_a"),
+        ({"n_items": 2}, "n_items"),
+        ({"ridge": 0.0}, "ridge"),
+        ({"level": 1.0}, "level"),
+    ],
+)
+def test_bad_input_names_argument(kwargs: dict, field: str) -> None:
+    args = {"item_a": [0, 1, 2], "item_b": [1, 2, 0], "winner": [0, 1, 0]} | kwargs
+    with pytest.raises(QualityInputError) as exc:
+        bradley_terry(**args)
+    assert exc.value.field == field
+    with pytest.raises(QualityInputError, match="workers"):
+        crowd_bradley_terry([0, 1], [1, 2], [0, 1], [0])
+    with pytest.raises(QualityInputError, match="reliability_prior"):
+        crowd_bradley_terry([0, 1], [1, 2], [0, 1], [0, 0], reliability_prior=(0.5, 1.0))
+
+
+@st.composite
+def _comparisons(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    n = draw(st.integers(2, 6))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, n - 1), st.integers(0, 1)), max_size=25))
+    arr = np.array(pairs, dtype=np.int64).reshape(-1, 3)
+    a = arr[:, 0]
+    return a, (a + arr[:, 1]) % n, arr[:, 2], n
+
+
+@settings(max_examples=50, deadline=None)
+@given(_comparisons())
+def test_invariances(data: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+    a, b, winner, n = data
+    res = bradley_terry(a, b, winner, n_items=n)
+    assert np.all(np.isfinite(res.scores)) and np.all(np.isfinite(res.stderr))
+    perm = np.random.default_rng(len(a)).permutation(len(a))
+    shuffled = bradley_terry(a[perm], b[perm], winner[perm], n_items=n)
+    assert np.allclose(shuffled.scores, res.scores, atol=1e-6)
+    swapped = bradley_terry(b, a, 1 - winner, n_items=n)  # same comparisons written the other way round
+    assert np.allclose(swapped.scores, res.scores, atol=1e-6)
+    assert np.allclose(swapped.stderr, res.stderr, atol=1e-6)
+    relabel = np.random.default_rng(n).permutation(n)
+    moved = bradley_terry(relabel[a], relabel[b], winner, n_items=n)
+    assert np.allclose(moved.scores[relabel], res.scores, atol=1e-6)
+    flipped = bradley_terry(a, b, 1 - winner, n_items=n)  # every result reversed
+    assert np.allclose(flipped.scores, -res.scores, atol=1e-6)

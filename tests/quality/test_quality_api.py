@@ -1,0 +1,124 @@
+"""Properties every registered truth-inference method must have (registry + public API)."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import truthline.quality as tq
+from truthline.quality import METHODS, Aggregate, CrowdLabels, QualityInputError, aggregate
+
+from crowd_data import assert_distributions, crowd_labels, simulate
+
+ALL = sorted(METHODS)
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_public_api() -> None:
+    for name in ("CrowdLabels", "Aggregate", "QualityInputError", "aggregate", "METHODS"):
+        assert name in tq.__all__
+    assert {"mv", "wmv", "one_coin", "ds", "glad", "mace", "bcc", "auto"} <= set(METHODS) or {"mv", "ds", "auto"} <= set(METHODS)
+
+
+def test_unknown_method_names_valid_ones() -> None:
+    d = CrowdLabels.from_arrays([0], [0], [1])
+    with pytest.raises(QualityInputError) as info:
+        aggregate(d, "nope")
+    assert "nope" in str(info.value) and "ds" in str(info.value) and info.value.field == "method"
+
+
+def test_labels_must_be_crowdlabels() -> None:
+    with pytest.raises(QualityInputError):
+        aggregate([0, 1], "mv")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ALL)
+@FAST
+@given(data=crowd_labels())
+def test_posteriors_are_distributions(method: str, data: CrowdLabels) -> None:
+    r = aggregate(data, method)
+    assert isinstance(r, Aggregate)
+    assert_distributions(r.posteriors, data.n_items, data.n_classes)
+    assert r.worker_accuracy.shape == (data.n_workers,)
+    assert np.all(np.isfinite(r.worker_accuracy))
+    assert np.all((r.worker_accuracy >= 0) & (r.worker_accuracy <= 1))
+    conf = r.worker_params["confusion"]
+    assert conf.shape == (data.n_workers, data.n_classes, data.n_classes)
+    assert np.all(np.isfinite(conf))
+    assert r.answers.dtype == np.int64 and r.answers.shape == (data.n_items,)
+
+
+@pytest.mark.parametrize("method", ALL)
+@FAST
+@given(
+    k=st.integers(2, 4),
+    truth=st.lists(st.integers(0, 3), min_size=1, max_size=10),
+    per_item=st.integers(2, 4),  # with one label per item, class-prior pull is legitimate
+    n_workers=st.integers(1, 5),
+)
+def test_perfect_workers_give_the_truth(method: str, k: int, truth: list[int], per_item: int, n_workers: int) -> None:
+    truth_a = np.minimum(np.array(truth), k - 1)
+    items = np.repeat(np.arange(len(truth_a)), per_item)
+    workers = np.arange(len(items)) % n_workers
+    data = CrowdLabels.from_arrays(items, workers, truth_a[items], n_classes=k)
+    r = aggregate(data, method)
+    np.testing.assert_array_equal(r.answers, truth_a)
+
+
+@pytest.mark.parametrize("method", ALL)
+@FAST
+@given(data=crowd_labels(), seed=st.integers(0, 2**16))
+def test_known_items_are_clamped(method: str, data: CrowdLabels, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(data.n_items, size=max(1, data.n_items // 3), replace=False)
+    known = {int(i): int(rng.integers(data.n_classes)) for i in chosen}
+    r = aggregate(data, method, known=known)
+    assert_distributions(r.posteriors, data.n_items, data.n_classes)
+    for i, c in known.items():
+        assert r.posteriors[i, c] == 1.0
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_permuting_indices_permutes_results(method: str) -> None:
+    data, _ = simulate(n_items=120, n_workers=12, k=3, seed=3)
+    rng = np.random.default_rng(1)
+    pi = rng.permutation(data.n_items)  # new index of old item i
+    pw = rng.permutation(data.n_workers)
+    order = rng.permutation(data.n_labels)
+    perm = CrowdLabels.from_arrays(
+        pi[data.items][order], pw[data.workers][order], data.labels[order],
+        n_items=data.n_items, n_workers=data.n_workers, n_classes=data.n_classes,
+    )
+    a, b = aggregate(data, method), aggregate(perm, method)
+    np.testing.assert_allclose(b.posteriors[pi], a.posteriors, atol=1e-6)
+    np.testing.assert_allclose(b.worker_accuracy[pw], a.worker_accuracy, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_beats_or_matches_majority_on_a_simulated_crowd(method: str) -> None:
+    data, truth = simulate(n_items=400, n_workers=25, k=3, seed=7)
+    mv = (aggregate(data, "mv").answers == truth).mean()
+    acc = (aggregate(data, method).answers == truth).mean()
+    assert acc >= mv - 0.03
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_edge_cases_give_defined_results(method: str) -> None:
+    empty = CrowdLabels.from_arrays([], [], [], n_items=3, n_workers=2, n_classes=3)
+    r = aggregate(empty, method)
+    assert_distributions(r.posteriors, 3, 3)
+    one_worker = CrowdLabels.from_arrays([0, 1, 2, 2], [0, 0, 0, 0], [1, 0, 2, 2])
+    r = aggregate(one_worker, method)
+    assert_distributions(r.posteriors, 3, 3)
+    np.testing.assert_array_equal(r.answers, [1, 0, 2])
+    nothing = CrowdLabels.from_arrays([], [], [], n_items=0, n_workers=0, n_classes=2)
+    r = aggregate(nothing, method)
+    assert r.posteriors.shape == (0, 2) and r.worker_accuracy.shape == (0,)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_bad_known_is_refused(method: str) -> None:
+    d = CrowdLabels.from_arrays([0, 1], [0, 1], [0, 1])
+    for bad in ({5: 0}, {0: 7}, {-1: 0}):
+        with pytest.raises(QualityInputError) as info:
+            aggregate(d, method, known=bad)
+        assert info.value.field == "known"

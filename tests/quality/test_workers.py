@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from truthline.quality.labels import CrowdLabels, QualityInputError
+from truthline.quality.workers import (
+    accuracy_interval,
+    confusion_from_posteriors,
+    spammer_score,
+    worker_stats,
+)
+
+
+def _simulate(n_items: int, acc: list[float], k: int = 3, seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n_items)
+    items = np.tile(np.arange(n_items), len(acc))
+    workers = np.repeat(np.arange(len(acc)), n_items)
+    right = rng.random(len(items)) < np.asarray(acc)[workers]
+    wrong = (truth[items] + rng.integers(1, k, len(items))) % k
+    labels = np.where(right, truth[items], wrong)
+    return CrowdLabels.from_arrays(items, workers, labels, n_classes=k), truth
+
+
+def test_accuracy_and_interval_from_truth() -> None:
+    data, truth = _simulate(400, [0.9, 0.6, 1 / 3])
+    stats = worker_stats(data, truth=truth)
+    assert stats.n_labels.tolist() == [400, 400, 400]
+    assert stats.accuracy == pytest.approx([0.9, 0.6, 1 / 3], abs=0.06)
+    assert np.all(stats.lower < stats.accuracy) and np.all(stats.accuracy < stats.upper)
+    assert stats.spammer_score[0] > 0.6 and stats.spammer_score[2] < 0.05
+    assert stats.spammer_score[0] > stats.spammer_score[1] > stats.spammer_score[2]
+
+
+def test_posteriors_equal_truth_when_one_hot_and_soft_credit() -> None:
+    data, truth = _simulate(50, [0.8, 0.5])
+    onehot = np.eye(3)[truth]
+    a, b = worker_stats(data, onehot), worker_stats(data, truth=truth)
+    assert np.allclose(a.accuracy, b.accuracy) and np.allclose(a.lower, b.lower)
+    flat = worker_stats(data, np.full((50, 3), 1 / 3))
+    assert flat.n_scored.tolist() == [50.0, 50.0]
+    # one third credit per label: mean (1 + 50/3) / (2 + 50)
+    assert flat.accuracy == pytest.approx((1 + 50 / 3) / 52)
+
+
+def test_unknown_truth_is_not_scored() -> None:
+    data = CrowdLabels.from_arrays([0, 1, 2], [0, 0, 1], [1, 0, 1], n_classes=2)
+    stats = worker_stats(data, truth=[1, -1, -1])
+    assert stats.n_scored.tolist() == [1.0, 0.0]
+    assert stats.accuracy[1] == pytest.approx(0.5)  # prior mean
+    assert stats.lower[1] == pytest.approx(0.025) and stats.upper[1] == pytest.approx(0.975)
+
+
+def test_three_labels_do_not_make_a_verdict() -> None:
+    mean, lo, hi = accuracy_interval([3.0, 300.0], [3.0, 300.0])
+    assert lo[0] < 0.5 < 0.99 < hi[0]  # 3/3 correct: could still be a coin
+    assert lo[1] > 0.98
+    jmean, jlo, _ = accuracy_interval([3.0], [3.0], prior="jeffreys")
+    assert jmean[0] > mean[0] and jlo[0] > lo[0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.0, 1.0), st.integers(1, 200), st.sampled_from(["uniform", "jeffreys"]), st.floats(0.5, 0.99))
+def test_interval_contains_estimate_and_narrows(p: float, n: int, prior: str, level: float) -> None:
+    correct = np.array([p * n, p * n * 10])
+    total = np.array([n, n * 10], dtype=float)
+    mean, lo, hi = accuracy_interval(correct, total, level, prior)  # type: ignore[arg-type]
+    assert np.all(lo <= mean) and np.all(mean <= hi)
+    assert np.all((0 <= lo) & (hi <= 1))
+    assert hi[1] - lo[1] < hi[0] - lo[0]
+
+
+def test_spammer_score_reference_values() -> None:
+    k = 3
+    perfect, spam = np.eye(k), np.tile([0.5, 0.3, 0.2], (k, 1))
+    swapped = np.eye(k)[[1, 2, 0]]
+    s = spammer_score(np.stack([perfect, spam, swapped, 7 * perfect]))  # rows are normalised
+    assert s.tolist() == pytest.approx([1.0, 0.0, 1.0, 1.0])
+    # binary: (sensitivity + specificity - 1)^2
+    sens, spec = 0.9, 0.7
+    binary = np.array([[[spec, 1 - spec], [1 - sens, sens]]])
+    assert spammer_score(binary)[0] == pytest.approx((sens + spec - 1) ** 2)
+    with pytest.raises(QualityInputError, match="confusion"):
+        spammer_score(np.ones((2, 3)))
+    with pytest.raises(QualityInputError, match="confusion"):
+        spammer_score(-np.ones((1, 2, 2)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 5))
+def test_spammer_score_bounds_and_class_permutation(seed: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    conf = rng.dirichlet(np.ones(k), size=(4, k))
+    s = spammer_score(conf)
+    assert np.all((0 <= s) & (s <= 1))
+    perm = rng.permutation(k)
+    assert spammer_score(conf[:, perm][:, :, perm]) == pytest.approx(s)
+    assert spammer_score(conf[:, :1].repeat(k, axis=1)) == pytest.approx(np.zeros(4), abs=1e-12)
+
+
+def test_confusion_from_posteriors_and_given_confusion() -> None:
+    data, truth = _simulate(300, [0.95, 1 / 3], k=2)
+    conf = confusion_from_posteriors(data, np.eye(2)[truth], smoothing=0.0)
+    assert conf.shape == (2, 2, 2) and np.allclose(conf.sum(axis=2), 1.0)
+    assert np.diagonal(conf[0]) == pytest.approx([0.95, 0.95], abs=0.05)
+    given_conf = np.stack([np.eye(2), np.full((2, 2), 0.5)])
+    stats = worker_stats(data, truth=truth, confusion=given_conf)
+    assert stats.spammer_score.tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_bad_input_names_argument() -> None:
+    data, truth = _simulate(10, [0.9])
+    with pytest.raises(QualityInputError, match="posteriors"):
+        worker_stats(data)
+    with pytest.raises(QualityInputError, match="posteriors"):
+        worker_stats(data, np.ones((10, 3)))
+    with pytest.raises(QualityInputError, match="posteriors"):
+        worker_stats(data, np.ones((9, 3)) / 3)
+    with pytest.raises(QualityInputError, match="truth"):
+        worker_stats(data, truth=np.full(10, 5))
+    with pytest.raises(QualityInputError, match="level"):
+        worker_stats(data, truth=truth, level=1.5)
+    with pytest.raises(QualityInputError, match="prior"):
+        worker_stats(data, truth=truth, prior="haldane")  # type: ignore[arg-type]
+    with pytest.raises(QualityInputError, match="confusion"):
+        worker_stats(data, truth=truth, confusion=np.ones((2, 3, 3)))

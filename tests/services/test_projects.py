@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Forbidden, Invalid, NotFound
+from truthline.services import projects
+from truthline.services.tasks import next_task
+
+
+def test_create_project_makes_the_creator_manager(engine: Engine, make_person: Callable) -> None:
+    alice = make_person("alice")
+    p = projects.create_project(engine, alice.user, {"name": "Pets", "labels": ["cat", "dog"], "overlap": 3,
+                                                     "guidelines": "# Be kind", "pay_cents": 5})
+    assert (p.task_type, p.labels, p.overlap, p.pay_cents, p.status, p.lease_seconds) == (
+        "classification", ["cat", "dog"], 3, 5, "active", 600)
+    assert projects.project_role(engine, alice.user, p.id) == "manager"
+    assert [m.as_dict() for m in projects.list_members(engine, alice.user, p.id)] == [
+        {"user_id": alice.user.id, "username": "alice", "role": "manager"}]
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"labels": ["a", "b"]}, "name"),
+        ({"name": "x", "labels": "a,b"}, "labels"),
+        ({"name": "x", "labels": ["a"]}, "labels"),
+        ({"name": "x", "labels": ["a", "a"]}, "labels"),
+        ({"name": "x", "labels": ["a", ""]}, "labels"),
+        ({"name": "x", "labels": ["a", "b"], "task_type": "bbox3d"}, "task_type"),
+        ({"name": "x", "labels": ["a", "b"], "overlap": 0}, "overlap"),
+        ({"name": "x", "labels": ["a", "b"], "overlap": "3"}, "overlap"),
+        ({"name": "x", "labels": ["a", "b"], "pay_cents": -1}, "pay_cents"),
+        ({"name": "x", "labels": ["a", "b"], "status": "done"}, "status"),
+        ({"name": "x", "labels": ["a", "b"], "lease_seconds": 0}, "lease_seconds"),
+        ({"name": "x", "labels": ["a", "b"], "guidelines": 3}, "guidelines"),
+        ({"name": "x", "labels": ["a", "b"], "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_specs_name_the_field(engine: Engine, admin: Any, spec: dict, field: str) -> None:
+    with pytest.raises(Invalid) as err:
+        projects.create_project(engine, admin.user, spec)
+    assert err.value.field == field
+
+
+def test_visibility(engine: Engine, admin: Any, project: Any, make_person: Callable, make_annotator: Callable) -> None:
+    outsider = make_person()
+    worker = make_annotator(project)
+    assert projects.list_projects(engine, outsider.user) == []
+    assert [p.id for p in projects.list_projects(engine, worker.user)] == [project.id]
+    assert [p.id for p in projects.list_projects(engine, admin.user)] == [project.id]
+    with pytest.raises(NotFound):
+        projects.get_project(engine, outsider.user, project.id)
+    with pytest.raises(NotFound):
+        projects.get_project(engine, admin.user, 9999)
+    assert projects.get_project(engine, worker.user, project.id).id == project.id
+
+
+def test_only_managers_and_admins_manage(engine: Engine, project: Any, make_annotator: Callable) -> None:
+    worker = make_annotator(project)
+    with pytest.raises(Forbidden):
+        projects.update_project(engine, worker.user, project.id, {"name": "mine"})
+    with pytest.raises(Forbidden):
+        projects.add_member(engine, worker.user, project.id, worker.user.username, "manager")
+    with pytest.raises(Forbidden):
+        projects.list_members(engine, worker.user, project.id)
+
+
+def test_update_project(engine: Engine, admin: Any, project: Any) -> None:
+    p = projects.update_project(engine, admin.user, project.id, {"status": "paused", "labels": ["cat", "dog"]})
+    assert (p.status, p.labels, p.name) == ("paused", ["cat", "dog"], project.name)
+    with pytest.raises(Invalid) as err:
+        projects.update_project(engine, admin.user, project.id, {"overlap": -2})
+    assert err.value.field == "overlap"
+
+
+def test_task_type_is_fixed_once_items_exist(engine: Engine, admin: Any, project: Any, add_items: Callable) -> None:
+    projects.update_project(engine, admin.user, project.id, {"task_type": "multilabel"})
+    add_items(project, 1)
+    with pytest.raises(Invalid) as err:
+        projects.update_project(engine, admin.user, project.id, {"task_type": "classification"})
+    assert err.value.field == "task_type"
+
+
+def test_raising_overlap_reopens_finished_items(engine: Engine, admin: Any, project: Any, add_items: Callable,
+                                                make_annotator: Callable, label_all: Callable) -> None:
+    add_items(project, 3)
+    a, b = make_annotator(project), make_annotator(project)
+    assert label_all(project, [a, b]) == 3  # overlap 1: a takes everything
+    assert next_task(engine, b.user, project.id) is None
+    projects.update_project(engine, admin.user, project.id, {"overlap": 2})
+    assert label_all(project, [a, b]) == 3  # now b labels each item once more
+    projects.update_project(engine, admin.user, project.id, {"overlap": 1})
+    assert next_task(engine, make_annotator(project).user, project.id) is None
+
+
+def test_members(engine: Engine, admin: Any, project: Any, make_person: Callable) -> None:
+    bob = make_person("bob")
+    assert projects.add_member(engine, admin.user, project.id, "bob", "annotator").role == "annotator"
+    assert projects.add_member(engine, admin.user, project.id, "bob", "reviewer").role == "reviewer"
+    assert {m.username: m.role for m in projects.list_members(engine, admin.user, project.id)} == {
+        "admin": "manager", "bob": "reviewer"}
+    with pytest.raises(Invalid) as err:
+        projects.add_member(engine, admin.user, project.id, "bob", "owner")
+    assert err.value.field == "role"
+    with pytest.raises(NotFound) as nf:
+        projects.add_member(engine, admin.user, project.id, "ghost", "annotator")
+    assert nf.value.field == "username"
+    projects.remove_member(engine, admin.user, project.id, "bob")
+    with pytest.raises(NotFound):
+        projects.remove_member(engine, admin.user, project.id, "bob")

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from truthline.services import users
+from truthline.store.tables import tokens
+
+
+def test_init_admin_returns_a_working_token(engine: Engine) -> None:
+    admin, token = users.init_admin(engine, "root", "correct horse")
+    assert admin.is_admin
+    assert users.user_for_token(engine, token) == admin
+    assert users.first_admin(engine) == admin
+
+
+def test_tokens_are_stored_only_as_sha256(engine: Engine, admin) -> None:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(tokens.c.token_hash)).scalars().all()
+    assert admin.token not in stored
+    assert hashlib.sha256(admin.token.encode()).hexdigest() in stored
+
+
+def test_password_login(engine: Engine, make_person: Callable) -> None:
+    person = make_person("ann", password="s3cret-pass")
+    assert users.authenticate(engine, "ann", "s3cret-pass") == person.user
+    with pytest.raises(Unauthorized):
+        users.authenticate(engine, "ann", "wrong-password")
+    with pytest.raises(Unauthorized):
+        users.authenticate(engine, "nobody", "s3cret-pass")
+
+
+def test_token_only_user_cannot_log_in_with_a_password(engine: Engine, make_person: Callable) -> None:
+    make_person("bot", password=None)
+    with pytest.raises(Unauthorized):
+        users.authenticate(engine, "bot", "")
+
+
+@pytest.mark.parametrize("token", ["", "nope", "x" * 43])
+def test_bad_tokens_are_unauthorized(engine: Engine, token: str) -> None:
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, token)
+
+
+def test_token_kinds_do_not_mix_and_sessions_expire(engine: Engine, admin) -> None:  # type: ignore[no-untyped-def]
+    session = users.create_token(engine, admin.user, kind="session")
+    assert users.user_for_token(engine, session, kind="session") == admin.user
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, session, kind="api")
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, admin.token, kind="session")
+    expired = users.create_token(engine, admin.user, kind="session", ttl_seconds=-1)
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, expired, kind="session")
+    with pytest.raises(Invalid) as err:
+        users.create_token(engine, admin.user, kind="magic")
+    assert err.value.field == "kind"
+
+
+def test_revoke_token(engine: Engine, admin, make_person: Callable) -> None:  # type: ignore[no-untyped-def]
+    other = make_person()
+    with pytest.raises(NotFound):
+        users.revoke_token(engine, admin.token, actor=other.user)  # not theirs
+    users.revoke_token(engine, admin.token, actor=admin.user)
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, admin.token)
+
+
+def test_only_admins_create_users(engine: Engine, admin, make_person: Callable) -> None:  # type: ignore[no-untyped-def]
+    member = make_person()
+    with pytest.raises(Forbidden):
+        users.create_user(engine, member.user, "eve", "password123")
+    assert users.create_user(engine, admin.user, "eve", "password123").role == "member"
+    with pytest.raises(Conflict) as err:
+        users.create_user(engine, admin.user, "eve", "password123")
+    assert err.value.field == "username"
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "role", "field"),
+    [("", "password123", "member", "username"), ("bad name", "password123", "member", "username"),
+     ("ok", "short", "member", "password"), ("ok", "password123", "boss", "role")],
+)
+def test_create_user_names_the_bad_field(engine: Engine, username: str, password: str, role: str, field: str) -> None:
+    with pytest.raises(Invalid) as err:
+        users.create_user(engine, None, username, password, role)
+    assert err.value.field == field
+
+
+def test_lookup_users(engine: Engine, admin, make_person: Callable) -> None:  # type: ignore[no-untyped-def]
+    bob = make_person("bob")
+    assert users.get_user_by_name(engine, admin.user, "bob") == bob.user
+    assert users.get_user(engine, admin.user, bob.user.id) == bob.user
+    with pytest.raises(NotFound):
+        users.get_user_by_name(engine, admin.user, "carol")
+    assert [u.username for u in users.list_users(engine, admin.user)] == ["admin", "bob"]
+    with pytest.raises(Forbidden):
+        users.list_users(engine, bob.user)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+
+from truthline.errors import NotReady
+from truthline.store.db import current_revision, ensure_migrated, head_revision, make_engine, upgrade
+from truthline.store.tables import metadata
+
+
+def test_migrated_database_is_at_head(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+    ensure_migrated(engine)
+
+
+def test_migrations_build_exactly_the_declared_tables(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diffs == []
+
+
+def test_upgrade_builds_a_blank_database_and_is_idempotent(blank_db_url: str) -> None:
+    engine = make_engine(blank_db_url)
+    with pytest.raises(NotReady):
+        ensure_migrated(engine)
+    upgrade(blank_db_url)
+    upgrade(engine)
+    ensure_migrated(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine.dispose()
+
+
+def test_unmigrated_database_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with pytest.raises(NotReady) as err:
+        ensure_migrated(engine)
+    assert "truthline db upgrade --db sqlite:///" in err.value.message
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    engine.dispose()
+
+
+def test_memory_sqlite_works(tmp_path: Path) -> None:
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    ensure_migrated(engine)
+    engine.dispose()
+
+
+def test_next_task_query_walks_the_open_items_index(tmp_path: Path) -> None:
+    from truthline.store import leases
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    captured: list[tuple[str, tuple]] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def grab(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if "FROM items" in statement and "is_open" in statement:
+            captured.append((statement, tuple(params)))
+
+    with engine.begin() as conn:
+        leases.pick_open_item(conn, 1, 1)
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + captured[0][0], captured[0][1]).fetchall()
+    text = " ".join(str(r[-1]) for r in plan)
+    assert "ix_items_open" in text, text
+    assert "TEMP B-TREE" not in text, text  # the index gives the order: no sort of all open items
+    engine.dispose()

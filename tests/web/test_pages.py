@@ -1,0 +1,169 @@
+"""Web pages through the in-process client: login/logout, home, workspace, manager page, CSRF, headers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+import httpx
+
+from truthline.services import tasks
+
+from .conftest import PASSWORD, Site, csrf_of
+
+Login = Callable[[str], httpx.Client]
+
+
+def test_login_page_renders_a_form(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    r = browser_client().get("/login")
+    assert r.status_code == 200
+    assert '<form method="post" action="/login">' in r.text
+    assert 'autocomplete="current-password"' in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_pages_need_login(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    client = browser_client()
+    for path in ("/", f"/projects/{site.project_id}/annotate", f"/projects/{site.project_id}/manage"):
+        r = client.get(path)
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/login?next=")
+
+
+def test_wrong_password_says_so(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    r = browser_client().post("/login", data={"username": "ann", "password": "nope"})
+    assert r.status_code == 401
+    assert "Wrong username or password" in r.text
+    assert "set-cookie" not in r.headers
+
+
+def test_login_sets_a_safe_session_cookie_and_redirects(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    client = browser_client()
+    r = client.post("/login", data={"username": "ann", "password": PASSWORD, "next": f"/projects/{site.project_id}/annotate"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/projects/{site.project_id}/annotate"
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith("truthline_session=")
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+    assert "secure" not in cookie  # settings.secure_cookies is off in tests
+    assert client.get("/").status_code == 200
+
+
+def test_login_never_redirects_off_site(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = browser_client().post("/login", data={"username": "ann", "password": PASSWORD, "next": target})
+        assert r.headers["location"] == "/"
+
+
+def test_cross_site_login_post_is_refused(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    r = browser_client().post(
+        "/login", data={"username": "ann", "password": PASSWORD}, headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 403
+    assert "set-cookie" not in r.headers
+
+
+def test_home_lists_only_my_projects_with_manage_links_for_managers(login: Login, site: Site) -> None:
+    ann = login("ann").get("/").text
+    assert "Animals" in ann and f"/projects/{site.project_id}/annotate" in ann
+    assert f"/projects/{site.project_id}/manage" not in ann
+    assert f"/projects/{site.project_id}/manage" in login("manager").get("/").text
+    assert f"/projects/{site.project_id}/manage" in login("admin").get("/").text
+    outsider = login("outsider").get("/").text
+    assert "Animals" not in outsider and "not a member of any project" in outsider
+
+
+def test_workspace_renders_for_an_annotator(login: Login, site: Site) -> None:
+    r = login("ann").get(f"/projects/{site.project_id}/annotate")
+    assert r.status_code == 200
+    html = r.text
+    config = json.loads(re.search(r'<script type="application/json" id="workspace-config">(.*?)</script>', html).group(1))
+    assert config == {"project_id": site.project_id, "task_type": "classification", "labels": ["cat", "dog", "bird"]}
+    for script in ("truthline.js", "widget-classification.js", "workspace.js"):
+        assert f'src="/static/{script}' in html
+    assert len(csrf_of(html)) == 64
+    # Guidelines are Markdown rendered with raw HTML escaped.
+    assert "<strong>animal</strong>" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert "manage" not in html.lower().split("<main")[0]  # no manage link for annotators
+
+
+def test_workspace_of_someone_elses_project_is_not_found(login: Login, site: Site) -> None:
+    r = login("outsider").get(f"/projects/{site.project_id}/annotate")
+    assert r.status_code == 404
+    assert "text/html" in r.headers["content-type"] and "not found" in r.text.lower()
+
+
+def test_manager_page_is_for_managers_and_admins_only(login: Login, site: Site) -> None:
+    path = f"/projects/{site.project_id}/manage"
+    r = login("ann").get(path)
+    assert r.status_code == 403
+    assert "text/html" in r.headers["content-type"] and "managers" in r.text
+    assert login("outsider").get(path).status_code == 404
+    for who in ("manager", "admin"):
+        r = login(who).get(path)
+        assert r.status_code == 200, (who, r.text)
+        assert "<progress" in r.text and 'id="workers"' not in r.text  # no labels yet: no workers table
+
+
+def test_manager_page_shows_progress_distribution_and_workers(login: Login, site: Site) -> None:
+    for answer in ("cat", "dog"):
+        task = tasks.next_task(site.engine, site.annotator, site.project_id)
+        assert task is not None
+        tasks.submit(site.engine, site.annotator, task.lease_id, answer, active_ms=1500, idempotency_key=answer)
+    html = login("manager").get(f"/projects/{site.project_id}/manage?method=mv").text
+    assert re.search(r'<progress id="progress" max="4" value="2"', html), html
+    assert "<strong>2</strong> of 4 items complete" in html
+    assert 'id="workers"' in html and ">ann<" in html
+    assert "cat: 1." in html and "dog: 1." in html  # the chart's text description
+    assert 'value="mv" selected' in html
+
+
+def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:
+    client = login("ann")
+    csrf = csrf_of(client.get(f"/projects/{site.project_id}/annotate").text)
+    url = f"/api/v1/projects/{site.project_id}/next"
+    assert client.post(url).status_code == 403
+    assert client.post(url, headers={"X-Truthline-CSRF": "0" * 64}).status_code == 403
+    r = client.post(url, headers={"X-Truthline-CSRF": csrf})
+    assert r.status_code == 200, r.text
+    assert "gold" not in r.text
+
+
+def test_logout_ends_the_session(login: Login, site: Site) -> None:
+    client = login("ann")
+    csrf = csrf_of(client.get("/").text)
+    assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    r = client.post("/logout", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert client.get("/").status_code == 303
+
+
+def test_a_stolen_cookie_stops_working_after_logout(login: Login, browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    client = login("ann")
+    token = client.cookies["truthline_session"]
+    client.post("/logout", data={"csrf": csrf_of(client.get("/").text)})
+    other = browser_client()
+    other.cookies.set("truthline_session", token)
+    r = other.get("/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_static_assets_are_served(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    client = browser_client()
+    for name in ("app.css", "truthline.js", "workspace.js", "widget-classification.js", "widget-multilabel.js"):
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200, name
+        assert "http://" not in r.text and "https://" not in r.text  # nothing loads from elsewhere
+
+
+def test_multilabel_workspace_loads_its_widget(login: Login, site: Site) -> None:
+    from truthline.services import projects as project_service
+
+    project = project_service.create_project(
+        site.engine, site.manager, {"name": "Tags", "task_type": "multilabel", "labels": ["red", "round", "sweet"]}
+    )
+    project_service.add_member(site.engine, site.manager, project.id, "ann", "annotator")
+    html = login("ann").get(f"/projects/{project.id}/annotate").text
+    assert 'src="/static/widget-multilabel.js' in html and "widget-classification.js" not in html
+    assert "toggle a label" in html

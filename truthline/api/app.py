@@ -1,0 +1,61 @@
+"""The FastAPI application factory: REST routers under /api/v1, one error mapping, web pages if installed."""
+
+from __future__ import annotations
+
+import secrets
+from types import ModuleType
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import truthline
+from truthline.settings import Settings, get_settings
+from truthline.store import db
+
+from .errors import install_error_handlers
+from .responses import SafeJSONResponse
+from .routers import ROUTERS
+
+API_PREFIX = "/api/v1"
+
+
+def _web_routes() -> ModuleType | None:
+    """The web package's routes module, or None when it is not there (only a *missing* module is tolerated)."""
+    try:
+        from truthline.web import routes
+    except ModuleNotFoundError as exc:
+        if exc.name in ("truthline.web.routes", "truthline.web"):
+            return None
+        raise
+    return routes
+
+
+def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
+    """Build the app. Without `engine`, connect to `settings.db` and refuse (NotReady) if it is not migrated."""
+    settings = settings or get_settings()
+    if engine is None:
+        engine = db.make_engine(settings.db)
+        db.ensure_migrated(engine)
+    app = FastAPI(
+        title="Truthline",
+        version=truthline.__version__,
+        description="Open, self-hostable data engine for AI: projects, items, routing, truth inference, export.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.secret_key = settings.secret_key.get_secret_value().encode() or secrets.token_bytes(32)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    web = _web_routes()
+    if web is not None:
+        app.include_router(web.router)
+        static_dir = getattr(web, "STATIC_DIR", None)
+        if static_dir is not None:
+            app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    install_error_handlers(app, getattr(web, "render_error", None))
+    return app

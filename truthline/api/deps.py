@@ -1,0 +1,95 @@
+"""Request dependencies: the engine, the settings, and who is asking.
+
+A caller is identified by `Authorization: Bearer <api token>` or, for the web pages' own JavaScript, by the
+session cookie. Cookie-authenticated writes must also carry `X-Truthline-CSRF` (an HMAC of the session token),
+which a cross-site form cannot know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from truthline.errors import Forbidden, Invalid, Unauthorized
+from truthline.quality import METHODS
+from truthline.services import users as user_service
+from truthline.settings import Settings
+
+SESSION_COOKIE = "truthline_session"
+CSRF_HEADER = "X-Truthline-CSRF"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+MAX_ID = 2**63 - 1  # ids are 64-bit on both databases; larger numbers are a 422, not a driver overflow
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="A project id.")]
+LeaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="A lease id, as returned by next.")]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from POST /api/v1/auth/login or `truthline init`.")
+
+
+def get_engine(request: Request) -> Any:
+    return request.app.state.engine
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def csrf_token(request: Request, session_token: str) -> str:
+    """The value web pages send as `X-Truthline-CSRF` for this session."""
+    key: bytes = request.app.state.secret_key
+    return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def optional_user(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Any | None:
+    """The acting user, or None when the request carries no credentials at all."""
+    engine = get_engine(request)
+    if credentials is not None:
+        return user_service.user_for_token(engine, credentials.credentials, kind="api")
+    if request.headers.get("authorization"):
+        raise Unauthorized("Authorization header must be `Bearer <token>`", field="Authorization")
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return None
+    user = user_service.user_for_token(engine, session, kind="session")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, csrf_token(request, session)):
+            raise Forbidden(f"cookie-authenticated writes need the {CSRF_HEADER} header from the page", field=CSRF_HEADER)
+    return user
+
+
+def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
+    """The raw bearer token of this request (for revoking it)."""
+    if credentials is None:
+        raise Invalid("send the token to revoke as `Authorization: Bearer <token>`", field="Authorization")
+    return credentials.credentials
+
+
+def current_user(user: Any | None = Depends(optional_user)) -> Any:
+    """The acting user; 401 without credentials."""
+    if user is None:
+        raise Unauthorized("authentication required: send `Authorization: Bearer <token>` (POST /api/v1/auth/login gives one)")
+    return user
+
+
+def method_param(
+    request: Request,
+    method: str | None = Query(None, description=f"Truth-inference method: {', '.join(sorted(METHODS))}. Default: the server's default_method."),
+) -> str:
+    """The validated truth-inference method name (422 naming `method` if unknown)."""
+    name = method if method is not None else get_settings_dep(request).default_method
+    if name not in METHODS:
+        raise Invalid(f"unknown method {name!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
+    return name
+
+
+def idempotency_header(
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200),
+) -> str | None:
+    return idempotency_key

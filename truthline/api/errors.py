@@ -1,0 +1,162 @@
+"""The one place that turns errors into HTTP responses, all with the same JSON shape:
+
+    {"error": {"code": "...", "message": "...", "field": ..., "line": ..., "details": [{"message", "field", "line"}]}}
+
+Domain errors (`truthline.errors`) know nothing about HTTP; this module owns their status codes. Request
+validation errors become 422 naming the dotted field; unknown routes and methods keep their 404/405; anything
+else is a 500 that says nothing about internals (the traceback goes to the server log only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from truthline import errors as E
+
+from .responses import SafeJSONResponse
+
+log = logging.getLogger("truthline.api")
+
+
+@dataclass
+class UnsupportedMediaType(E.TruthlineError):
+    """The request body's Content-Type is not one this endpoint reads. 415 (an HTTP-only notion)."""
+
+    code: str = "unsupported_media_type"
+
+
+STATUS: dict[type[E.TruthlineError], int] = {
+    E.Invalid: 422,
+    E.NotFound: 404,
+    E.Conflict: 409,
+    E.Unauthorized: 401,
+    E.Forbidden: 403,
+    E.TooLarge: 413,
+    E.NotReady: 503,
+    UnsupportedMediaType: 415,
+}
+
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
+
+ErrorRenderer = Callable[[Request, int, dict[str, Any]], Response | None]
+
+
+def status_for(exc: E.TruthlineError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_payload(
+    code: str,
+    message: str,
+    field: str | None = None,
+    line: int | None = None,
+    details: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The body of every error response; `field` and `line` are always present (null when not applicable)."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "field": field,
+            "line": line,
+            "details": [{"message": d["message"], "field": d.get("field"), "line": d.get("line")} for d in details],
+        }
+    }
+
+
+def payload_for(exc: E.TruthlineError) -> dict[str, Any]:
+    """A batch error with no single location points at its first problem, so clients that only read the
+    top level still learn where to look."""
+    field, line = exc.field, exc.line
+    if field is None and line is None and exc.details:
+        field, line = exc.details[0].field, exc.details[0].line
+    return error_payload(exc.code, exc.message, field, line, [p.as_dict() for p in exc.details])
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    """("body", "labels", 0) -> "labels[0]"; ("query", "method") -> "method"; ("body",) -> "body"."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            # FastAPI puts the character offset in loc; say where in the body it broke instead.
+            ctx = err.get("ctx") or {}
+            pos = loc[1] if len(loc) > 1 else "?"
+            problems.append({"message": f"malformed JSON at character {pos}: {ctx.get('error', 'decode error')}", "field": "body"})
+            continue
+        field = dotted(loc)
+        problems.append({"message": f"{field}: {err.get('msg', 'invalid value')}", "field": field})
+    return problems
+
+
+def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = None) -> None:
+    """Register the handlers. `render_error` (from the web package) may answer non-API paths with HTML."""
+
+    def respond(request: Request, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        if render_error is not None and not request.url.path.startswith("/api/"):
+            custom = render_error(request, status, payload)
+            if custom is not None:
+                return custom
+        return SafeJSONResponse(payload, status_code=status, headers=headers)
+
+    async def on_domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, E.TruthlineError)
+        status = status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return respond(request, status, payload_for(exc), headers)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = _validation_problems(exc) or [{"message": "invalid request", "field": "body"}]
+        first = problems[0]
+        message = first["message"] if len(problems) == 1 else f"{len(problems)} problems; first: {first['message']}"
+        return respond(request, 422, error_payload("invalid", message, first.get("field"), None, problems))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}; see /api/v1/docs"
+        if exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /api/v1/docs"
+        return respond(request, exc.status_code, error_payload(code, message), dict(exc.headers or {}) or None)
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return SafeJSONResponse(
+            error_payload("internal", "internal server error; the details are in the server log"), status_code=500
+        )
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
+        E.TruthlineError: on_domain,
+        RequestValidationError: on_validation,
+        StarletteHTTPException: on_http,
+        Exception: on_crash,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)

@@ -1,0 +1,26 @@
+"""Log in with a username and password to get an API token; log out to revoke it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+
+from truthline.services import users as service
+
+from ..deps import bearer_token, current_user, get_engine
+from ..schemas import LoginIn, TokenOut
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/auth/login", response_model=TokenOut, summary="Exchange username and password for a new API token")
+def login(body: LoginIn, engine: Any = Depends(get_engine)) -> TokenOut:
+    user = service.authenticate(engine, body.username, body.password)
+    return TokenOut(token=service.create_token(engine, user, name="login", kind="api"))
+
+
+@router.post("/auth/logout", status_code=204, summary="Revoke the API token this request was sent with")
+def logout(token: str = Depends(bearer_token), user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> Response:
+    service.revoke_token(engine, token, actor=user)
+    return Response(status_code=204)

@@ -1,0 +1,35 @@
+"""Inferred answers per item, worker estimates and a project summary (managers and admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from truthline.services import results as service
+
+from ..deps import ProjectId, current_user, get_engine, method_param
+from ..schemas import ResultsOut, WorkersOut
+
+router = APIRouter(tags=["results"])
+
+
+@router.get("/projects/{project_id}/results", response_model=ResultsOut, summary="Each item's inferred answer and confidence")
+def item_results(
+    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+) -> Any:
+    rows = list(service.item_results(engine, user, project_id, method=method))
+    return {"project_id": project_id, "method": method, "results": rows}
+
+
+@router.get("/projects/{project_id}/workers", response_model=WorkersOut, summary="Each worker's estimated accuracy")
+def worker_stats(
+    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+) -> Any:
+    rows = list(service.worker_stats(engine, user, project_id, method=method))
+    return {"project_id": project_id, "method": method, "workers": rows}
+
+
+@router.get("/projects/{project_id}/summary", summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")
+def project_summary(project_id: ProjectId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> Any:
+    return service.project_summary(engine, user, project_id)

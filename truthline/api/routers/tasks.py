@@ -1,0 +1,64 @@
+"""The labeling loop: lease the next item, submit an answer to a lease, or skip it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Response
+
+from truthline.errors import Invalid
+from truthline.services import tasks as service
+
+from ..deps import ProjectId, LeaseId, current_user, get_engine, idempotency_header
+from ..schemas import AnnotationOut, SkipOut, SubmitIn, TaskItem, TaskOut
+
+router = APIRouter(tags=["labeling"])
+
+
+def _task_out(task: Any) -> TaskOut:
+    project = task.project
+    item = TaskItem(id=task.item_id, external_id=task.external_id, data=task.data)
+    return TaskOut(lease_id=task.lease_id, item=item, expires_at=task.expires_at, task_type=project.task_type, labels=project.labels)
+
+
+@router.post(
+    "/projects/{project_id}/next",
+    response_model=TaskOut,
+    responses={204: {"description": "Nothing left for you to label in this project"}},
+    summary="Lease the next item to label",
+)
+def next_task(project_id: ProjectId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> Any:
+    task = service.next_task(engine, user, project_id)
+    return Response(status_code=204) if task is None else _task_out(task)
+
+
+def _key(body: SubmitIn, header: str | None) -> str | None:
+    if header and body.idempotency_key and header != body.idempotency_key:
+        raise Invalid("the Idempotency-Key header and the body's idempotency_key differ; send one", field="idempotency_key")
+    return header or body.idempotency_key
+
+
+@router.post(
+    "/leases/{lease_id}/submit",
+    response_model=AnnotationOut,
+    status_code=201,
+    responses={200: {"description": "Replay of an earlier submit with the same idempotency key", "model": AnnotationOut}},
+    summary="Submit an answer to your lease (idempotent by key)",
+)
+def submit(
+    lease_id: LeaseId,
+    response: Response,
+    body: SubmitIn = Body(...),
+    header_key: str | None = Depends(idempotency_header),
+    user: Any = Depends(current_user),
+    engine: Any = Depends(get_engine),
+) -> Any:
+    annotation = service.submit(engine, user, lease_id, body.answer, body.active_ms, _key(body, header_key))
+    response.status_code = 200 if getattr(annotation, "replayed", False) else 201
+    return annotation
+
+
+@router.post("/leases/{lease_id}/skip", response_model=SkipOut, summary="Give the item back without labeling it")
+def skip(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> SkipOut:
+    service.skip(engine, user, lease_id)
+    return SkipOut(lease_id=lease_id)

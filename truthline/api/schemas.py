@@ -1,0 +1,182 @@
+"""Pydantic request and response models of the REST API (the HTTP layer's own; services never see them).
+
+Requests forbid unknown fields, so a typo (`overlapp`) is a 422 naming it instead of being ignored.
+Deep checks (is this label in the project's label set? is this task type registered?) stay in the services,
+which every interface shares.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and no database takes a lone surrogate (JSON allows "\ud800"):
+    # refuse both here so every database answers the same clear 422 instead of a driver error.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- auth and users -------------------------------------------------------------------------------
+class LoginIn(_In):
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=1, max_length=1000)
+
+
+class TokenIn(_In):
+    name: Text = Field("api", min_length=1, max_length=100, description="A label for the token (where it is used).")
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`. Shown once; only a hash is stored.")
+
+
+class UserIn(_In):
+    username: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=8, max_length=1000)
+    role: Literal["admin", "member"] = "member"
+
+
+class UserOut(_Out):
+    id: int
+    username: str
+    role: str
+
+
+# -- projects and members -------------------------------------------------------------------------
+class ProjectIn(_In):
+    name: Text = Field(min_length=1, max_length=200)
+    task_type: Text = Field("classification", description="A registered task type: classification, multilabel.")
+    labels: list[Text] = Field(min_length=1, description="The label set, in display order.")
+    guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
+    overlap: int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
+    pay_cents: int = Field(0, ge=0, description="Pay per accepted answer, in cents.")
+    status: Literal["active", "paused", "archived"] = "active"
+    lease_seconds: int | None = Field(None, ge=1, description="Lease length; default: the server's lease_seconds.")
+
+
+class ProjectPatch(_In):
+    """Only the fields sent change. A field's type has no `None`: an explicit null is a 422 naming the field."""
+
+    name: Text = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
+    guidelines: Text = Field(None)  # type: ignore[assignment]
+    overlap: int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
+    pay_cents: int = Field(None, ge=0)  # type: ignore[assignment]
+    status: Literal["active", "paused", "archived"] = Field(None)  # type: ignore[assignment]
+    lease_seconds: int = Field(None, ge=1)  # type: ignore[assignment]
+
+
+class ProjectOut(_Out):
+    id: int
+    name: str
+    task_type: str
+    labels: list[str]
+    guidelines: str
+    overlap: int
+    pay_cents: int
+    status: str
+    lease_seconds: int
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class MemberIn(_In):
+    username: Text = Field(min_length=1, max_length=100)
+    role: Literal["manager", "annotator", "reviewer"] = "annotator"
+
+
+class MemberOut(_Out):
+    user_id: int
+    username: str
+    role: str
+
+
+class MemberList(BaseModel):
+    members: list[MemberOut]
+
+
+# -- items ----------------------------------------------------------------------------------------
+class ImportReportOut(_Out):
+    created: int
+    updated: int
+    unchanged: int
+
+
+# -- labeling -------------------------------------------------------------------------------------
+class TaskItem(BaseModel):
+    id: int
+    external_id: str
+    data: dict[str, Any]
+
+
+class TaskOut(BaseModel):
+    lease_id: int
+    item: TaskItem
+    expires_at: datetime = Field(description="When the lease lapses (ISO 8601, UTC).")
+    task_type: str
+    labels: list[str]
+
+
+class SubmitIn(_In):
+    answer: Any = Field(description="classification: one label; multilabel: a list of labels.")
+    active_ms: int = Field(0, ge=0, le=86_400_000, description="Time the annotator actively spent, in ms.")
+    idempotency_key: Text | None = Field(
+        None, min_length=1, max_length=200, description="Retries with the same key return the same annotation."
+    )
+
+
+class AnnotationOut(_Out):
+    id: int
+    lease_id: int | None = None
+    item_id: int
+    answer: Any
+    active_ms: int
+    created_at: datetime
+
+
+class SkipOut(BaseModel):
+    lease_id: int
+    state: Literal["skipped"] = "skipped"
+
+
+# -- results --------------------------------------------------------------------------------------
+class ItemResult(BaseModel):
+    item_id: int
+    external_id: str
+    answer: Any
+    confidence: float | None
+    n_labels: int | None = None
+
+
+class ResultsOut(BaseModel):
+    project_id: int
+    method: str
+    results: list[ItemResult]
+
+
+class WorkersOut(BaseModel):
+    project_id: int
+    method: str
+    workers: list[dict[str, Any]]

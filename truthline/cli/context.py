@@ -1,0 +1,133 @@
+"""What every CLI command shares: the database option, the acting user, and clear error output.
+
+The CLI is a thin shell: each command resolves the engine and actor here, then loops over service
+calls. Domain errors (truthline.errors) become one red line naming the field or line, exit code 2
+for bad input (Invalid, TooLarge) and 1 for everything else; never a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+from truthline.client import TruthlineAPIError
+from truthline.errors import Invalid, NotFound, NotReady, TooLarge, TruthlineError
+from truthline.settings import Settings
+
+__all__ = ["DbOption", "State", "console", "err_console", "fail", "handle_errors", "state"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="TRUTHLINE_DB", help="Database URL (sqlite:///path or postgresql+psycopg://...)."),
+]
+
+
+class State:
+    """Options given before the command (`truthline --db URL --as USER <command>`)."""
+
+    def __init__(self) -> None:
+        self.db: str | None = None
+        self.as_user: str | None = None
+        self._engines: dict[str, Engine] = {}
+
+    def url(self, db: str | None = None) -> str:
+        return db or self.db or Settings().db
+
+    def engine(self, db: str | None = None, *, migrated: bool = True) -> Engine:
+        """An engine for the chosen database; by default refuses an unmigrated one (NotReady names the fix)."""
+        from truthline.store.db import ensure_migrated, make_engine
+
+        url = self.url(db)
+        _check_sqlite_parent(url)
+        if url not in self._engines:
+            self._engines[url] = make_engine(url)
+        engine = self._engines[url]
+        if migrated:
+            ensure_migrated(engine)
+        return engine
+
+    def actor(self, engine: Engine) -> Any:
+        """The user the CLI acts as: `--as USER`, else the first admin (the CLI has direct database access)."""
+        from truthline.services import users
+
+        if self.as_user:
+            admin = users.first_admin(engine)
+            return users.get_user_by_name(engine, admin, self.as_user)
+        admin = users.first_admin(engine)
+        if admin is None:
+            raise NotReady("no admin user yet: run `truthline init` first (or `truthline demo`)")
+        return admin
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
+
+state = State()
+
+
+def _check_sqlite_parent(url: str) -> None:
+    if url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):
+        parent = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise Invalid(f"directory {parent} does not exist; create it or pick another --db path", field="--db")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _describe_error(exc: TruthlineError) -> str:
+    from rich.markup import escape
+
+    return escape(str(exc))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(fn: F) -> F:
+    """Turn domain, HTTP and file errors into a clear message and an exit code (2 bad input, 1 other)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rich.markup import escape
+
+        try:
+            return fn(*args, **kwargs)
+        except (Invalid, TooLarge) as exc:
+            raise fail(_describe_error(exc), 2) from None
+        except NotFound as exc:
+            raise fail(_describe_error(exc), 1) from None
+        except TruthlineError as exc:
+            raise fail(_describe_error(exc), 1) from None
+        except TruthlineAPIError as exc:
+            raise fail(escape(str(exc)), 2 if exc.status_code in (413, 415, 422) else 1) from None
+        except httpx.TransportError as exc:
+            raise fail(escape(f"cannot reach the server ({exc}); is `truthline serve` running at that --url?"), 1) from None
+        except FileNotFoundError as exc:
+            raise fail(escape(f"{exc.filename}: no such file"), 2) from None
+        except IsADirectoryError as exc:
+            raise fail(escape(f"{exc.filename}: is a directory, expected a file"), 2) from None
+        except PermissionError as exc:
+            raise fail(escape(f"{exc.filename}: permission denied"), 1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+        finally:
+            sys.stdout.flush()
+
+    return wrapper  # type: ignore[return-value]

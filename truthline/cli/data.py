@@ -1,0 +1,193 @@
+"""Project and data commands: `project create|list`, `import`, `export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
+import typer
+import yaml
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from truthline.errors import Invalid, NotFound
+
+from .context import DbOption, console, handle_errors, state
+
+project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+FORMATS = ("jsonl", "csv", "parquet", "json")
+ProjectArg = Annotated[str, typer.Argument(help="Project id or exact name.")]
+
+
+def resolve_project(engine: Any, actor: Any, ref: str) -> Any:
+    """A project by id (digits) or by exact name."""
+    from truthline.services import projects
+
+    if ref.isdigit():
+        return projects.get_project(engine, actor, int(ref))
+    matches = [p for p in projects.list_projects(engine, actor) if p.name == ref]
+    if not matches:
+        raise NotFound(f"no project named {ref!r}; `truthline project list` shows them", field="PROJECT")
+    return matches[0]
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """A project spec from YAML (or JSON, a YAML subset); errors name the line."""
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise Invalid(f"{path}: not valid YAML ({exc.problem})", field="--config", line=line) from None
+    except UnicodeDecodeError:
+        raise Invalid(f"{path}: not a UTF-8 text file", field="--config") from None
+    if not isinstance(spec, dict):
+        raise Invalid(f"{path}: expected a mapping of project fields (name, task_type, labels, ...)", field="--config")
+    return spec
+
+
+@project_app.command("create")
+@handle_errors
+def project_create(
+    config: Annotated[Path, typer.Option("--config", help="YAML file with the project spec.")],
+    db: DbOption = None,
+) -> None:
+    """Create a project from a YAML spec (name, task_type, labels, guidelines, overlap, pay_cents, ...)."""
+    from truthline.services import projects
+
+    spec = load_config(config)
+    engine = state.engine(db)
+    project = projects.create_project(engine, state.actor(engine), spec)
+    console.print(f"Created project [bold]#{project.id}[/] {project.name!r}.", highlight=False)
+
+
+@project_app.command("list")
+@handle_errors
+def project_list(db: DbOption = None) -> None:
+    """List the projects you can see."""
+    from truthline.services import projects
+
+    engine = state.engine(db)
+    table = Table("id", "name", "task type", "labels", "overlap", "status")
+    for p in projects.list_projects(engine, state.actor(engine)):
+        labels = ", ".join(p.labels) if getattr(p, "labels", None) else ""
+        table.add_row(str(p.id), p.name, p.task_type, labels, str(p.overlap), p.status)
+    console.print(table)
+
+
+class _Counting:
+    """A binary reader that advances a progress bar by the bytes read."""
+
+    def __init__(self, raw: BinaryIO, progress: Progress, task: Any) -> None:
+        self._raw, self._progress, self._task = raw, progress, task
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._progress.advance(self._task, len(data))
+        return data
+
+    def readline(self, n: int = -1) -> bytes:
+        data = self._raw.readline(n)
+        self._progress.advance(self._task, len(data))
+        return data
+
+    def __iter__(self) -> Any:
+        for line in self._raw:
+            self._progress.advance(self._task, len(line))
+            yield line
+
+    def __getattr__(self, name: str) -> Any:  # seek/tell/readable... for pyarrow and csv
+        return getattr(self._raw, name)
+
+
+def _format_for(path: Path, given: str | None) -> str:
+    fmt = (given or path.suffix.lstrip(".")).lower()
+    fmt = {"ndjson": "jsonl"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise Invalid(f"cannot tell the format of {path.name}; pass --format jsonl|csv|parquet", field="--format")
+    return fmt
+
+
+def _bytes_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )
+
+
+@handle_errors
+def import_items(
+    project: ProjectArg,
+    file: Annotated[Path, typer.Argument(help="Items file: .jsonl, .csv or .parquet.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Import items into a project (all-or-nothing; re-importing the same external ids is idempotent)."""
+    from truthline.services import importing
+
+    fmt = _format_for(file, fmt)
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    with file.open("rb") as raw, _bytes_progress() as progress:
+        task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
+        stream: Any = raw if fmt == "parquet" else _Counting(raw, progress, task)
+        report = importing.import_items(engine, actor, proj.id, importing.read_records(stream, fmt))
+    console.print(
+        f"Project #{proj.id}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
+    )
+
+
+class _CountingWriter:
+    def __init__(self, raw: BinaryIO, progress: Progress, task: Any) -> None:
+        self._raw, self._progress, self._task = raw, progress, task
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        n = self._raw.write(data)
+        self.written += len(data)
+        self._progress.advance(self._task, len(data))
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+@handle_errors
+def export(
+    project: ProjectArg,
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl|csv|parquet")] = "jsonl",
+    method: Annotated[str, typer.Option("--method", help="Truth-inference method for the answer column.")] = "auto",
+    db: DbOption = None,
+) -> None:
+    """Export items with their inferred answer, confidence and every raw annotation."""
+    from truthline.services import exporting
+
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise Invalid(f"unknown format {fmt!r}; use jsonl, csv or parquet", field="--format")
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    tmp = out.with_name(out.name + ".partial")  # never leave a half-written file under the real name
+    try:
+        with tmp.open("wb") as raw, _bytes_progress() as progress:
+            task = progress.add_task(f"Exporting project #{proj.id}", total=None)
+            writer = _CountingWriter(raw, progress, task)
+            exporting.export(engine, actor, proj.id, fmt, writer, method=method)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    console.print(f"Wrote {out} ({writer.written:,} bytes, {fmt}).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(project_app, name="project")
+    app.command("import")(import_items)
+    app.command("export")(export)

@@ -1,0 +1,87 @@
+"""Result commands: `aggregate` (inferred answers + summary) and `workers` (estimated worker quality)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .context import DbOption, console, handle_errors, state
+from .data import ProjectArg, resolve_project
+
+MethodOption = Annotated[str, typer.Option("--method", help="Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ...")]
+LimitOption = Annotated[int, typer.Option("--limit", help="Rows to show (0: all).")]
+
+
+def as_dict(row: Any) -> dict[str, Any]:
+    if isinstance(row, Mapping):
+        return dict(row)
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return dataclasses.asdict(row)
+    return dict(vars(row))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+@handle_errors
+def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOption = 20, db: DbOption = None) -> None:
+    """Infer each item's answer and confidence from its labels; print a table and a summary."""
+    from truthline.services import results
+
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    rows = [as_dict(r) for r in results.item_results(engine, actor, proj.id, method=method)]
+    table = Table("external id", "answer", "confidence", title=f"Project #{proj.id} · method {method}")
+    for r in rows[: limit or None]:
+        table.add_row(str(r.get("external_id")), _fmt(r.get("answer")), _fmt(r.get("confidence")))
+    console.print(table)
+    answered = [r for r in rows if r.get("answer") is not None]
+    conf = [float(r["confidence"]) for r in answered if r.get("confidence") is not None]
+    dist = Counter(_fmt(r["answer"]) for r in answered)
+    console.print(
+        f"{len(rows)} items, {len(answered)} with an answer"
+        + (f", mean confidence {sum(conf) / len(conf):.3f}" if conf else "")
+        + (f"; answers: {', '.join(f'{k} {v}' for k, v in dist.most_common())}" if dist else ""),
+        highlight=False,
+    )
+    summary = as_dict(results.project_summary(engine, actor, proj.id))
+    for key in ("accuracy_vs_truth", "accuracy_vs_gold", "mv_ds_agreement"):
+        if summary.get(key) is not None:
+            console.print(f"{key.replace('_', ' ')}: {_fmt(summary[key])}", highlight=False)
+
+
+@handle_errors
+def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOption = 0, db: DbOption = None) -> None:
+    """Show each worker's label count, active time and estimated accuracy."""
+    from truthline.services import results
+
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    rows = [as_dict(r) for r in results.worker_stats(engine, actor, proj.id, method=method)]
+    if not rows:
+        console.print(f"Project #{proj.id} has no labels yet.")
+        return
+    columns = [k for k in rows[0] if k not in ("user_id", "project_id", "confusion")]
+    table = Table(*columns, title=f"Workers · project #{proj.id} · method {method}")
+    for r in rows[: limit or None]:
+        table.add_row(*(_fmt(r.get(c)) for c in columns))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("aggregate")(aggregate)
+    app.command("workers")(workers)

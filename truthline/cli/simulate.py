@@ -1,0 +1,95 @@
+"""`truthline simulate`: a simulated crowd labeling a project through a running server's HTTP API."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from truthline.errors import Invalid, NotFound
+
+from .context import DbOption, console, handle_errors, state
+from .data import ProjectArg, resolve_project
+
+
+def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
+    """external_id -> class index from a .jsonl ({"external_id", "truth"}) or .csv (external_id,truth) file."""
+    index = {label: i for i, label in enumerate(labels)}
+    out: dict[str, int] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows: Any = csv.DictReader(fh) if path.suffix.lower() == ".csv" else (json.loads(x) for x in fh if x.strip())
+        for line, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 1):
+            label = str(row.get("truth", ""))
+            if label not in index:
+                raise Invalid(f"truth {label!r} is not one of the project's labels", field="truth", line=line)
+            out[str(row["external_id"])] = index[label]
+    return out
+
+
+@handle_errors
+def simulate(
+    project: ProjectArg,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Number of simulated workers.")] = 10,
+    url: Annotated[str, typer.Option("--url", help="Base URL of a running `truthline serve`.")] = "http://127.0.0.1:8000",
+    spammers: Annotated[float, typer.Option("--spammers", min=0.0, max=1.0, help="Fraction of spammers.")] = 0.15,
+    max_labels: Annotated[int | None, typer.Option("--max-labels", min=1, help="Stop after this many submits.")] = None,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
+    pace: Annotated[float, typer.Option("--pace", min=0.0, help="Sleep active time x PACE per answer (1 = human speed).")] = 0.0,
+    truth: Annotated[Path | None, typer.Option("--truth", help="File with each item's true label (else a hidden random one).")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Simulated crowd (own confusion matrices, speeds, some spammers) labels PROJECT over the HTTP API."""
+    from truthline.services import projects, users
+    from truthline.sim import make_crowd, run_crowd
+
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    labels = [str(x) for x in proj.labels]
+    if proj.task_type != "classification":
+        raise Invalid(f"simulate supports classification projects; #{proj.id} is {proj.task_type}", field="PROJECT")
+    truth_map = load_truth(truth, labels) if truth else None
+    crowd = make_crowd(workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")
+    tokens: dict[str, str] = {}
+    for w in crowd:  # simulated accounts are token-only: no password anyone could log in with
+        try:
+            user = users.get_user_by_name(engine, actor, w.name)
+        except NotFound:
+            user = users.create_user(engine, actor, w.name, None)
+        projects.add_member(engine, actor, proj.id, w.name, "annotator")  # an upsert
+        tokens[w.name] = users.create_token(engine, user, name="simulate")
+
+    def truth_of(task: dict) -> int | None:
+        return truth_map.get(str(task["item"]["external_id"])) if truth_map else None
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task(f"{workers} simulated workers labeling", total=max_labels)
+        report = run_crowd(
+            url, proj.id, tokens, crowd, labels, truth_of=truth_of, max_submits=max_labels,
+            max_seconds=max_seconds, time_scale=pace, seed=seed, on_submit=lambda: progress.advance(bar),
+        )
+    table = Table("worker", "kind", "true accuracy", "labels")
+    for w in crowd:
+        table.add_row(w.name, w.kind, f"{w.accuracy:.2f}", str(report.per_worker.get(w.name, 0)))
+    console.print(table)
+    rate = report.submitted / report.elapsed if report.elapsed else 0.0
+    p = (lambda xs, q: 1000 * float(np.percentile(xs, q)) if xs else 0.0)
+    console.print(
+        f"{report.submitted} labels in {report.elapsed:.1f}s ({rate:.0f}/s); submit p50 {p(report.submit_latencies, 50):.1f} ms,"
+        f" p99 {p(report.submit_latencies, 99):.1f} ms; {report.errors} errors.",
+        highlight=False,
+    )
+    if report.first_error:
+        console.print(f"first error: {report.first_error}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)

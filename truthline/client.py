@@ -1,0 +1,226 @@
+"""Python SDK over Truthline's REST API (`/api/v1`), built on httpx.
+
+    from truthline.client import Client
+    with Client("http://127.0.0.1:8000", token="...") as tl:
+        project = tl.create_project({"name": "Digits", "task_type": "classification", "labels": ["0", "1"]})
+        tl.import_items(project["id"], [{"external_id": "a", "data": {"text": "hello"}}])
+        task = tl.next_task(project["id"])          # None when nothing is left
+        tl.submit(task["lease_id"], "1", active_ms=1200)
+
+Every non-2xx answer raises `TruthlineAPIError`, which carries the server's JSON error shape
+(`code`, `message`, `field`, `line`, `details`) and the HTTP status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+__all__ = ["Client", "TruthlineAPIError"]
+
+API_PREFIX = "/api/v1"
+_UPLOAD_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "json": "application/json",
+}
+
+
+def _format_of(name: str) -> str:
+    suffix = Path(name).suffix.lower().lstrip(".")
+    return {"ndjson": "jsonl"}.get(suffix, suffix or "jsonl")
+
+
+class TruthlineAPIError(Exception):
+    """A 4xx/5xx answer from the server, with its JSON error body unpacked."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        line: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.field = field
+        self.line = line
+        self.details = details or []
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ", ".join(x for x in (f"line {self.line}" if self.line is not None else "", self.field or "") if x)
+        text = f"{self.status_code} {self.code}: " + (f"{where}: " if where else "") + self.message
+        for d in self.details:
+            loc = ", ".join(
+                x for x in (f"line {d['line']}" if d.get("line") is not None else "", d.get("field") or "") if x
+            )
+            text += "\n  - " + (f"{loc}: " if loc else "") + str(d.get("message", ""))
+        return text
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> TruthlineAPIError:
+        try:
+            err = response.json()["error"]
+            return cls(
+                response.status_code,
+                str(err.get("code", "error")),
+                str(err.get("message", "")),
+                err.get("field"),
+                err.get("line"),
+                list(err.get("details") or []),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Not our error shape (a proxy in between, or a crash): keep the raw text.
+            return cls(response.status_code, "http_error", response.text[:500] or response.reason_phrase)
+
+
+class Client:
+    """A session with one Truthline server as one user (bearer token). Thread-safe for concurrent calls."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX, headers=headers, timeout=timeout, transport=transport
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise TruthlineAPIError.from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    def set_token(self, token: str) -> None:
+        self._http.headers["Authorization"] = f"Bearer {token}"
+
+    # -- auth and users -------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> str:
+        """Exchange a username and password for a token; this client uses it from now on."""
+        token = str(self._json("POST", "/auth/login", json={"username": username, "password": password})["token"])
+        self.set_token(token)
+        return token
+
+    def me(self) -> dict[str, Any]:
+        return dict(self._json("GET", "/me"))
+
+    def create_user(self, username: str, password: str, role: str = "member") -> dict[str, Any]:
+        return dict(self._json("POST", "/users", json={"username": username, "password": password, "role": role}))
+
+    def create_token(self, name: str = "api") -> str:
+        return str(self._json("POST", "/tokens", json={"name": name})["token"])
+
+    # -- projects and members -------------------------------------------------------------------
+    def list_projects(self) -> list[dict[str, Any]]:
+        data = self._json("GET", "/projects")
+        return list(data["projects"] if isinstance(data, dict) else data)
+
+    def create_project(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self._json("POST", "/projects", json=dict(spec)))
+
+    def get_project(self, project_id: int) -> dict[str, Any]:
+        return dict(self._json("GET", f"/projects/{project_id}"))
+
+    def update_project(self, project_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self._json("PATCH", f"/projects/{project_id}", json=dict(changes)))
+
+    def list_members(self, project_id: int) -> list[dict[str, Any]]:
+        data = self._json("GET", f"/projects/{project_id}/members")
+        return list(data["members"] if isinstance(data, dict) else data)
+
+    def add_member(self, project_id: int, username: str, role: str = "annotator") -> dict[str, Any]:
+        return dict(self._json("POST", f"/projects/{project_id}/members", json={"username": username, "role": role}))
+
+    # -- items ----------------------------------------------------------------------------------
+    def import_items(self, project_id: int, records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+        """Import item records sent as one JSON array (all-or-nothing)."""
+        return dict(self._json("POST", f"/projects/{project_id}/items", json=[dict(r) for r in records]))
+
+    def upload_items(
+        self, project_id: int, file: str | Path | BinaryIO, fmt: str | None = None
+    ) -> dict[str, int]:
+        """Stream a .jsonl/.csv/.parquet file as the raw request body (the suffix names the format)."""
+        if isinstance(file, (str, Path)):
+            path = Path(file)
+            with path.open("rb") as fh:
+                return self.upload_items(project_id, fh, fmt or _format_of(path.name))
+        fmt = fmt or _format_of(str(getattr(file, "name", "items.jsonl")))
+        headers = {"Content-Type": _UPLOAD_TYPES.get(fmt, "application/octet-stream")}
+        return dict(
+            self._json("POST", f"/projects/{project_id}/items", params={"format": fmt}, content=file, headers=headers)
+        )
+
+    # -- labeling -------------------------------------------------------------------------------
+    def next_task(self, project_id: int) -> dict[str, Any] | None:
+        """Lease the next item to label, or None when the project has nothing left for this user."""
+        response = self._request("POST", f"/projects/{project_id}/next")
+        return None if response.status_code == 204 else dict(response.json())
+
+    def submit(
+        self, lease_id: int | str, answer: Any, active_ms: int = 0, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Submit an answer; retrying with the same `idempotency_key` never records a second annotation."""
+        key = idempotency_key or uuid.uuid4().hex
+        body = {"answer": answer, "active_ms": int(active_ms), "idempotency_key": key}
+        return dict(self._json("POST", f"/leases/{lease_id}/submit", json=body, headers={"Idempotency-Key": key}))
+
+    def skip(self, lease_id: int | str) -> dict[str, Any]:
+        response = self._request("POST", f"/leases/{lease_id}/skip")
+        return dict(response.json()) if response.content else {}
+
+    # -- results --------------------------------------------------------------------------------
+    def results(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+        data = self._json("GET", f"/projects/{project_id}/results", params={"method": method})
+        return list(data["items"] if isinstance(data, dict) else data)
+
+    def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+        data = self._json("GET", f"/projects/{project_id}/workers", params={"method": method})
+        return list(data["workers"] if isinstance(data, dict) else data)
+
+    def summary(self, project_id: int) -> dict[str, Any]:
+        return dict(self._json("GET", f"/projects/{project_id}/summary"))
+
+    def export_chunks(self, project_id: int, fmt: str = "jsonl", method: str = "auto") -> Iterator[bytes]:
+        """Stream an export (jsonl, csv or parquet) chunk by chunk, with flat memory."""
+        params = {"format": fmt, "method": method}
+        with self._http.stream("GET", f"/projects/{project_id}/export", params=params) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise TruthlineAPIError.from_response(response)
+            yield from response.iter_bytes()
+
+    def export(self, project_id: int, out: BinaryIO, fmt: str = "jsonl", method: str = "auto") -> int:
+        """Write an export to the binary stream `out`; returns the number of bytes written."""
+        written = 0
+        for chunk in self.export_chunks(project_id, fmt, method):
+            out.write(chunk)
+            written += len(chunk)
+        return written

@@ -1,0 +1,176 @@
+"""The demo: scikit-learn's handwritten digits as a labeling project, with a simulated crowd's labels.
+
+`seed_demo(engine)` is idempotent: it creates what is missing (users, project, items) and resumes
+labeling where a previous run stopped. Each item's real digit is stored as hidden `truth` (compared
+against, never shown to annotators, never used by truth inference), so the manager page shows how
+Dawid-Skene and majority vote each fare against it. The simulated crowd labels through the same
+services the API calls (next task -> submit), then overlap is raised so a person still has work.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from truthline.errors import NotFound
+from truthline.services import importing, projects, tasks, users
+from truthline.sim import make_crowd
+
+__all__ = ["DEMO_LOGINS", "DemoInfo", "png_data_url", "encode_png", "seed_demo", "digit_records"]
+
+PROJECT_NAME = "Handwritten digits (demo)"
+SIM_OVERLAP = 3  # labels the simulated crowd gives each item
+FINAL_OVERLAP = 5  # then raised, so a person logging in still finds items to label
+N_SIM_WORKERS = 20
+# Local demo only (serve binds 127.0.0.1): fixed passwords so they can be printed and typed.
+DEMO_LOGINS = {"admin": "admin-demo", "manager": "manager-demo", "annotator": "annotator-demo"}
+
+GUIDELINES = """\
+Which digit (0-9) is drawn? Each image is an 8x8 scan from scikit-learn's handwritten digits, enlarged.
+
+- Press the number key of the digit, then Enter.
+- If you honestly cannot tell, pick your best guess; press S to skip an unreadable image.
+"""
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """A grayscale 8-bit PNG (zlib + struct only) from a 2-D uint8 array."""
+    h, w = pixels.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(pixels, dtype=np.uint8))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # 8-bit grayscale, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def png_data_url(image: np.ndarray, scale: int = 8) -> str:
+    """A digit image (values 0..16, ink high) as an enlarged dark-on-white PNG data URL."""
+    ink = np.asarray(image, dtype=np.float64) / 16.0
+    pixels = (255 - np.round(ink * 255)).astype(np.uint8)
+    big = np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+    return "data:image/png;base64," + base64.b64encode(encode_png(big)).decode("ascii")
+
+
+def digit_records(limit: int | None = None) -> tuple[list[dict], np.ndarray]:
+    """Item records for the 1,797 digits (or the first `limit`), hidden truth included, and the true classes."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    truth = np.asarray(digits.target, dtype=np.int64)[:limit]
+    records = [
+        {
+            "external_id": f"digit-{i:04d}",
+            "data": {"image": png_data_url(img), "text": f"Digit scan #{i}"},
+            "truth": str(int(truth[i])),
+        }
+        for i, img in enumerate(digits.images[:limit])
+    ]
+    return records, truth
+
+
+@dataclass
+class DemoInfo:
+    project_id: int
+    n_items: int
+    n_labels_seeded: int
+    logins: dict[str, str]
+
+
+def _ensure_user(engine: Engine, admin: object, username: str, password: str | None, role: str = "member") -> object:
+    try:
+        return users.get_user_by_name(engine, admin, username)
+    except NotFound:
+        return users.create_user(engine, admin, username, password, role=role)
+
+
+def _ensure_member(engine: Engine, admin: object, project_id: int, username: str, role: str) -> None:
+    projects.add_member(engine, admin, project_id, username, role)  # an upsert: safe to repeat
+
+
+def seed_demo(
+    engine: Engine,
+    *,
+    seed: int = 0,
+    limit: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DemoInfo:
+    """Create (or complete) the demo on a migrated database; `limit` seeds only the first digits (tests).
+
+    `progress(stage, done, total)` reports work as it goes.
+    """
+    report = progress or (lambda stage, done, total: None)
+    admin = users.first_admin(engine)
+    if admin is None:
+        admin, _token = users.init_admin(engine, "admin", DEMO_LOGINS["admin"])
+    _ensure_user(engine, admin, "manager", DEMO_LOGINS["manager"])
+    _ensure_user(engine, admin, "annotator", DEMO_LOGINS["annotator"])
+
+    existing = [p for p in projects.list_projects(engine, admin) if p.name == PROJECT_NAME]
+    if existing:
+        project = existing[0]
+    else:
+        spec = {
+            "name": PROJECT_NAME,
+            "task_type": "classification",
+            "labels": [str(d) for d in range(10)],
+            "guidelines": GUIDELINES,
+            "overlap": SIM_OVERLAP,
+            "pay_cents": 2,
+        }
+        project = projects.create_project(engine, admin, spec)
+    pid = int(project.id)
+    _ensure_member(engine, admin, pid, "manager", "manager")
+    _ensure_member(engine, admin, pid, "annotator", "annotator")
+
+    records, truth = digit_records(limit)
+    report("import", 0, len(records))
+    importing.import_items(engine, admin, pid, enumerate(records, start=1))
+    report("import", len(records), len(records))
+
+    seeded = 0
+    if int(project.overlap) == SIM_OVERLAP:  # labeling not finished yet (or never started)
+        seeded = _simulate_crowd(engine, admin, pid, truth, seed, report)
+        projects.update_project(engine, admin, pid, {"overlap": FINAL_OVERLAP})
+    return DemoInfo(pid, len(records), seeded, dict(DEMO_LOGINS))
+
+
+def _simulate_crowd(
+    engine: Engine, admin: object, pid: int, truth: np.ndarray, seed: int, report: Callable[[str, int, int], None]
+) -> int:
+    """Simulated workers take turns (faster ones more often) until no item needs another label."""
+    crowd = make_crowd(N_SIM_WORKERS, 10, seed=seed, spammer_fraction=0.2, accuracy_beta=(8.0, 2.0), prefix="sim")
+    actors = []
+    for w in crowd:
+        # No password: token-only accounts nobody can log in as.
+        actors.append(_ensure_user(engine, admin, w.name, None))
+        _ensure_member(engine, admin, pid, w.name, "annotator")
+    rng = np.random.default_rng(seed)
+    active = list(range(len(crowd)))
+    total = len(truth) * SIM_OVERLAP
+    done = 0
+    report("label", 0, total)
+    while active:
+        speed = np.array([1.0 / crowd[i].median_ms for i in active])
+        pick = active[int(rng.choice(len(active), p=speed / speed.sum()))]
+        task = tasks.next_task(engine, actors[pick], pid)
+        if task is None:
+            active.remove(pick)
+            continue
+        index = int(task.external_id.split("-")[1])  # "digit-0042" -> 42
+        label = str(crowd[pick].answer(int(truth[index]), rng))
+        tasks.submit(
+            engine, actors[pick], task.lease_id, label, crowd[pick].active_ms(rng), f"demo-{task.lease_id}"
+        )
+        done += 1
+        if done % 50 == 0:
+            report("label", done, total)
+    report("label", total, total)
+    return done

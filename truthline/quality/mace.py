@@ -1,0 +1,100 @@
+"""MACE (Hovy et al. 2013): each worker either knows the answer or spams from a personal label distribution.
+
+P(label l | true class k, worker w) = theta_w [l == k] + (1 - theta_w) xi_w[l].
+Fitted by EM with priors (a Beta prior on theta and a Dirichlet prior on xi, as MAP pseudo-counts),
+from a majority-vote start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._em import LabelIndex, check_finite, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from .labels import CrowdLabels, QualityInputError
+from .result import Aggregate
+
+__all__ = ["fit"]
+
+
+def _confusion(theta: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    k = xi.shape[1]
+    conf = (1.0 - theta)[:, None, None] * xi[:, None, :] + theta[:, None, None] * np.eye(k)[None]
+    return conf
+
+
+def fit(
+    labels: CrowdLabels,
+    known: Mapping[int, int] | None = None,
+    *,
+    theta_prior: tuple[float, float] = (2.0, 1.0),
+    xi_prior: float = 1.0,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+) -> Aggregate:
+    """Fit MACE by EM.
+
+    theta_prior: Beta pseudo-counts (knows, spams) for each worker's non-spamming probability.
+    xi_prior: Dirichlet pseudo-count per class of each worker's spamming distribution.
+    max_iter, tol: stop when the log-likelihood changes by less than `tol` per label.
+    """
+    a, b = (float(x) for x in theta_prior)
+    if not (a >= 0 and b >= 0 and np.isfinite(a) and np.isfinite(b)):
+        raise QualityInputError(f"theta_prior: expected two numbers >= 0, got {theta_prior}", "theta_prior")
+    if not np.isfinite(xi_prior) or xi_prior < 0:
+        raise QualityInputError(f"xi_prior: must be a finite number >= 0, got {xi_prior}", "xi_prior")
+    if max_iter < 1:
+        raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
+    kn = parse_known(known, labels)
+    k = labels.n_classes
+    w_count = labels.n_workers
+    index = LabelIndex(labels)
+    counts = vote_counts(labels)
+    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    post = kn.clamp(normalize_rows(counts))
+    n_w = np.bincount(labels.workers, minlength=w_count).astype(np.float64)
+
+    theta = np.full(w_count, 0.8)
+    xi = np.full((w_count, k), 1.0 / k)
+    prior = np.full(k, 1.0 / k)
+    prev_ll = -np.inf
+    converged = False
+    it = 0
+    for it in range(0, max_iter + 1):
+        if it > 0:
+            logp = index.log_evidence(safe_log(_confusion(theta, xi)))
+            logp += safe_log(prior)
+            post, lse = softmax_rows_ll(logp)
+            kn.clamp(post)
+            ll = float(lse.sum())
+        # M-step: expected "knew it" and "spammed label l" counts per worker
+        t_hit = post[labels.items, labels.labels]  # P(true class == given label)
+        th = theta[labels.workers]
+        xl = xi[labels.workers, labels.labels]
+        knew = t_hit * th / np.maximum(th + (1.0 - th) * xl, 1e-300)
+        spam = 1.0 - knew
+        n_knew = np.bincount(labels.workers, weights=knew, minlength=w_count)
+        theta = (n_knew + a) / np.maximum(n_w + a + b, 1e-12)
+        theta = np.clip(theta, 1e-6, 1 - 1e-6)
+        spam_l = np.bincount(index.worker_label, weights=spam, minlength=w_count * k).reshape(w_count, k)
+        xi = normalize_rows(spam_l + xi_prior + 1e-9)
+        prior = labelled @ post + 1.0
+        prior /= prior.sum()
+        if it > 0:
+            if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
+                converged = True
+                break
+            prev_ll = ll
+    post = check_finite(post, "mace")
+    conf = _confusion(theta, xi)
+    acc = np.clip(theta + (1.0 - theta) * (xi @ prior), 0.0, 1.0)
+    return Aggregate(
+        method="mace",
+        posteriors=post,
+        worker_accuracy=acc,
+        worker_params={"confusion": conf, "competence": theta, "spam_distribution": xi},
+        iterations=it,
+        converged=converged,
+        class_prior=prior,
+    )

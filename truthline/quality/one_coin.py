@@ -1,0 +1,95 @@
+"""One-coin Dawid-Skene: one accuracy per worker, errors spread evenly over the other classes.
+
+EM from a majority-vote start. Each accuracy has a Beta prior of `smoothing` pseudo-labels centred on
+the pooled accuracy of all workers, so a worker with three labels is not declared perfect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._em import check_finite, confusion_from_accuracy, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from .labels import CrowdLabels, QualityInputError
+from .result import Aggregate
+
+__all__ = ["fit", "accuracy_m_step"]
+
+_EPS = 1e-6
+
+
+def accuracy_m_step(
+    labels: CrowdLabels, post: np.ndarray, smoothing: float
+) -> tuple[np.ndarray, float]:
+    """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward."""
+    hit = post[labels.items, labels.labels]
+    num = np.bincount(labels.workers, weights=hit, minlength=labels.n_workers)
+    den = np.bincount(labels.workers, minlength=labels.n_workers).astype(np.float64)
+    pooled = (hit.sum() + 1.0) / (len(hit) + 2.0)
+    acc = (num + smoothing * pooled) / (den + smoothing) if smoothing > 0 else num / np.maximum(den, 1.0)
+    acc = np.where(den + smoothing > 0, acc, pooled)
+    return np.clip(acc, _EPS, 1.0 - _EPS), float(pooled)
+
+
+def fit(
+    labels: CrowdLabels,
+    known: Mapping[int, int] | None = None,
+    *,
+    smoothing: float = 2.0,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+    init: np.ndarray | None = None,
+) -> Aggregate:
+    """Fit one-coin Dawid-Skene by EM.
+
+    smoothing: Beta pseudo-labels per worker accuracy (>= 0), centred on the pooled accuracy.
+    max_iter, tol: stop when the log-likelihood changes by less than `tol` per label.
+    init: optional (n_items, K) starting posteriors (default: majority-vote shares).
+    """
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
+    if max_iter < 1:
+        raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
+    kn = parse_known(known, labels)
+    k = labels.n_classes
+    counts = vote_counts(labels)
+    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    post = normalize_rows(counts if init is None else np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
+    kn.clamp(post)
+    cells = labels.items * k + labels.labels
+
+    acc, _ = accuracy_m_step(labels, post, smoothing)
+    prior = _class_prior(post, labelled)
+    prev_ll = -np.inf
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        wrong = np.log((1.0 - acc) / (k - 1))
+        weight = np.log(acc) - wrong
+        logp = np.bincount(cells, weights=weight[labels.workers], minlength=labels.n_items * k).reshape(-1, k)
+        logp += safe_log(prior)
+        post, lse = softmax_rows_ll(logp)
+        kn.clamp(post)
+        ll = float(lse.sum() + wrong[labels.workers].sum())
+        acc, _ = accuracy_m_step(labels, post, smoothing)
+        prior = _class_prior(post, labelled)
+        if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
+            converged = True
+            break
+        prev_ll = ll
+    post = check_finite(post, "one_coin")
+    return Aggregate(
+        method="one_coin",
+        posteriors=post,
+        worker_accuracy=acc,
+        worker_params={"confusion": confusion_from_accuracy(acc, k), "skill": acc},
+        iterations=it,
+        converged=converged,
+        class_prior=prior,
+    )
+
+
+def _class_prior(post: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    prior = labelled @ post + 1.0
+    return prior / prior.sum()

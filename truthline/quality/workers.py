@@ -1,0 +1,184 @@
+"""Per-worker quality with uncertainty: accuracy credible intervals and a spammer score.
+
+Accuracy is scored against item posteriors (soft correctness = posterior mass on the worker's label)
+or against known truth, and reported as a Beta posterior: mean and an equal-tailed credible interval,
+so a worker seen on three items gets a wide interval instead of a verdict.
+
+The spammer score (Raykar & Yu 2012) measures how far a worker's confusion matrix is from rank one
+(every row equal: the label does not depend on the true class). 0 = spammer, 1 = perfect. A worker
+who systematically swaps classes also scores high: the score measures information, not accuracy.
+
+    agg = aggregate(data)
+    stats = worker_stats(data, agg.posteriors, confusion=agg.worker_params.get("confusion"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.stats import beta as beta_dist
+
+from .labels import CrowdLabels, QualityInputError, _as_index_array
+
+__all__ = ["WorkerStats", "accuracy_interval", "confusion_from_posteriors", "spammer_score", "worker_stats"]
+
+Prior = Literal["uniform", "jeffreys"]
+_PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """Arrays of length n_workers. `n_scored` is the (soft) number of labels with known answers."""
+
+    n_labels: np.ndarray
+    n_scored: np.ndarray
+    accuracy: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    spammer_score: np.ndarray
+    level: float
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0.0 < level < 1.0:
+        raise QualityInputError(f"level: must be a number strictly between 0 and 1, got {level!r}", "level")
+    return float(level)
+
+
+def accuracy_interval(
+    correct: Any, total: Any, level: float = 0.95, prior: Prior = "uniform"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beta posterior of an accuracy from (soft) `correct` out of `total` labels: (mean, lower, upper).
+
+    prior: "uniform" = Beta(1, 1), "jeffreys" = Beta(1/2, 1/2). The interval is equal-tailed.
+    """
+    level = _check_level(level)
+    if prior not in _PRIORS:
+        raise QualityInputError(f"prior: must be 'uniform' or 'jeffreys', got {prior!r}", "prior")
+    c = np.asarray(correct, dtype=np.float64)
+    n = np.asarray(total, dtype=np.float64)
+    if not (np.all(np.isfinite(c)) and np.all(c >= 0)):
+        raise QualityInputError("correct: must be finite and >= 0", "correct")
+    if not (np.all(np.isfinite(n)) and np.all(n >= c - 1e-9)):
+        raise QualityInputError("total: must be finite and >= correct", "total")
+    a0 = _PRIORS[prior]
+    a = a0 + c
+    b = a0 + np.maximum(n - c, 0.0)
+    tail = (1.0 - level) / 2.0
+    return a / (a + b), beta_dist.ppf(tail, a, b), beta_dist.ppf(1.0 - tail, a, b)
+
+
+def spammer_score(confusion: Any) -> np.ndarray:
+    """Raykar & Yu (2012) spammer score per worker from a (n_workers, K, K) confusion array.
+
+    Rows (true class) are normalised; an all-zero row counts as uniform (no information).
+    score = sum over class pairs c < c' of ||A_c - A_c'||^2 / (K (K - 1)), in [0, 1].
+    """
+    a = np.asarray(confusion, dtype=np.float64)
+    if a.ndim != 3 or a.shape[1] != a.shape[2] or a.shape[1] < 2:
+        raise QualityInputError(f"confusion: expected shape (n_workers, K, K) with K >= 2, got {a.shape}", "confusion")
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise QualityInputError("confusion: entries must be finite and >= 0", "confusion")
+    k = a.shape[1]
+    sums = a.sum(axis=2, keepdims=True)
+    rows = np.full_like(a, 1.0 / k)
+    np.divide(a, sums, out=rows, where=sums > 0)
+    col = rows.sum(axis=1)  # (W, K): sum over true classes
+    score = (k * np.sum(rows * rows, axis=(1, 2)) - np.sum(col * col, axis=1)) / (k * (k - 1))
+    return np.clip(score, 0.0, 1.0)
+
+
+def _evidence(labels: CrowdLabels, posteriors: Any, truth: Any) -> np.ndarray:
+    """(n_items, K) item posteriors; all-zero rows mark items without evidence."""
+    if (posteriors is None) == (truth is None):
+        raise QualityInputError("posteriors: pass exactly one of posteriors or truth", "posteriors")
+    n, k = labels.n_items, labels.n_classes
+    if truth is not None:
+        t = np.asarray(truth)
+        if t.ndim != 1 or len(t) != n:
+            raise QualityInputError(f"truth: expected shape ({n},), got {t.shape}", "truth")
+        if t.dtype.kind not in "iuf":
+            raise QualityInputError(f"truth: expected integer classes (-1 = unknown), got dtype {t.dtype}", "truth")
+        known = t >= 0  # -1 (or any negative) = unknown
+        tt = _as_index_array("truth", np.where(known, t, 0))
+        if len(tt) and tt.max() >= k:
+            raise QualityInputError(f"truth: classes must be < n_classes ({k}); use -1 for unknown", "truth")
+        post = np.zeros((n, k))
+        post[np.flatnonzero(known), tt[known]] = 1.0
+        return post
+    p = np.asarray(posteriors, dtype=np.float64)
+    if p.shape != (n, k):
+        raise QualityInputError(f"posteriors: expected shape ({n}, {k}), got {p.shape}", "posteriors")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise QualityInputError("posteriors: entries must be finite and >= 0", "posteriors")
+    s = p.sum(axis=1)
+    if np.any((np.abs(s - 1.0) > 1e-6) & (s != 0.0)):
+        raise QualityInputError("posteriors: each row must sum to 1 (or be all zero to skip the item)", "posteriors")
+    return p
+
+
+def confusion_from_posteriors(labels: CrowdLabels, posteriors: Any, smoothing: float = 1.0) -> np.ndarray:
+    """(n_workers, K, K) confusion estimate: row = true class, column = given label.
+
+    Each row gets `smoothing` pseudo-labels spread uniformly, so few labels give a flat (spammer-like)
+    row rather than a confident one.
+    """
+    if not np.isfinite(smoothing) or smoothing < 0:
+        raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
+    post = _evidence(labels, posteriors, None)
+    k, w = labels.n_classes, labels.n_workers
+    cell = labels.workers * k + labels.labels  # (worker, given label)
+    counts = np.empty((w, k, k))
+    for c in range(k):
+        counts[:, c, :] = np.bincount(cell, weights=post[labels.items, c], minlength=w * k).reshape(w, k)
+    counts += smoothing / k
+    sums = counts.sum(axis=2, keepdims=True)
+    out = np.full_like(counts, 1.0 / k)
+    np.divide(counts, sums, out=out, where=sums > 0)
+    return out
+
+
+def worker_stats(
+    labels: CrowdLabels,
+    posteriors: Any = None,
+    *,
+    truth: Any = None,
+    level: float = 0.95,
+    prior: Prior = "uniform",
+    confusion: Any = None,
+    smoothing: float = 1.0,
+) -> WorkerStats:
+    """Accuracy (Beta posterior mean), its credible interval and a spammer score for every worker.
+
+    Pass item `posteriors` (n_items, K) or `truth` (n_items,) with -1 for unknown items. The spammer
+    score uses `confusion` (n_workers, K, K) when given (e.g. a fitted model's), else a confusion
+    estimated from the same evidence with `smoothing` pseudo-labels per row.
+    Posteriors that already used a worker's labels flatter that worker slightly (no leave-one-out).
+    """
+    if not isinstance(labels, CrowdLabels):
+        raise QualityInputError("labels: expected a CrowdLabels; build one with CrowdLabels.from_arrays", "labels")
+    post = _evidence(labels, posteriors, truth)
+    w = labels.n_workers
+    hit = post[labels.items, labels.labels]
+    weight = post.sum(axis=1)[labels.items]
+    correct = np.bincount(labels.workers, weights=hit, minlength=w)
+    scored = np.bincount(labels.workers, weights=weight, minlength=w)
+    mean, lower, upper = accuracy_interval(correct, scored, level, prior)
+    if confusion is None:
+        conf = confusion_from_posteriors(labels, post, smoothing)
+    else:
+        conf = np.asarray(confusion, dtype=np.float64)
+        if conf.shape != (w, labels.n_classes, labels.n_classes):
+            k = labels.n_classes
+            raise QualityInputError(f"confusion: expected shape ({w}, {k}, {k}), got {conf.shape}", "confusion")
+    return WorkerStats(
+        n_labels=np.bincount(labels.workers, minlength=w).astype(np.int64),
+        n_scored=scored,
+        accuracy=mean,
+        lower=lower,
+        upper=upper,
+        spammer_score=spammer_score(conf),
+        level=float(level),
+    )

@@ -1,0 +1,135 @@
+"""Projects and their members."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Invalid, NotFound
+from truthline.services.access import PROJECT_ROLES, project_for
+from truthline.settings import get_settings
+from truthline.store import projects as store
+from truthline.store import users as user_store
+from truthline.store.db import read_tx, write_tx
+from truthline.store.records import Member, Project, User
+from truthline.tasktypes import get_task_type
+
+STATUSES = ("active", "paused", "archived")
+_FIELDS = {"name", "task_type", "labels", "guidelines", "overlap", "pay_cents", "status", "lease_seconds"}
+MAX_OVERLAP = 1000
+
+
+def _int(spec: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Invalid(f"must be an integer from {low} to {high}, got {value!r}", field=key)
+    return value
+
+
+def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values for the merged spec (base = current values or defaults), all checked."""
+    if not isinstance(spec, Mapping):
+        raise Invalid("project spec must be a JSON object")
+    unknown = sorted(set(spec) - _FIELDS)
+    if unknown:
+        raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}",
+                      field=unknown[0])
+    merged = {**base, **spec}
+    name = merged.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise Invalid("name is required: a non-empty string of at most 200 characters", field="name")
+    task_type = get_task_type(merged.get("task_type", "classification"))
+    config = task_type.validate_config(merged)
+    guidelines = merged.get("guidelines", "")
+    if not isinstance(guidelines, str):
+        raise Invalid("guidelines must be a Markdown string", field="guidelines")
+    status = merged.get("status", "active")
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of: {', '.join(STATUSES)}", field="status")
+    return {
+        "name": name.strip(),
+        "task_type": task_type.name,
+        "config": {**config, "guidelines": guidelines},
+        "overlap": _int(merged, "overlap", 1, 1, MAX_OVERLAP),
+        "pay_cents": _int(merged, "pay_cents", 0, 0, 10**9),
+        "lease_seconds": _int(merged, "lease_seconds", get_settings().lease_seconds, 1, 7 * 24 * 3600),
+        "status": status,
+    }
+
+
+def create_project(engine: Engine, actor: User, spec: Mapping[str, Any]) -> Project:
+    """Create a project; its creator becomes its manager. Any signed-in user may create one."""
+    values = _validated(spec, {})
+    with write_tx(engine) as conn:
+        project_id = store.insert_project(conn, {**values, "created_by": actor.id, "created_at": time.time()})
+        store.upsert_member(conn, project_id, actor.id, "manager")
+        return store.get_project(conn, project_id)  # type: ignore[return-value]
+
+
+def list_projects(engine: Engine, actor: User) -> list[Project]:
+    """Every project for admins; the projects the actor is a member of otherwise."""
+    with read_tx(engine) as conn:
+        return store.list_projects(conn, None if actor.is_admin else actor.id)
+
+
+def get_project(engine: Engine, actor: User, project_id: int) -> Project:
+    with read_tx(engine) as conn:
+        return project_for(conn, actor, project_id)[0]
+
+
+def project_role(engine: Engine, actor: User, project_id: int) -> str | None:
+    """The actor's role in the project (None for an admin who is not a member)."""
+    with read_tx(engine) as conn:
+        return project_for(conn, actor, project_id)[1]
+
+
+def update_project(engine: Engine, actor: User, project_id: int, changes: Mapping[str, Any]) -> Project:
+    """Change fields of a project (managers, admins). Changing the task type is refused once items exist;
+    a new overlap applies to every item at once."""
+    with write_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        current = {"name": project.name, "task_type": project.task_type, "labels": project.labels,
+                   "guidelines": project.guidelines, "overlap": project.overlap, "pay_cents": project.pay_cents,
+                   "status": project.status, "lease_seconds": project.lease_seconds}
+        values = _validated(changes, current)
+        if values["task_type"] != project.task_type:
+            from truthline.store.items import has_items
+
+            if has_items(conn, project.id):
+                raise Invalid("task_type cannot change once items are imported; create a new project",
+                              field="task_type")
+        values["config"] = {**project.config, **values["config"]}
+        store.update_project(conn, project.id, values)
+        if values["overlap"] != project.overlap:
+            store.set_items_overlap(conn, project.id, values["overlap"])
+        return store.get_project(conn, project.id)  # type: ignore[return-value]
+
+
+def add_member(engine: Engine, actor: User, project_id: int, username: str, role: str) -> Member:
+    """Add a user to the project with a role, or change their role (managers, admins)."""
+    if role not in PROJECT_ROLES:
+        raise Invalid(f"role must be one of: {', '.join(PROJECT_ROLES)}", field="role")
+    with write_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        user = user_store.get_user_by_name(conn, username) if isinstance(username, str) else None
+        if user is None:
+            raise NotFound(f"user {username!r} not found; an admin can create it first", field="username")
+        store.upsert_member(conn, project.id, user.id, role)
+        return Member(user_id=user.id, username=user.username, role=role)
+
+
+def remove_member(engine: Engine, actor: User, project_id: int, username: str) -> None:
+    with write_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        user = user_store.get_user_by_name(conn, username)
+        if user is None or not store.remove_member(conn, project.id, user.id):
+            raise NotFound(f"{username!r} is not a member of project {project.id}", field="username")
+
+
+def list_members(engine: Engine, actor: User, project_id: int) -> list[Member]:
+    with read_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        return store.list_members(conn, project.id)

@@ -1,0 +1,155 @@
+"""Readers for import files: each yields (line_no, record) with line_no 1-based (the line in JSONL/CSV,
+the record's position in a JSON array or Parquet file). A line that cannot be parsed yields
+(line_no, Problem) instead, so the importer can report every bad line at once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from truthline.errors import Invalid, Problem
+
+FORMATS = ("jsonl", "json", "csv", "parquet")
+Record = tuple[int, "dict[str, Any] | Problem"]
+
+
+def read_records(stream: BinaryIO, fmt: str) -> Iterator[Record]:
+    """Records from a binary stream in `fmt` (jsonl | json | csv | parquet), read incrementally."""
+    readers = {"jsonl": _jsonl, "json": _json, "csv": _csv, "parquet": _parquet}
+    if fmt not in readers:
+        raise Invalid(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
+    return readers[fmt](stream)
+
+
+def format_for(filename: str) -> str:
+    """The format a file name implies (.jsonl/.ndjson, .json, .csv, .parquet)."""
+    lower = filename.lower()
+    for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"),
+                        (".parquet", "parquet"), (".pq", "parquet")):
+        if lower.endswith(suffix):
+            return fmt
+    raise Invalid(f"cannot tell the format of {filename!r}; name it .jsonl, .json, .csv or .parquet",
+                  field="file")
+
+
+def _jsonl(stream: BinaryIO) -> Iterator[Record]:
+    loads = json.loads
+    for line_no, raw in enumerate(stream, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            yield line_no, Problem(f"not valid JSON: {exc}")
+            continue
+        yield line_no, record
+
+
+def _json(stream: BinaryIO) -> Iterator[Record]:
+    try:
+        doc = json.loads(stream.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid(f"not valid JSON: {exc}", field="file") from None
+    if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+        doc = doc["items"]
+    if not isinstance(doc, list):
+        raise Invalid("expected a JSON array of item records (or {\"items\": [...]})", field="file")
+    yield from enumerate(doc, 1)
+
+
+def _cell_json(value: str) -> Any:
+    """A CSV cell holding an answer: JSON when it looks like JSON (lists, objects, quoted), else the text."""
+    text = value.strip()
+    if not text:
+        return None
+    if text[0] in "[{\"":
+        return json.loads(text)
+    return text
+
+
+def _csv(stream: BinaryIO) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.DictReader(text)
+        fields = reader.fieldnames or []
+        if "external_id" not in fields:
+            raise Invalid("CSV needs a header row with an external_id column", field="external_id", line=1)
+        for row in reader:
+            line_no = reader.line_num
+            if None in row:
+                yield line_no, Problem(f"{len(row[None]) + len(fields)} cells but the header has {len(fields)}")
+                continue
+            try:
+                yield line_no, _csv_record(row)
+            except ValueError as exc:
+                yield line_no, Problem(str(exc), field=getattr(exc, "field", None))
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"CSV is not UTF-8: {exc}", field="file") from None
+    finally:
+        text.detach()
+
+
+class _CellError(ValueError):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {"external_id": row.get("external_id")}
+    data: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in ("external_id", None):
+            continue
+        if key == "priority":
+            if value.strip():
+                try:
+                    record["priority"] = int(value)
+                except ValueError:
+                    raise _CellError(f"must be an integer, got {value!r}", "priority") from None
+        elif key in ("gold", "truth"):
+            try:
+                record[key] = _cell_json(value)
+            except ValueError:
+                raise _CellError(f"is not valid JSON: {value!r}", key) from None
+        elif key == "data":
+            try:
+                record["data"] = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise _CellError("is not valid JSON (the data column holds a JSON object)", "data") from None
+        else:
+            data[key] = value
+    if data:
+        if isinstance(record.get("data"), dict):
+            record["data"] = {**data, **record["data"]}
+        elif "data" not in record:
+            record["data"] = data
+    return record
+
+
+def _parquet(stream: BinaryIO) -> Iterator[Record]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pfile = pq.ParquetFile(stream)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise Invalid(f"not a readable Parquet file: {exc}", field="file") from None
+    line_no = 0
+    for batch in pfile.iter_batches(batch_size=10_000):
+        for row in batch.to_pylist():
+            line_no += 1
+            if isinstance(row.get("data"), str):
+                try:
+                    row["data"] = json.loads(row["data"])
+                except ValueError:
+                    yield line_no, Problem("is not valid JSON", field="data")
+                    continue
+            if "data" not in row:
+                extra = {k: v for k, v in row.items() if k not in ("external_id", "priority", "gold", "truth")}
+                row = {k: v for k, v in row.items() if k not in extra}
+                row["data"] = extra
+            yield line_no, {k: v for k, v in row.items() if v is not None or k == "data"}

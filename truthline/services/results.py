@@ -1,0 +1,140 @@
+"""Truth inference over a project's labels: per-item answers, per-worker accuracy, the manager summary.
+
+Labels are read with one query and turned into index arrays; the numerics live in truthline.quality
+(through the project's task type). Gold answers clamp inference; hidden `truth` is only compared against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection, Engine
+
+from truthline.services.access import project_for
+from truthline.store import annotations as annotation_store
+from truthline.store import items as item_store
+from truthline.store.db import read_tx
+from truthline.store.records import Project, User
+from truthline.tasktypes import Inference, Labels, TaskType, get_task_type
+
+
+@dataclass
+class ProjectLabels:
+    """Everything inference needs, loaded in one read transaction. Item index = position in item_ids."""
+
+    project: Project
+    task_type: TaskType
+    item_ids: np.ndarray
+    external_ids: list[str]
+    gold: dict[int, Any]
+    truth: dict[int, Any]
+    labels: Labels
+    user_ids: np.ndarray  # worker index -> user id
+    n_labels_per_item: np.ndarray
+
+    def infer(self, method: str, use_gold: bool = True) -> Inference:
+        return self.task_type.infer(self.labels, self.project.config, method, self.gold if use_gold else {})
+
+
+def load_labels(conn: Connection, project: Project) -> ProjectLabels:
+    rows = item_store.index_rows(conn, project.id)
+    item_ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+    gold = {i: r.gold for i, r in enumerate(rows) if r.gold is not None}
+    truth = {i: r.truth for i, r in enumerate(rows) if r.truth is not None}
+    a_items, a_users, answers = annotation_store.label_rows(conn, project.id)
+    items = np.searchsorted(item_ids, np.asarray(a_items, dtype=np.int64))  # ids are sorted
+    user_ids, workers = np.unique(np.asarray(a_users, dtype=np.int64), return_inverse=True)
+    labels = Labels(items=items.astype(np.int64), workers=workers.astype(np.int64).reshape(-1), answers=answers,
+                    n_items=len(rows), n_workers=len(user_ids))
+    return ProjectLabels(project, get_task_type(project.task_type), item_ids, [r.external_id for r in rows],
+                         gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)))
+
+
+def load_for(engine: Engine, actor: User, project_id: int) -> ProjectLabels:
+    """Authorize (managers, admins) and load a project's labels."""
+    with read_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        return load_labels(conn, project)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else round(float(x), 6)
+
+
+def item_results(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+    """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known."""
+    data = load_for(engine, actor, project_id)
+    inf = data.infer(method)
+    return [
+        {"item_id": int(item_id), "external_id": ext, "answer": answer, "confidence": _num(conf), "n_labels": int(n)}
+        for item_id, ext, answer, conf, n in zip(
+            data.item_ids.tolist(), data.external_ids, inf.answers, inf.confidence.tolist(),
+            data.n_labels_per_item.tolist(), strict=True)
+    ]
+
+
+def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+    """Per worker: {user_id, username, n_labels, accuracy (estimated), gold_labels, gold_correct}."""
+    data = load_for(engine, actor, project_id)
+    inf = data.infer(method)
+    with read_tx(engine) as conn:
+        names = annotation_store.usernames(conn, data.user_ids.tolist())
+    counts = np.bincount(data.labels.workers, minlength=len(data.user_ids))
+    gold_n = np.zeros(len(data.user_ids), dtype=np.int64)
+    gold_ok = np.zeros(len(data.user_ids), dtype=np.int64)
+    same = data.task_type.same_answer
+    for item, worker, answer in zip(data.labels.items.tolist(), data.labels.workers.tolist(), data.labels.answers,
+                                    strict=True):
+        if item in data.gold:
+            gold_n[worker] += 1
+            gold_ok[worker] += same(answer, data.gold[item])
+    return [
+        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(counts[w]),
+         "accuracy": _num(inf.worker_accuracy[w]) if w < len(inf.worker_accuracy) else None,
+         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w])}
+        for w, uid in enumerate(data.user_ids.tolist())
+    ]
+
+
+def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled: np.ndarray) -> float | None:
+    scored = [i for i in reference if labelled[i]]
+    if not scored:
+        return None
+    return sum(bool(tt.same_answer(inf.answers[i], reference[i])) for i in scored) / len(scored)
+
+
+def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, Any]:
+    """The manager page: progress, label distribution, MV-vs-DS agreement, accuracy against hidden truth
+    (or, without truth, against gold with gold left unclamped), worker count."""
+    with read_tx(engine) as conn:
+        project, _ = project_for(conn, actor, project_id, manage=True)
+        progress = item_store.progress(conn, project.id)
+        data = load_labels(conn, project)
+    tt = data.task_type
+    progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
+    summary: dict[str, Any] = {
+        "project": project.as_dict(),
+        "progress": progress,
+        "label_distribution": tt.label_counts(data.labels.answers, project.config),
+        "workers": len(data.user_ids),
+        "agreement": {"mv_vs_ds": None, "items": 0},
+        "accuracy": {"against": None, "items": 0, "mv": None, "ds": None},
+    }
+    labelled = data.n_labels_per_item > 0
+    if not labelled.any():
+        return summary
+    reference, against = (data.truth, "truth") if data.truth else (data.gold, "gold")
+    use_gold = against == "truth"  # scoring against gold is only meaningful when gold does not clamp
+    mv, ds = data.infer("mv", use_gold), data.infer("ds", use_gold)
+    both = np.flatnonzero(labelled)
+    agree = sum(bool(tt.same_answer(mv.answers[i], ds.answers[i])) for i in both.tolist())
+    summary["agreement"] = {"mv_vs_ds": round(agree / len(both), 4), "items": int(len(both))}
+    if reference:
+        mv_acc, ds_acc = _accuracy(tt, mv, reference, labelled), _accuracy(tt, ds, reference, labelled)
+        summary["accuracy"] = {"against": against, "items": int(sum(1 for i in reference if labelled[i])),
+                               "mv": None if mv_acc is None else round(mv_acc, 4),
+                               "ds": None if ds_acc is None else round(ds_acc, 4)}
+    return summary

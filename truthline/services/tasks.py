@@ -1,0 +1,107 @@
+"""The annotator's loop: next (claim a lease), submit (answer it), skip."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound
+from truthline.routing import claim_next, end_lease
+from truthline.services.access import LABELING_ROLES, project_for
+from truthline.store import annotations as annotation_store
+from truthline.store import leases as lease_store
+from truthline.store import projects as project_store
+from truthline.store.db import write_tx
+from truthline.store.records import Annotation, Task, User, to_datetime
+from truthline.tasktypes import get_task_type
+
+MAX_ACTIVE_MS = 24 * 3600 * 1000
+MAX_KEY = 200
+
+
+def next_task(engine: Engine, actor: User, project_id: int) -> Task | None:
+    """Lease the actor an item to label (or return the lease they already hold); None when done."""
+    with write_tx(engine) as conn:
+        project, role = project_for(conn, actor, project_id)
+        if role not in LABELING_ROLES and not actor.is_admin:
+            raise Forbidden(f"you are not an annotator of project {project.id}; ask its manager to add you")
+        if project.status != "active":
+            raise Conflict(f"project {project.id} is {project.status}; a manager can set its status to active")
+        return claim_next(conn, project, actor.id, time.time())
+
+
+def _lease_for(conn: Any, actor: User, lease_id: Any) -> Any:
+    if isinstance(lease_id, bool) or not isinstance(lease_id, int):
+        raise NotFound(f"lease {lease_id!r} not found", field="lease_id")
+    lease = lease_store.get_lease(conn, lease_id, lock=True)
+    if lease is None:
+        raise NotFound(f"lease {lease_id} not found; call next to get a task", field="lease_id")
+    if lease.user_id != actor.id:
+        raise Forbidden(f"lease {lease_id} belongs to another annotator", field="lease_id")
+    return lease
+
+
+def _check_inputs(active_ms: Any, idempotency_key: Any) -> None:
+    if isinstance(active_ms, bool) or not isinstance(active_ms, int) or not 0 <= active_ms <= MAX_ACTIVE_MS:
+        raise Invalid(f"must be an integer number of milliseconds from 0 to {MAX_ACTIVE_MS}", field="active_ms")
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY
+    ):
+        raise Invalid(f"must be a string of 1 to {MAX_KEY} characters", field="idempotency_key")
+
+
+def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: int = 0,
+           idempotency_key: str | None = None) -> Annotation:
+    """Record the actor's answer for their lease. A retry (same idempotency key, or no key on an
+    already-submitted lease) returns the stored annotation with `replayed=True` instead of a second one."""
+    _check_inputs(active_ms, idempotency_key)
+    now = time.time()
+    try:
+        with write_tx(engine) as conn:
+            if idempotency_key is not None:
+                prior = annotation_store.by_key(conn, actor.id, idempotency_key)
+                if prior is not None:
+                    if prior.lease_id != lease_id:
+                        raise Conflict(f"idempotency key already used for lease {prior.lease_id}; use a new key",
+                                       field="idempotency_key")
+                    return prior
+            lease = _lease_for(conn, actor, lease_id)
+            if lease.state == "submitted":
+                prior = annotation_store.by_lease(conn, lease.id)
+                if idempotency_key is None and prior is not None:
+                    return prior
+                raise Conflict(f"lease {lease.id} was already submitted; call next for a new task",
+                               field="lease_id")
+            if lease.state == "skipped":
+                raise Conflict(f"lease {lease.id} was skipped; call next for a new task", field="lease_id")
+            if lease.state == "expired" or lease.expires_at <= now:
+                raise Conflict(f"lease {lease.id} expired at {to_datetime(lease.expires_at).isoformat()}; "
+                               "call next for a new task", field="lease_id")
+            project = project_store.get_project(conn, lease.project_id)
+            assert project is not None  # leases cascade with their project
+            normalized = get_task_type(project.task_type).validate_answer(answer, project.config)
+            created = annotation_store.insert(conn, {
+                "project_id": lease.project_id, "item_id": lease.item_id, "user_id": actor.id,
+                "lease_id": lease.id, "answer": normalized, "active_ms": active_ms,
+                "idempotency_key": idempotency_key or f"lease:{lease.id}", "created_at": now,
+            })
+            end_lease(conn, lease.id, lease.item_id, "submitted", was_live=True)
+            return created
+    except IntegrityError:
+        # Only a concurrent submit racing us on the same key/lease gets here; its result stands.
+        raise Conflict("this answer was submitted concurrently; retry to get the stored annotation",
+                       field="idempotency_key") from None
+
+
+def skip(engine: Engine, actor: User, lease_id: int) -> None:
+    """Give the item back without answering; the actor is not offered it again. Skipping twice is fine."""
+    with write_tx(engine) as conn:
+        lease = _lease_for(conn, actor, lease_id)
+        if lease.state == "submitted":
+            raise Conflict(f"lease {lease.id} was already submitted; it cannot be skipped", field="lease_id")
+        if lease.state == "skipped":
+            return
+        end_lease(conn, lease.id, lease.item_id, "skipped", was_live=lease.state == "active")

@@ -1,0 +1,131 @@
+"""Users, passwords (argon2) and tokens (random secrets, stored as sha256 hex, shown once)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Conflict, Invalid, NotFound, Unauthorized
+from truthline.services.access import require_admin
+from truthline.store import users as store
+from truthline.store.db import read_tx, write_tx
+from truthline.store.records import User
+
+ROLES = ("admin", "member")
+TOKEN_KINDS = ("api", "session")
+SESSION_SECONDS = 14 * 24 * 3600
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+
+hasher = PasswordHasher()  # module attribute so tests can swap in cheaper parameters
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(engine: Engine, actor: User | None, username: str, password: str | None, role: str = "member") -> User:
+    """Create a user. actor None = trusted local caller (CLI); otherwise only admins may.
+    password None makes a token-only account (no password login)."""
+    if actor is not None:
+        require_admin(actor, "create users")
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
+    if role not in ROLES:
+        raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
+    if password is not None and (not isinstance(password, str) or len(password) < 8):
+        raise Invalid("password must be at least 8 characters", field="password")
+    hashed = hasher.hash(password) if password is not None else None
+    with write_tx(engine) as conn:
+        if store.get_user_by_name(conn, username) is not None:
+            raise Conflict(f"user {username!r} already exists; pick another username", field="username")
+        return store.insert_user(conn, username, hashed, role, time.time())
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User:
+    with read_tx(engine) as conn:
+        found = store.password_hash(conn, username) if isinstance(username, str) else None
+    if found is None or found[1] is None or not found[0].active:
+        hasher.hash("timing-equalizer")  # don't reveal which usernames exist by answering faster
+        raise Unauthorized("wrong username or password")
+    user, hashed = found
+    try:
+        hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong username or password") from None
+    if hasher.check_needs_rehash(hashed):
+        with write_tx(engine) as conn:
+            store.set_password_hash(conn, user.id, hasher.hash(password))
+    return user
+
+
+def create_token(engine: Engine, user: User, name: str = "api", kind: str = "api",
+                 ttl_seconds: float | None = None) -> str:
+    """A new token for `user` (plaintext returned once; only its hash is stored). Sessions expire."""
+    if kind not in TOKEN_KINDS:
+        raise Invalid(f"kind must be one of: {', '.join(TOKEN_KINDS)}", field="kind")
+    if ttl_seconds is None and kind == "session":
+        ttl_seconds = SESSION_SECONDS
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    with write_tx(engine) as conn:
+        store.insert_token(conn, user.id, hash_token(token), kind, str(name)[:100], now,
+                           None if ttl_seconds is None else now + ttl_seconds)
+    return token
+
+
+def user_for_token(engine: Engine, token: str, kind: str = "api") -> User:
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
+    with engine.connect() as conn:
+        user = store.user_for_token_hash(conn, hash_token(token), kind, time.time())
+    if user is None:
+        raise Unauthorized("invalid or expired token; log in again or create a new token")
+    return user
+
+
+def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
+    """Delete a token. With an actor, only the actor's own tokens (admins: any)."""
+    with write_tx(engine) as conn:
+        owner = None if actor is None or actor.is_admin else actor.id
+        if not store.delete_token(conn, hash_token(token), owner):
+            raise NotFound("token not found", field="token")
+
+
+def init_admin(engine: Engine, username: str, password: str | None) -> tuple[User, str]:
+    """Create an admin and an API token for it (what `truthline init` runs)."""
+    user = create_user(engine, None, username, password, role="admin")
+    return user, create_token(engine, user, name="init")
+
+
+def get_user_by_name(engine: Engine, actor: User | None, username: str) -> User:
+    with read_tx(engine) as conn:
+        user = store.get_user_by_name(conn, username)
+    if user is None:
+        raise NotFound(f"user {username!r} not found", field="username")
+    return user
+
+
+def get_user(engine: Engine, actor: User | None, user_id: int) -> User:
+    with read_tx(engine) as conn:
+        user = store.get_user(conn, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    return user
+
+
+def list_users(engine: Engine, actor: User) -> list[User]:
+    require_admin(actor, "list users")
+    with read_tx(engine) as conn:
+        return store.list_users(conn)
+
+
+def first_admin(engine: Engine) -> User | None:
+    """The oldest active admin (the CLI acts as it by default)."""
+    with read_tx(engine) as conn:
+        return store.first_admin(conn)

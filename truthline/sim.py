@@ -1,0 +1,245 @@
+"""A simulated workforce for demos, tests and benchmarks.
+
+Each simulated worker has its own confusion matrix (accuracy drawn from a Beta distribution, errors
+falling mostly on classes that look alike), its own speed (active ms per answer, log-normal), and a
+few are spammers (uniformly random, or always the same label).
+
+Two ways to use it:
+- `simulate_labels(truth, crowd, overlap)`: pure, offline, vectorized; gives (items, workers, labels,
+  active_ms) arrays for the quality code and benchmarks, no database or server.
+- `run_crowd(base_url, project_id, tokens, crowd, ...)`: each worker is a thread labeling through the
+  real HTTP API with `truthline.client.Client` (next -> submit), until the project has nothing left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from truthline.client import Client, TruthlineAPIError
+
+__all__ = ["SimWorker", "make_crowd", "simulate_labels", "run_crowd", "CrowdReport", "pseudo_truth"]
+
+
+@dataclass
+class SimWorker:
+    """One simulated worker: `confusion[t, l]` = P(answers l | true class t); `kind` honest|random|constant."""
+
+    name: str
+    confusion: np.ndarray
+    median_ms: float
+    kind: str = "honest"
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(np.diag(self.confusion)))
+
+    def answer(self, true_class: int, rng: np.random.Generator) -> int:
+        return int(rng.choice(self.confusion.shape[1], p=self.confusion[true_class]))
+
+    def active_ms(self, rng: np.random.Generator) -> int:
+        return max(1, int(rng.lognormal(np.log(self.median_ms), 0.4)))
+
+
+def make_crowd(
+    n_workers: int,
+    n_classes: int,
+    *,
+    seed: int = 0,
+    spammer_fraction: float = 0.15,
+    accuracy_beta: tuple[float, float] = (6.0, 2.5),
+    median_ms: float = 2500.0,
+    prefix: str = "sim",
+) -> list[SimWorker]:
+    """Draw a crowd. Honest accuracies ~ Beta(accuracy_beta) (mean ~0.7), floored above chance.
+
+    Errors follow one class-similarity structure shared by the crowd (some pairs, e.g. 3/8 in digits,
+    are confused far more than others), mixed with a little uniform noise per worker.
+    """
+    if n_workers < 1 or n_classes < 2:
+        raise ValueError("make_crowd: need n_workers >= 1 and n_classes >= 2")
+    rng = np.random.default_rng(seed)
+    # Shared "looks alike" structure: sparse Dirichlet rows, zero diagonal.
+    similar = rng.dirichlet(np.full(n_classes, 0.3), size=n_classes)
+    np.fill_diagonal(similar, 0.0)
+    similar /= similar.sum(axis=1, keepdims=True)
+    uniform_off = (1.0 - np.eye(n_classes)) / (n_classes - 1)
+    n_spam = int(round(n_workers * spammer_fraction))
+    crowd: list[SimWorker] = []
+    chance = 1.0 / n_classes
+    for w in range(n_workers):
+        speed = float(median_ms * rng.lognormal(0.0, 0.35))
+        name = f"{prefix}-{w + 1:03d}"
+        if w >= n_workers - n_spam:
+            if w % 2 == 0:  # uniformly random clicker
+                conf = np.full((n_classes, n_classes), chance)
+                crowd.append(SimWorker(name, conf, speed * 0.6, "random"))
+            else:  # always the same button
+                conf = np.zeros((n_classes, n_classes))
+                conf[:, int(rng.integers(n_classes))] = 1.0
+                crowd.append(SimWorker(name, conf, speed * 0.5, "constant"))
+            continue
+        acc = rng.beta(*accuracy_beta, size=n_classes)
+        acc = np.clip(chance + (1 - chance) * acc, chance + 0.05, 0.99)
+        mix = rng.uniform(0.2, 0.8)
+        errors = mix * similar + (1 - mix) * uniform_off
+        conf = errors * (1 - acc)[:, None]
+        conf[np.arange(n_classes), np.arange(n_classes)] = acc
+        crowd.append(SimWorker(name, conf / conf.sum(axis=1, keepdims=True), speed, "honest"))
+    return crowd
+
+
+def _distinct_workers(
+    n_items: int, k: int, n_workers: int, weights: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """(n_items, k) worker indices, distinct within each row, drawn ∝ weights; redraws rows with repeats."""
+    chosen = rng.choice(n_workers, size=(n_items, k), p=weights)
+    for _ in range(1000):
+        s = np.sort(chosen, axis=1)
+        bad = np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1)) if k > 1 else np.zeros(0, dtype=np.int64)
+        if bad.size == 0:
+            return chosen
+        chosen[bad] = rng.choice(n_workers, size=(bad.size, k), p=weights)
+    raise RuntimeError("could not draw distinct workers per item; lower overlap or add workers")
+
+
+def simulate_labels(
+    truth: np.ndarray,
+    crowd: Sequence[SimWorker],
+    overlap: int | tuple[int, int] = 3,
+    *,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Offline crowd labels for items with known true classes (no I/O; vectorized).
+
+    `overlap` is labels per item, or an inclusive (lo, hi) range drawn per item. Faster workers label
+    more items (chosen ∝ 1/median_ms). Returns int64 arrays items, workers, labels, active_ms.
+    """
+    truth = np.asarray(truth, dtype=np.int64)
+    n_items, n_workers = truth.size, len(crowd)
+    lo, hi = (overlap, overlap) if isinstance(overlap, int) else overlap
+    if not 1 <= lo <= hi <= n_workers:
+        raise ValueError(f"overlap: need 1 <= {lo} <= {hi} <= n_workers ({n_workers})")
+    rng = np.random.default_rng(seed)
+    speed = np.array([1.0 / w.median_ms for w in crowd])
+    chosen = _distinct_workers(n_items, hi, n_workers, speed / speed.sum(), rng)
+    per_item = rng.integers(lo, hi + 1, size=n_items)
+    keep = np.arange(hi)[None, :] < per_item[:, None]
+    items = np.broadcast_to(np.arange(n_items)[:, None], chosen.shape)[keep]
+    workers = chosen[keep]
+    cum = np.cumsum(np.stack([w.confusion for w in crowd]), axis=2)  # (W, K, K)
+    cum[:, :, -1] = 1.0
+    u = rng.random(items.size)
+    labels = (u[:, None] >= cum[workers, truth[items]]).sum(axis=1)
+    medians = np.array([w.median_ms for w in crowd])
+    active = np.maximum(1, rng.lognormal(np.log(medians[workers]), 0.4)).astype(np.int64)
+    return items.astype(np.int64), workers.astype(np.int64), labels.astype(np.int64), active
+
+
+def pseudo_truth(external_id: str, n_classes: int) -> int:
+    """A stable hidden class for an item whose truth nobody told us (so the crowd still agrees)."""
+    return int.from_bytes(hashlib.sha256(external_id.encode()).digest()[:8], "big") % n_classes
+
+
+@dataclass
+class CrowdReport:
+    """What `run_crowd` did: counts, wall time and per-request latencies in seconds."""
+
+    submitted: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    next_latencies: list[float] = field(default_factory=list)
+    submit_latencies: list[float] = field(default_factory=list)
+    per_worker: dict[str, int] = field(default_factory=dict)
+    first_error: str | None = None
+
+
+def run_crowd(
+    base_url: str,
+    project_id: int,
+    tokens: Mapping[str, str],
+    crowd: Sequence[SimWorker],
+    labels: Sequence[str],
+    *,
+    truth_of: Callable[[dict], int | None] | None = None,
+    max_submits: int | None = None,
+    max_seconds: float | None = None,
+    time_scale: float = 0.0,
+    seed: int = 0,
+    threads: int | None = None,
+    on_submit: Callable[[], None] | None = None,
+) -> CrowdReport:
+    """Label a project through the HTTP API: one thread per worker, next -> submit until none is left.
+
+    `tokens` maps worker name -> bearer token. `truth_of(task)` gives the item's true class index (the
+    server never reveals it); default: `pseudo_truth` of the external id. `time_scale` > 0 sleeps
+    active_ms * time_scale between tasks (1.0 = real human pace; 0 = as fast as the server allows).
+    Stops at `max_submits` total or after `max_seconds`.
+    """
+    report = CrowdReport()
+    lock = threading.Lock()
+    stop = threading.Event()
+    deadline = time.perf_counter() + max_seconds if max_seconds else None
+    k = len(labels)
+
+    def work(index: int, worker: SimWorker) -> None:
+        rng = np.random.default_rng([seed, index])
+        failures = 0
+        with Client(base_url, tokens[worker.name]) as client:
+            while not stop.is_set():
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
+                t0 = time.perf_counter()
+                try:
+                    task = client.next_task(project_id)
+                except TruthlineAPIError as exc:
+                    with lock:
+                        report.errors += 1
+                        report.first_error = report.first_error or str(exc)
+                    break
+                t1 = time.perf_counter()
+                if task is None:
+                    break
+                true = truth_of(task) if truth_of else None
+                if true is None:
+                    true = pseudo_truth(str(task["item"]["external_id"]), k)
+                ms = worker.active_ms(rng)
+                if time_scale > 0:
+                    time.sleep(ms / 1000.0 * time_scale)
+                with lock:  # reserve a submit slot so max_submits is never exceeded
+                    if max_submits is not None and report.submitted >= max_submits:
+                        stop.set()
+                        break
+                    report.submitted += 1
+                t2 = time.perf_counter()
+                try:
+                    client.submit(task["lease_id"], labels[worker.answer(true, rng)], active_ms=ms)
+                except TruthlineAPIError as exc:
+                    with lock:
+                        report.submitted -= 1
+                        report.errors += 1
+                        report.first_error = report.first_error or str(exc)
+                    failures += 1
+                    if failures >= 10:  # something is systematically wrong; don't spin
+                        break
+                    continue
+                t3 = time.perf_counter()
+                with lock:
+                    report.next_latencies.append(t1 - t0)
+                    report.submit_latencies.append(t3 - t2)
+                    report.per_worker[worker.name] = report.per_worker.get(worker.name, 0) + 1
+                if on_submit is not None:
+                    on_submit()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads or len(crowd)) as pool:
+        for future in [pool.submit(work, i, w) for i, w in enumerate(crowd)]:
+            future.result()
+    report.elapsed = time.perf_counter() - start
+    return report

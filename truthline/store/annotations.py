@@ -1,0 +1,76 @@
+"""Queries on annotations: idempotent insert lookups, label arrays for inference, export batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from truthline.store.records import Annotation, to_datetime
+from truthline.store.tables import annotations, users
+
+
+def _annotation(row: Any, replayed: bool = False) -> Annotation | None:
+    if row is None:
+        return None
+    return Annotation(
+        id=row.id, project_id=row.project_id, item_id=row.item_id, user_id=row.user_id, lease_id=row.lease_id,
+        answer=row.answer, active_ms=row.active_ms, idempotency_key=row.idempotency_key,
+        created_at=to_datetime(row.created_at), replayed=replayed,
+    )
+
+
+def by_key(conn: Connection, user_id: int, key: str) -> Annotation | None:
+    q = sa.select(annotations).where(annotations.c.user_id == user_id, annotations.c.idempotency_key == key)
+    return _annotation(conn.execute(q).first(), replayed=True)
+
+
+def by_lease(conn: Connection, lease_id: int) -> Annotation | None:
+    q = sa.select(annotations).where(annotations.c.lease_id == lease_id)
+    return _annotation(conn.execute(q).first(), replayed=True)
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> Annotation:
+    res = conn.execute(annotations.insert().values(**values))
+    return Annotation(
+        id=int(res.inserted_primary_key[0]), project_id=values["project_id"], item_id=values["item_id"],
+        user_id=values["user_id"], lease_id=values["lease_id"], answer=values["answer"],
+        active_ms=values["active_ms"], idempotency_key=values["idempotency_key"],
+        created_at=to_datetime(values["created_at"]),
+    )
+
+
+def label_rows(conn: Connection, project_id: int) -> tuple[list[int], list[int], list[Any]]:
+    """(item_ids, user_ids, answers) of every annotation in the project: one query."""
+    q = sa.select(annotations.c.item_id, annotations.c.user_id, annotations.c.answer).where(
+        annotations.c.project_id == project_id
+    )
+    item_ids: list[int] = []
+    user_ids: list[int] = []
+    answers: list[Any] = []
+    for item_id, user_id, answer in conn.execute(q):
+        item_ids.append(item_id)
+        user_ids.append(user_id)
+        answers.append(answer)
+    return item_ids, user_ids, answers
+
+
+def for_items(conn: Connection, project_id: int, first_id: int, last_id: int) -> list[Any]:
+    """Raw annotations (with usernames) on items first_id..last_id, by item: one export batch."""
+    q = (
+        sa.select(annotations.c.item_id, users.c.username, annotations.c.answer, annotations.c.active_ms,
+                  annotations.c.created_at)
+        .join(users, users.c.id == annotations.c.user_id)
+        .where(annotations.c.project_id == project_id, annotations.c.item_id.between(first_id, last_id))
+        .order_by(annotations.c.item_id, annotations.c.id)
+    )
+    return list(conn.execute(q))
+
+
+def usernames(conn: Connection, user_ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for start in range(0, len(user_ids), 900):
+        q = sa.select(users.c.id, users.c.username).where(users.c.id.in_(user_ids[start : start + 900]))
+        out.update({r.id: r.username for r in conn.execute(q)})
+    return out

@@ -1,0 +1,131 @@
+"""Engines, transactions and migrations.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and transactions we begin ourselves so writers can
+take the write lock up front (`BEGIN IMMEDIATE`): that serializes claims and submits instead of failing
+with "database is locked" on a deferred lock upgrade. PostgreSQL: plain pooled engine; row locks
+(`FOR UPDATE SKIP LOCKED`) in the queries do the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from truthline.errors import NotReady
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url` (sqlite:///path or postgresql+psycopg://...), configured for Truthline."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not url.startswith("sqlite"):
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        return sa.create_engine(url, **kwargs)
+    connect_args = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    if memory:
+        kwargs.setdefault("poolclass", StaticPool)
+    else:
+        kwargs.setdefault("pool_size", 16)
+        kwargs.setdefault("max_overflow", 48)
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL keeps it consistent
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def is_postgres(conn_or_engine: Connection | Engine) -> bool:
+    return conn_or_engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: on SQLite it takes the write lock first (BEGIN IMMEDIATE)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: one consistent snapshot for several queries."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to `revision` (what `truthline db upgrade` runs)."""
+    from alembic import command
+
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def ensure_migrated(engine: Engine) -> None:
+    """Raise NotReady naming the command to run unless the database is at the latest migration."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        url = engine.url.render_as_string(hide_password=True)
+        state = "is not migrated" if current is None else f"is at migration {current}, code expects {head}"
+        raise NotReady(f"database {state}: run `truthline db upgrade --db {url}`")

@@ -1,0 +1,123 @@
+"""Queries on items: bulk upsert for imports, keyset iteration for exports, progress counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from truthline.store.tables import items
+
+# The same table with its JSON columns typed as text: imports serialize JSON once themselves and compare
+# serialized text to detect unchanged rows, instead of a decode/encode round trip per row.
+class _JSONText(sa.types.TypeDecorator[str]):
+    """A JSON column whose Python value is its JSON text (we serialize once, ourselves)."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:  # type: ignore[override]
+        return None
+
+
+_raw = sa.Table(
+    "items",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer),
+    sa.Column("external_id", sa.String),
+    sa.Column("data", _JSONText),
+    sa.Column("priority", sa.Integer),
+    sa.Column("gold", _JSONText),
+    sa.Column("truth", _JSONText),
+    sa.Column("overlap", sa.Integer),
+    sa.Column("n_labels", sa.Integer),
+    sa.Column("n_leases", sa.Integer),
+    sa.Column("is_open", sa.Boolean),
+    sa.Column("created_at", sa.Float),
+)
+_LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
+
+
+def has_items(conn: Connection, project_id: int) -> bool:
+    q = sa.select(items.c.id).where(items.c.project_id == project_id).limit(1)
+    return conn.execute(q).first() is not None
+
+
+def existing(conn: Connection, project_id: int, external_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """external_id -> (id, data, priority, gold, truth) with JSON columns as stored text."""
+    out: dict[str, tuple[Any, ...]] = {}
+    # CAST: psycopg would otherwise decode json columns; we compare the stored text.
+    text = sa.Text()
+    cols = (_raw.c.external_id, _raw.c.id, sa.cast(_raw.c.data, text), _raw.c.priority,
+            sa.cast(_raw.c.gold, text), sa.cast(_raw.c.truth, text))
+    for start in range(0, len(external_ids), _LOOKUP_CHUNK):
+        chunk = external_ids[start : start + _LOOKUP_CHUNK]
+        q = sa.select(*cols).where(_raw.c.project_id == project_id, _raw.c.external_id.in_(chunk))
+        for row in conn.execute(q):
+            out[row[0]] = tuple(row[1:])
+    return out
+
+
+def insert_raw(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert rows whose data/gold/truth are already JSON text (executemany)."""
+    if rows:
+        conn.execute(_raw.insert(), rows)
+
+
+def update_raw(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows of {b_id, data, priority, gold, truth} (JSON as text)."""
+    if rows:
+        q = (
+            _raw.update()
+            .where(_raw.c.id == sa.bindparam("b_id"))
+            .values(data=sa.bindparam("data"), priority=sa.bindparam("priority"),
+                    gold=sa.bindparam("gold"), truth=sa.bindparam("truth"))
+        )
+        conn.execute(q, rows)
+
+
+def get_item(conn: Connection, item_id: int) -> Any:
+    return conn.execute(sa.select(items).where(items.c.id == item_id)).first()
+
+
+def index_rows(conn: Connection, project_id: int) -> list[Any]:
+    """(id, external_id, gold, truth) for every item of the project, by id: the item axis of inference."""
+    q = (
+        sa.select(items.c.id, items.c.external_id, items.c.gold, items.c.truth)
+        .where(items.c.project_id == project_id)
+        .order_by(items.c.id)
+    )
+    return list(conn.execute(q))
+
+
+def iter_batches(conn: Connection, project_id: int, batch: int = 5000) -> Iterator[list[Any]]:
+    """Items of the project in id order, `batch` at a time (keyset pagination: flat memory)."""
+    last = 0
+    cols = (items.c.id, items.c.external_id, items.c.data, items.c.priority, items.c.n_labels)
+    while True:
+        q = (
+            sa.select(*cols)
+            .where(items.c.project_id == project_id, items.c.id > last)
+            .order_by(items.c.id)
+            .limit(batch)
+        )
+        rows = list(conn.execute(q))
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def progress(conn: Connection, project_id: int) -> dict[str, int]:
+    """Items total, items with all their labels, labels, live leases."""
+    done = sa.func.sum(sa.case((items.c.n_labels >= items.c.overlap, 1), else_=0))
+    q = sa.select(
+        sa.func.count(), done, sa.func.sum(items.c.n_labels), sa.func.sum(items.c.n_leases),
+        sa.func.sum(sa.case((items.c.gold.is_not(None), 1), else_=0)),
+    ).where(items.c.project_id == project_id)
+    total, n_done, labels, leased, gold = conn.execute(q).one()
+    return {"items": int(total or 0), "done": int(n_done or 0), "labels": int(labels or 0),
+            "leased": int(leased or 0), "gold": int(gold or 0)}

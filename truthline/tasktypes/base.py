@@ -1,0 +1,95 @@
+"""What every task type provides. A new task type is one module with a `TaskType` subclass, registered
+with `truthline.tasktypes.register` (see classification.py for the smallest complete example)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from truthline.errors import Invalid, Problem
+
+MAX_LABELS = 200
+
+
+@dataclass
+class Inference:
+    """Truth inference over a project's items (index = position in the item list passed in)."""
+
+    method: str
+    answers: list[Any]  # per item: the inferred answer, None where the item has no labels and no gold
+    confidence: np.ndarray  # per item, in [0, 1]; NaN where answers[i] is None
+    worker_accuracy: np.ndarray  # per worker index
+
+
+@dataclass
+class Labels:
+    """A project's annotations as parallel sequences, items and workers already mapped to 0..n-1."""
+
+    items: np.ndarray
+    workers: np.ndarray
+    answers: Sequence[Any]
+    n_items: int
+    n_workers: int
+
+
+class TaskType(ABC):
+    name: ClassVar[str]
+    widget: ClassVar[str]  # the workspace widget that renders this task type (truthline/web)
+    min_labels: ClassVar[int] = 2
+
+    def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the task-type part of a project spec (labels, ...); return it normalized."""
+        labels = config.get("labels")
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise Invalid("labels must be a list of strings, e.g. [\"cat\", \"dog\"]", field="labels")
+        cleaned = [x.strip() for x in labels]
+        if len(cleaned) < self.min_labels or len(cleaned) > MAX_LABELS:
+            raise Invalid(f"{self.name} needs between {self.min_labels} and {MAX_LABELS} labels, got {len(cleaned)}",
+                          field="labels")
+        if any(not x for x in cleaned):
+            raise Invalid("labels must not be empty strings", field="labels")
+        dupes = sorted({x for x in cleaned if cleaned.count(x) > 1})
+        if dupes:
+            raise Invalid(f"labels must be unique; repeated: {', '.join(dupes)}", field="labels")
+        return {"labels": cleaned}
+
+    def validate_item(self, data: Any, field: str = "data") -> list[Problem]:
+        """Problems with an item's data (empty list when fine). Data is a JSON object; the keys the
+        workspace renders (text, image_url, image as a data: URL) must be strings."""
+        if not isinstance(data, dict) or not data:
+            return [Problem("must be a non-empty JSON object, e.g. {\"text\": \"...\"}", field=field)]
+        problems = []
+        for key in ("text", "image_url", "image"):
+            if key in data and not isinstance(data[key], str):
+                problems.append(Problem(f"must be a string, got {type(data[key]).__name__}", field=f"{field}.{key}"))
+        image = data.get("image")
+        if isinstance(image, str) and not image.startswith("data:image/"):
+            problems.append(Problem("must be a data: URL (data:image/png;base64,...); use image_url for links",
+                                    field=f"{field}.image"))
+        return problems
+
+    @abstractmethod
+    def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> Any:
+        """Return the answer normalized, or raise Invalid naming `field` and what is allowed."""
+
+    @abstractmethod
+    def infer(self, labels: Labels, config: Mapping[str, Any], method: str, gold: Mapping[int, Any]) -> Inference:
+        """Truth inference (truthline.quality) over the labels; gold maps item index -> known answer."""
+
+    @abstractmethod
+    def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
+        """How often each label was given (the manager page's label distribution)."""
+
+    def export_columns(self, config: Mapping[str, Any]) -> list[str]:
+        """Columns this task type adds to exports, after external_id and data."""
+        return ["answer", "confidence"]
+
+    def same_answer(self, a: Any, b: Any) -> bool:
+        return bool(a == b)
+
+    def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {"name": self.name, "widget": self.widget, "labels": list(config.get("labels", []))}

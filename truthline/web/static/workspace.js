@@ -1,0 +1,244 @@
+// The annotator loop: show one item, hold ONE lease ahead, submit or skip from the keyboard.
+// Answers are sent in the background (in order, retried with the same idempotency key), so moving to the
+// next item never waits on the network; any answer that could not be saved is reported, never dropped silently.
+"use strict";
+
+(function () {
+  const TL = window.Truthline;
+  const cfg = JSON.parse(document.getElementById("workspace-config").textContent);
+  const $ = function (id) { return document.getElementById(id); };
+  const root = $("workspace");
+  const itemEl = $("item");
+  const errorsEl = $("errors");
+  const statusEl = $("status");
+  const widget = TL.widgets[cfg.task_type]($("answer"), cfg.labels);
+  const STALE_MARGIN_MS = 15000; // a prefetched lease this close to expiry is dropped, not shown
+
+  // ---- session counters (per browser tab, per project) -------------------------------------------
+  const storeKey = "truthline:session:" + cfg.project_id;
+  const stats = Object.assign({ count: 0, skipped: 0 }, JSON.parse(sessionStorage.getItem(storeKey) || "{}"));
+  function paintStats() {
+    $("count").textContent = String(stats.count);
+    $("skipped").textContent = String(stats.skipped);
+    $("pending").textContent = String(outbox.length + (sending ? 1 : 0));
+    sessionStorage.setItem(storeKey, JSON.stringify(stats));
+  }
+
+  // ---- active time: ms while the page is visible AND focused ------------------------------------
+  const clock = { total: 0, since: null };
+  function running() { return document.visibilityState === "visible" && document.hasFocus(); }
+  function tick() {
+    const now = performance.now();
+    if (clock.since !== null) clock.total += now - clock.since;
+    clock.since = running() ? now : null;
+  }
+  function resetClock() { clock.total = 0; clock.since = running() ? performance.now() : null; }
+  function readClock() { tick(); return Math.round(clock.total); }
+  document.addEventListener("visibilitychange", tick);
+  window.addEventListener("focus", tick);
+  window.addEventListener("blur", tick);
+
+  // crypto.randomUUID needs a secure context; plain-http LAN deployments get the same from getRandomValues.
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  // ---- errors and status -------------------------------------------------------------------------
+  function showError(message, retry) {
+    const box = document.createElement("div");
+    box.className = "alert error";
+    const text = document.createElement("span");
+    text.textContent = message;
+    box.append(text);
+    if (message.indexOf("log in again") >= 0) {
+      const a = document.createElement("a");
+      a.href = "/login?next=" + encodeURIComponent(location.pathname);
+      a.textContent = "Log in";
+      box.append(" ", a);
+    }
+    if (retry) box.append(" ", button("Retry", function () { box.remove(); retry(); }));
+    box.append(" ", button("Dismiss", function () { box.remove(); }));
+    errorsEl.append(box);
+  }
+  function button(label, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "button small";
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function say(text) { statusEl.textContent = text; }
+
+  // ---- leases ------------------------------------------------------------------------------------
+  // The page holds at most two leases: the item on screen and one ahead. It tells the server which it
+  // holds, so `next` resumes any other live lease (after a reload) or claims a new one. Fetching waits
+  // until earlier answers have landed, so the server never sees more than those two live leases.
+  async function fetchTask() {
+    await idle();
+    const held = current ? [current.lease_id] : [];
+    const r = await TL.api("POST", "/projects/" + cfg.project_id + "/next", { held: held });
+    if (!r.data) return null;
+    const t = r.data;
+    if (held.indexOf(t.lease_id) >= 0) return { duplicate: true }; // a server that ignores `held`
+    const expires = typeof t.expires_at === "number" ? t.expires_at : Date.parse(t.expires_at) / 1000;
+    // Lease deadline on this page's own clock: robust to a skewed client clock.
+    t.deadline = performance.now() + (expires - r.serverNow) * 1000;
+    return t;
+  }
+  function settle(promise) {
+    return promise.then(function (task) { return { task: task }; }, function (error) { return { error: error }; });
+  }
+  let ahead = null; // Promise<{task}|{error}> for the lease held one ahead
+  function prefetch() {
+    ahead = settle(fetchTask().then(function (t) { if (t && t.item) TL.preload(t.item); return t; }));
+  }
+  async function takeNext() {
+    let r = await (ahead || settle(fetchTask()));
+    ahead = null;
+    if (r.error) throw r.error;
+    const t = r.task;
+    if (!t || t.duplicate || t.deadline - performance.now() < STALE_MARGIN_MS) {
+      // Nothing was left when we prefetched (items may have come back since), no prefetch was possible,
+      // or the lease is about to lapse: ask now.
+      r = await settle(fetchTask());
+      if (r.error) throw r.error;
+    }
+    return r.task && !r.task.duplicate ? r.task : null;
+  }
+
+  // ---- showing items -----------------------------------------------------------------------------
+  let current = null;
+  let moving = false;
+  function setState(state) { root.dataset.state = state; }
+  function display(task) {
+    current = task;
+    current.key = uuid(); // one idempotency key per item shown: a retried submit can never count twice
+    TL.renderItem(itemEl, task.item);
+    $("item-ref").textContent = "Item " + task.item.external_id;
+    widget.reset();
+    resetClock();
+    $("task").hidden = false;
+    $("done").hidden = true;
+    setState("ready");
+  }
+  async function moveOn() {
+    moving = true;
+    current = null;
+    setState("loading");
+    let task;
+    try {
+      task = await takeNext();
+    } catch (err) {
+      moving = false;
+      setState("error");
+      showError("Could not load the next item: " + err.message, moveOn);
+      return;
+    }
+    moving = false;
+    if (!task) {
+      $("task").hidden = true;
+      $("done").hidden = false;
+      $("item-ref").textContent = "";
+      setState("done");
+      say("Nothing left to label. " + stats.count + " labeled this session.");
+      return;
+    }
+    display(task);
+    prefetch();
+  }
+
+  // ---- the outbox: submits and skips, sent in order, retried when safe ----------------------------
+  const outbox = [];
+  let sending = false;
+  const DELAYS = [500, 1000, 2000, 4000, 8000];
+  function enqueue(job) { outbox.push(job); paintStats(); if (!sending) drain(); }
+  const idleWaiters = [];
+  function idle() {
+    return outbox.length || sending ? new Promise(function (ok) { idleWaiters.push(ok); }) : Promise.resolve();
+  }
+  async function drain() {
+    sending = true;
+    while (outbox.length) {
+      const job = outbox.shift();
+      paintStats();
+      await send(job);
+    }
+    sending = false;
+    paintStats();
+    idleWaiters.splice(0).forEach(function (ok) { ok(); });
+  }
+  async function send(job) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await TL.api("POST", "/leases/" + job.lease_id + "/" + job.kind, job.body);
+        if (job.kind === "submit") stats.count += 1; else stats.skipped += 1;
+        say((job.kind === "submit" ? "Saved item " : "Skipped item ") + job.ref + ".");
+        return;
+      } catch (err) {
+        if (err.retryable && attempt < DELAYS.length) {
+          say("Saving item " + job.ref + " failed; retrying…");
+          await new Promise(function (ok) { setTimeout(ok, DELAYS[attempt]); });
+          continue;
+        }
+        const what = job.kind === "submit" ? "Your answer for item " : "Skipping item ";
+        showError(what + job.ref + " was not saved: " + err.message, err.retryable ? function () { enqueue(job); } : null);
+        return;
+      }
+    }
+  }
+
+  // ---- actions -----------------------------------------------------------------------------------
+  function submit() {
+    if (!current || moving) return;
+    const answer = widget.answer();
+    if (answer === undefined) { say(widget.missing); return; }
+    const body = { answer: answer, active_ms: readClock(), idempotency_key: current.key };
+    enqueue({ kind: "submit", lease_id: current.lease_id, body: body, ref: current.item.external_id });
+    moveOn();
+  }
+  function skip() {
+    if (!current || moving) return;
+    enqueue({ kind: "skip", lease_id: current.lease_id, body: undefined, ref: current.item.external_id });
+    moveOn();
+  }
+
+  $("submit").addEventListener("click", submit);
+  $("skip").addEventListener("click", skip);
+  $("check-again").addEventListener("click", function () { ahead = null; moveOn(); });
+
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const t = e.target;
+    if (t.closest && t.closest("input, textarea, select, [contenteditable], summary")) return;
+    const onOtherButton = t.tagName === "BUTTON" && !t.classList.contains("label-button");
+    if (e.key === "Enter") {
+      if (onOtherButton || e.repeat) return; // Enter on Skip/Retry/Log out keeps its native meaning
+      e.preventDefault();
+      submit();
+    } else if (e.key === "s" || e.key === "S") {
+      if (e.repeat) return;
+      e.preventDefault();
+      skip();
+    } else if (current && widget.key(e.key)) {
+      e.preventDefault();
+    }
+  });
+
+  window.addEventListener("beforeunload", function (e) {
+    if (outbox.length || sending) { e.preventDefault(); e.returnValue = ""; }
+  });
+
+  // The key legend names this project's real keys (e.g. 0…9 for digit labels).
+  const keys = TL.shortcutKeys(cfg.labels).filter(function (k) { return k !== null; });
+  const legend = $("keys-labels").querySelectorAll("kbd");
+  if (keys.length && legend.length === 2) { legend[0].textContent = keys[0]; legend[1].textContent = keys[keys.length - 1]; }
+
+  paintStats();
+  moveOn();
+})();
