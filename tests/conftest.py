@@ -60,7 +60,7 @@ class _PgSchemas:
         self.all: list[str] = []
 
     def url_for(self, schema: str) -> str:
-        return f"{self.url}{'&' if '?' in self.url else '?'}options=-csearch_path%3D{schema}"
+        return f"{self.url}{'&' if '?' in self.url else '?'}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
 
     def blank(self) -> str:
         schema = f"t_{uuid.uuid4().hex[:12]}"

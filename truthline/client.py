@@ -199,7 +199,9 @@ class Client:
     # -- results --------------------------------------------------------------------------------
     def results(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
         data = self._json("GET", f"/projects/{project_id}/results", params={"method": method})
-        return list(data["items"] if isinstance(data, dict) else data)
+        if isinstance(data, dict):  # {"project_id", "method", "results": [...]}
+            data = data["results"] if "results" in data else data["items"]
+        return list(data)
 
     def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
         data = self._json("GET", f"/projects/{project_id}/workers", params={"method": method})

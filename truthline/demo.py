@@ -28,6 +28,8 @@ PROJECT_NAME = "Handwritten digits (demo)"
 SIM_OVERLAP = 3  # labels the simulated crowd gives each item
 FINAL_OVERLAP = 5  # then raised, so a person logging in still finds items to label
 N_SIM_WORKERS = 20
+# A fifth of the crowd are spammers: enough that majority vote visibly suffers and Dawid-Skene doesn't.
+CROWD_OPTIONS = {"seed": 0, "spammer_fraction": 0.2, "accuracy_beta": (8.0, 2.0), "prefix": "sim"}
 # Local demo only (serve binds 127.0.0.1): fixed passwords so they can be printed and typed.
 DEMO_LOGINS = {"admin": "admin-demo", "manager": "manager-demo", "annotator": "annotator-demo"}
 
@@ -146,7 +148,7 @@ def _simulate_crowd(
     engine: Engine, admin: object, pid: int, truth: np.ndarray, seed: int, report: Callable[[str, int, int], None]
 ) -> int:
     """Simulated workers take turns (faster ones more often) until no item needs another label."""
-    crowd = make_crowd(N_SIM_WORKERS, 10, seed=seed, spammer_fraction=0.2, accuracy_beta=(8.0, 2.0), prefix="sim")
+    crowd = make_crowd(N_SIM_WORKERS, 10, **{**CROWD_OPTIONS, "seed": seed})
     actors = []
     for w in crowd:
         # No password: token-only accounts nobody can log in as.

@@ -112,3 +112,15 @@ def test_members(engine: Engine, admin: Any, project: Any, make_person: Callable
     projects.remove_member(engine, admin.user, project.id, "bob")
     with pytest.raises(NotFound):
         projects.remove_member(engine, admin.user, project.id, "bob")
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_unstorable_strings_are_invalid(engine: Engine, admin: Any, project: Any, text: str) -> None:
+    for spec, field in (({"name": text, "labels": ["a", "b"]}, "name"),
+                        ({"name": "x", "labels": ["a", text]}, "labels"),
+                        ({"name": "x", "labels": ["a", "b"], "guidelines": text}, "guidelines")):
+        with pytest.raises(Invalid) as err:
+            projects.create_project(engine, admin.user, spec)
+        assert err.value.field == field
+    with pytest.raises(NotFound):
+        projects.add_member(engine, admin.user, project.id, text, "annotator")

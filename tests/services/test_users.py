@@ -101,3 +101,17 @@ def test_lookup_users(engine: Engine, admin, make_person: Callable) -> None:  # 
     assert [u.username for u in users.list_users(engine, admin.user)] == ["admin", "bob"]
     with pytest.raises(Forbidden):
         users.list_users(engine, bob.user)
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800"])
+def test_unstorable_strings_never_reach_the_database(engine: Engine, admin, text: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Unauthorized):
+        users.authenticate(engine, text, "password123")
+    with pytest.raises(Unauthorized):
+        users.authenticate(engine, "admin", text)
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, text)
+    with pytest.raises(NotFound):
+        users.get_user_by_name(engine, admin.user, text)
+    with pytest.raises(Invalid):
+        users.create_user(engine, None, "fine", "password" + text)

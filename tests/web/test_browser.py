@@ -20,7 +20,7 @@ from truthline.services import tasks
 from truthline.settings import Settings
 from truthline.store import db
 
-from .conftest import PASSWORD, Site, seed
+from web_support import PASSWORD, Site, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -72,6 +72,7 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             console_errors: list[str] = []
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("response", lambda r: console_errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
             # Log in through the form; the home page links to the workspace.
             page.goto(base + "/")

@@ -1,5 +1,8 @@
 """Request dependencies: the engine, the settings, and who is asking.
 
+Dependencies that do no I/O are `async def` so FastAPI runs them inline instead of hopping to the
+threadpool for each (a hop costs about as much as a token lookup); the token lookup itself is sync.
+
 A caller is identified by `Authorization: Bearer <api token>` or, for the web pages' own JavaScript, by the
 session cookie. Cookie-authenticated writes must also carry `X-Truthline-CSRF` (an HMAC of the session token),
 which a cross-site form cannot know.
@@ -30,11 +33,11 @@ LeaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="A lease id, as retur
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /api/v1/auth/login or `truthline init`.")
 
 
-def get_engine(request: Request) -> Any:
+async def get_engine(request: Request) -> Any:
     return request.app.state.engine
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -48,7 +51,7 @@ def optional_user(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Any | None:
     """The acting user, or None when the request carries no credentials at all."""
-    engine = get_engine(request)
+    engine = request.app.state.engine
     if credentials is not None:
         return user_service.user_for_token(engine, credentials.credentials, kind="api")
     if request.headers.get("authorization"):
@@ -64,32 +67,32 @@ def optional_user(
     return user
 
 
-def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
+async def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
     """The raw bearer token of this request (for revoking it)."""
     if credentials is None:
         raise Invalid("send the token to revoke as `Authorization: Bearer <token>`", field="Authorization")
     return credentials.credentials
 
 
-def current_user(user: Any | None = Depends(optional_user)) -> Any:
+async def current_user(user: Any | None = Depends(optional_user)) -> Any:
     """The acting user; 401 without credentials."""
     if user is None:
         raise Unauthorized("authentication required: send `Authorization: Bearer <token>` (POST /api/v1/auth/login gives one)")
     return user
 
 
-def method_param(
+async def method_param(
     request: Request,
     method: str | None = Query(None, description=f"Truth-inference method: {', '.join(sorted(METHODS))}. Default: the server's default_method."),
 ) -> str:
     """The validated truth-inference method name (422 naming `method` if unknown)."""
-    name = method if method is not None else get_settings_dep(request).default_method
+    name = method if method is not None else request.app.state.settings.default_method
     if name not in METHODS:
         raise Invalid(f"unknown method {name!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
     return name
 
 
-def idempotency_header(
+async def idempotency_header(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200),
 ) -> str | None:
     return idempotency_key

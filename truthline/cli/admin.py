@@ -68,6 +68,7 @@ def demo(
     host: HostOption = None,
     port: PortOption = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed only; do not start the server.")] = False,
+    items: Annotated[int | None, typer.Option("--items", min=1, help="Seed only the first N digits (quick tries).")] = None,
 ) -> None:
     """Migrate, seed the handwritten-digits demo (idempotent), then serve it."""
     from truthline.demo import seed_demo
@@ -86,7 +87,7 @@ def demo(
                 bars[stage] = progress.add_task(title, total=total)
             progress.update(bars[stage], completed=done, total=total)
 
-        info = seed_demo(engine, progress=report)
+        info = seed_demo(engine, limit=items, progress=report)
     settings = Settings()
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"\nDemo project #{info.project_id}: {info.n_items} digit images"

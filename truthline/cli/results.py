@@ -57,10 +57,17 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
         + (f"; answers: {', '.join(f'{k} {v}' for k, v in dist.most_common())}" if dist else ""),
         highlight=False,
     )
-    summary = as_dict(results.project_summary(engine, actor, proj.id))
-    for key in ("accuracy_vs_truth", "accuracy_vs_gold", "mv_ds_agreement"):
-        if summary.get(key) is not None:
-            console.print(f"{key.replace('_', ' ')}: {_fmt(summary[key])}", highlight=False)
+    summary = results.project_summary(engine, actor, proj.id)
+    accuracy = summary.get("accuracy") or {}
+    if accuracy.get("against"):
+        console.print(
+            f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): "
+            f"Dawid-Skene {_fmt(accuracy.get('ds'))}, majority vote {_fmt(accuracy.get('mv'))}",
+            highlight=False,
+        )
+    agreement = (summary.get("agreement") or {}).get("mv_vs_ds")
+    if agreement is not None:
+        console.print(f"Majority vote and Dawid-Skene agree on {agreement:.1%} of labeled items.", highlight=False)
 
 
 @handle_errors

@@ -2,8 +2,9 @@
 
 P(worker w labels item i correctly) = sigmoid(alpha_w * exp(b_i)); wrong labels are spread evenly
 over the other classes. Gaussian priors N(1, 1) on alpha and on the log-easiness b (as in the paper
-and crowd-kit). Generalized EM: an exact E-step, then a few L-BFGS steps on (alpha, b) per M-step
-with analytic gradients computed by `np.bincount` over the labels.
+and crowd-kit). Instead of EM with an inner optimizer, L-BFGS maximizes the marginal posterior of
+(alpha, b) directly: each evaluation is one exact E-step, and by Fisher's identity the gradient is
+the EM gradient at the current item posteriors. Everything is `np.bincount` over the labels.
 """
 
 from __future__ import annotations
@@ -12,117 +13,102 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit
 
-from ._em import check_finite, confusion_from_accuracy, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from ._em import check_finite, confusion_from_accuracy, normalize_rows, parse_known, softmax_rows_ll, vote_counts
+from . import one_coin
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
 __all__ = ["fit"]
 
 
-def _log_sigmoids(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """log sigmoid(z), log sigmoid(-z) and sigmoid(z), stable for any z, with one exp and one log1p."""
+def _softplus_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log(1 + exp(-|z|)), sigmoid(z)), stable for any z, with one exp and one log1p."""
     e = np.exp(-np.abs(z))
-    l1 = np.log1p(e)
-    log_s = np.minimum(z, 0.0) - l1
-    log_ns = -np.maximum(z, 0.0) - l1
-    s = np.where(z >= 0, 1.0, e) / (1.0 + e)
-    return log_s, log_ns, s
+    s = np.where(z >= 0, 1.0, e)
+    s /= 1.0 + e
+    return np.log1p(e), s
 
 
 def fit(
     labels: CrowdLabels,
     known: Mapping[int, int] | None = None,
     *,
-    max_iter: int = 100,
-    tol: float = 1e-5,
-    m_step_iter: int = 10,
+    max_iter: int = 300,
+    tol: float = 1e-7,
     prior_mean: float = 1.0,
-    learn_class_prior: bool = False,
+    class_prior: np.ndarray | None = None,
+    warm_start: bool = True,
 ) -> Aggregate:
     """Fit GLAD.
 
-    max_iter, tol: EM rounds; stop when the log-likelihood changes by less than `tol` per label.
-    m_step_iter: L-BFGS iterations per M-step.
+    max_iter: L-BFGS iterations; tol: relative change of the objective at which it stops.
     prior_mean: mean of the N(mean, 1) priors on abilities and log-easiness.
-    learn_class_prior: estimate class frequencies (default: uniform, as in crowd-kit).
-    Extra outputs: worker_params["skill"] (alpha), ["easiness"] (exp b, per item).
+    class_prior: fixed class frequencies (default: uniform, as in crowd-kit).
+    warm_start: start abilities from a one-coin fit (fewer iterations; same optimum in practice).
+    Extra outputs: worker_params["skill"] (alpha) and ["easiness"] (exp b, per item).
     """
     if max_iter < 1:
         raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
-    if m_step_iter < 1:
-        raise QualityInputError(f"m_step_iter: must be >= 1, got {m_step_iter}", "m_step_iter")
     kn = parse_known(known, labels)
     k = labels.n_classes
     n_w, n_i = labels.n_workers, labels.n_items
     it_, wk, lb = labels.items, labels.workers, labels.labels
     cells = it_ * k + lb
     log_km1 = np.log(k - 1)
-    counts = vote_counts(labels)
-    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    if class_prior is None:
+        prior = np.full(k, 1.0 / k)
+    else:
+        prior = normalize_rows(np.asarray(class_prior, dtype=np.float64).reshape(1, k))[0]
+    log_prior = np.log(np.maximum(prior, 1e-300))
 
-    alpha = np.full(n_w, prior_mean)
-    b = np.full(n_i, prior_mean)
-    prior = np.full(k, 1.0 / k)
-    post = kn.clamp(normalize_rows(counts))
-
-    def e_step() -> tuple[np.ndarray, float]:
-        z = alpha[wk] * np.exp(b[it_])
-        log_s, log_ns, _ = _log_sigmoids(z)
-        log_wrong = log_ns - log_km1
-        gain = log_s - log_wrong
-        logp = np.bincount(cells, weights=gain, minlength=n_i * k).reshape(n_i, k)
-        logp += safe_log(prior)
-        p, lse = softmax_rows_ll(logp)
-        return kn.clamp(p), float(lse.sum() + log_wrong.sum())
-
-    def negative_q(x: np.ndarray, p_hit: np.ndarray) -> tuple[float, np.ndarray]:
-        a, bb = x[:n_w], x[n_w:]
-        eb = np.exp(bb)
-        ebl = eb[it_]
+    def e_step(a: np.ndarray, bb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        ebl = np.exp(bb)[it_]
         z = a[wk] * ebl
-        log_s, log_ns, sig = _log_sigmoids(z)
-        q = float(np.dot(p_hit, log_s) + np.dot(1.0 - p_hit, log_ns))
-        q -= 0.5 * float(np.sum((a - prior_mean) ** 2) + np.sum((bb - prior_mean) ** 2))
-        r = p_hit - sig
-        ga = np.bincount(wk, weights=r * ebl, minlength=n_w) - (a - prior_mean)
-        gb = np.bincount(it_, weights=r * z, minlength=n_i) - (bb - prior_mean)
-        return -q, -np.concatenate([ga, gb])
+        l1, sig = _softplus_parts(z)
+        # log P(label | class) is log sigmoid(z) if the label is the class, else log sigmoid(-z) - log(K-1);
+        # their difference is z + log(K-1), and sum(log sigmoid(-z)) = -sum(max(z, 0) + l1).
+        logp = np.bincount(cells, weights=z + log_km1, minlength=n_i * k).reshape(n_i, k)
+        logp += log_prior
+        post, lse = softmax_rows_ll(logp)
+        if kn:
+            lse[kn.idx] = logp[kn.idx, kn.cls]
+            kn.clamp(post)
+        ll = float(lse.sum() - np.maximum(z, 0.0).sum() - l1.sum()) - len(z) * log_km1
+        return post, ll, sig, ebl
 
-    prev_ll = -np.inf
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        post, ll = e_step()
-        if learn_class_prior:
-            prior = labelled @ post + 1.0
-            prior /= prior.sum()
-        p_hit = post[it_, lb]
-        if len(p_hit):
-            res = minimize(
-                negative_q, np.concatenate([alpha, b]), args=(p_hit,), jac=True, method="L-BFGS-B",
-                options={"maxiter": m_step_iter},
-            )
-            x = np.clip(res.x, -30.0, 30.0)
-            alpha, b = x[:n_w], x[n_w:]
-        if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
-            converged = True
-            break
-        prev_ll = ll
-    post, _ = e_step()
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        a, bb = x[:n_w], x[n_w:]
+        post, ll, sig, ebl = e_step(a, bb)
+        ll -= 0.5 * float(np.sum((a - prior_mean) ** 2) + np.sum((bb - prior_mean) ** 2))
+        r = post[it_, lb] - sig
+        ga = np.bincount(wk, weights=r * ebl, minlength=n_w) - (a - prior_mean)
+        gb = np.bincount(it_, weights=r * a[wk] * ebl, minlength=n_i) - (bb - prior_mean)
+        return -ll, -np.concatenate([ga, gb])
+
+    x0 = np.full(n_w + n_i, prior_mean)
+    if warm_start and labels.n_labels:
+        # abilities from a one-coin fit: sigmoid(alpha * e^b) = accuracy at the prior easiness
+        acc = np.clip(one_coin.fit(labels, known, max_iter=20).worker_accuracy, 0.02, 0.98)
+        x0[:n_w] = np.log(acc / (1.0 - acc)) / np.exp(prior_mean)
+    res = minimize(
+        objective, x0, jac=True, method="L-BFGS-B",
+        options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-6 * max(1, labels.n_labels)},
+    )
+    x = np.clip(res.x, -30.0, 30.0)
+    alpha, b = x[:n_w], x[n_w:]
+    post, _, sig, _ = e_step(alpha, b)
     post = check_finite(post, "glad")
-    z = alpha[wk] * np.exp(b[it_])
-    hit_p = np.bincount(wk, weights=expit(z), minlength=n_w)
+    typical = 1.0 / (1.0 + np.exp(-np.clip(alpha * np.exp(prior_mean), -500, 500)))
+    hit_p = np.bincount(wk, weights=sig, minlength=n_w)
     n_lab = np.bincount(wk, minlength=n_w)
-    typical = expit(alpha * np.exp(prior_mean))
     acc = np.where(n_lab > 0, hit_p / np.maximum(n_lab, 1), typical)
     return Aggregate(
         method="glad",
         posteriors=post,
         worker_accuracy=acc,
         worker_params={"confusion": confusion_from_accuracy(typical, k), "skill": alpha, "easiness": np.exp(b)},
-        iterations=it,
-        converged=converged,
+        iterations=int(res.nit),
+        converged=bool(res.success),
         class_prior=prior,
     )

@@ -124,30 +124,46 @@ def _polish(
     beta: float,
     tol: float,
 ) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Maximise the Crowd-BT marginal posterior over (scores, reliabilities) with L-BFGS-B."""
+    """Maximise the Crowd-BT marginal posterior over (scores, reliabilities) with L-BFGS-B.
+
+    Variables are scaled by the square root of the Hessian diagonal at the start (scores and
+    reliabilities differ in curvature by the number of comparisons per worker).
+    """
     eps = 1e-9
 
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        s, e = theta[:n], theta[n:]
-        d = s[a] - s[b]
-        p = expit(d)
+    def parts(s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        p = expit(s[a] - s[b])
         q = np.where(y > 0.5, p, 1.0 - p)
         ew = e[wk]
-        mix = ew * q + 0.5 * (1.0 - ew)
+        return p, q, ew, ew * q + 0.5 * (1.0 - ew)
+
+    e0 = np.clip(eta0, eps, 1.0 - eps)
+    p, q, ew, mix = parts(s0, e0)
+    curv = ew * q * (1.0 - q) / mix
+    scale = np.sqrt(np.concatenate([
+        np.bincount(a, curv, n) + np.bincount(b, curv, n) + ridge,
+        np.bincount(wk, ((q - 0.5) / mix) ** 2, nw) + (alpha - 1.0) / e0**2 + (beta - 1.0) / (1.0 - e0) ** 2 + 1.0,
+    ]))
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = x / scale
+        s, e = theta[:n], theta[n:]
+        p, q, ew, mix = parts(s, e)
         f = -np.sum(np.log(mix)) + 0.5 * ridge * float(s @ s)
         f -= float(np.sum((alpha - 1.0) * np.log(e) + (beta - 1.0) * np.log1p(-e)))
         g = -(ew * q / mix) * (y - p)
         grad_s = np.bincount(a, g, n) - np.bincount(b, g, n) + ridge * s
         grad_e = -np.bincount(wk, (q - 0.5) / mix, nw) - (alpha - 1.0) / e + (beta - 1.0) / (1.0 - e)
-        return float(f), np.concatenate([grad_s, grad_e])
+        return float(f), np.concatenate([grad_s, grad_e]) / scale
 
-    theta0 = np.concatenate([s0, np.clip(eta0, eps, 1.0 - eps)])
-    bounds = [(None, None)] * n + [(eps, 1.0 - eps)] * nw
+    x0 = np.concatenate([s0, e0]) * scale
+    bounds = [(None, None)] * n + list(zip(eps * scale[n:], (1.0 - eps) * scale[n:]))
     res = minimize(
-        fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+        fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"maxiter": 5000, "ftol": 1e-15, "gtol": tol},
     )
-    return np.asarray(res.x[:n]), np.asarray(res.x[n:]), int(res.nit), bool(res.success)
+    theta = res.x / scale
+    return np.asarray(theta[:n]), np.clip(theta[n:], eps, 1.0 - eps), int(res.nit), bool(res.success)
 
 
 def _stderr(

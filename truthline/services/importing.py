@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from truthline.errors import Invalid, Problem
 from truthline.services.access import project_for
 from truthline.services.readers import FORMATS, format_for, read_records
+from truthline.services.text import text_problem
 from truthline.store import items as store
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import ImportReport, Project, User
@@ -34,6 +35,17 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _encodable(line: int, field: str, value: Any, problems: list[Problem]) -> str | None:
+    """JSON text of value, or None after adding a problem when it cannot be stored (lone surrogates)."""
+    text = _dumps(value)
+    if text is not None:
+        problem = text_problem(text)  # NULs are escaped by json.dumps; surrogates are not
+        if problem:
+            problems.append(Problem(problem, field=field, line=line))
+            return None
+    return text
+
+
 def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: list[Problem]) -> tuple | None:
     """A validated row (external_id, data, priority, gold, truth as JSON text) or None, adding problems."""
     if not isinstance(rec, dict):
@@ -49,6 +61,8 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
     if not isinstance(ext, str) or not ext.strip() or len(ext) > MAX_EXTERNAL_ID:
         problems.append(Problem(f"is required: a non-empty string of at most {MAX_EXTERNAL_ID} characters",
                                 field="external_id", line=line))
+    elif problem := text_problem(ext):
+        problems.append(Problem(problem, field="external_id", line=line))
     for p in tt.validate_item(rec.get("data")):
         problems.append(Problem(p.message, field=p.field, line=line))
     priority = rec.get("priority", 0)
@@ -64,7 +78,10 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
                 problems.append(Problem(exc.message, field=key, line=line))
     if len(problems) > bad:
         return None
-    return ext, _dumps(rec["data"]), priority, _dumps(answers.get("gold")), _dumps(answers.get("truth"))
+    row = (ext, _encodable(line, "data", rec["data"], problems), priority,
+           _encodable(line, "gold", answers.get("gold"), problems),
+           _encodable(line, "truth", answers.get("truth"), problems))
+    return None if len(problems) > bad else row
 
 
 def import_items(engine: Engine, actor: User, project_id: int,

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid, NotFound
 from truthline.services.access import PROJECT_ROLES, project_for
+from truthline.services.text import storable, text_problem
 from truthline.settings import get_settings
 from truthline.store import projects as store
 from truthline.store import users as user_store
@@ -37,6 +38,11 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
     if unknown:
         raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}",
                       field=unknown[0])
+    for key in ("name", "guidelines", "task_type"):
+        if isinstance(spec.get(key), str) and (problem := text_problem(spec[key])):
+            raise Invalid(problem, field=key)
+    if isinstance(spec.get("labels"), list) and not all(storable(x) for x in spec["labels"]):
+        raise Invalid("labels must not contain NUL characters or lone surrogates", field="labels")
     merged = {**base, **spec}
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -114,7 +120,7 @@ def add_member(engine: Engine, actor: User, project_id: int, username: str, role
         raise Invalid(f"role must be one of: {', '.join(PROJECT_ROLES)}", field="role")
     with write_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
-        user = user_store.get_user_by_name(conn, username) if isinstance(username, str) else None
+        user = user_store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
         if user is None:
             raise NotFound(f"user {username!r} not found; an admin can create it first", field="username")
         store.upsert_member(conn, project.id, user.id, role)
@@ -124,7 +130,7 @@ def add_member(engine: Engine, actor: User, project_id: int, username: str, role
 def remove_member(engine: Engine, actor: User, project_id: int, username: str) -> None:
     with write_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
-        user = user_store.get_user_by_name(conn, username)
+        user = user_store.get_user_by_name(conn, username) if storable(username) else None
         if user is None or not store.remove_member(conn, project.id, user.id):
             raise NotFound(f"{username!r} is not a member of project {project.id}", field="username")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -11,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound
 from truthline.routing import claim_next, end_lease
 from truthline.services.access import LABELING_ROLES, project_for
+from truthline.services.text import storable
 from truthline.store import annotations as annotation_store
 from truthline.store import leases as lease_store
-from truthline.store import projects as project_store
 from truthline.store.db import write_tx
 from truthline.store.records import Annotation, Task, User, to_datetime
 from truthline.tasktypes import get_task_type
@@ -22,15 +23,22 @@ MAX_ACTIVE_MS = 24 * 3600 * 1000
 MAX_KEY = 200
 
 
-def next_task(engine: Engine, actor: User, project_id: int) -> Task | None:
-    """Lease the actor an item to label (or return the lease they already hold); None when done."""
+def next_task(engine: Engine, actor: User, project_id: int, held: Collection[int] = ()) -> Task | None:
+    """Lease the actor an item to label; None when nothing is left for them.
+
+    Idempotent: the actor's oldest live lease not listed in `held` is returned again. A client that
+    prefetches passes the lease ids it already holds and gets a second item (at most MAX_LIVE = 2 live
+    leases per project; beyond that, Conflict)."""
+    if isinstance(held, (str, bytes)) or not all(isinstance(h, int) and not isinstance(h, bool) for h in held):
+        raise Invalid("held must be a list of lease ids", field="held")
+    held_ids = frozenset(held)
     with write_tx(engine) as conn:
         project, role = project_for(conn, actor, project_id)
         if role not in LABELING_ROLES and not actor.is_admin:
             raise Forbidden(f"you are not an annotator of project {project.id}; ask its manager to add you")
         if project.status != "active":
             raise Conflict(f"project {project.id} is {project.status}; a manager can set its status to active")
-        return claim_next(conn, project, actor.id, time.time())
+        return claim_next(conn, project, actor.id, time.time(), held_ids)
 
 
 def _lease_for(conn: Any, actor: User, lease_id: Any) -> Any:
@@ -48,7 +56,7 @@ def _check_inputs(active_ms: Any, idempotency_key: Any) -> None:
     if isinstance(active_ms, bool) or not isinstance(active_ms, int) or not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise Invalid(f"must be an integer number of milliseconds from 0 to {MAX_ACTIVE_MS}", field="active_ms")
     if idempotency_key is not None and (
-        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY
+        not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY or not storable(idempotency_key)
     ):
         raise Invalid(f"must be a string of 1 to {MAX_KEY} characters", field="idempotency_key")
 
@@ -80,9 +88,7 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
             if lease.state == "expired" or lease.expires_at <= now:
                 raise Conflict(f"lease {lease.id} expired at {to_datetime(lease.expires_at).isoformat()}; "
                                "call next for a new task", field="lease_id")
-            project = project_store.get_project(conn, lease.project_id)
-            assert project is not None  # leases cascade with their project
-            normalized = get_task_type(project.task_type).validate_answer(answer, project.config)
+            normalized = get_task_type(lease.task_type).validate_answer(answer, lease.config)
             created = annotation_store.insert(conn, {
                 "project_id": lease.project_id, "item_id": lease.item_id, "user_id": actor.id,
                 "lease_id": lease.id, "answer": normalized, "active_ms": active_ms,
@@ -105,3 +111,14 @@ def skip(engine: Engine, actor: User, lease_id: int) -> None:
         if lease.state == "skipped":
             return
         end_lease(conn, lease.id, lease.item_id, "skipped", was_live=lease.state == "active")
+
+
+def release(engine: Engine, actor: User, lease_id: int) -> None:
+    """Give a live lease back without recording a skip (e.g. a prefetched item when the page closes): the
+    item returns to the pool and the actor may be offered it again. No-op on skipped/expired leases."""
+    with write_tx(engine) as conn:
+        lease = _lease_for(conn, actor, lease_id)
+        if lease.state == "submitted":
+            raise Conflict(f"lease {lease.id} was already submitted", field="lease_id")
+        if lease.state == "active":
+            end_lease(conn, lease.id, lease.item_id, "released", was_live=True)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from truthline.errors import Conflict, Invalid, NotFound, Unauthorized
 from truthline.services.access import require_admin
+from truthline.services.text import storable
 from truthline.store import users as store
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import User
@@ -26,7 +27,7 @@ hasher = PasswordHasher()  # module attribute so tests can swap in cheaper param
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_user(engine: Engine, actor: User | None, username: str, password: str | None, role: str = "member") -> User:
@@ -38,8 +39,8 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
         raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
     if role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
-    if password is not None and (not isinstance(password, str) or len(password) < 8):
-        raise Invalid("password must be at least 8 characters", field="password")
+    if password is not None and (not isinstance(password, str) or len(password) < 8 or not storable(password)):
+        raise Invalid("password must be at least 8 characters (valid Unicode, no NUL)", field="password")
     hashed = hasher.hash(password) if password is not None else None
     with write_tx(engine) as conn:
         if store.get_user_by_name(conn, username) is not None:
@@ -49,8 +50,8 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
 
 def authenticate(engine: Engine, username: str, password: str) -> User:
     with read_tx(engine) as conn:
-        found = store.password_hash(conn, username) if isinstance(username, str) else None
-    if found is None or found[1] is None or not found[0].active:
+        found = store.password_hash(conn, username) if isinstance(username, str) and storable(username) else None
+    if found is None or found[1] is None or not found[0].active or not isinstance(password, str) or not storable(password):
         hasher.hash("timing-equalizer")  # don't reveal which usernames exist by answering faster
         raise Unauthorized("wrong username or password")
     user, hashed = found
@@ -71,6 +72,8 @@ def create_token(engine: Engine, user: User, name: str = "api", kind: str = "api
         raise Invalid(f"kind must be one of: {', '.join(TOKEN_KINDS)}", field="kind")
     if ttl_seconds is None and kind == "session":
         ttl_seconds = SESSION_SECONDS
+    if not isinstance(name, str) or not storable(name):
+        raise Invalid("token name must be a string without NUL characters", field="name")
     token = secrets.token_urlsafe(32)
     now = time.time()
     with write_tx(engine) as conn:
@@ -105,7 +108,7 @@ def init_admin(engine: Engine, username: str, password: str | None) -> tuple[Use
 
 def get_user_by_name(engine: Engine, actor: User | None, username: str) -> User:
     with read_tx(engine) as conn:
-        user = store.get_user_by_name(conn, username)
+        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
     if user is None:
         raise NotFound(f"user {username!r} not found", field="username")
     return user

@@ -21,18 +21,22 @@ def _annotation(row: Any, replayed: bool = False) -> Annotation | None:
     )
 
 
+_BY_KEY = sa.select(annotations).where(annotations.c.user_id == sa.bindparam("user_id"),
+                                       annotations.c.idempotency_key == sa.bindparam("key"))
+_BY_LEASE = sa.select(annotations).where(annotations.c.lease_id == sa.bindparam("lease_id"))
+_INSERT = annotations.insert()
+
+
 def by_key(conn: Connection, user_id: int, key: str) -> Annotation | None:
-    q = sa.select(annotations).where(annotations.c.user_id == user_id, annotations.c.idempotency_key == key)
-    return _annotation(conn.execute(q).first(), replayed=True)
+    return _annotation(conn.execute(_BY_KEY, {"user_id": user_id, "key": key}).first(), replayed=True)
 
 
 def by_lease(conn: Connection, lease_id: int) -> Annotation | None:
-    q = sa.select(annotations).where(annotations.c.lease_id == lease_id)
-    return _annotation(conn.execute(q).first(), replayed=True)
+    return _annotation(conn.execute(_BY_LEASE, {"lease_id": lease_id}).first(), replayed=True)
 
 
 def insert(conn: Connection, values: dict[str, Any]) -> Annotation:
-    res = conn.execute(annotations.insert().values(**values))
+    res = conn.execute(_INSERT, values)
     return Annotation(
         id=int(res.inserted_primary_key[0]), project_id=values["project_id"], item_id=values["item_id"],
         user_id=values["user_id"], lease_id=values["lease_id"], answer=values["answer"],

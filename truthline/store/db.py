@@ -8,10 +8,12 @@ with "database is locked" on a deferred lock upgrade. PostgreSQL: plain pooled e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +24,7 @@ from truthline.errors import NotReady
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+_write_locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -41,13 +44,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 16)
         kwargs.setdefault("max_overflow", 48)
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+    _write_locks[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
         cur = dbapi_conn.cursor()
-        if not memory:
-            cur.execute("PRAGMA journal_mode=WAL")
+        if not memory and cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")  # persistent; only the first connection switches
         cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL keeps it consistent
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -67,10 +71,19 @@ def is_postgres(conn_or_engine: Connection | Engine) -> bool:
 
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: on SQLite it takes the write lock first (BEGIN IMMEDIATE)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execution_options(sqlite_begin="IMMEDIATE")
+    """A transaction that will write: on SQLite it takes the write lock first (BEGIN IMMEDIATE).
+
+    SQLite writers of one process also queue on a Python lock first: SQLite's busy handler polls with
+    sleeps of up to 100 ms, which under contention wastes most of the time the database is free."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    lock = _write_locks.get(engine)
+    if lock is None:
+        lock = _write_locks.setdefault(engine, threading.Lock())
+    with lock, engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
 

@@ -38,19 +38,22 @@ def get_project(conn: Connection, project_id: int) -> Project | None:
     return None if row is None else _project(row)
 
 
+_WITH_ROLE = (
+    sa.select(projects, project_members.c.role.label("member_role"))
+    .select_from(
+        projects.outerjoin(
+            project_members,
+            sa.and_(project_members.c.project_id == projects.c.id,
+                    project_members.c.user_id == sa.bindparam("user_id")),
+        )
+    )
+    .where(projects.c.id == sa.bindparam("project_id"))
+)
+
+
 def project_with_role(conn: Connection, project_id: int, user_id: int) -> tuple[Project, str | None] | None:
     """The project and the user's role in it, in one indexed query (hot path of `next`)."""
-    q = (
-        sa.select(projects, project_members.c.role.label("member_role"))
-        .select_from(
-            projects.outerjoin(
-                project_members,
-                sa.and_(project_members.c.project_id == projects.c.id, project_members.c.user_id == user_id),
-            )
-        )
-        .where(projects.c.id == project_id)
-    )
-    row = conn.execute(q).first()
+    row = conn.execute(_WITH_ROLE, {"project_id": project_id, "user_id": user_id}).first()
     return None if row is None else (_project(row), row.member_role)
 
 

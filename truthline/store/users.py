@@ -62,18 +62,21 @@ def insert_token(
     )
 
 
-def user_for_token_hash(conn: Connection, token_hash: str, kind: str, now: float) -> User | None:
-    q = (
-        sa.select(*_USER_COLS)
-        .join(tokens, tokens.c.user_id == users.c.id)
-        .where(
-            tokens.c.token_hash == token_hash,
-            tokens.c.kind == kind,
-            sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now),
-            users.c.active == sa.true(),
-        )
+_FOR_TOKEN = (
+    sa.select(*_USER_COLS)
+    .join(tokens, tokens.c.user_id == users.c.id)
+    .where(
+        tokens.c.token_hash == sa.bindparam("token_hash"),
+        tokens.c.kind == sa.bindparam("kind"),
+        sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > sa.bindparam("now")),
+        users.c.active == sa.true(),
     )
-    return _user(conn.execute(q).first())
+)
+
+
+def user_for_token_hash(conn: Connection, token_hash: str, kind: str, now: float) -> User | None:
+    """Hot path: runs on every API request."""
+    return _user(conn.execute(_FOR_TOKEN, {"token_hash": token_hash, "kind": kind, "now": now}).first())
 
 
 def delete_token(conn: Connection, token_hash: str, user_id: int | None = None) -> int:

@@ -1,6 +1,6 @@
-"""The manager page's view model: one dict built from the results services, shaped for manage.html.
+"""The manager page's view model: the results services' figures, shaped for manage.html.
 
-Kept apart from routes.py so the numbers (shares, interval clipping) are testable without HTTP.
+Kept apart from routes.py so the shaping (shares, merging worker rows) is readable on its own.
 """
 
 from __future__ import annotations
@@ -9,11 +9,79 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from truthline.quality import METHODS
+from truthline.services import dashboard as quality_service
+from truthline.services import results
+
 
 def can_manage(user: Any, role: str | None) -> bool:
     """Admins and the project's managers see the dashboard (the services enforce the same rule)."""
     return bool(getattr(user, "is_admin", False) or role == "manager")
 
 
+def method_names() -> list[str]:
+    """Methods for the picker, the product default first."""
+    return ["auto"] + sorted(m for m in METHODS if m != "auto")
+
+
 def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any]:
-    raise NotImplementedError  # filled in against services.results
+    """Everything manage.html shows. The services authorize (managers and admins only)."""
+    summary = results.project_summary(engine, user, project.id)
+    report = quality_service.quality_report(engine, user, project.id, method)
+    rows = results.worker_stats(engine, user, project.id, method)
+
+    progress = summary["progress"]
+    total = int(progress.get("items", 0))
+    done = int(progress.get("done", 0))
+
+    counts = summary.get("label_distribution") or {}
+    top = max(counts.values(), default=0)
+    distribution = [{"label": str(label), "count": int(n), "share": n / top if top else 0.0} for label, n in counts.items()]
+    if not top:
+        distribution = []
+
+    accuracy = []
+    acc = summary.get("accuracy") or {}
+    if acc.get("against"):
+        against = "hidden truth" if acc["against"] == "truth" else acc["against"]
+        accuracy.append({"against": against, "n": acc.get("items", 0), "mv": acc.get("mv"), "ds": acc.get("ds"), "method": None})
+
+    interval = report["workers"]
+    workers = []
+    for row in rows:
+        q = interval.get(int(row["user_id"]), {})
+        workers.append({
+            "username": row["username"],
+            "n_labels": row["n_labels"],
+            # The interval's own mean, so the dot always sits inside the bar it is drawn on.
+            "accuracy": q.get("accuracy", row.get("accuracy")),
+            "lower": q.get("lower"),
+            "upper": q.get("upper"),
+            "spammer_score": q.get("spammer_score"),
+            "median_active_ms": row.get("median_active_ms"),
+        })
+    workers.sort(key=lambda w: (w["accuracy"] is None, -(w["accuracy"] or 0.0), w["username"]))
+
+    return {
+        "method": method,
+        "methods": method_names(),
+        "progress": {
+            "total": total,
+            "complete": done,
+            "fraction": done / total if total else None,
+            "in_progress": progress.get("leased"),
+            "annotations": int(progress.get("labels", 0)),
+        },
+        "distribution": distribution,
+        "quality": {
+            "mv_vs_ds": (summary.get("agreement") or {}).get("mv_vs_ds"),
+            "accuracy": accuracy,
+            "alpha": report["agreement"]["krippendorff_alpha"],
+            "kappa": report["agreement"]["fleiss_kappa"],
+        },
+        "workers": workers,
+        "show_time": any(w["median_active_ms"] is not None for w in workers),
+        # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
+        "chart": {"label_width": min(160, 12 + 7 * max((len(d["label"]) for d in distribution), default=1))},
+        "level_pct": round(100 * report["level"]),
+    }

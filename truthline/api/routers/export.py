@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from truthline.services import exporting as service
 
 from ..deps import ProjectId, current_user, get_engine, method_param
-from ..streaming import ByteStream
 
 router = APIRouter(tags=["export"])
-
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 @router.get(
     "/projects/{project_id}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "The export file, streamed"}},
+    responses={200: {"content": {t: {} for t in service.MEDIA_TYPES.values()}, "description": "The export file, streamed"}},
     summary="Download items with answers, confidence and raw annotations as JSONL, CSV or Parquet",
 )
 async def export(
@@ -31,11 +28,8 @@ async def export(
     user: Any = Depends(current_user),
     engine: Any = Depends(get_engine),
 ) -> StreamingResponse:
-    write = partial(_write, engine, user, project_id, format, method)
-    body = await ByteStream(write).start()  # authorization errors surface here, before any byte is sent
+    # iter_export authorizes and runs inference before returning, so errors become normal JSON errors;
+    # the chunks (one batch of items each) are then pulled from the database as the client reads.
+    chunks = await run_in_threadpool(service.iter_export, engine, user, project_id, format, method)
     headers = {"Content-Disposition": f'attachment; filename="project-{project_id}.{format}"'}
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
-
-
-def _write(engine: Any, user: Any, project_id: ProjectId, fmt: str, method: str, out: Any) -> None:
-    service.export(engine, user, project_id, fmt, out, method=method)
+    return StreamingResponse(chunks, media_type=service.MEDIA_TYPES[format], headers=headers)

@@ -121,6 +121,7 @@
     current.key = uuid(); // one idempotency key per item shown: a retried submit can never count twice
     TL.renderItem(itemEl, task.item);
     $("item-ref").textContent = "Item " + task.item.external_id;
+    $("stage-title").textContent = "Label this item";
     widget.reset();
     resetClock();
     $("task").hidden = false;
@@ -146,7 +147,8 @@
       $("done").hidden = false;
       $("item-ref").textContent = "";
       setState("done");
-      say("Nothing left to label. " + stats.count + " labeled this session.");
+      $("stage-title").textContent = "All done";
+      say("Nothing left to label in this project.");
       return;
     }
     display(task);
@@ -186,6 +188,7 @@
           await new Promise(function (ok) { setTimeout(ok, DELAYS[attempt]); });
           continue;
         }
+        say("Item " + job.ref + " was not saved; see the message above.");
         const what = job.kind === "submit" ? "Your answer for item " : "Skipping item ";
         showError(what + job.ref + " was not saved: " + err.message, err.retryable ? function () { enqueue(job); } : null);
         return;

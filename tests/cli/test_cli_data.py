@@ -1,0 +1,148 @@
+"""`project`, `import`, `export`, `aggregate`, `workers`: happy paths and bad input (exit 2, naming field/line)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import Cli
+
+from truthline.services import projects, tasks, users
+from truthline.store.db import make_engine
+
+
+def label_all(db_url: str, pid: int, n_workers: int = 3) -> None:
+    """Workers w0..w2 label every item of project `pid`; w2 always says "bird" (a spammer)."""
+    engine = make_engine(db_url)
+    admin = users.first_admin(engine)
+    for w in range(n_workers):
+        user = users.create_user(engine, admin, f"w{w}", None)
+        projects.add_member(engine, admin, pid, user.username, "annotator")
+    projects.update_project(engine, admin, pid, {"overlap": n_workers})
+    for w in range(n_workers):
+        user = users.get_user_by_name(engine, admin, f"w{w}")
+        while (task := tasks.next_task(engine, user, pid)) is not None:
+            i = int(task.external_id[1:])
+            answer = "bird" if w == 2 else ["cat", "dog", "bird"][i % 3]
+            tasks.submit(engine, user, task.lease_id, answer, 1000 + w, f"k{task.lease_id}")
+    engine.dispose()
+
+
+def test_project_create_and_list(cli: Cli, seeded: dict) -> None:
+    result = cli("project", "list", db=seeded["db"])
+    assert result.exit_code == 0
+    assert "Pets" in result.stdout and "cat, dog, bird" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name: [unclosed\n", "line"),
+        ("- just\n- a list\n", "mapping"),
+        ("name: X\nlabels: [a, b]\ncolour: red\n", "colour"),
+        ("name: X\nlabels: [a, b]\noverlap: 0\n", "overlap"),
+        ("name: X\ntask_type: video\nlabels: [a]\n", "task_type"),
+    ],
+)
+def test_project_create_bad_config_names_the_problem(cli: Cli, seeded: dict, text: str, needle: str) -> None:
+    config = seeded["tmp"] / "bad.yaml"
+    config.write_text(text)
+    result = cli("project", "create", "--config", config, db=seeded["db"])
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr and "Traceback" not in result.output
+
+
+def test_project_create_missing_file(cli: Cli, seeded: dict) -> None:
+    result = cli("project", "create", "--config", seeded["tmp"] / "nope.yaml", db=seeded["db"])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_import_is_idempotent_and_reads_csv_and_parquet(cli: Cli, seeded: dict) -> None:
+    again = cli("import", str(seeded["pid"]), seeded["items"], db=seeded["db"])
+    assert again.exit_code == 0 and "0 created, 0 updated, 12 unchanged" in again.stdout
+    csv_file = seeded["tmp"] / "more.csv"
+    csv_file.write_text("external_id,text\nc1,hello\nc2,world\n")
+    result = cli("import", "Pets", csv_file, db=seeded["db"])
+    assert result.exit_code == 0 and "2 created" in result.stdout, result.output
+    pq_file = seeded["tmp"] / "more.parquet"
+    pq.write_table(pa.table({"external_id": ["q1"], "data": [json.dumps({"text": "parquet pet"})]}), pq_file)
+    result = cli("import", "Pets", pq_file, db=seeded["db"])
+    assert result.exit_code == 0 and "1 created" in result.stdout, result.output
+
+
+def test_import_bad_lines_are_all_named_and_nothing_is_written(cli: Cli, seeded: dict) -> None:
+    bad = seeded["tmp"] / "bad.jsonl"
+    bad.write_text(
+        '{"external_id": "n1", "data": {"text": "fine"}}\n'
+        '{"external_id": "n2", "data": {"text": "broken"}\n'
+        '{"external_id": "n3", "data": {"text": "x"}, "gold": "hamster"}\n'
+        '{"external_id": "n1", "data": {"text": "dup"}}\n'
+    )
+    result = cli("import", "Pets", bad, db=seeded["db"])
+    assert result.exit_code == 2
+    for needle in ("line 2", "line 3", "gold", "line 4", "duplicate", "nothing was imported"):
+        assert needle in result.stderr, (needle, result.stderr)
+    check = cli("import", "Pets", seeded["items"], db=seeded["db"])
+    assert "0 created" in check.stdout  # n1 was not half-written
+
+
+def test_import_unknown_project_and_format(cli: Cli, seeded: dict) -> None:
+    result = cli("import", "Hamsters", seeded["items"], db=seeded["db"])
+    assert result.exit_code == 1 and "no project named 'Hamsters'" in result.stderr
+    odd = seeded["tmp"] / "items.xml"
+    odd.write_text("<items/>")
+    result = cli("import", "Pets", odd, db=seeded["db"])
+    assert result.exit_code == 2 and "--format" in result.stderr
+    result = cli("import", "Pets", seeded["tmp"] / "missing.jsonl", db=seeded["db"])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_aggregate_and_workers_show_ds_and_accuracy_against_truth(cli: Cli, seeded: dict) -> None:
+    label_all(seeded["db"], seeded["pid"])
+    result = cli("aggregate", "Pets", "--method", "ds", db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert "p0" in result.stdout and "12 items, 12 with an answer" in result.stdout
+    assert "Accuracy against truth" in result.stdout
+    mv = cli("aggregate", "Pets", "--method", "mv", "--limit", "0", db=seeded["db"])
+    assert mv.exit_code == 0 and "p11" in mv.stdout
+    workers = cli("workers", "Pets", db=seeded["db"])
+    assert workers.exit_code == 0 and all(f"w{i}" in workers.stdout for i in range(3))
+
+
+def test_aggregate_unknown_method_is_bad_input(cli: Cli, seeded: dict) -> None:
+    result = cli("aggregate", "Pets", "--method", "magic", db=seeded["db"])
+    assert result.exit_code == 2 and "method" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_export_writes_every_format(cli: Cli, seeded: dict, fmt: str) -> None:
+    label_all(seeded["db"], seeded["pid"])
+    out = seeded["tmp"] / f"out.{fmt}"
+    result = cli("export", "Pets", "--format", fmt, "--out", out, db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert not out.with_name(out.name + ".partial").exists()
+    raw = out.read_bytes()
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in raw.splitlines()]
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    else:
+        rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 12 and {r["external_id"] for r in rows} == {f"p{i}" for i in range(12)}
+    assert all("truth" not in r and "gold" not in r for r in rows)
+
+
+def test_export_bad_format_writes_nothing(cli: Cli, seeded: dict) -> None:
+    out = seeded["tmp"] / "out.xml"
+    result = cli("export", "Pets", "--format", "xml", "--out", out, db=seeded["db"])
+    assert result.exit_code == 2 and "--format" in result.stderr and not out.exists()
+
+
+def test_export_to_a_missing_directory_is_bad_input(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    result = cli("export", "Pets", "--out", tmp_path / "no" / "such" / "dir.jsonl", db=seeded["db"])
+    assert result.exit_code == 2 and "no such file" in result.stderr

@@ -1,0 +1,79 @@
+"""`truthline db upgrade`, `serve` (refusing an unmigrated database), `init`, `demo`, `--as`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Cli
+
+from truthline.services import users
+from truthline.store.db import current_revision, head_revision, make_engine
+
+
+def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    for _ in range(2):
+        result = cli("db", "upgrade", "--db", url)
+        assert result.exit_code == 0, result.output
+        assert "up to date" in result.output
+    engine = make_engine(url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_serve_refuses_an_unmigrated_database_and_names_the_fix(cli: Cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = cli("serve", "--db", url, "--port", "1")
+    assert result.exit_code == 1
+    assert "truthline db upgrade" in result.stderr and "Traceback" not in result.output
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_run(cli: Cli, tmp_path: Path) -> None:
+    result = cli("project", "list", db=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert result.exit_code == 1 and "truthline db upgrade" in result.stderr
+
+
+def test_db_in_a_missing_directory_is_bad_input(cli: Cli, tmp_path: Path) -> None:
+    result = cli("db", "upgrade", "--db", f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
+    assert result.exit_code == 2 and "--db" in result.stderr and "does not exist" in result.stderr
+
+
+def test_init_creates_the_first_admin_once_and_prints_a_working_token(cli: Cli, db_url: str) -> None:
+    result = cli("init", "--username", "root", db=db_url, input="s3cret-pass\ns3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    engine = make_engine(db_url)
+    assert users.user_for_token(engine, token).username == "root"
+    engine.dispose()
+    again = cli("init", "--username", "other", "--password", "another-pass", db=db_url)
+    assert again.exit_code == 1 and "already exists (root)" in again.stderr
+
+
+def test_init_rejects_a_short_password_naming_the_field(cli: Cli, db_url: str) -> None:
+    result = cli("init", "--password", "short", db=db_url)
+    assert result.exit_code == 2 and "password" in result.stderr and "8 characters" in result.stderr
+
+
+def test_commands_before_init_say_to_run_init(cli: Cli, db_url: str) -> None:
+    result = cli("project", "list", db=db_url)
+    assert result.exit_code == 1 and "truthline init" in result.stderr
+
+
+def test_as_selects_the_acting_user(cli: Cli, seeded: dict) -> None:
+    ok = cli("--as", "admin", "project", "list", db=seeded["db"])
+    assert ok.exit_code == 0 and "Pets" in ok.stdout
+    missing = cli("--as", "nobody", "project", "list", db=seeded["db"])
+    assert missing.exit_code == 1 and "nobody" in missing.stderr
+
+
+def test_demo_seeds_idempotently_without_serving(cli: Cli, db_url: str) -> None:
+    first = cli("demo", "--no-serve", "--items", "30", "--db", db_url)
+    assert first.exit_code == 0, first.output
+    assert "90 simulated labels" in first.stdout
+    for login in ("admin / admin-demo", "manager / manager-demo", "annotator / annotator-demo"):
+        assert login in first.stdout
+    assert "http://127.0.0.1:8000/" in first.stdout
+    second = cli("demo", "--no-serve", "--items", "30", "--db", db_url)
+    assert second.exit_code == 0 and "simulated labels" not in second.stdout
+    listing = cli("project", "list", db=db_url)
+    assert listing.stdout.count("Handwritten") == 1

@@ -1,0 +1,56 @@
+"""`truthline simulate`: a simulated crowd labels through a real server's HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import Cli
+
+from truthline.api.app import create_app
+from truthline.cli.serving import background_server
+from truthline.services import results, users
+from truthline.settings import Settings
+from truthline.store.db import make_engine
+
+
+@pytest.fixture
+def server(seeded: dict) -> Iterator[str]:
+    engine = make_engine(seeded["db"])
+    with background_server(create_app(Settings(), engine=engine)) as url:
+        yield url
+    engine.dispose()
+
+
+def test_simulate_labels_every_item_to_its_overlap(cli: Cli, seeded: dict, server: str) -> None:
+    truth = seeded["tmp"] / "truth.jsonl"
+    truth.write_text("".join(f'{{"external_id": "p{i}", "truth": "{["cat", "dog", "bird"][i % 3]}"}}\n' for i in range(12)))
+    result = cli("simulate", "Pets", "--workers", "4", "--url", server, "--truth", truth, db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert "24 labels" in result.stdout and "0 errors" in result.stdout
+    engine = make_engine(seeded["db"])
+    admin = users.first_admin(engine)
+    rows = results.item_results(engine, admin, seeded["pid"], method="mv")
+    engine.dispose()
+    assert all(r["n_labels"] == 2 for r in rows)
+    again = cli("simulate", "Pets", "--workers", "4", "--url", server, db=seeded["db"])  # reuses the accounts
+    assert again.exit_code == 0 and "0 labels" in again.stdout
+
+
+def test_simulate_max_labels(cli: Cli, seeded: dict, server: str) -> None:
+    result = cli("simulate", str(seeded["pid"]), "--workers", "3", "--url", server, "--max-labels", "5", db=seeded["db"])
+    assert result.exit_code == 0 and "5 labels" in result.stdout
+
+
+def test_simulate_bad_input(cli: Cli, seeded: dict, server: str) -> None:
+    truth = seeded["tmp"] / "truth.csv"
+    truth.write_text("external_id,truth\np0,cat\np1,hamster\n")
+    result = cli("simulate", "Pets", "--url", server, "--truth", truth, db=seeded["db"])
+    assert result.exit_code == 2 and "line 3" in result.stderr and "hamster" in result.stderr
+    result = cli("simulate", "Pets", "--workers", "0", "--url", server, db=seeded["db"])
+    assert result.exit_code == 2
+
+
+def test_simulate_without_a_server_says_so(cli: Cli, seeded: dict) -> None:
+    result = cli("simulate", "Pets", "--workers", "2", "--url", "http://127.0.0.1:9", db=seeded["db"])
+    assert result.exit_code == 1 and "cannot reach the server" in result.stderr

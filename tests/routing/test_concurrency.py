@@ -1,0 +1,86 @@
+"""50 annotators at once, on each database: no item over-assigned, nobody routed an item twice."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from truthline.services import projects, users
+from truthline.services.importing import import_items
+from truthline.services.tasks import next_task, skip, submit
+
+WORKERS = 50
+
+
+def _crowd(engine: Engine, admin: Any, project: Any) -> list[Any]:
+    crowd = []
+    for i in range(WORKERS):
+        user = users.create_user(engine, None, f"w{i}", None)
+        projects.add_member(engine, admin.user, project.id, user.username, "annotator")
+        crowd.append(user)
+    return crowd
+
+
+def test_fifty_annotators_label_concurrently(engine: Engine, admin: Any, make_project: Callable) -> None:
+    project = make_project(overlap=3)
+    n_items = 60
+    import_items(engine, admin.user, project.id,
+                 [(i + 1, {"external_id": f"i{i}", "data": {"text": "t"}}) for i in range(n_items)])
+    crowd = _crowd(engine, admin, project)
+    start = threading.Barrier(WORKERS)
+    live_max: Counter[int] = Counter()
+    lock = threading.Lock()
+    live: Counter[int] = Counter()
+
+    def work(user: Any) -> list[int]:
+        seen = []
+        start.wait()
+        while (task := next_task(engine, user, project.id)) is not None:
+            with lock:
+                live[task.item_id] += 1
+                live_max[task.item_id] = max(live_max[task.item_id], live[task.item_id])
+            seen.append(task.item_id)
+            if len(seen) % 7 == 3:
+                skip(engine, user, task.lease_id)
+            else:
+                submit(engine, user, task.lease_id, "cat", 5, f"{user.id}-{task.lease_id}")
+            with lock:
+                live[task.item_id] -= 1
+        return seen
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        routed = list(pool.map(work, crowd))
+    for seen in routed:
+        assert len(seen) == len(set(seen)), "an annotator was routed the same item twice"
+    with engine.connect() as conn:
+        per_item = dict(conn.exec_driver_sql("SELECT item_id, count(*) FROM annotations GROUP BY item_id").fetchall())
+        dupes = conn.exec_driver_sql(
+            "SELECT count(*) FROM (SELECT item_id, user_id FROM annotations GROUP BY item_id, user_id "
+            "HAVING count(*) > 1) d").scalar()
+        counters = conn.exec_driver_sql("SELECT n_labels, n_leases FROM items").fetchall()
+    assert dupes == 0
+    assert len(per_item) == n_items and set(per_item.values()) == {3}  # every item done, none over-labelled
+    assert set(counters) == {(3, 0)}
+    assert max(live_max.values()) <= 3  # never more live leases + labels than the overlap
+
+
+def test_fifty_simultaneous_claims_on_scarce_items(engine: Engine, admin: Any, make_project: Callable) -> None:
+    project = make_project(overlap=1)
+    import_items(engine, admin.user, project.id,
+                 [(i + 1, {"external_id": f"i{i}", "data": {"text": "t"}}) for i in range(20)])
+    crowd = _crowd(engine, admin, project)
+    start = threading.Barrier(WORKERS)
+
+    def claim(user: Any) -> int | None:
+        start.wait()
+        task = next_task(engine, user, project.id)
+        return None if task is None else task.item_id
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        got = [item for item in pool.map(claim, crowd) if item is not None]
+    assert len(got) == 20 and len(set(got)) == 20

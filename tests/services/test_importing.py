@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Forbidden, Invalid, NotFound
+from truthline.services import importing
+from truthline.services.importing import format_for, import_file, import_items, read_records
+from truthline.services.tasks import next_task
+
+
+def recs(*records: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return list(enumerate(records, 1))
+
+
+def item(ext: str, **kw: Any) -> dict[str, Any]:
+    return {"external_id": ext, "data": {"text": f"about {ext}"}, **kw}
+
+
+def test_import_and_reimport_is_idempotent(engine: Engine, admin: Any, project: Any, count_rows: Callable) -> None:
+    report = import_items(engine, admin.user, project.id, recs(item("a"), item("b", priority=3, gold="dog")))
+    assert report.as_dict() == {"created": 2, "updated": 0, "unchanged": 0}
+    again = import_items(engine, admin.user, project.id,
+                         recs(item("a"), item("b", priority=5, gold="dog"), item("c", truth="cat")))
+    assert again.as_dict() == {"created": 1, "updated": 1, "unchanged": 1}
+    assert count_rows("items") == {"items": 3}
+    task = next_task(engine, admin.user, project.id)
+    assert task is not None and task.external_id == "b"  # its new priority 5 wins
+    shown = task.as_dict()
+    assert "gold" not in json.dumps(shown) and shown["item"] == {"id": task.item_id, "external_id": "b",
+                                                                 "data": {"text": "about b"}}
+
+
+def test_every_bad_line_is_reported_and_nothing_is_written(engine: Engine, admin: Any, project: Any,
+                                                           count_rows: Callable) -> None:
+    records = recs(
+        item("ok"),
+        item("x", gold="unicorn"),  # 2: unknown label
+        {"data": {"text": "no id"}},  # 3
+        item("y", priority="high"),  # 4
+        {"external_id": "z", "data": "just text"},  # 5
+        item("ok"),  # 6: duplicate of line 1
+        item("w", colour="red"),  # 7: unknown field
+        ["not", "an", "object"],  # 8
+        item("v", data={"image": "http://x/y.png"}),  # 9: image must be a data: URL
+        item("u", truth=7),  # 10
+    )
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, project.id, records)
+    found = {(p.line, p.field) for p in err.value.details}
+    assert found >= {(2, "gold"), (3, "external_id"), (4, "priority"), (5, "data"), (6, "external_id"),
+                     (7, "colour"), (8, None), (9, "data.image"), (10, "truth")}
+    assert "1" not in {str(p.line) for p in err.value.details}
+    assert err.value.line == 2 and "nothing was imported" in err.value.message
+    dup = next(p for p in err.value.details if p.line == 6)
+    assert "line 1" in dup.message
+    unknown = next(p for p in err.value.details if p.line == 2)
+    assert "cat, dog, bird" in unknown.message
+    assert count_rows("items") == {"items": 0}
+
+
+def test_problem_list_is_capped_but_counted(engine: Engine, admin: Any, project: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(importing, "MAX_PROBLEMS", 3)
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, project.id, recs(*[{"external_id": str(i)} for i in range(10)]))
+    assert len(err.value.details) == 3 and err.value.message.startswith("10 bad record(s)")
+
+
+def test_import_needs_a_manager(engine: Engine, project: Any, make_annotator: Callable, make_person: Callable) -> None:
+    with pytest.raises(Forbidden):
+        import_items(engine, make_annotator(project).user, project.id, recs(item("a")))
+    with pytest.raises(NotFound):
+        import_items(engine, make_person().user, project.id, recs(item("a")))
+
+
+def test_multilabel_gold_is_normalized(engine: Engine, admin: Any, make_project: Callable) -> None:
+    p = make_project(task_type="multilabel", labels=["red", "green", "blue"])
+    import_items(engine, admin.user, p.id, recs(item("a", gold=["blue", "red", "red"])))
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, p.id, recs(item("b", gold="red")))
+    assert err.value.details[0].field == "gold"
+
+
+# readers ---------------------------------------------------------------------------------------------
+
+def read(data: bytes, fmt: str) -> list[tuple[int, Any]]:
+    return list(read_records(io.BytesIO(data), fmt))
+
+
+def test_jsonl_reader_numbers_lines_and_flags_bad_json() -> None:
+    out = read(b'{"external_id": "a", "data": {"text": "x"}}\n\n{oops\n{"external_id": "b", "data": {}}\n', "jsonl")
+    assert [line for line, _ in out] == [1, 3, 4]
+    assert out[0][1]["external_id"] == "a"
+    assert isinstance(out[1][1], importing.Problem) and "not valid JSON" in out[1][1].message
+
+
+def test_bad_jsonl_line_fails_the_import_with_its_line(engine: Engine, admin: Any, project: Any) -> None:
+    data = b'{"external_id": "a", "data": {"text": "x"}}\n{"external_id": "b", "data": {"text": \n'
+    with pytest.raises(Invalid) as err:
+        import_file(engine, admin.user, project.id, io.BytesIO(data), "jsonl")
+    assert [(p.line, p.field) for p in err.value.details] == [(2, None)]
+
+
+def test_json_array_reader() -> None:
+    assert [line for line, _ in read(json.dumps([item("a"), item("b")]).encode(), "json")] == [1, 2]
+    assert len(read(json.dumps({"items": [item("a")]}).encode(), "json")) == 1
+    with pytest.raises(Invalid):
+        read(b'{"external_id": "a"}', "json")
+    with pytest.raises(Invalid):
+        read(b"[{", "json")
+
+
+def test_csv_reader_collects_other_columns_into_data() -> None:
+    data = ("external_id,text,priority,gold,truth\n"
+            "a,\"hello, world\",2,cat,\n"
+            "b,bye,,,\"[\"\"x\"\"]\"\n").encode()
+    out = read(data, "csv")
+    assert out[0] == (2, {"external_id": "a", "data": {"text": "hello, world"}, "priority": 2, "gold": "cat",
+                          "truth": None})
+    assert out[1][1]["truth"] == ["x"] and "priority" not in out[1][1]
+
+
+def test_csv_reader_data_column_and_bad_cells() -> None:
+    data = ('external_id,data,priority\n'
+            'a,"{""text"": ""t""}",1\n'
+            'b,{bad,1\n'
+            'c,"{}",one\n'
+            'd,"{}",1,extra\n').encode()
+    out = read(data, "csv")
+    assert out[0][1] == {"external_id": "a", "data": {"text": "t"}, "priority": 1}
+    assert [(line, p.field) for line, p in out[1:]] == [(3, "data"), (4, "priority"), (5, None)]
+
+
+def test_csv_needs_an_external_id_column() -> None:
+    with pytest.raises(Invalid) as err:
+        read(b"id,text\n1,x\n", "csv")
+    assert err.value.field == "external_id"
+
+
+def test_parquet_reader(engine: Engine, admin: Any, project: Any) -> None:
+    table = pa.table({"external_id": ["a", "b"], "text": ["one", "two"], "priority": [1, 2], "gold": ["cat", None]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    out = read(buf.getvalue(), "parquet")
+    assert out[0] == (1, {"external_id": "a", "priority": 1, "gold": "cat", "data": {"text": "one"}})
+    buf.seek(0)
+    assert import_file(engine, admin.user, project.id, buf, "parquet").created == 2
+    with pytest.raises(Invalid):
+        read(b"not parquet", "parquet")
+
+
+def test_format_names() -> None:
+    assert [format_for(n) for n in ("a.jsonl", "b.NDJSON", "c.json", "d.csv", "e.parquet")] == [
+        "jsonl", "jsonl", "json", "csv", "parquet"]
+    with pytest.raises(Invalid):
+        format_for("data.xlsx")
+    with pytest.raises(Invalid) as err:
+        read(b"", "xml")
+    assert err.value.field == "format"
+
+
+@pytest.mark.parametrize(("record", "field"), [
+    ({"external_id": "a\x00b", "data": {"text": "x"}}, "external_id"),
+    ({"external_id": "\ud800", "data": {"text": "x"}}, "external_id"),
+    ({"external_id": "a", "data": {"text": "bad \udfff"}}, "data"),
+])
+def test_unstorable_text_is_a_bad_line(engine: Engine, admin: Any, project: Any, record: dict, field: str) -> None:
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, project.id, recs(item("fine"), record))
+    assert [(p.line, p.field) for p in err.value.details] == [(2, field)]
+
+
+def test_nul_inside_data_is_stored_escaped(engine: Engine, admin: Any, project: Any) -> None:
+    import_items(engine, admin.user, project.id, recs(item("a", data={"text": "nul \x00 here"})))
+    task = next_task(engine, admin.user, project.id)
+    assert task.data == {"text": "nul \x00 here"}

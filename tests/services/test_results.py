@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Forbidden, Invalid
+from truthline.services.importing import import_items
+from truthline.services.results import item_results, project_summary, worker_stats
+
+LABELS = ["cat", "dog", "bird"]
+
+
+@pytest.fixture
+def labelled(engine: Engine, admin: Any, make_project: Callable, make_annotator: Callable,
+             label_all: Callable) -> Any:
+    """40 items with hidden truth (every 5th also gold), 4 good workers and 1 spammer, overlap 5."""
+    project = make_project(overlap=5)
+    records = []
+    for i in range(40):
+        rec: dict[str, Any] = {"external_id": f"i{i}", "data": {"text": str(i)}, "truth": LABELS[i % 3]}
+        if i % 5 == 0:
+            rec["gold"] = LABELS[i % 3]
+        records.append((i + 1, rec))
+    import_items(engine, admin.user, project.id, records)
+    people = [make_annotator(project, username=f"good{k}") for k in range(4)]
+    people.append(make_annotator(project, username="spammer"))
+    rnd = random.Random(7)
+
+    def answer(person: Any, task: Any) -> str:
+        truth = LABELS[int(task.external_id[1:]) % 3]
+        if person.user.username == "spammer":
+            return "bird"
+        return truth if rnd.random() < 0.85 else rnd.choice(LABELS)
+
+    label_all(project, people, answer)
+    return project
+
+
+def test_item_results(engine: Engine, admin: Any, labelled: Any, add_items: Callable) -> None:
+    add_items(labelled, 1, start=100)  # an item nobody labelled
+    rows = item_results(engine, admin.user, labelled.id, method="ds")
+    assert len(rows) == 41
+    by_ext = {r["external_id"]: r for r in rows}
+    assert by_ext["item-100"]["answer"] is None and by_ext["item-100"]["confidence"] is None
+    assert by_ext["i0"]["answer"] == "cat" and by_ext["i0"]["n_labels"] == 5  # gold item
+    right = sum(r["answer"] == LABELS[int(r["external_id"][1:]) % 3] for r in rows if r["external_id"] != "item-100")
+    assert right >= 36
+    assert all(0 <= r["confidence"] <= 1 for r in rows if r["confidence"] is not None)
+
+
+def test_worker_stats_find_the_spammer(engine: Engine, admin: Any, labelled: Any) -> None:
+    stats = {w["username"]: w for w in worker_stats(engine, admin.user, labelled.id, method="ds")}
+    assert set(stats) == {"good0", "good1", "good2", "good3", "spammer"}
+    assert stats["spammer"]["accuracy"] < min(stats[f"good{k}"]["accuracy"] for k in range(4))
+    assert stats["spammer"]["gold_labels"] == 8 and stats["spammer"]["n_labels"] == 40
+    assert stats["good0"]["gold_correct"] >= 5
+
+
+def test_summary(engine: Engine, admin: Any, labelled: Any) -> None:
+    s = project_summary(engine, admin.user, labelled.id)
+    assert s["progress"] == {"items": 40, "done": 40, "labels": 200, "leased": 0, "gold": 8, "percent": 100.0}
+    assert sum(s["label_distribution"].values()) == 200 and set(s["label_distribution"]) == set(LABELS)
+    assert s["workers"] == 5
+    assert 0 <= s["agreement"]["mv_vs_ds"] <= 1 and s["agreement"]["items"] == 40
+    assert s["accuracy"]["against"] == "truth" and s["accuracy"]["items"] == 40
+    assert s["accuracy"]["ds"] >= s["accuracy"]["mv"] - 0.05
+
+
+def test_summary_of_an_empty_project(engine: Engine, admin: Any, project: Any) -> None:
+    s = project_summary(engine, admin.user, project.id)
+    assert s["progress"]["items"] == 0 and s["agreement"]["mv_vs_ds"] is None
+    assert item_results(engine, admin.user, project.id) == []
+    assert worker_stats(engine, admin.user, project.id) == []
+
+
+def test_results_are_for_managers_only(engine: Engine, labelled: Any, make_annotator: Callable) -> None:
+    someone = make_annotator(labelled)
+    for fn in (item_results, worker_stats, project_summary):
+        with pytest.raises(Forbidden):
+            fn(engine, someone.user, labelled.id)
+
+
+def test_unknown_method(engine: Engine, admin: Any, labelled: Any) -> None:
+    with pytest.raises(Invalid) as err:
+        item_results(engine, admin.user, labelled.id, method="oracle")
+    assert err.value.field == "method"
+
+
+def test_multilabel_results(engine: Engine, admin: Any, make_project: Callable, make_annotator: Callable,
+                            add_items: Callable, label_all: Callable) -> None:
+    project = make_project(task_type="multilabel", labels=["red", "green"], overlap=3)
+    add_items(project, 4)
+    people = [make_annotator(project) for _ in range(3)]
+    label_all(project, people, lambda p, t: ["red"] if t.external_id in ("item-0", "item-1") else ["red", "green"])
+    rows = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
+    assert rows == {"item-0": ["red"], "item-1": ["red"], "item-2": ["red", "green"], "item-3": ["red", "green"]}
+    s = project_summary(engine, admin.user, project.id)
+    assert s["label_distribution"] == {"red": 12, "green": 6}

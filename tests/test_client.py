@@ -1,0 +1,124 @@
+"""The Python SDK against a real server on 127.0.0.1: every endpoint, and errors as TruthlineAPIError."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy.engine import Engine
+
+from truthline.api.app import create_app
+from truthline.cli.serving import background_server
+from truthline.client import Client, TruthlineAPIError
+from truthline.settings import Settings
+
+
+@pytest.fixture
+def server(engine: Engine) -> Iterator[str]:
+    with background_server(create_app(Settings(max_upload_bytes=100_000), engine=engine)) as url:
+        yield url
+
+
+@pytest.fixture
+def tl(server: str, admin: Any) -> Iterator[Client]:
+    with Client(server, admin.token) as client:
+        yield client
+
+
+def test_public_api() -> None:
+    import truthline.client as module
+
+    assert set(module.__all__) == {"Client", "TruthlineAPIError"}
+
+
+def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> None:
+    assert tl.me()["username"] == "admin"
+    project = tl.create_project({"name": "Pets", "task_type": "classification", "labels": ["cat", "dog"], "overlap": 2})
+    pid = project["id"]
+    assert tl.get_project(pid)["labels"] == ["cat", "dog"]
+    assert [p["id"] for p in tl.list_projects()] == [pid]
+    assert tl.update_project(pid, {"guidelines": "Look closely."})["guidelines"] == "Look closely."
+    assert tl.import_items(pid, [{"external_id": "a", "data": {"text": "purr"}, "gold": "cat"}]) == {
+        "created": 1, "updated": 0, "unchanged": 0}
+    upload = tmp_path / "more.jsonl"
+    upload.write_text('{"external_id": "b", "data": {"text": "woof"}}\n{"external_id": "c", "data": {"text": "hiss"}}\n')
+    assert tl.upload_items(pid, upload)["created"] == 2
+    csv_upload = tmp_path / "more.csv"
+    csv_upload.write_text("external_id,text\nd,meow\n")
+    assert tl.upload_items(pid, csv_upload)["created"] == 1
+
+    names = []
+    for i in range(2):
+        tl.create_user(f"ann{i}", "password123")
+        tl.add_member(pid, f"ann{i}", "annotator")
+        names.append(f"ann{i}")
+    assert {m["username"] for m in tl.list_members(pid)} >= set(names)
+
+    for name in names:
+        with Client(server) as ann:
+            ann.login(name, "password123")
+            assert ann.me()["username"] == name
+            assert isinstance(ann.create_token("laptop"), str)
+            seen = set()
+            while (task := ann.next_task(pid)) is not None:
+                assert "gold" not in json.dumps(task) and task["labels"] == ["cat", "dog"]
+                seen.add(task["item"]["external_id"])
+                if task["item"]["external_id"] == "c" and name == "ann0":
+                    ann.skip(task["lease_id"])
+                    continue
+                first = ann.submit(task["lease_id"], "cat", active_ms=900, idempotency_key=f"{name}-{task['lease_id']}")
+                replay = ann.submit(task["lease_id"], "cat", active_ms=900, idempotency_key=f"{name}-{task['lease_id']}")
+                assert first["id"] == replay["id"]
+            assert seen == {"a", "b", "c", "d"}
+
+    rows = {r["external_id"]: r for r in tl.results(pid, method="mv")}
+    assert rows["a"]["answer"] == "cat" and rows["c"]["n_labels"] == 1
+    assert {w["username"] for w in tl.workers(pid)} == set(names)
+    assert tl.summary(pid)["progress"]["items"] == 4
+    out = io.BytesIO()
+    assert tl.export(pid, out, fmt="jsonl", method="mv") == len(out.getvalue())
+    exported = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {r["external_id"] for r in exported} == {"a", "b", "c", "d"}
+    pq_out = tmp_path / "out.parquet"
+    with pq_out.open("wb") as fh:
+        tl.export(pid, fh, fmt="parquet")
+    assert pq.read_table(pq_out).num_rows == 4
+
+
+def test_errors_carry_the_json_error_shape(tl: Client, server: str) -> None:
+    with pytest.raises(TruthlineAPIError) as bad:
+        tl.create_project({"name": "X", "labels": ["a"], "colour": "red"})
+    assert bad.value.status_code == 422 and bad.value.code == "invalid" and bad.value.field == "colour"
+    pid = tl.create_project({"name": "X", "task_type": "classification", "labels": ["a", "b"]})["id"]
+    with pytest.raises(TruthlineAPIError) as lines:
+        tl.import_items(pid, [{"external_id": "1", "data": {"text": "ok"}}, {"external_id": "2", "data": {}}])
+    assert lines.value.line == 2 and lines.value.details and "line 2" in str(lines.value)
+    with pytest.raises(TruthlineAPIError) as missing:
+        tl.get_project(9999)
+    assert missing.value.status_code == 404 and missing.value.code == "not_found"
+    with pytest.raises(TruthlineAPIError) as big:
+        tl.upload_items(pid, io.BytesIO(b'{"external_id": "x", "data": {"text": "y"}}\n' * 5000), fmt="jsonl")
+    assert big.value.status_code == 413
+    with pytest.raises(TruthlineAPIError) as export_error:
+        tl.export(pid, io.BytesIO(), fmt="xml")
+    assert export_error.value.status_code == 422
+    with Client(server, "wrong-token") as anon, pytest.raises(TruthlineAPIError) as unauth:
+        anon.me()
+    assert unauth.value.status_code == 401
+    with Client(server) as anon, pytest.raises(TruthlineAPIError) as login:
+        anon.login("admin", "wrong-password")
+    assert login.value.status_code == 401
+
+
+def test_error_from_a_non_truthline_response() -> None:
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(502, text="Bad Gateway from a proxy"))
+    with Client("http://proxy.invalid", "t", transport=transport) as client, pytest.raises(TruthlineAPIError) as err:
+        client.me()
+    assert err.value.status_code == 502 and err.value.code == "http_error" and "proxy" in err.value.message

@@ -1,0 +1,113 @@
+"""Docs that cannot fall behind: every CLI command and setting is in README.md, and README's examples run."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from truthline.cli import app
+from truthline.settings import Settings
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):  # a group (typer vendors its own click)
+            yield from command_paths(cmd, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name))
+
+
+def fenced(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_first_screen_is_one_sentence_then_the_two_commands() -> None:
+    lines = README.splitlines()
+    assert lines[0] == "# Truthline" and lines[1] == ""
+    sentence = lines[2]
+    assert sentence.startswith("Truthline is ") and sentence.count(". ") == 0 and sentence.endswith(".")
+    first_block = fenced("sh")[0]
+    commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert commands == ["make demo", "make test"]
+    assert README.index("make demo") < 1200  # on the first screen
+
+
+def test_every_cli_command_is_documented() -> None:
+    paths = sorted(command_paths(typer.main.get_command(app)))  # type: ignore[arg-type]
+    assert {"demo", "serve", "init", "db upgrade", "project create", "import", "export", "aggregate",
+            "simulate", "workers"} <= set(paths)
+    missing = [p for p in paths if f"truthline {p}" not in README]
+    assert not missing, f"README.md lacks: {missing}"
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `TRUTHLINE_([A-Z_]+)` \|.*$", README, flags=re.M)}
+    for name, field in Settings.model_fields.items():
+        row = rows.get(name.upper())
+        assert row, f"README settings table lacks TRUTHLINE_{name.upper()}"
+        default = field.default
+        if name == "secret_key":
+            assert "empty" in row
+        else:
+            assert str(default).lower() in row.lower(), (name, default, row)
+    assert set(rows) == {n.upper() for n in Settings.model_fields}, "README documents a setting that does not exist"
+
+
+def test_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The YAML, JSONL, shell and Python examples in README.md, executed in order (serve in a thread)."""
+    from truthline.api.app import create_app
+    from truthline.cli.serving import background_server
+    from truthline.client import Client
+    from truthline.services import users
+    from truthline.store.db import make_engine
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("TRUTHLINE_DB", "TRUTHLINE_AS", "TRUTHLINE_ADMIN_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "project.yaml").write_text(fenced("yaml")[0])
+    (tmp_path / "items.jsonl").write_text(fenced("json")[0])
+    runner = CliRunner()
+    env: dict[str, str] = {}
+    servers: list[Any] = []
+    url = ""
+    token = ""
+    try:
+        for line in fenced("sh")[1].strip().splitlines():
+            command = line.split("  #")[0].strip().rstrip("&").strip()
+            if command.startswith("export "):
+                key, value = command[len("export "):].split("=", 1)
+                env[key] = value
+                continue
+            argv = shlex.split(command)
+            assert argv[0] == "truthline", line
+            args = argv[1:]
+            if args[0] == "serve":
+                engine = make_engine(env["TRUTHLINE_DB"])
+                servers.append((background_server(create_app(Settings(), engine=engine)), engine))
+                url = servers[-1][0].__enter__()
+                continue
+            if args[0] == "simulate":
+                args += ["--url", url]
+            result = runner.invoke(app, args, env=env, input="readme-password\nreadme-password\n", catch_exceptions=False)
+            assert result.exit_code == 0, (line, result.output)
+            if args[0] == "init":
+                token = result.stdout.strip().splitlines()[-1]
+        assert (tmp_path / "pets.parquet").exists()
+        engine = make_engine(env["TRUTHLINE_DB"])
+        assert users.user_for_token(engine, token).username == "admin"
+        engine.dispose()
+        snippet = fenced("python")[0].replace('"http://127.0.0.1:8000"', repr(url)).replace('token="..."', f"token={token!r}")
+        exec(compile(snippet, "README.md", "exec"), {"Client": Client, "print": lambda *a: None})
+    finally:
+        for server, engine in reversed(servers):
+            server.__exit__(None, None, None)
+            engine.dispose()

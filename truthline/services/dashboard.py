@@ -1,0 +1,91 @@
+"""Quality figures for the manager page that `results` does not give: agreement metrics (Krippendorff's
+alpha, Fleiss' kappa) and each worker's accuracy with a credible interval and a spammer score.
+
+Both task types become one categorical problem: classification as is; multilabel as one yes/no question
+per (item, label), so a multilabel worker's accuracy is "share of yes/no decisions that were right".
+Managers and admins only (same rule as `results`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Invalid
+from truthline.quality import CrowdLabels, QualityInputError, aggregate
+from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
+from truthline.quality.workers import worker_stats
+from truthline.services.results import ProjectLabels, load_for
+from truthline.store.records import User
+
+LEVEL = 0.95  # credible-interval mass shown on the page
+
+
+def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
+    """The project's labels as (item, worker, class) indices plus gold as known classes."""
+    labels, config = data.labels, data.project.config
+    names = list(config["labels"])
+    n_workers = max(labels.n_workers, 1)
+    if data.project.task_type == "multilabel":
+        k = len(names)
+        column = {name: j for j, name in enumerate(names)}
+        chosen = np.zeros((len(labels.answers), k), dtype=np.int64)
+        for row, answer in enumerate(labels.answers):
+            for name in answer if isinstance(answer, list) else ():
+                if name in column:
+                    chosen[row, column[name]] = 1
+        items = (labels.items[:, None] * k + np.arange(k)[None, :]).reshape(-1)
+        workers = np.repeat(labels.workers, k)
+        known = {i * k + j: int(name in g) for i, g in data.gold.items() if isinstance(g, list)
+                 for j, name in enumerate(names)}
+        crowd = CrowdLabels.from_arrays(items, workers, chosen.reshape(-1), n_items=max(labels.n_items * k, 1),
+                                        n_workers=n_workers, n_classes=2)
+        return crowd, known
+    index = {name: i for i, name in enumerate(names)}
+    classes = np.fromiter((index.get(a, -1) for a in labels.answers), dtype=np.int64, count=len(labels.answers))
+    keep = classes >= 0
+    crowd = CrowdLabels.from_arrays(labels.items[keep], labels.workers[keep], classes[keep],
+                                    n_items=max(labels.n_items, 1), n_workers=n_workers, n_classes=len(names))
+    return crowd, {i: index[g] for i, g in data.gold.items() if g in index}
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else round(float(x), 4)
+
+
+def _metric(compute: Callable[[], float]) -> float | None:
+    """An agreement metric, or None where it is undefined (no item has two labels yet)."""
+    try:
+        return _num(compute())
+    except QualityInputError:
+        return None
+
+
+def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
+    """{"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
+    "workers": {user_id: {"accuracy", "lower", "upper", "spammer_score"}}} (empty workers when unlabeled)."""
+    data = load_for(engine, actor, project_id)
+    report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
+                              "workers": {}}
+    if len(data.labels.answers) == 0:
+        return report
+    crowd, known = _categorical(data)
+    try:
+        agg = aggregate(crowd, method=method, known=known or None)
+        stats = worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+    except QualityInputError as exc:
+        raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
+    report["agreement"] = {
+        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
+        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
+    }
+    report["workers"] = {
+        int(uid): {"accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
+                   "spammer_score": _num(stats.spammer_score[w])}
+        for w, uid in enumerate(data.user_ids.tolist())
+    }
+    return report
