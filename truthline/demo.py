@@ -3,8 +3,9 @@
 `seed_demo(engine)` is idempotent: it creates what is missing (users, project, items) and resumes
 labeling where a previous run stopped. Each item's real digit is stored as hidden `truth` (compared
 against, never shown to annotators, never used by truth inference), so the manager page shows how
-Dawid-Skene and majority vote each fare against it. The simulated crowd labels through the same
-services the API calls (next task -> submit), then overlap is raised so a person still has work.
+Dawid-Skene and majority vote each fare against it. The simulated crowd labels the first 85% of the
+digits (imported at a higher priority) through the same services the API calls (next task -> submit);
+the rest is left for people who log in as annotators.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline.errors import NotFound
-from truthline.services import importing, projects, tasks, users
+from truthline.services import importing, projects, results, tasks, users
 from truthline.sim import make_crowd
 
-__all__ = ["DEMO_LOGINS", "DemoInfo", "png_data_url", "encode_png", "seed_demo", "digit_records"]
+__all__ = ["DEMO_LOGINS", "DemoInfo", "crowd_items", "digit_records", "encode_png", "png_data_url", "seed_demo"]
 
 PROJECT_NAME = "Handwritten digits (demo)"
-SIM_OVERLAP = 3  # labels the simulated crowd gives each item
-FINAL_OVERLAP = 5  # then raised, so a person logging in still finds items to label
+SIM_OVERLAP = 3  # the project's overlap: labels wanted per item
+CROWD_SHARE = 0.85  # of the items, labeled by the simulated crowd; the rest waits for people
 N_SIM_WORKERS = 20
 # A fifth of the crowd are spammers: enough that majority vote visibly suffers and Dawid-Skene doesn't.
 CROWD_OPTIONS = {"seed": 0, "spammer_fraction": 0.2, "accuracy_beta": (8.0, 2.0), "prefix": "sim"}
@@ -133,21 +134,35 @@ def seed_demo(
     _ensure_member(engine, admin, pid, "annotator", "annotator")
 
     records, truth = digit_records(limit)
+    n_crowd = crowd_items(len(records))
+    for i, record in enumerate(records):  # routing serves higher priority first: the crowd's share
+        record["priority"] = 1 if i < n_crowd else 0
     report("import", 0, len(records))
     importing.import_items(engine, admin, pid, enumerate(records, start=1))
     report("import", len(records), len(records))
 
-    seeded = 0
-    if int(project.overlap) == SIM_OVERLAP:  # labeling not finished yet (or never started)
-        seeded = _simulate_crowd(engine, admin, pid, truth, seed, report)
-        projects.update_project(engine, admin, pid, {"overlap": FINAL_OVERLAP})
+    have = int(results.project_summary(engine, admin, pid)["progress"]["labels"])
+    wanted = n_crowd * SIM_OVERLAP - have  # > 0 only on a first (or interrupted) run
+    seeded = _simulate_crowd(engine, admin, pid, truth, n_crowd, wanted, seed, report) if wanted > 0 else 0
     return DemoInfo(pid, len(records), seeded, dict(DEMO_LOGINS))
 
 
+def crowd_items(n_items: int) -> int:
+    """How many of the first items the simulated crowd labels."""
+    return int(n_items * CROWD_SHARE)
+
+
 def _simulate_crowd(
-    engine: Engine, admin: object, pid: int, truth: np.ndarray, seed: int, report: Callable[[str, int, int], None]
+    engine: Engine,
+    admin: object,
+    pid: int,
+    truth: np.ndarray,
+    n_crowd: int,
+    wanted: int,
+    seed: int,
+    report: Callable[[str, int, int], None],
 ) -> int:
-    """Simulated workers take turns (faster ones more often) until no item needs another label."""
+    """Simulated workers take turns (faster ones more often) until the crowd's share is fully labeled."""
     crowd = make_crowd(N_SIM_WORKERS, 10, **{**CROWD_OPTIONS, "seed": seed})
     actors = []
     for w in crowd:
@@ -156,10 +171,10 @@ def _simulate_crowd(
         _ensure_member(engine, admin, pid, w.name, "annotator")
     rng = np.random.default_rng(seed)
     active = list(range(len(crowd)))
-    total = len(truth) * SIM_OVERLAP
+    total = wanted
     done = 0
     report("label", 0, total)
-    while active:
+    while active and done < wanted:
         speed = np.array([1.0 / crowd[i].median_ms for i in active])
         pick = active[int(rng.choice(len(active), p=speed / speed.sum()))]
         task = tasks.next_task(engine, actors[pick], pid)
@@ -167,6 +182,10 @@ def _simulate_crowd(
             active.remove(pick)
             continue
         index = int(task.external_id.split("-")[1])  # "digit-0042" -> 42
+        if index >= n_crowd:  # this worker has nothing left in the crowd's share: leave it for people
+            tasks.skip(engine, actors[pick], task.lease_id)
+            active.remove(pick)
+            continue
         label = str(crowd[pick].answer(int(truth[index]), rng))
         tasks.submit(
             engine, actors[pick], task.lease_id, label, crowd[pick].active_ms(rng), f"demo-{task.lease_id}"

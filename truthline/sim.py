@@ -238,7 +238,7 @@ def run_crowd(
                     on_submit()
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads or len(crowd)) as pool:
+    with ThreadPoolExecutor(max_workers=threads or min(len(crowd), 256)) as pool:
         for future in [pool.submit(work, i, w) for i, w in enumerate(crowd)]:
             future.result()
     report.elapsed = time.perf_counter() - start

@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from truthline.quality import METHODS
+
 ITEMS = [{"external_id": f"i{n}", "data": {"text": f"t{n}"}, "gold": "pos" if n == 0 else None} for n in range(4)]
 
 
@@ -35,6 +37,15 @@ def test_results(manager: Any, labeled: int, method: str | None) -> None:
     rows = {row["external_id"]: row for row in body["results"]}
     assert set(rows) == {"i0", "i1", "i2", "i3"}
     assert rows["i1"]["answer"] == "pos" and 0.5 <= rows["i1"]["confidence"] <= 1.0
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_advertised_method_answers(manager: Any, labeled: int, method: str) -> None:
+    for path in ("results", "workers"):
+        r = manager.get(f"/projects/{labeled}/{path}", params={"method": method})
+        assert r.status_code == 200, r.text
+    r = manager.get(f"/projects/{labeled}/export", params={"method": method})
+    assert r.status_code == 200 and len(r.text.splitlines()) == 4
 
 
 def test_workers_and_summary(manager: Any, root: Any, labeled: int) -> None:

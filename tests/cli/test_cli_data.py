@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import Cli
 
 from truthline.services import projects, tasks, users
 from truthline.store.db import make_engine
+
+Cli = Callable[..., Any]  # the `cli` fixture (tests/cli/conftest.py)
 
 
 def label_all(db_url: str, pid: int, n_workers: int = 3) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from conftest import Cli
 
 from truthline.api.app import create_app
 from truthline.cli.serving import background_server
 from truthline.services import results, users
 from truthline.settings import Settings
 from truthline.store.db import make_engine
+
+Cli = Callable[..., Any]  # the `cli` fixture (tests/cli/conftest.py)
 
 
 @pytest.fixture

@@ -13,16 +13,16 @@ from sqlalchemy.engine import Engine
 from truthline.demo import (
     CROWD_OPTIONS,
     DEMO_LOGINS,
-    FINAL_OVERLAP,
     N_SIM_WORKERS,
     SIM_OVERLAP,
+    crowd_items,
     digit_records,
     encode_png,
     png_data_url,
     seed_demo,
 )
 from truthline.quality import CrowdLabels, aggregate
-from truthline.services import projects, users
+from truthline.services import projects, tasks, users
 from truthline.sim import make_crowd, simulate_labels
 
 
@@ -83,17 +83,21 @@ def _labels(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 def test_seed_demo_is_idempotent(engine: Engine) -> None:
     info = seed_demo(engine, limit=60)
-    assert info.n_items == 60 and info.n_labels_seeded == 60 * SIM_OVERLAP
+    n_crowd = crowd_items(60)
+    assert info.n_items == 60 and info.n_labels_seeded == n_crowd * SIM_OVERLAP
     again = seed_demo(engine, limit=60)
     assert again.project_id == info.project_id and again.n_labels_seeded == 0
     admin = users.first_admin(engine)
     assert admin is not None and admin.username == "admin"
     assert users.authenticate(engine, "annotator", DEMO_LOGINS["annotator"]).username == "annotator"
-    assert projects.get_project(engine, admin, info.project_id).overlap == FINAL_OVERLAP
+    assert projects.get_project(engine, admin, info.project_id).overlap == SIM_OVERLAP
     assert len([p for p in projects.list_projects(engine, admin)]) == 1
     items, workers, answers, truth = _labels(engine)
-    assert np.bincount(items).tolist() == [SIM_OVERLAP] * 60  # every item got exactly the simulated overlap
+    assert np.bincount(items).tolist() == [SIM_OVERLAP] * n_crowd  # the crowd's share, fully labeled
     assert workers.max() >= 10  # spread over the crowd
+    person = users.get_user_by_name(engine, admin, "annotator")
+    task = tasks.next_task(engine, person, info.project_id)  # the rest waits for people
+    assert task is not None and int(task.external_id.split("-")[1]) >= n_crowd
 
 
 def test_demo_crowd_makes_ds_beat_mv() -> None:

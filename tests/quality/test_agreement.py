@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truthline.quality.agreement import (
-    coincidence_matrix,
     cohen_kappa_pairwise,
+    coincidence_matrix,
     fleiss_kappa,
     krippendorff_alpha,
 )

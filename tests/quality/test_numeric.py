@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from truthline.quality.labels import QualityInputError
 from truthline.quality.numeric import aggregate_numeric

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from truthline.quality.dawid_skene import fit
 from truthline.quality.labels import CrowdLabels, QualityInputError
 from truthline.quality.workers import (
     accuracy_interval,
@@ -53,7 +55,7 @@ def test_unknown_truth_is_not_scored() -> None:
 
 def test_three_labels_do_not_make_a_verdict() -> None:
     mean, lo, hi = accuracy_interval([3.0, 300.0], [3.0, 300.0])
-    assert lo[0] < 0.5 < 0.99 < hi[0]  # 3/3 correct: could still be a coin
+    assert lo[0] < 0.5 and hi[0] > 0.99  # 3/3 correct: could still be a coin
     assert lo[1] > 0.98
     jmean, jlo, _ = accuracy_interval([3.0], [3.0], prior="jeffreys")
     assert jmean[0] > mean[0] and jlo[0] > lo[0]
@@ -124,3 +126,12 @@ def test_bad_input_names_argument() -> None:
         worker_stats(data, truth=truth, prior="haldane")  # type: ignore[arg-type]
     with pytest.raises(QualityInputError, match="confusion"):
         worker_stats(data, truth=truth, confusion=np.ones((2, 3, 3)))
+
+
+def test_with_a_fitted_model_flags_the_spammer() -> None:
+    data, _ = _simulate(300, [0.85, 0.8, 0.75, 1 / 3])
+    agg = fit(data)
+    stats = worker_stats(data, agg.posteriors, confusion=agg.worker_params["confusion"])
+    assert np.argmin(stats.spammer_score) == 3 and stats.spammer_score[3] < 0.1
+    assert np.all(stats.upper[3] < stats.lower[:3])
+    assert stats.accuracy[:3] == pytest.approx([0.85, 0.8, 0.75], abs=0.08)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from web_support import PASSWORD, PortalTransport, Site, seed
+from tests.web.web_support import PASSWORD, PortalTransport, Site, seed
 
 from truthline.api.app import create_app
 from truthline.settings import Settings

@@ -20,7 +20,7 @@ from truthline.services import tasks
 from truthline.settings import Settings
 from truthline.store import db
 
-from web_support import PASSWORD, Site, seed
+from tests.web.web_support import PASSWORD, Site, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -80,6 +80,7 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             page.fill("#username", "ann")
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
+            page.wait_for_url(base + "/")
             page.click("text=Annotate")
             page.wait_for_url(f"**/projects/{site.project_id}/annotate")
 
@@ -119,6 +120,19 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             assert not page.locator("#errors .alert").count(), page.locator("#errors").inner_text()
             page.screenshot(path=str(tmp_path / "workspace-done.png"))
             assert not console_errors, console_errors
+
+            # The manager sees ann's work on the project page (a separate browser context = separate cookies).
+            manager = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            manager.goto(base + "/login")
+            manager.fill("#username", "manager")
+            manager.fill("#password", PASSWORD)
+            manager.click("button[type=submit]")
+            manager.wait_for_url(base + "/")
+            manager.click("text=Manage")
+            manager.wait_for_url(f"**/projects/{site.project_id}/manage")
+            expect(manager.locator("#workers")).to_contain_text("ann")
+            expect(manager.locator("#progress-text")).to_contain_text("3 of 4 items complete")
+            manager.screenshot(path=str(tmp_path / "manage.png"), full_page=True)
         finally:
             browser.close()
 

@@ -9,7 +9,7 @@ import httpx
 
 from truthline.services import tasks
 
-from web_support import PASSWORD, Site, csrf_of
+from tests.web.web_support import PASSWORD, Site, csrf_of
 
 Login = Callable[[str], httpx.Client]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from types import ModuleType
 from typing import Any
@@ -13,10 +14,10 @@ import truthline
 from truthline.settings import Settings, get_settings
 from truthline.store import db
 
+from .bodylimit import BodyLimit
 from .errors import install_error_handlers
 from .responses import SafeJSONResponse
-from .routers import ROUTERS, items
-from .uploads import MULTIPART_SLACK
+from .routers import ROUTERS
 
 API_PREFIX = "/api/v1"
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # bytes; every request body except item imports (those: settings.max_upload_bytes)
@@ -47,15 +48,14 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         default_response_class=SafeJSONResponse,
-        max_body_size=JSON_BODY_LIMIT,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret_key = settings.secret_key.get_secret_value().encode() or secrets.token_bytes(32)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    # Imports stream and count their own bytes (uploads.py, 413 naming the setting); this outer cap only backs it up.
-    app.include_router(items.router, prefix=API_PREFIX, max_body_size=settings.max_upload_bytes + MULTIPART_SLACK + 1)
+    # Item imports stream to disk under their own limit (uploads.py); every other body is capped here.
+    app.add_middleware(BodyLimit, max_bytes=JSON_BODY_LIMIT, exempt=re.compile(rf"^{API_PREFIX}/projects/[^/]+/items/?$"))
     web = _web_routes()
     if web is not None:
         app.include_router(web.router)

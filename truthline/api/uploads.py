@@ -10,13 +10,14 @@ parsed by the import service's `read_records`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import PurePosixPath
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message
@@ -150,10 +151,6 @@ async def _multipart_file(request: Request, limit: int) -> tuple[UploadFile, Any
     return upload, form
 
 
-def _parsed(stream: BinaryIO, fmt: str) -> Iterator[tuple[int, Any]]:
-    yield from importing.read_records(stream, fmt)
-
-
 @asynccontextmanager
 async def import_records(request: Request, settings: Settings, fmt: str | None) -> AsyncIterator[Records]:
     """Yield the records of an import request; temporary files are removed on exit."""
@@ -162,20 +159,21 @@ async def import_records(request: Request, settings: Settings, fmt: str | None) 
     if content_type == "application/json" and fmt in (None, "json"):
         spool = await _spool_body(request, limit)
         try:
-            yield _json_records(spool.read(), settings.max_batch_items)
+            # Parsing a large array takes a while: keep it off the event loop.
+            yield await run_in_threadpool(lambda: _json_records(spool.read(), settings.max_batch_items))
         finally:
             spool.close()
     elif content_type == "multipart/form-data":
         upload, form = await _multipart_file(request, limit)
         try:
-            yield _parsed(upload.file, _format_of(fmt, upload.filename, upload.content_type))
+            yield importing.read_records(upload.file, _format_of(fmt, upload.filename, upload.content_type))
         finally:
             await form.close()
     elif content_type in RAW_TYPES or (content_type == "application/json" and fmt):
         chosen = _format_of(fmt, None, content_type)
         spool = await _spool_body(request, limit)
         try:
-            yield _parsed(spool, chosen)
+            yield importing.read_records(spool, chosen)
         finally:
             spool.close()
     else:

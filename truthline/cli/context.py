@@ -8,7 +8,6 @@ for bad input (Invalid, TooLarge) and 1 for everything else; never a traceback f
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,10 +15,11 @@ from typing import Annotated, Any, TypeVar
 import httpx
 import typer
 from rich.console import Console
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from truthline.client import TruthlineAPIError
-from truthline.errors import Invalid, NotFound, NotReady, TooLarge, TruthlineError
+from truthline.errors import Invalid, NotReady, TooLarge, TruthlineError
 from truthline.settings import Settings
 
 __all__ = ["DbOption", "State", "console", "err_console", "fail", "handle_errors", "state"]
@@ -62,8 +62,7 @@ class State:
         from truthline.services import users
 
         if self.as_user:
-            admin = users.first_admin(engine)
-            return users.get_user_by_name(engine, admin, self.as_user)
+            return users.get_user_by_name(engine, None, self.as_user)
         admin = users.first_admin(engine)
         if admin is None:
             raise NotReady("no admin user yet: run `truthline init` first (or `truthline demo`)")
@@ -79,21 +78,23 @@ state = State()
 
 
 def _check_sqlite_parent(url: str) -> None:
-    if url.startswith("sqlite:///") and url not in ("sqlite:///:memory:",):
+    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise Invalid(
+            f"unsupported database URL {url.split(':', 1)[0]!r}; use sqlite:///path or postgresql+psycopg://user@host/db",
+            field="--db",
+        )
+    if url in ("sqlite://", "sqlite:///") or url.startswith("sqlite:///:memory:"):
+        raise Invalid("an in-memory database would vanish when the command ends; use sqlite:///path.db", field="--db")
+    if url.startswith("sqlite:///"):
         parent = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
         if not parent.is_dir():
             raise Invalid(f"directory {parent} does not exist; create it or pick another --db path", field="--db")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    """Print `message` (Rich markup, already escaped) to stderr; return the Exit to raise."""
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
-
-
-def _describe_error(exc: TruthlineError) -> str:
-    from rich.markup import escape
-
-    return escape(str(exc))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,12 +109,8 @@ def handle_errors(fn: F) -> F:
 
         try:
             return fn(*args, **kwargs)
-        except (Invalid, TooLarge) as exc:
-            raise fail(_describe_error(exc), 2) from None
-        except NotFound as exc:
-            raise fail(_describe_error(exc), 1) from None
-        except TruthlineError as exc:
-            raise fail(_describe_error(exc), 1) from None
+        except TruthlineError as exc:  # str() names the line and field, then lists every problem
+            raise fail(escape(str(exc)), 2 if isinstance(exc, (Invalid, TooLarge)) else 1) from None
         except TruthlineAPIError as exc:
             raise fail(escape(str(exc)), 2 if exc.status_code in (413, 415, 422) else 1) from None
         except httpx.TransportError as exc:
@@ -124,10 +121,14 @@ def handle_errors(fn: F) -> F:
             raise fail(escape(f"{exc.filename}: is a directory, expected a file"), 2) from None
         except PermissionError as exc:
             raise fail(escape(f"{exc.filename}: permission denied"), 1) from None
+        except sa_exc.ArgumentError as exc:
+            msg = f"--db: not a usable database URL ({exc}); use sqlite:///path or postgresql+psycopg://user@host/db"
+            raise fail(escape(msg), 2) from None
+        except sa_exc.OperationalError as exc:
+            msg = f"cannot use the database: {exc.orig or exc}; check --db and that the server is running"
+            raise fail(escape(msg), 1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
-        finally:
-            sys.stdout.flush()
 
     return wrapper  # type: ignore[return-value]

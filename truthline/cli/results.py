@@ -25,9 +25,11 @@ def as_dict(row: Any) -> dict[str, Any]:
     return dict(vars(row))
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, key: str = "") -> str:
     if value is None:
         return "–"
+    if isinstance(value, float) and key.endswith("_ms"):
+        return f"{value:,.0f}"
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, (list, tuple)):
@@ -83,9 +85,9 @@ def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOpti
         console.print(f"Project #{proj.id} has no labels yet.")
         return
     columns = [k for k in rows[0] if k not in ("user_id", "project_id", "confusion")]
-    table = Table(*columns, title=f"Workers · project #{proj.id} · method {method}")
+    table = Table(*(c.replace("_", " ") for c in columns), title=f"Workers · project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(*(_fmt(r.get(c)) for c in columns))
+        table.add_row(*(_fmt(r.get(c), c) for c in columns))
     console.print(table)
 
 

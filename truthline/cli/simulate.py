@@ -70,12 +70,16 @@ def simulate(
         return truth_map.get(str(task["item"]["external_id"])) if truth_map else None
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task(f"{workers} simulated workers labeling", total=max_labels)
-        report = run_crowd(
-            url, proj.id, tokens, crowd, labels, truth_of=truth_of, max_submits=max_labels,
-            max_seconds=max_seconds, time_scale=pace, seed=seed, on_submit=lambda: progress.advance(bar),
-        )
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            bar = progress.add_task(f"{workers} simulated workers labeling", total=max_labels)
+            report = run_crowd(
+                url, proj.id, tokens, crowd, labels, truth_of=truth_of, max_submits=max_labels,
+                max_seconds=max_seconds, time_scale=pace, seed=seed, on_submit=lambda: progress.advance(bar),
+            )
+    finally:  # the tokens were only for this run
+        for token in tokens.values():
+            users.revoke_token(engine, token)
     table = Table("worker", "kind", "true accuracy", "labels")
     for w in crowd:
         table.add_row(w.name, w.kind, f"{w.accuracy:.2f}", str(report.per_worker.get(w.name, 0)))

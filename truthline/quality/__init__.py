@@ -11,6 +11,11 @@ from .result import Aggregate
 from .registry import METHODS, aggregate
 from .majority import fit as fit_mv
 from .dawid_skene import fit as fit_ds
+from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
+from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, spammer_score, worker_stats
+from .multilabel import MultilabelAggregate, aggregate_multilabel
+from .numeric import NumericAggregate, aggregate_numeric
+from .pairwise import CrowdPairwiseScores, PairwiseScores, bradley_terry, crowd_bradley_terry
 
 __all__ = [
     "CrowdLabels",
@@ -20,4 +25,22 @@ __all__ = [
     "aggregate",
     "fit_mv",
     "fit_ds",
+    "PairwiseKappa",
+    "cohen_kappa_pairwise",
+    "coincidence_matrix",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "WorkerStats",
+    "accuracy_interval",
+    "confusion_from_posteriors",
+    "spammer_score",
+    "worker_stats",
+    "MultilabelAggregate",
+    "aggregate_multilabel",
+    "NumericAggregate",
+    "aggregate_numeric",
+    "CrowdPairwiseScores",
+    "PairwiseScores",
+    "bradley_terry",
+    "crowd_bradley_terry",
 ]

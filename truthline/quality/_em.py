@@ -146,6 +146,22 @@ def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(t.T), np.log(s) + m
 
 
+def diagonal_dominant(rows: np.ndarray) -> np.ndarray:
+    """Raise each row's diagonal entry to at least its largest off-diagonal entry (K x K, copy).
+
+    Used on shared priors over confusion rows: "a typical worker is at least as likely to give the
+    true class as any single wrong one". Without it a class no item belongs to can learn a prior
+    that imitates another class, and EM drifts into swapping the two.
+    """
+    out = np.array(rows, dtype=np.float64, copy=True)
+    k = out.shape[0]
+    off = out.copy()
+    off[np.arange(k), np.arange(k)] = -np.inf
+    diag = np.diagonal(out).copy()
+    out[np.arange(k), np.arange(k)] = np.maximum(diag, off.max(axis=1))
+    return out
+
+
 def accuracy_from_confusion(confusion: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """P(worker's label == true class) = sum_k prior_k * confusion[w, k, k]."""
     diag = np.diagonal(confusion, axis1=1, axis2=2)

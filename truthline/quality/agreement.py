@@ -18,7 +18,7 @@ import numpy as np
 
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
-__all__ = ["PairwiseKappa", "coincidence_matrix", "cohen_kappa_pairwise", "fleiss_kappa", "krippendorff_alpha"]
+__all__ = ["PairwiseKappa", "cohen_kappa_pairwise", "coincidence_matrix", "fleiss_kappa", "krippendorff_alpha"]
 
 Level = Literal["nominal", "ordinal", "interval"]
 _LEVELS = ("nominal", "ordinal", "interval")
@@ -39,10 +39,8 @@ def _as_values(name: str, values: Any, n: int) -> np.ndarray:
     return arr
 
 
-def _pairable(items: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validated (item, value) of the values in items with >= 2 values; raises if there are none."""
-    it = _as_index_array("items", items)
-    vals = _as_values("values", values, len(it))
+def _pairable(it: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item, value) of the values in items with >= 2 values; raises if there are none."""
     m = np.bincount(it) if len(it) else np.zeros(0, np.int64)
     keep = m[it] >= 2
     if not keep.any():
@@ -55,7 +53,7 @@ def _pairable(items: Any, values: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _ranks(vals: np.ndarray) -> np.ndarray:
     """Krippendorff's ordinal metric as an interval one: each value -> its mid-rank among all pairable values."""
-    cats, inv, counts = np.unique(vals, return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(vals, return_inverse=True, return_counts=True)
     mid = np.cumsum(counts) - counts / 2.0
     return mid[inv]
 
@@ -67,14 +65,16 @@ def krippendorff_alpha(items: Any, workers: Any, values: Any, level: Level = "no
     "ordinal" (rank metric: distance = squared difference of mid-ranks, Krippendorff 2011) or
     "interval" (squared difference). Computed in closed form from per-item sums, which equals the
     coincidence-matrix formula (see `coincidence_matrix`) in O(labels) memory.
-    Returns 1.0 when the pairable values do not vary at all.
+    Returns 1.0 when the pairable values do not vary at all. `workers` is checked for shape only:
+    alpha depends on which values share an item, not on who gave them.
     """
     if level not in _LEVELS:
         raise QualityInputError(f"level: must be one of {', '.join(_LEVELS)}, got {level!r}", "level")
+    it = _as_index_array("items", items)
     wk = _as_index_array("workers", workers)
-    it, vals = _pairable(items, values)
-    if len(wk) != len(np.asarray(items).reshape(-1)):
-        raise QualityInputError("workers: must have one entry per value, like items", "workers")
+    if len(wk) != len(it):
+        raise QualityInputError(f"workers: has {len(wk)} entries but items has {len(it)}", "workers")
+    it, vals = _pairable(it, _as_values("values", values, len(it)))
     n = len(vals)
     _, unit = np.unique(it, return_inverse=True)
     m = np.bincount(unit).astype(np.float64)
@@ -104,7 +104,8 @@ def coincidence_matrix(items: Any, values: Any) -> tuple[np.ndarray, np.ndarray]
     Dense in the number V of distinct values: for reporting nominal/ordinal tables, not for
     continuous data. Built with bincount over the within-item pairs of distinct (item, value) cells.
     """
-    it, vals = _pairable(items, values)
+    it = _as_index_array("items", items)
+    it, vals = _pairable(it, _as_values("values", values, len(it)))
     cats, code = np.unique(vals, return_inverse=True)
     v = len(cats)
     _, unit = np.unique(it, return_inverse=True)
@@ -129,6 +130,7 @@ def fleiss_kappa(items: Any, labels: Any, n_classes: int | None = None) -> float
     Only items with >= 2 labels count. P_i = (sum_j n_ij^2 - m_i) / (m_i (m_i - 1)), P_bar is their
     unweighted mean, p_j the share of class j among all counted labels, P_e = sum_j p_j^2; with a
     constant number of raters this is exactly Fleiss (1971). Returns 1.0 when a single class is used.
+    `n_classes` only validates `labels` (unused classes do not change kappa).
     """
     it = _as_index_array("items", items)
     lb = _as_index_array("labels", labels)
@@ -136,6 +138,8 @@ def fleiss_kappa(items: Any, labels: Any, n_classes: int | None = None) -> float
         raise QualityInputError(f"labels: has {len(lb)} entries but items has {len(it)}", "labels")
     k = int(lb.max()) + 1 if len(lb) else 0
     if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise QualityInputError(f"n_classes: expected an int >= 1, got {n_classes!r}", "n_classes")
         if len(lb) and k > n_classes:
             raise QualityInputError(f"labels: a label {k - 1} appears but n_classes is {n_classes}", "labels")
         k = max(k, int(n_classes))
@@ -160,6 +164,7 @@ def fleiss_kappa(items: Any, labels: Any, n_classes: int | None = None) -> float
 class PairwiseKappa:
     """Cohen's kappa for every worker pair (worker_a < worker_b) sharing >= min_overlap items.
 
+    `n_overlap` counts shared items (label pairs, if a worker labelled an item twice).
     `mean` is Light's kappa: the unweighted mean over the pairs.
     """
 

@@ -15,6 +15,7 @@ import numpy as np
 from ._em import (
     LabelIndex,
     accuracy_from_confusion,
+    diagonal_dominant,
     check_finite,
     normalize_rows,
     parse_known,
@@ -33,7 +34,7 @@ def m_step(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed confusion matrices (W, K_true, K_label) and class prior, given item posteriors."""
     counts = index.confusion_counts(post)
-    pooled = counts.sum(axis=0) + 0.01
+    pooled = diagonal_dominant(counts.sum(axis=0) + 0.01)
     pooled /= pooled.sum(axis=1, keepdims=True)
     conf = counts + (smoothing * pooled + 1e-9)[None]
     conf /= conf.sum(axis=2, keepdims=True)

@@ -68,7 +68,7 @@ def fit(
         l1, sig = _softplus_parts(z)
         # log P(label | class) is log sigmoid(z) if the label is the class, else log sigmoid(-z) - log(K-1);
         # their difference is z + log(K-1), and sum(log sigmoid(-z)) = -sum(max(z, 0) + l1).
-        logp = np.bincount(cells, weights=z + log_km1, minlength=n_i * k).reshape(n_i, k)
+        logp = np.bincount(cells, weights=z + log_km1, minlength=n_i * k).astype(np.float64).reshape(n_i, k)
         logp += log_prior
         post, lse = softmax_rows_ll(logp)
         if kn:
@@ -100,7 +100,7 @@ def fit(
     post, _, sig, _ = e_step(alpha, b)
     post = check_finite(post, "glad")
     typical = 1.0 / (1.0 + np.exp(-np.clip(alpha * np.exp(prior_mean), -500, 500)))
-    hit_p = np.bincount(wk, weights=sig, minlength=n_w)
+    hit_p = np.bincount(wk, weights=sig, minlength=n_w).astype(np.float64)
     n_lab = np.bincount(wk, minlength=n_w)
     acc = np.where(n_lab > 0, hit_p / np.maximum(n_lab, 1), typical)
     return Aggregate(

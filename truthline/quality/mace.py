@@ -54,6 +54,7 @@ def fit(
     labelled = (counts.sum(axis=1) > 0).astype(np.float64)
     post = kn.clamp(normalize_rows(counts))
     n_w = np.bincount(labels.workers, minlength=w_count).astype(np.float64)
+    n_wl = np.bincount(index.worker_label, minlength=w_count * k).reshape(w_count, k).astype(np.float64)
 
     theta = np.full(w_count, 0.8)
     xi = np.full((w_count, k), 1.0 / k)
@@ -68,17 +69,14 @@ def fit(
             post, lse = softmax_rows_ll(logp)
             kn.clamp(post)
             ll = float(lse.sum())
-        # M-step: expected "knew it" and "spammed label l" counts per worker
-        t_hit = post[labels.items, labels.labels]  # P(true class == given label)
-        th = theta[labels.workers]
-        xl = xi[labels.workers, labels.labels]
-        knew = t_hit * th / np.maximum(th + (1.0 - th) * xl, 1e-300)
-        spam = 1.0 - knew
-        n_knew = np.bincount(labels.workers, weights=knew, minlength=w_count)
-        theta = (n_knew + a) / np.maximum(n_w + a + b, 1e-12)
+        # M-step: expected "knew it" and "spammed label l" counts per (worker, label); only the soft
+        # counts S[w, l] = sum of P(true class == l) over w's labels l are needed (diagonal of DS counts).
+        hit = np.diagonal(index.confusion_counts(post), axis1=1, axis2=2)  # (W, K)
+        share = theta[:, None] / np.maximum(theta[:, None] + (1.0 - theta[:, None]) * xi, 1e-300)
+        knew = hit * share
+        theta = (knew.sum(axis=1) + a) / np.maximum(n_w + a + b, 1e-12)
         theta = np.clip(theta, 1e-6, 1 - 1e-6)
-        spam_l = np.bincount(index.worker_label, weights=spam, minlength=w_count * k).reshape(w_count, k)
-        xi = normalize_rows(spam_l + xi_prior + 1e-9)
+        xi = normalize_rows(n_wl - knew + xi_prior + 1e-9)
         prior = labelled @ post + 1.0
         prior /= prior.sum()
         if it > 0:

@@ -55,8 +55,6 @@ def _group_median(items: np.ndarray, x: np.ndarray, n_items: int) -> np.ndarray:
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
-    if not np.any(w > 0):
-        return 0.0
     order = np.argsort(v)
     cum = np.cumsum(w[order])
     return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
@@ -88,7 +86,8 @@ def aggregate_numeric(
 
     df: Student-t degrees of freedom of the errors (smaller = more robust); None = Gaussian.
     prior_strength: pseudo-labels pulling each worker's scale toward the pooled one.
-    bias_prior: pseudo-labels pulling each bias toward zero; bias=False fixes biases at zero.
+    bias_prior: pseudo-labels pulling each bias toward zero (0 can overfit when workers share few
+    items); bias=False fixes biases at zero. Workers seen only on single-label items keep bias 0.
     Raises QualityInputError naming the argument for NaN/inf values or mismatched arrays.
     """
     it = _as_index_array("items", items)
@@ -116,7 +115,7 @@ def aggregate_numeric(
     m = np.bincount(it, minlength=ni)
     multi = (m[it] >= 2).astype(np.float64)
     has = m > 0
-    # work in standardised units: robust centre and within-item spread
+    # work in standardised units (median centre, overall spread) for numerical safety
     med = _group_median(it, x, ni)
     center = float(np.median(x))
     scale = float(np.std(x)) or 1.0
@@ -130,6 +129,7 @@ def aggregate_numeric(
     sig2 = np.full(nw, pooled)
     measurable = bool(multi.any())
     n_multi = np.bincount(wk, weights=multi, minlength=nw)
+    seen = n_multi > 0  # workers whose bias the data can inform
 
     def item_means(y: np.ndarray, prec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tot = np.bincount(it, weights=prec, minlength=ni)
@@ -141,6 +141,7 @@ def aggregate_numeric(
     u = np.ones(len(z))
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        b_old, sig_old = b.copy(), np.sqrt(sig2)
         s2 = sig2[wk]
         r = z - b[wk] - v[it]
         u = (df + 1.0) / (df + r * r / s2) if df is not None else np.ones(len(z))
@@ -149,8 +150,11 @@ def aggregate_numeric(
         if bias:
             res = (z - v_new[it]) * prec * multi
             num = np.bincount(wk, weights=res, minlength=nw)
-            b = num / (np.bincount(wk, weights=prec * multi, minlength=nw) + bias_prior / sig2)
-            b -= np.average(b, weights=n_multi) if n_multi.any() else 0.0  # pin the free common shift
+            den = np.bincount(wk, weights=prec * multi, minlength=nw) + bias_prior / sig2
+            b = np.zeros(nw)  # a worker seen only on single-label items keeps bias 0
+            np.divide(num, den, out=b, where=den > 0)
+            if seen.any():  # pin the free common shift
+                b[seen] -= np.average(b[seen], weights=n_multi[seen])
             v_new, tot = item_means(z - b[wk], prec)
         if measurable:
             r = z - b[wk] - v_new[it]
@@ -160,17 +164,20 @@ def aggregate_numeric(
             if dof.sum() > 1e-9:
                 pooled = max(float(ss.sum() / dof.sum()), floor)
             sig2 = np.maximum((ss + prior_strength * pooled) / np.maximum(dof + prior_strength, 1e-12), floor)
-        delta = float(np.max(np.abs(v_new - v)[has]))
+        delta = max(
+            float(np.max(np.abs(v_new - v)[has])),
+            float(np.max(np.abs(b - b_old), initial=0.0)),
+            float(np.max(np.abs(np.sqrt(sig2) - sig_old), initial=0.0)),
+        )
         v = v_new
         if delta <= tol:
             converged = True
             break
 
-    if bias:  # fix the free common shift: the typical worker is unbiased
-        shift = _weighted_median(b, n_multi)
-        b -= shift
-        v[has] += shift
     prec = u / sig2[wk]
+    if bias and seen.any():  # fix the free common shift: the typical worker is unbiased
+        b[seen] -= _weighted_median(b[seen], n_multi[seen])
+        v, _ = item_means(z - b[wk], prec)
     tot = np.bincount(it, weights=prec, minlength=ni)
     est[has] = center + scale * v[has]
     sigma = np.sqrt(sig2) * scale if measurable else np.full(nw, np.nan)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._em import check_finite, confusion_from_accuracy, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from ._em import LabelIndex, check_finite, confusion_from_accuracy, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -20,15 +20,13 @@ _EPS = 1e-6
 
 
 def accuracy_m_step(
-    labels: CrowdLabels, post: np.ndarray, smoothing: float
+    index: LabelIndex, post: np.ndarray, n_w: np.ndarray, smoothing: float
 ) -> tuple[np.ndarray, float]:
     """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward."""
-    hit = post[labels.items, labels.labels]
-    num = np.bincount(labels.workers, weights=hit, minlength=labels.n_workers)
-    den = np.bincount(labels.workers, minlength=labels.n_workers).astype(np.float64)
-    pooled = (hit.sum() + 1.0) / (len(hit) + 2.0)
-    acc = (num + smoothing * pooled) / (den + smoothing) if smoothing > 0 else num / np.maximum(den, 1.0)
-    acc = np.where(den + smoothing > 0, acc, pooled)
+    num = np.trace(index.confusion_counts(post), axis1=1, axis2=2)  # expected correct labels per worker
+    pooled = (num.sum() + 1.0) / (n_w.sum() + 2.0)
+    acc = (num + smoothing * pooled) / (n_w + smoothing) if smoothing > 0 else num / np.maximum(n_w, 1.0)
+    acc = np.where(n_w + smoothing > 0, acc, pooled)
     return np.clip(acc, _EPS, 1.0 - _EPS), float(pooled)
 
 
@@ -57,22 +55,21 @@ def fit(
     labelled = (counts.sum(axis=1) > 0).astype(np.float64)
     post = normalize_rows(counts if init is None else np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
     kn.clamp(post)
-    cells = labels.items * k + labels.labels
+    index = LabelIndex(labels)
+    n_w = np.bincount(labels.workers, minlength=labels.n_workers).astype(np.float64)
 
-    acc, _ = accuracy_m_step(labels, post, smoothing)
+    acc, _ = accuracy_m_step(index, post, n_w, smoothing)
     prior = _class_prior(post, labelled)
     prev_ll = -np.inf
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        wrong = np.log((1.0 - acc) / (k - 1))
-        weight = np.log(acc) - wrong
-        logp = np.bincount(cells, weights=weight[labels.workers], minlength=labels.n_items * k).reshape(-1, k)
+        logp = index.log_evidence(np.log(confusion_from_accuracy(acc, k)))
         logp += safe_log(prior)
         post, lse = softmax_rows_ll(logp)
         kn.clamp(post)
-        ll = float(lse.sum() + wrong[labels.workers].sum())
-        acc, _ = accuracy_m_step(labels, post, smoothing)
+        ll = float(lse.sum())
+        acc, _ = accuracy_m_step(index, post, n_w, smoothing)
         prior = _class_prior(post, labelled)
         if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
             converged = True

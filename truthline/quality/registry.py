@@ -5,19 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import dawid_skene, glad, mace, majority, one_coin, weighted_majority
+from . import auto, bcc, dawid_skene, glad, mace, majority, one_coin, weighted_majority
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
 __all__ = ["METHODS", "aggregate"]
 
 Method = Callable[..., Aggregate]
-
-
-def _auto(labels: CrowdLabels, known: Mapping[int, int] | None = None, **opts: Any) -> Aggregate:
-    agg = dawid_skene.fit(labels, known, **opts)
-    agg.method = "auto"
-    return agg
 
 
 METHODS: dict[str, Method] = {
@@ -27,7 +21,8 @@ METHODS: dict[str, Method] = {
     "ds": dawid_skene.fit,
     "glad": glad.fit,
     "mace": mace.fit,
-    "auto": _auto,
+    "bcc": bcc.fit,
+    "auto": auto.fit,
 }
 
 

@@ -47,7 +47,7 @@ def fit(
     for it in range(1, max_iter + 1):
         hit = (answers[labels.items] == labels.labels).astype(np.float64)
         pooled = (hit.sum() + 1.0) / (len(hit) + 2.0)
-        num = np.bincount(labels.workers, weights=hit, minlength=labels.n_workers)
+        num = np.bincount(labels.workers, weights=hit, minlength=labels.n_workers).astype(np.float64)
         acc = np.clip((num + smoothing * pooled) / np.maximum(den + smoothing, 1e-12), 1e-3, 1 - 1e-3)
         weight = np.maximum(np.log(acc * (k - 1) / (1 - acc)), 1e-3)
         post = kn.clamp(normalize_rows(vote_counts(labels, weight[labels.workers])))

@@ -92,6 +92,8 @@ def spammer_score(confusion: Any) -> np.ndarray:
 
 def _evidence(labels: CrowdLabels, posteriors: Any, truth: Any) -> np.ndarray:
     """(n_items, K) item posteriors; all-zero rows mark items without evidence."""
+    if not isinstance(labels, CrowdLabels):
+        raise QualityInputError("labels: expected a CrowdLabels; build one with CrowdLabels.from_arrays", "labels")
     if (posteriors is None) == (truth is None):
         raise QualityInputError("posteriors: pass exactly one of posteriors or truth", "posteriors")
     n, k = labels.n_items, labels.n_classes
@@ -125,8 +127,12 @@ def confusion_from_posteriors(labels: CrowdLabels, posteriors: Any, smoothing: f
     Each row gets `smoothing` pseudo-labels spread uniformly, so few labels give a flat (spammer-like)
     row rather than a confident one.
     """
-    if not np.isfinite(smoothing) or smoothing < 0:
-        raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, (int, float, np.floating))
+        or not (0 <= smoothing < np.inf)
+    ):
+        raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing!r}", "smoothing")
     post = _evidence(labels, posteriors, None)
     k, w = labels.n_classes, labels.n_workers
     cell = labels.workers * k + labels.labels  # (worker, given label)
@@ -156,15 +162,14 @@ def worker_stats(
     score uses `confusion` (n_workers, K, K) when given (e.g. a fitted model's), else a confusion
     estimated from the same evidence with `smoothing` pseudo-labels per row.
     Posteriors that already used a worker's labels flatter that worker slightly (no leave-one-out).
+    Little evidence gives a low spammer score and a wide interval: read both with `n_scored`.
     """
-    if not isinstance(labels, CrowdLabels):
-        raise QualityInputError("labels: expected a CrowdLabels; build one with CrowdLabels.from_arrays", "labels")
     post = _evidence(labels, posteriors, truth)
     w = labels.n_workers
     hit = post[labels.items, labels.labels]
     weight = post.sum(axis=1)[labels.items]
-    correct = np.bincount(labels.workers, weights=hit, minlength=w)
-    scored = np.bincount(labels.workers, weights=weight, minlength=w)
+    correct = np.bincount(labels.workers, weights=hit, minlength=w).astype(np.float64)
+    scored = np.bincount(labels.workers, weights=weight, minlength=w).astype(np.float64)
     mean, lower, upper = accuracy_interval(correct, scored, level, prior)
     if confusion is None:
         conf = confusion_from_posteriors(labels, post, smoothing)

@@ -31,57 +31,54 @@ _CHUNK = 5000
 _INT32 = 2**31 - 1
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder: dumps(**kw) builds one per call
+
+
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _encodable(line: int, field: str, value: Any, problems: list[Problem]) -> str | None:
-    """JSON text of value, or None after adding a problem when it cannot be stored (lone surrogates)."""
-    text = _dumps(value)
-    if text is not None:
-        problem = text_problem(text)  # NULs are escaped by json.dumps; surrogates are not
-        if problem:
-            problems.append(Problem(problem, field=field, line=line))
-            return None
-    return text
+    return None if value is None else _encode(value)
 
 
 def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: list[Problem]) -> tuple | None:
-    """A validated row (external_id, data, priority, gold, truth as JSON text) or None, adding problems."""
+    """A validated row (external_id, data, priority, gold, truth as JSON text) or None, adding problems.
+    Hot loop of imports: the common case (all fine) runs straight through."""
     if not isinstance(rec, dict):
         problems.append(Problem("must be a JSON object with external_id and data", line=line))
         return None
-    bad = len(problems)
-    for key in rec.keys() - _FIELDS:
-        problems.append(Problem(f"unknown field; item fields are {', '.join(sorted(_FIELDS))} (put item content "
-                                "under data)", field=str(key), line=line))
+    found: list[Problem] = []
+    if not rec.keys() <= _FIELDS:
+        found += [Problem(f"unknown field; item fields are {', '.join(sorted(_FIELDS))} (put item content under data)",
+                          field=str(key)) for key in rec.keys() - _FIELDS]
     ext = rec.get("external_id")
-    if isinstance(ext, int) and not isinstance(ext, bool):
+    if type(ext) is int:
         ext = str(ext)
     if not isinstance(ext, str) or not ext.strip() or len(ext) > MAX_EXTERNAL_ID:
-        problems.append(Problem(f"is required: a non-empty string of at most {MAX_EXTERNAL_ID} characters",
-                                field="external_id", line=line))
+        found.append(Problem(f"is required: a non-empty string of at most {MAX_EXTERNAL_ID} characters",
+                             field="external_id"))
     elif problem := text_problem(ext):
-        problems.append(Problem(problem, field="external_id", line=line))
-    for p in tt.validate_item(rec.get("data")):
-        problems.append(Problem(p.message, field=p.field, line=line))
+        found.append(Problem(problem, field="external_id"))
+    found += tt.validate_item(rec.get("data"))
     priority = rec.get("priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > _INT32:
-        problems.append(Problem(f"must be an integer (higher is labeled first), got {priority!r}",
-                                field="priority", line=line))
-    answers = {}
-    for key in ("gold", "truth"):
-        if rec.get(key) is not None:
+    if type(priority) is not int or abs(priority) > _INT32:
+        found.append(Problem(f"must be an integer (higher is labeled first), got {priority!r}", field="priority"))
+    texts: dict[str, str | None] = {"data": None, "gold": None, "truth": None}
+    for key in ("data", "gold", "truth"):
+        value = rec.get(key)
+        if value is None or found:
+            continue
+        if key != "data":
             try:
-                answers[key] = tt.validate_answer(rec[key], config, field=key)
+                value = tt.validate_answer(value, config, field=key)
             except Invalid as exc:
-                problems.append(Problem(exc.message, field=key, line=line))
-    if len(problems) > bad:
+                found.append(Problem(exc.message, field=key))
+                continue
+        text = _encode(value)
+        if problem := text_problem(text):  # NULs come out escaped; lone surrogates do not
+            found.append(Problem(problem, field=key))
+        texts[key] = text
+    if found:
+        problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
-    row = (ext, _encodable(line, "data", rec["data"], problems), priority,
-           _encodable(line, "gold", answers.get("gold"), problems),
-           _encodable(line, "truth", answers.get("truth"), problems))
-    return None if len(problems) > bad else row
+    return ext, texts["data"], priority, texts["gold"], texts["truth"]
 
 
 def import_items(engine: Engine, actor: User, project_id: int,
@@ -142,13 +139,10 @@ def _write(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
             inserts, updates = [], []
             for ext, data, priority, gold, truth in chunk:
                 prior = old.get(ext)
-                if prior is None:
-                    inserts.append({"project_id": project.id, "external_id": ext, "data": data, "priority": priority,
-                                    "gold": gold, "truth": truth, "overlap": project.overlap, "n_labels": 0,
-                                    "n_leases": 0, "is_open": True, "created_at": now})
+                if prior is None:  # columns in store.items.INSERT_COLUMNS order
+                    inserts.append((project.id, ext, data, priority, gold, truth, project.overlap, 0, 0, True, now))
                 elif prior[1:] != (data, priority, gold, truth):
-                    updates.append({"b_id": prior[0], "data": data, "priority": priority, "gold": gold,
-                                    "truth": truth})
+                    updates.append((data, priority, gold, truth, prior[0]))
                 else:
                     unchanged += 1
             store.insert_raw(conn, inserts)

@@ -77,11 +77,13 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
 
 
 def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
-    """Per worker: {user_id, username, n_labels, accuracy (estimated), gold_labels, gold_correct}."""
+    """Per worker: {user_id, username, n_labels, accuracy (estimated), gold_labels, gold_correct,
+    mean_active_ms}."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
     with read_tx(engine) as conn:
         names = annotation_store.usernames(conn, data.user_ids.tolist())
+        active = annotation_store.mean_active_ms(conn, data.project.id)
     counts = np.bincount(data.labels.workers, minlength=len(data.user_ids))
     gold_n = np.zeros(len(data.user_ids), dtype=np.int64)
     gold_ok = np.zeros(len(data.user_ids), dtype=np.int64)
@@ -94,7 +96,8 @@ def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "au
     return [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(counts[w]),
          "accuracy": _num(inf.worker_accuracy[w]) if w < len(inf.worker_accuracy) else None,
-         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w])}
+         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w]),
+         "mean_active_ms": round(active.get(int(uid), 0.0), 1)}
         for w, uid in enumerate(data.user_ids.tolist())
     ]
 

@@ -78,3 +78,18 @@ def usernames(conn: Connection, user_ids: list[int]) -> dict[int, str]:
         q = sa.select(users.c.id, users.c.username).where(users.c.id.in_(user_ids[start : start + 900]))
         out.update({r.id: r.username for r in conn.execute(q)})
     return out
+
+
+def mean_active_ms(conn: Connection, project_id: int) -> dict[int, float]:
+    """user_id -> mean active time per label in the project."""
+    q = (
+        sa.select(annotations.c.user_id, sa.func.avg(annotations.c.active_ms))
+        .where(annotations.c.project_id == project_id)
+        .group_by(annotations.c.user_id)
+    )
+    return {int(uid): float(ms) for uid, ms in conn.execute(q)}
+
+
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT, rows)

@@ -134,3 +134,30 @@ def set_state(conn: Connection, lease_id: int, state: str) -> None:
 
 def delete_lease(conn: Connection, lease_id: int) -> None:
     conn.execute(_DELETE, {"lease_id": lease_id})
+
+
+def pairs_on_items(conn: Connection, item_ids: list[int]) -> set[tuple[int, int]]:
+    """(item_id, user_id) of every lease row (any state) on the given items."""
+    out: set[tuple[int, int]] = set()
+    for start in range(0, len(item_ids), 900):
+        q = sa.select(leases.c.item_id, leases.c.user_id).where(leases.c.item_id.in_(item_ids[start : start + 900]))
+        out.update((r.item_id, r.user_id) for r in conn.execute(q))
+    return out
+
+
+def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_INSERT, rows)
+
+
+_ADD_LABELS = (
+    items.update()
+    .where(items.c.id == B("b_id"))
+    .values(n_labels=items.c.n_labels + B("k"), is_open=(_TOTAL + B("k")) < items.c.overlap)
+)
+
+
+def add_labels(conn: Connection, counts: dict[int, int]) -> None:
+    """Count k more labels on each item (bulk label import)."""
+    if counts:
+        conn.execute(_ADD_LABELS, [{"b_id": item_id, "k": k} for item_id, k in sorted(counts.items())])

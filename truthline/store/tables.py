@@ -100,6 +100,7 @@ leases = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.UniqueConstraint("item_id", "user_id", name="uq_leases_item_user"),
+    sqlite_autoincrement=True,  # released leases are deleted; their ids must never come back
 )
 sa.Index(
     "ix_leases_user_active",

@@ -52,6 +52,14 @@ window.Truthline = (function () {
     return { data: data, status: response.status, serverNow: serverNow };
   }
 
+  // Give a lease back while the page is closing. keepalive lets the request outlive the page; nobody is left
+  // to show a failure to, and an unreleased lease simply expires on the server.
+  function release(leaseId) {
+    fetch("/api/v1/leases/" + leaseId + "/release", {
+      method: "POST", keepalive: true, credentials: "same-origin", headers: { "X-Truthline-CSRF": CSRF },
+    }).catch(function () { /* page is gone; the lease expires on its own */ });
+  }
+
   // The key that picks each label. Digit labels ("0".."9") are their own keys, so a "7" is typed as 7;
   // otherwise labels 1-9 get keys 1-9 and the tenth gets 0. Labels beyond ten are reached with Tab/click.
   function shortcutKeys(labels) {
@@ -145,5 +153,5 @@ window.Truthline = (function () {
     if (src) new Image().src = src;
   }
 
-  return { api: api, ApiError: ApiError, widgets: {}, shortcutKeys: shortcutKeys, labelButtons: labelButtons, renderItem: renderItem, preload: preload };
+  return { api: api, release: release, ApiError: ApiError, widgets: {}, shortcutKeys: shortcutKeys, labelButtons: labelButtons, renderItem: renderItem, preload: preload };
 })();

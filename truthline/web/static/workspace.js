@@ -95,12 +95,17 @@
     return promise.then(function (task) { return { task: task }; }, function (error) { return { error: error }; });
   }
   let ahead = null; // Promise<{task}|{error}> for the lease held one ahead
+  let aheadTask = null; // the same lease once it has arrived (to release it when the page closes)
   function prefetch() {
-    ahead = settle(fetchTask().then(function (t) { if (t && t.item) TL.preload(t.item); return t; }));
+    ahead = settle(fetchTask().then(function (t) {
+      if (t && t.item) { TL.preload(t.item); aheadTask = t; }
+      return t;
+    }));
   }
   async function takeNext() {
     let r = await (ahead || settle(fetchTask()));
     ahead = null;
+    aheadTask = null;
     if (r.error) throw r.error;
     const t = r.task;
     if (!t || t.duplicate || t.deadline - performance.now() < STALE_MARGIN_MS) {
@@ -236,6 +241,13 @@
   window.addEventListener("beforeunload", function (e) {
     if (outbox.length || sending) { e.preventDefault(); e.returnValue = ""; }
   });
+  // Leaving: hand back the unanswered item and the prefetched one so others get them now, not at lease expiry.
+  window.addEventListener("pagehide", function () {
+    [current, aheadTask].forEach(function (t) { if (t && t.lease_id) TL.release(t.lease_id); });
+    current = aheadTask = null;
+  });
+  // Back/forward cache restored a page whose leases were released: start afresh.
+  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
 
   // The key legend names this project's real keys (e.g. 0…9 for digit labels).
   const keys = TL.shortcutKeys(cfg.labels).filter(function (k) { return k !== null; });

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("expires_at", sa.Float, nullable=False),
         sa.UniqueConstraint("item_id", "user_id", name="uq_leases_item_user"),
+        sqlite_autoincrement=True,
     )
     active = sa.column("state", sa.String) == "active"
     op.create_index(

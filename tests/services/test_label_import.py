@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from truthline.errors import Forbidden, Invalid
+from truthline.services.label_import import import_annotations
+from truthline.services.results import item_results
+from truthline.services.tasks import next_task
+
+
+def recs(*rows: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return list(enumerate(rows, 1))
+
+
+def test_import_labels_then_route_around_them(engine: Engine, admin: Any, make_project: Callable,
+                                              add_items: Callable, make_person: Callable,
+                                              count_rows: Callable) -> None:
+    project = make_project(overlap=2)
+    add_items(project, 2)
+    bob = make_person("bob")
+    labels = recs({"external_id": "item-0", "worker": "bob", "answer": "dog", "active_ms": 900},
+                  {"external_id": "item-0", "worker": "sim-1", "answer": "dog"},
+                  {"external_id": "item-1", "worker": "bob", "answer": "cat"})
+    report = import_annotations(engine, admin.user, project.id, labels, create_workers=True)
+    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 1}
+    again = import_annotations(engine, admin.user, project.id, labels)
+    assert again.as_dict() == {"created": 0, "unchanged": 3, "workers_created": 0}
+    assert count_rows("annotations") == {"annotations": 3}
+    assert next_task(engine, bob.user, project.id) is None  # bob labeled both; item-0 is full
+    task = next_task(engine, admin.user, project.id)
+    assert task is not None and task.external_id == "item-1"
+    answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
+    assert answers == {"item-0": "dog", "item-1": "cat"}
+
+
+def test_bad_label_records(engine: Engine, admin: Any, project: Any, add_items: Callable, make_person: Callable,
+                           count_rows: Callable) -> None:
+    add_items(project, 1)
+    make_person("bob")
+    with pytest.raises(Invalid) as err:
+        import_annotations(engine, admin.user, project.id, recs(
+            {"external_id": "item-0", "worker": "bob", "answer": "unicorn"},
+            {"external_id": "item-0", "worker": "bob", "answer": "cat", "active_ms": -1},
+            {"external_id": "item-0", "worker": "bob", "answer": "cat"},
+            {"external_id": "item-0", "worker": "bob", "answer": "dog"},
+            {"worker": "bob", "answer": "cat", "extra": 1},
+        ))
+    assert {(p.line, p.field) for p in err.value.details} == {
+        (1, "answer"), (2, "active_ms"), (4, "worker"), (5, "external_id"), (5, "extra")}
+    with pytest.raises(Invalid) as missing:
+        import_annotations(engine, admin.user, project.id, recs(
+            {"external_id": "nope", "worker": "bob", "answer": "cat"},
+            {"external_id": "item-0", "worker": "ghost", "answer": "cat"}))
+    assert {(p.line, p.field) for p in missing.value.details} == {(1, "external_id"), (2, "worker")}
+    assert count_rows("annotations", "leases") == {"annotations": 0, "leases": 0}
+
+
+def test_only_admins_create_workers(engine: Engine, make_project: Callable, make_person: Callable) -> None:
+    manager = make_person()
+    project = make_project(actor=manager.user)
+    with pytest.raises(Forbidden):
+        import_annotations(engine, manager.user, project.id, [], create_workers=True)

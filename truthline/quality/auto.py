@@ -1,0 +1,149 @@
+"""Method "auto": choose and blend truth-inference models from the labels alone (no truth needed).
+
+Each candidate model is fitted with a random share of the labels held out, and scored by the
+predictive log-probability it gives those held-out labels: P(label | rest) = sum_k T_i[k] C_w[k, label],
+with T_i the item posterior from the other labels and C_w the worker's fitted confusion matrix.
+Every model whose mean held-out log-probability per label is within `tolerance` nats of the best
+one is kept, and the kept models' posteriors (refitted on all labels) are averaged with equal
+weights. Averaging models that explain the labels about equally well cancels part of each model's
+own bias (one-coin's rigidity, DS's over-fitting, MACE's spam mode) while models that clearly fit
+worse are left out. Rejected models are not refitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import bcc, dawid_skene, mace, one_coin
+from ._em import accuracy_from_confusion, check_finite, parse_known
+from .labels import CrowdLabels, QualityInputError
+from .result import Aggregate
+
+__all__ = ["fit", "heldout_scores", "CANDIDATES"]
+
+CANDIDATES: dict[str, Callable[..., Aggregate]] = {
+    "one_coin": one_coin.fit,
+    "ds": dawid_skene.fit,
+    "mace": mace.fit,
+    "bcc": bcc.fit,
+}
+
+
+def _predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
+    """P(each label in `data` | the model), from posteriors and confusions fitted without them."""
+    conf = agg.worker_params["confusion"]
+    cols = conf[data.workers, :, data.labels]  # (n, K): P(given label | true class k)
+    return np.einsum("nk,nk->n", agg.posteriors[data.items], cols)
+
+
+def _folds(n_labels: int, holdout: float, n_folds: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n_labels)
+    size = max(1, int(round(holdout * n_labels)))
+    return [perm[(f * size) % n_labels:][:size] for f in range(n_folds)]
+
+
+def heldout_scores(
+    labels: CrowdLabels,
+    known: Mapping[int, int] | None = None,
+    *,
+    candidates: Sequence[str] = tuple(CANDIDATES),
+    holdout: float = 0.1,
+    folds: int | None = None,
+    seed: int = 0,
+    max_labels: int = 100_000,
+) -> dict[str, float]:
+    """Mean held-out log-probability per label of each candidate (higher is better).
+
+    Above `max_labels` labels, scoring uses the labels of a random subset of items of about that size.
+    """
+    if labels.n_labels > max_labels:
+        rng = np.random.default_rng(seed + 1)
+        chosen = rng.random(labels.n_items) < max_labels / labels.n_labels
+        new_index = np.cumsum(chosen) - 1  # compact item indices of the sample
+        sub = labels.subset(chosen[labels.items])
+        labels = CrowdLabels(
+            new_index[sub.items], sub.workers, sub.labels, int(chosen.sum()), sub.n_workers, sub.n_classes
+        )
+        if known:
+            known = {int(new_index[int(i)]): c for i, c in known.items() if chosen[int(i)]}
+    if folds is None:
+        folds = 2 if labels.n_labels >= 50_000 else 4
+    scores = dict.fromkeys(candidates, 0.0)
+    n_scored = 0
+    for hold in _folds(labels.n_labels, holdout, folds, seed):
+        n_scored += len(hold)
+        mask = np.ones(labels.n_labels, dtype=bool)
+        mask[hold] = False
+        train, test = labels.subset(mask), labels.subset(~mask)
+        for name in candidates:
+            p = _predictive(CANDIDATES[name](train, known), test)
+            scores[name] += float(np.log(np.clip(p, 1e-12, 1.0)).sum())
+    return {name: total / max(n_scored, 1) for name, total in scores.items()}
+
+
+def fit(
+    labels: CrowdLabels,
+    known: Mapping[int, int] | None = None,
+    *,
+    candidates: Sequence[str] = tuple(CANDIDATES),
+    holdout: float = 0.1,
+    folds: int | None = None,
+    seed: int = 0,
+    tolerance: float = 0.05,
+) -> Aggregate:
+    """Pick/blend models by held-out predictive log-probability.
+
+    candidates: names from CANDIDATES; holdout: share of labels held out per fold;
+    folds: number of random held-out splits (default: 4 below 50k labels, else 2);
+    seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
+    and still be averaged in (0 keeps only the best).
+    worker_params gets "confusion" (weighted mix), and "model_weights" (one per candidate, in order).
+    """
+    bad = [c for c in candidates if c not in CANDIDATES]
+    if bad or not candidates:
+        raise QualityInputError(
+            f"candidates: unknown {bad}; choose from {', '.join(CANDIDATES)}", "candidates"
+        )
+    if not np.isfinite(tolerance) or tolerance < 0:
+        raise QualityInputError(f"tolerance: must be a number >= 0, got {tolerance}", "tolerance")
+    if not 0.0 < holdout < 1.0:
+        raise QualityInputError(f"holdout: must be in (0, 1), got {holdout}", "holdout")
+    parse_known(known, labels)  # validate once, early
+    names = list(candidates)
+    if labels.n_labels >= 10 and len(names) > 1:
+        scores = heldout_scores(labels, known, candidates=names, holdout=holdout, folds=folds, seed=seed)
+        s = np.array([scores[n] for n in names])
+        weights = (s >= s.max() - tolerance).astype(np.float64)
+    else:
+        weights = np.zeros(len(names))
+        weights[names.index("ds") if "ds" in names else 0] = 1.0
+    weights /= weights.sum()
+
+    post = np.zeros((labels.n_items, labels.n_classes))
+    conf = np.zeros((labels.n_workers, labels.n_classes, labels.n_classes))
+    prior = np.zeros(labels.n_classes)
+    iterations = 0
+    converged = True
+    for name, w in zip(names, weights):
+        if w <= 0:
+            continue
+        agg = CANDIDATES[name](labels, known)
+        post += w * agg.posteriors
+        conf += w * agg.worker_params["confusion"]
+        prior += w * (agg.class_prior if agg.class_prior is not None else agg.posteriors.mean(axis=0))
+        iterations = max(iterations, agg.iterations)
+        converged = converged and agg.converged
+    post = check_finite(post, "auto")
+    prior = prior / prior.sum() if prior.sum() > 0 else np.full(labels.n_classes, 1.0 / labels.n_classes)
+    return Aggregate(
+        method="auto",
+        posteriors=post,
+        worker_accuracy=accuracy_from_confusion(conf, prior),
+        worker_params={"confusion": conf, "model_weights": weights},
+        iterations=iterations,
+        converged=converged,
+        class_prior=prior,
+    )
