@@ -20,13 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_process(db_url: str, timeout: float = 30.0) -> Iterator[str]:
+def uvicorn_process(db_url: str, timeout: float = 30.0, workers: int = 1) -> Iterator[str]:
     """Run `uvicorn truthline.api.app:create_app --factory` on a free port; yields the base URL."""
     port = free_port()
     env = {**os.environ, "TRUTHLINE_DB": db_url}
     cmd = [
         sys.executable, "-m", "uvicorn", "truthline.api.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
     ]
     proc = subprocess.Popen(cmd, env=env)
     url = f"http://127.0.0.1:{port}"

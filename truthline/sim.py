@@ -213,10 +213,14 @@ def run_crowd(
                 if time_scale > 0:
                     time.sleep(ms / 1000.0 * time_scale)
                 with lock:  # reserve a submit slot so max_submits is never exceeded
-                    if max_submits is not None and report.submitted >= max_submits:
+                    full = max_submits is not None and report.submitted >= max_submits
+                    if full:
                         stop.set()
-                        break
-                    report.submitted += 1
+                    else:
+                        report.submitted += 1
+                if full:
+                    client.skip(task["lease_id"])  # hand the item back instead of letting the lease lapse
+                    break
                 t2 = time.perf_counter()
                 try:
                     client.submit(task["lease_id"], labels[worker.answer(true, rng)], active_ms=ms)

@@ -71,3 +71,20 @@ def test_who_may_label(manager: Any, outsider: Any, ann: Any, world: Any, assert
     assert_error(ann.post("/projects/424242/next"), 404, field="project_id")
     manager.patch(f"/projects/{world.project_id}", json={"status": "paused"})
     assert_error(ann.post(f"/projects/{world.project_id}/next"), 409)
+
+
+def test_prefetch_with_held_and_release(manager: Any, ann: Any, ann2: Any, world: Any, assert_error: Any) -> None:
+    pid = world.project_id
+    manager.post(f"/projects/{pid}/items", json=ITEMS)
+    first = ann.post(f"/projects/{pid}/next").json()
+    assert ann.post(f"/projects/{pid}/next").json()["lease_id"] == first["lease_id"]  # asking again resumes
+    second = ann.post(f"/projects/{pid}/next", json={"held": [first["lease_id"]]}).json()
+    assert second["item"]["external_id"] != first["item"]["external_id"]
+    assert_error(ann.post(f"/projects/{pid}/next", json={"held": ["x"]}), 422, field="held[0]")
+    assert_error(ann.post(f"/projects/{pid}/next", json={"hold": []}), 422, field="hold")
+
+    assert_error(ann2.post(f"/leases/{second['lease_id']}/release"), 403, field="lease_id")
+    r = ann.post(f"/leases/{second['lease_id']}/release")
+    assert r.status_code == 200 and r.json() == {"lease_id": second["lease_id"], "state": "released"}
+    again = ann.post(f"/projects/{pid}/next", json={"held": [first["lease_id"]]}).json()
+    assert again["item"]["external_id"] == second["item"]["external_id"]  # released, not skipped: offered again

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from truthline.api.app import create_app
 from truthline.cli.serving import background_server
@@ -39,9 +40,19 @@ def test_simulate_labels_every_item_to_its_overlap(cli: Cli, seeded: dict, serve
     assert again.exit_code == 0 and "0 labels" in again.stdout
 
 
-def test_simulate_max_labels(cli: Cli, seeded: dict, server: str) -> None:
+def _tokens(db_url: str) -> int:
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        n = int(conn.execute(sa.text("SELECT count(*) FROM tokens")).scalar_one())
+    engine.dispose()
+    return n
+
+
+def test_simulate_max_labels_and_tokens_are_revoked_after(cli: Cli, seeded: dict, server: str) -> None:
+    before = _tokens(seeded["db"])
     result = cli("simulate", str(seeded["pid"]), "--workers", "3", "--url", server, "--max-labels", "5", db=seeded["db"])
     assert result.exit_code == 0 and "5 labels" in result.stdout
+    assert _tokens(seeded["db"]) == before
 
 
 def test_simulate_bad_input(cli: Cli, seeded: dict, server: str) -> None:

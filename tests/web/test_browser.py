@@ -73,6 +73,8 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.on("response", lambda r: console_errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            leased: list[Any] = []  # every 200 answer to POST .../next
+            page.on("response", lambda r: leased.append(r) if r.url.endswith("/next") and r.status == 200 else None)
 
             # Log in through the form; the home page links to the workspace.
             page.goto(base + "/")
@@ -81,7 +83,7 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url(base + "/")
-            page.click("text=Annotate")
+            page.get_by_role("link", name="Annotate", exact=True).click()
             page.wait_for_url(f"**/projects/{site.project_id}/annotate")
 
             expect = sync_api.expect
@@ -120,6 +122,10 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             assert not page.locator("#errors .alert").count(), page.locator("#errors").inner_text()
             page.screenshot(path=str(tmp_path / "workspace-done.png"))
             assert not console_errors, console_errors
+            # One lease was held ahead all along: 4 items, 4 distinct leases, and the server was never asked twice
+            # for a lease the page already held (that would be a duplicate lease id).
+            lease_ids = [r.json()["lease_id"] for r in leased]
+            assert len(lease_ids) == 4 and len(set(lease_ids)) == 4, lease_ids
 
             # The manager sees ann's work on the project page (a separate browser context = separate cookies).
             manager = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
@@ -128,7 +134,7 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             manager.fill("#password", PASSWORD)
             manager.click("button[type=submit]")
             manager.wait_for_url(base + "/")
-            manager.click("text=Manage")
+            manager.get_by_role("link", name="Manage", exact=True).click()
             manager.wait_for_url(f"**/projects/{site.project_id}/manage")
             expect(manager.locator("#workers")).to_contain_text("ann")
             expect(manager.locator("#progress-text")).to_contain_text("3 of 4 items complete")

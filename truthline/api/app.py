@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     settings = settings or get_settings()
     if engine is None:
         engine = db.make_engine(settings.db)
-        db.ensure_migrated(engine)
+        try:
+            db.ensure_migrated(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     app = FastAPI(
         title="Truthline",
         version=truthline.__version__,

@@ -78,6 +78,7 @@ class ProjectPatch(_In):
     """Only the fields sent change. A field's type has no `None`: an explicit null is a 422 naming the field."""
 
     name: Text = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    task_type: Text = Field(None, description="Only while the project has no items.")  # type: ignore[assignment]
     labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
@@ -156,9 +157,17 @@ class AnnotationOut(_Out):
     created_at: datetime
 
 
-class SkipOut(BaseModel):
+class NextIn(_In):
+    held: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Lease ids this client already holds (prefetch): the server leases another item instead.",
+    )
+
+
+class LeaseStateOut(BaseModel):
     lease_id: int
-    state: Literal["skipped"] = "skipped"
+    state: Literal["skipped", "released"]
 
 
 # -- results --------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def demo(
     host: HostOption = None,
     port: PortOption = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed only; do not start the server.")] = False,
-    items: Annotated[int | None, typer.Option("--items", min=1, help="Seed only the first N digits (quick tries).")] = None,
+    items: Annotated[int | None, typer.Option("--items", min=1, help="Seed only the first N digits.")] = None,
 ) -> None:
     """Migrate, seed the handwritten-digits demo (idempotent), then serve it."""
     from truthline.demo import seed_demo

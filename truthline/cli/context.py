@@ -77,12 +77,12 @@ class State:
 state = State()
 
 
+USABLE_URLS = "use sqlite:///path or postgresql+psycopg://user@host/db"
+
+
 def _check_sqlite_parent(url: str) -> None:
     if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-        raise Invalid(
-            f"unsupported database URL {url.split(':', 1)[0]!r}; use sqlite:///path or postgresql+psycopg://user@host/db",
-            field="--db",
-        )
+        raise Invalid(f"unsupported database URL {url.split(':', 1)[0]!r}; {USABLE_URLS}", field="--db")
     if url in ("sqlite://", "sqlite:///") or url.startswith("sqlite:///:memory:"):
         raise Invalid("an in-memory database would vanish when the command ends; use sqlite:///path.db", field="--db")
     if url.startswith("sqlite:///"):
@@ -114,7 +114,8 @@ def handle_errors(fn: F) -> F:
         except TruthlineAPIError as exc:
             raise fail(escape(str(exc)), 2 if exc.status_code in (413, 415, 422) else 1) from None
         except httpx.TransportError as exc:
-            raise fail(escape(f"cannot reach the server ({exc}); is `truthline serve` running at that --url?"), 1) from None
+            hint = "is `truthline serve` running at that --url?"
+            raise fail(escape(f"cannot reach the server ({exc}); {hint}"), 1) from None
         except FileNotFoundError as exc:
             raise fail(escape(f"{exc.filename}: no such file"), 2) from None
         except IsADirectoryError as exc:
@@ -122,7 +123,7 @@ def handle_errors(fn: F) -> F:
         except PermissionError as exc:
             raise fail(escape(f"{exc.filename}: permission denied"), 1) from None
         except sa_exc.ArgumentError as exc:
-            msg = f"--db: not a usable database URL ({exc}); use sqlite:///path or postgresql+psycopg://user@host/db"
+            msg = f"--db: not a usable database URL ({exc}); {USABLE_URLS}"
             raise fail(escape(msg), 2) from None
         except sa_exc.OperationalError as exc:
             msg = f"cannot use the database: {exc.orig or exc}; check --db and that the server is running"

@@ -13,7 +13,8 @@ from rich.table import Table
 from .context import DbOption, console, handle_errors, state
 from .data import ProjectArg, resolve_project
 
-MethodOption = Annotated[str, typer.Option("--method", help="Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ...")]
+METHOD_HELP = "Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ..."
+MethodOption = Annotated[str, typer.Option("--method", help=METHOD_HELP)]
 LimitOption = Annotated[int, typer.Option("--limit", help="Rows to show (0: all).")]
 
 

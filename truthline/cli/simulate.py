@@ -32,17 +32,23 @@ def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
     return out
 
 
+Opt = typer.Option
+URL_HELP = "Base URL of a running `truthline serve`."
+PACE_HELP = "Sleep active time x PACE per answer (1 = human speed)."
+TRUTH_HELP = "external_id,truth (.csv or .jsonl): each item's true label; else a stable random one."
+
+
 @handle_errors
 def simulate(
     project: ProjectArg,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Number of simulated workers.")] = 10,
-    url: Annotated[str, typer.Option("--url", help="Base URL of a running `truthline serve`.")] = "http://127.0.0.1:8000",
-    spammers: Annotated[float, typer.Option("--spammers", min=0.0, max=1.0, help="Fraction of spammers.")] = 0.15,
-    max_labels: Annotated[int | None, typer.Option("--max-labels", min=1, help="Stop after this many submits.")] = None,
-    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
-    pace: Annotated[float, typer.Option("--pace", min=0.0, help="Sleep active time x PACE per answer (1 = human speed).")] = 0.0,
-    truth: Annotated[Path | None, typer.Option("--truth", help="File with each item's true label (else a hidden random one).")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    workers: Annotated[int, Opt("--workers", min=1, help="Number of simulated workers.")] = 10,
+    url: Annotated[str, Opt("--url", help=URL_HELP)] = "http://127.0.0.1:8000",
+    spammers: Annotated[float, Opt("--spammers", min=0.0, max=1.0, help="Fraction of spammers.")] = 0.15,
+    max_labels: Annotated[int | None, Opt("--max-labels", min=1, help="Stop after this many submits.")] = None,
+    max_seconds: Annotated[float | None, Opt("--max-seconds", help="Stop after this long.")] = None,
+    pace: Annotated[float, Opt("--pace", min=0.0, help=PACE_HELP)] = 0.0,
+    truth: Annotated[Path | None, Opt("--truth", help=TRUTH_HELP)] = None,
+    seed: Annotated[int, Opt("--seed", help="Same seed, same crowd and answers.")] = 0,
     db: DbOption = None,
 ) -> None:
     """Simulated crowd (own confusion matrices, speeds, some spammers) labels PROJECT over the HTTP API."""
@@ -85,10 +91,11 @@ def simulate(
         table.add_row(w.name, w.kind, f"{w.accuracy:.2f}", str(report.per_worker.get(w.name, 0)))
     console.print(table)
     rate = report.submitted / report.elapsed if report.elapsed else 0.0
-    p = (lambda xs, q: 1000 * float(np.percentile(xs, q)) if xs else 0.0)
+    lat = report.submit_latencies
+    p50, p99 = (1000 * float(np.percentile(lat, q)) if lat else 0.0 for q in (50, 99))
     console.print(
-        f"{report.submitted} labels in {report.elapsed:.1f}s ({rate:.0f}/s); submit p50 {p(report.submit_latencies, 50):.1f} ms,"
-        f" p99 {p(report.submit_latencies, 99):.1f} ms; {report.errors} errors.",
+        f"{report.submitted} labels in {report.elapsed:.1f}s ({rate:.0f}/s); submit p50 {p50:.1f} ms,"
+        f" p99 {p99:.1f} ms; {report.errors} errors.",
         highlight=False,
     )
     if report.first_error:

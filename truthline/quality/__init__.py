@@ -11,6 +11,12 @@ from .result import Aggregate
 from .registry import METHODS, aggregate
 from .majority import fit as fit_mv
 from .dawid_skene import fit as fit_ds
+from .weighted_majority import fit as fit_wmv
+from .one_coin import fit as fit_one_coin
+from .glad import fit as fit_glad
+from .mace import fit as fit_mace
+from .bcc import fit as fit_bcc
+from .auto import fit as fit_auto
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
 from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, spammer_score, worker_stats
 from .multilabel import MultilabelAggregate, aggregate_multilabel
@@ -25,6 +31,12 @@ __all__ = [
     "aggregate",
     "fit_mv",
     "fit_ds",
+    "fit_wmv",
+    "fit_one_coin",
+    "fit_glad",
+    "fit_mace",
+    "fit_bcc",
+    "fit_auto",
     "PairwiseKappa",
     "cohen_kappa_pairwise",
     "coincidence_matrix",

@@ -73,22 +73,6 @@ def normalize_rows(mat: np.ndarray, fallback: np.ndarray | None = None) -> np.nd
     return out
 
 
-def softmax_rows(logp: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of log-probabilities, safe for -inf entries and huge magnitudes."""
-    m = np.max(logp, axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-        e = np.exp(logp - m)
-    return normalize_rows(np.nan_to_num(e, nan=0.0, posinf=0.0))
-
-
-def logsumexp_rows(logp: np.ndarray) -> np.ndarray:
-    m = np.max(logp, axis=1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(under="ignore", divide="ignore"):
-        return (np.log(np.exp(logp - m).sum(axis=1, keepdims=True)) + m)[:, 0]
-
-
 def safe_log(x: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(x, TINY))
 
@@ -166,14 +150,6 @@ def accuracy_from_confusion(confusion: np.ndarray, prior: np.ndarray) -> np.ndar
     """P(worker's label == true class) = sum_k prior_k * confusion[w, k, k]."""
     diag = np.diagonal(confusion, axis1=1, axis2=2)
     return np.clip(diag @ prior, 0.0, 1.0)
-
-
-def soft_accuracy(data: CrowdLabels, post: np.ndarray, prior_acc: float, strength: float = 1.0) -> np.ndarray:
-    """Smoothed mean posterior mass of each worker's labels; workers with no labels get `prior_acc`."""
-    hit = post[data.items, data.labels]
-    num = np.bincount(data.workers, weights=hit, minlength=data.n_workers)
-    den = np.bincount(data.workers, minlength=data.n_workers).astype(np.float64)
-    return (num + strength * prior_acc) / (den + strength)
 
 
 def confusion_from_accuracy(acc: np.ndarray, k: int) -> np.ndarray:

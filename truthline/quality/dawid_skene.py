@@ -47,7 +47,7 @@ def fit(
     labels: CrowdLabels,
     known: Mapping[int, int] | None = None,
     *,
-    smoothing: float = 0.5,
+    smoothing: float = 0.1,
     max_iter: int = 100,
     tol: float = 1e-5,
     init: np.ndarray | None = None,

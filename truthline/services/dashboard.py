@@ -1,7 +1,8 @@
 """Quality figures for the manager page that `results` does not give: agreement metrics (Krippendorff's
 alpha, Fleiss' kappa) and each worker's accuracy with a credible interval and a spammer score.
 
-Both task types become one categorical problem: classification as is; multilabel as one yes/no question
+One run of the chosen method gives both, so the page pays for truth inference once (plus the summary's
+MV and DS). Both task types become one categorical problem: classification as is; multilabel as one yes/no question
 per (item, label), so a multilabel worker's accuracy is "share of yes/no decisions that were right".
 Managers and admins only (same rule as `results`).
 """
@@ -20,6 +21,8 @@ from truthline.quality import CrowdLabels, QualityInputError, aggregate
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.workers import worker_stats
 from truthline.services.results import ProjectLabels, load_for
+from truthline.store import annotations as annotation_store
+from truthline.store.db import read_tx
 from truthline.store.records import User
 
 LEVEL = 0.95  # credible-interval mass shown on the page
@@ -53,6 +56,21 @@ def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
     return crowd, {i: index[g] for i, g in data.gold.items() if g in index}
 
 
+def _accuracy_vs_truth(data: ProjectLabels, answers: np.ndarray) -> float | None:
+    """How often the method's answer equals the hidden evaluation truth, over labeled items that have one."""
+    names = list(data.project.config["labels"])
+    labelled = data.n_labels_per_item > 0
+    scored = [i for i in data.truth if labelled[i]]
+    if not scored:
+        return None
+    if data.project.task_type == "multilabel":
+        chosen = answers.reshape(-1, len(names))
+        right = sum(set(data.truth[i] or []) == {names[j] for j in np.flatnonzero(chosen[i])} for i in scored)
+    else:
+        right = sum(names[int(answers[i])] == data.truth[i] for i in scored)
+    return round(right / len(scored), 4)
+
+
 def _num(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), 4)
 
@@ -66,11 +84,15 @@ def _metric(compute: Callable[[], float]) -> float | None:
 
 
 def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
-    """{"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
-    "workers": {user_id: {"accuracy", "lower", "upper", "spammer_score"}}} (empty workers when unlabeled)."""
+    """Agreement metrics and the workers table, from ONE run of `method` (the page's slowest part):
+
+    {"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
+     "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
+     "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
+                  "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
-                              "workers": {}}
+                              "accuracy_vs_truth": None, "workers": []}
     if len(data.labels.answers) == 0:
         return report
     crowd, known = _categorical(data)
@@ -83,9 +105,16 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
         "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
         "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
     }
-    report["workers"] = {
-        int(uid): {"accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
-                   "spammer_score": _num(stats.spammer_score[w])}
-        for w, uid in enumerate(data.user_ids.tolist())
-    }
+    report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
+    user_ids = data.user_ids.tolist()
+    with read_tx(engine) as conn:
+        names = annotation_store.usernames(conn, user_ids)
+        active = annotation_store.mean_active_ms(conn, data.project.id)
+    n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
+    report["workers"] = [
+        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
+         "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
+         "spammer_score": _num(stats.spammer_score[w]), "mean_active_ms": _num(active.get(int(uid)))}
+        for w, uid in enumerate(user_ids)
+    ]
     return report

@@ -8,17 +8,19 @@ import csv
 import io
 import json
 import math
+import time
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
-from truthline.services.results import load_for
+from truthline.services.results import JsonMemo, load_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
-from truthline.store.records import User, to_datetime
+from truthline.store.records import User
 
 FORMATS = ("jsonl", "csv", "parquet")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
@@ -26,8 +28,18 @@ MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"
 BATCH = 5000
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@dataclass
+class Row:
+    """One exported item. data and the annotations' answers are JSON text straight from the database."""
+
+    external_id: str
+    data: str
+    answer: Any
+    confidence: float | None
+    notes: list[tuple[str, str, int, str]]  # (worker JSON-encoded, answer JSON text, active_ms, created_at ISO)
 
 
 def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto") -> Iterator[bytes]:
@@ -36,7 +48,7 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
-    by_id = {int(item_id): i for i, item_id in enumerate(data.item_ids.tolist())}
+    by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
     rows = _rows(engine, data.project.id, by_id, inf.answers, inf.confidence.tolist())
     return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows)
 
@@ -50,41 +62,65 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
     return written
 
 
+class _Iso(dict):  # type: ignore[type-arg]
+    """Epoch second -> ISO 8601 prefix, computed once per second seen."""
+
+    def __missing__(self, second: int) -> str:
+        value = self[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return value
+
+
 def _rows(engine: Engine, project_id: int, by_id: dict[int, int], answers: list[Any],
-          confidence: list[float]) -> Iterator[list[dict[str, Any]]]:
+          confidence: list[float]) -> Iterator[list[Row]]:
+    iso = _Iso()
     with read_tx(engine) as conn:
+        names: dict[int, str] = {}
         for batch in item_store.iter_batches(conn, project_id, BATCH):
-            notes: dict[int, list[dict[str, Any]]] = {}
-            for a in annotation_store.for_items(conn, project_id, batch[0].id, batch[-1].id):
-                notes.setdefault(a.item_id, []).append({
-                    "worker": a.username, "answer": a.answer, "active_ms": a.active_ms,
-                    "created_at": to_datetime(a.created_at).isoformat()})
+            notes: dict[int, list[tuple[str, str, int, str]]] = {}
+            raw = annotation_store.for_items(conn, project_id, batch[0][0], batch[-1][0])
+            missing = sorted({r[1] for r in raw} - names.keys())
+            if missing:
+                names.update({uid: _encode(n) for uid, n in annotation_store.usernames(conn, missing).items()})
+            for item_id, user_id, answer, ms, ts in raw:
+                second = int(ts)
+                stamp = f"{iso[second]}.{int((ts - second) * 1e6):06d}+00:00"
+                notes.setdefault(item_id, []).append((names[user_id], answer, ms, stamp))
             out = []
-            for item in batch:
-                i = by_id.get(item.id)
+            for item_id, external_id, data in batch:
+                i = by_id.get(item_id)
                 conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
-                out.append({"external_id": item.external_id, "data": item.data,
-                            "answer": None if i is None else answers[i], "confidence": conf,
-                            "annotations": notes.get(item.id, [])})
+                out.append(Row(external_id, data, None if i is None else answers[i], conf, notes.get(item_id, [])))
             yield out
 
 
-def _jsonl(batches: Iterator[list[dict[str, Any]]]) -> Iterator[bytes]:
+def _notes_json(notes: list[tuple[str, str, int, str]]) -> str:
+    return "[" + ",".join(f'{{"worker":{w},"answer":{a},"active_ms":{ms},"created_at":"{ts}"}}'
+                          for w, a, ms, ts in notes) + "]"
+
+
+def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     for batch in batches:
-        yield "".join(_dumps(row) + "\n" for row in batch).encode()
+        yield "".join(
+            f'{{"external_id":{_encode(r.external_id)},"data":{r.data},"answer":{_encode(r.answer)},'
+            f'"confidence":{_encode(r.confidence)},"annotations":{_notes_json(r.notes)}}}\n'
+            for r in batch
+        ).encode()
 
 
-def _csv(batches: Iterator[list[dict[str, Any]]]) -> Iterator[bytes]:
+def _answer_cell(answer: Any) -> str | None:
+    return None if answer is None else answer if isinstance(answer, str) else _encode(answer)
+
+
+def _csv(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["external_id", "data", "answer", "confidence", "n_labels", "annotations"])
     for batch in batches:
-        for row in batch:
-            answer = row["answer"]
-            writer.writerow([row["external_id"], _dumps(row["data"]),
-                             "" if answer is None else answer if isinstance(answer, str) else _dumps(answer),
-                             "" if row["confidence"] is None else row["confidence"], len(row["annotations"]),
-                             _dumps(row["annotations"])])
+        writer.writerows(
+            [r.external_id, r.data, _answer_cell(r.answer) or "", "" if r.confidence is None else r.confidence,
+             len(r.notes), _notes_json(r.notes)]
+            for r in batch
+        )
         yield buf.getvalue().encode()
         buf.seek(0)
         buf.truncate()
@@ -116,7 +152,7 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def _parquet(batches: Iterator[list[dict[str, Any]]]) -> Iterator[bytes]:
+def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -124,17 +160,24 @@ def _parquet(batches: Iterator[list[dict[str, Any]]]) -> Iterator[bytes]:
                       ("created_at", pa.string())])
     schema = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
                         ("confidence", pa.float64()), ("annotations", pa.list_(note))])
+    memo = JsonMemo()
+    decoded: dict[str, str] = {}  # answer JSON text -> cell (label string, or JSON for other answers)
+
+    def cell(text: str) -> str:
+        if text not in decoded:
+            decoded[text] = _answer_cell(memo[text]) or ""
+        return decoded[text]
+
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)
     for batch in batches:
         columns = {
-            "external_id": [r["external_id"] for r in batch],
-            "data": [_dumps(r["data"]) for r in batch],
-            "answer": [None if r["answer"] is None else r["answer"] if isinstance(r["answer"], str)
-                       else _dumps(r["answer"]) for r in batch],
-            "confidence": [r["confidence"] for r in batch],
-            "annotations": [[{**a, "answer": a["answer"] if isinstance(a["answer"], str) else _dumps(a["answer"])}
-                             for a in r["annotations"]] for r in batch],
+            "external_id": [r.external_id for r in batch],
+            "data": [r.data for r in batch],
+            "answer": [_answer_cell(r.answer) for r in batch],
+            "confidence": [r.confidence for r in batch],
+            "annotations": [[{"worker": memo[w], "answer": cell(a), "active_ms": ms, "created_at": ts}
+                             for w, a, ms, ts in r.notes] for r in batch],
         }
         writer.write_table(pa.table(columns, schema=schema))
         yield sink.take()

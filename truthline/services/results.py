@@ -6,6 +6,7 @@ Labels are read with one query and turned into index arrays; the numerics live i
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -39,17 +40,27 @@ class ProjectLabels:
         return self.task_type.infer(self.labels, self.project.config, method, self.gold if use_gold else {})
 
 
+class JsonMemo(dict):  # type: ignore[type-arg]
+    """Decodes JSON texts, each distinct text once (a project has few distinct answers)."""
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = json.loads(text)
+        return value
+
+
 def load_labels(conn: Connection, project: Project) -> ProjectLabels:
     rows = item_store.index_rows(conn, project.id)
-    item_ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-    gold = {i: r.gold for i, r in enumerate(rows) if r.gold is not None}
-    truth = {i: r.truth for i, r in enumerate(rows) if r.truth is not None}
-    a_items, a_users, answers = annotation_store.label_rows(conn, project.id)
+    item_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    memo = JsonMemo()
+    gold = {i: memo[r[2]] for i, r in enumerate(rows) if r[2] is not None}
+    truth = {i: memo[r[3]] for i, r in enumerate(rows) if r[3] is not None}
+    a_items, a_users, texts = annotation_store.label_rows(conn, project.id)
+    answers = [memo[t] for t in texts]
     items = np.searchsorted(item_ids, np.asarray(a_items, dtype=np.int64))  # ids are sorted
     user_ids, workers = np.unique(np.asarray(a_users, dtype=np.int64), return_inverse=True)
     labels = Labels(items=items.astype(np.int64), workers=workers.astype(np.int64).reshape(-1), answers=answers,
                     n_items=len(rows), n_workers=len(user_ids))
-    return ProjectLabels(project, get_task_type(project.task_type), item_ids, [r.external_id for r in rows],
+    return ProjectLabels(project, get_task_type(project.task_type), item_ids, [r[1] for r in rows],
                          gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)))
 
 

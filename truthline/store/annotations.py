@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from truthline.store.db import raw_rows
 from truthline.store.records import Annotation, to_datetime
 from truthline.store.tables import annotations, users
 
@@ -45,31 +46,25 @@ def insert(conn: Connection, values: dict[str, Any]) -> Annotation:
     )
 
 
-def label_rows(conn: Connection, project_id: int) -> tuple[list[int], list[int], list[Any]]:
-    """(item_ids, user_ids, answers) of every annotation in the project: one query."""
-    q = sa.select(annotations.c.item_id, annotations.c.user_id, annotations.c.answer).where(
-        annotations.c.project_id == project_id
-    )
-    item_ids: list[int] = []
-    user_ids: list[int] = []
-    answers: list[Any] = []
-    for item_id, user_id, answer in conn.execute(q):
-        item_ids.append(item_id)
-        user_ids.append(user_id)
-        answers.append(answer)
+def label_rows(conn: Connection, project_id: int) -> tuple[list[int], list[int], list[str]]:
+    """(item_ids, user_ids, answers as JSON text) of every annotation in the project: one query.
+    Answers come as text: callers decode each distinct answer once."""
+    rows = raw_rows(conn, "SELECT item_id, user_id, CAST(answer AS TEXT) FROM annotations WHERE project_id = ?",
+                    (project_id,))
+    if not rows:
+        return [], [], []
+    item_ids, user_ids, answers = map(list, zip(*rows, strict=True))
     return item_ids, user_ids, answers
 
 
 def for_items(conn: Connection, project_id: int, first_id: int, last_id: int) -> list[Any]:
-    """Raw annotations (with usernames) on items first_id..last_id, by item: one export batch."""
-    q = (
-        sa.select(annotations.c.item_id, users.c.username, annotations.c.answer, annotations.c.active_ms,
-                  annotations.c.created_at)
-        .join(users, users.c.id == annotations.c.user_id)
-        .where(annotations.c.project_id == project_id, annotations.c.item_id.between(first_id, last_id))
-        .order_by(annotations.c.item_id, annotations.c.id)
+    """(item_id, user_id, answer JSON text, active_ms, created_at) on items first_id..last_id: one export batch."""
+    return raw_rows(
+        conn,
+        "SELECT item_id, user_id, CAST(answer AS TEXT), active_ms, created_at FROM annotations "
+        "WHERE project_id = ? AND item_id BETWEEN ? AND ? ORDER BY item_id, id",
+        (project_id, first_id, last_id),
     )
-    return list(conn.execute(q))
 
 
 def usernames(conn: Connection, user_ids: list[int]) -> dict[int, str]:

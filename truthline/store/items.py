@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from truthline.store.db import raw_rows
 from truthline.store.tables import items
 
 # The same table with its JSON columns typed as text: imports serialize JSON once themselves and compare
@@ -89,32 +90,24 @@ def get_item(conn: Connection, item_id: int) -> Any:
     return conn.execute(sa.select(items).where(items.c.id == item_id)).first()
 
 
-def index_rows(conn: Connection, project_id: int) -> list[Any]:
-    """(id, external_id, gold, truth) for every item of the project, by id: the item axis of inference."""
-    q = (
-        sa.select(items.c.id, items.c.external_id, items.c.gold, items.c.truth)
-        .where(items.c.project_id == project_id)
-        .order_by(items.c.id)
-    )
-    return list(conn.execute(q))
+def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | None, str | None]]:
+    """(id, external_id, gold, truth) for every item of the project, by id: the item axis of inference.
+    gold and truth come as JSON text (NULL stays None): most are NULL, decoding is left to the caller."""
+    return raw_rows(conn, "SELECT id, external_id, CAST(gold AS TEXT), CAST(truth AS TEXT) FROM items "
+                          "WHERE project_id = ? ORDER BY id", (project_id,))
 
 
-def iter_batches(conn: Connection, project_id: int, batch: int = 5000) -> Iterator[list[Any]]:
-    """Items of the project in id order, `batch` at a time (keyset pagination: flat memory)."""
+def iter_batches(conn: Connection, project_id: int, batch: int = 5000) -> Iterator[list[tuple[int, str, str]]]:
+    """(id, external_id, data as JSON text) of the project's items in id order, `batch` at a time (keyset
+    pagination: flat memory); data stays text so exports copy it without a decode/encode round trip."""
     last = 0
-    cols = (items.c.id, items.c.external_id, items.c.data, items.c.priority, items.c.n_labels)
     while True:
-        q = (
-            sa.select(*cols)
-            .where(items.c.project_id == project_id, items.c.id > last)
-            .order_by(items.c.id)
-            .limit(batch)
-        )
-        rows = list(conn.execute(q))
+        rows = raw_rows(conn, "SELECT id, external_id, CAST(data AS TEXT) FROM items WHERE project_id = ? AND id > ? "
+                              "ORDER BY id LIMIT ?", (project_id, last, batch))
         if not rows:
             return
         yield rows
-        last = rows[-1].id
+        last = rows[-1][0]
 
 
 def progress(conn: Connection, project_id: int) -> dict[str, int]:

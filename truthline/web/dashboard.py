@@ -28,7 +28,6 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
     """Everything manage.html shows. The services authorize (managers and admins only)."""
     summary = results.project_summary(engine, user, project.id)
     report = quality_service.quality_report(engine, user, project.id, method)
-    rows = results.worker_stats(engine, user, project.id, method)
 
     progress = summary["progress"]
     total = int(progress.get("items", 0))
@@ -44,22 +43,11 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
     acc = summary.get("accuracy") or {}
     if acc.get("against"):
         against = "hidden truth" if acc["against"] == "truth" else acc["against"]
-        accuracy.append({"against": against, "n": acc.get("items", 0), "mv": acc.get("mv"), "ds": acc.get("ds"), "method": None})
+        # The chosen method's own accuracy is only computed against hidden truth (gold clamps it otherwise).
+        mine = report.get("accuracy_vs_truth") if acc["against"] == "truth" else None
+        accuracy.append({"against": against, "n": acc.get("items", 0), "mv": acc.get("mv"), "ds": acc.get("ds"), "method": mine})
 
-    interval = report["workers"]
-    workers = []
-    for row in rows:
-        q = interval.get(int(row["user_id"]), {})
-        workers.append({
-            "username": row["username"],
-            "n_labels": row["n_labels"],
-            # The interval's own mean, so the dot always sits inside the bar it is drawn on.
-            "accuracy": q.get("accuracy", row.get("accuracy")),
-            "lower": q.get("lower"),
-            "upper": q.get("upper"),
-            "spammer_score": q.get("spammer_score"),
-            "median_active_ms": row.get("median_active_ms"),
-        })
+    workers = list(report["workers"])
     workers.sort(key=lambda w: (w["accuracy"] is None, -(w["accuracy"] or 0.0), w["username"]))
 
     return {
@@ -80,7 +68,6 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "kappa": report["agreement"]["fleiss_kappa"],
         },
         "workers": workers,
-        "show_time": any(w["median_active_ms"] is not None for w in workers),
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
         "chart": {"label_width": min(160, 12 + 7 * max((len(d["label"]) for d in distribution), default=1))},
         "level_pct": round(100 * report["level"]),

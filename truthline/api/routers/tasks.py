@@ -1,4 +1,4 @@
-"""The labeling loop: lease the next item, submit an answer to a lease, or skip it."""
+"""The labeling loop: lease the next item, submit an answer to a lease, skip it, or release it unanswered."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, Response
 from truthline.errors import Invalid
 from truthline.services import tasks as service
 
-from ..deps import ProjectId, LeaseId, current_user, get_engine, idempotency_header
-from ..schemas import AnnotationOut, SkipOut, SubmitIn, TaskItem, TaskOut
+from ..deps import LeaseId, ProjectId, current_user, get_engine, idempotency_header
+from ..schemas import AnnotationOut, LeaseStateOut, NextIn, SubmitIn, TaskItem, TaskOut
 
 router = APIRouter(tags=["labeling"])
 
@@ -25,10 +25,15 @@ def _task_out(task: Any) -> TaskOut:
     "/projects/{project_id}/next",
     response_model=TaskOut,
     responses={204: {"description": "Nothing left for you to label in this project"}},
-    summary="Lease the next item to label",
+    summary="Lease the next item to label (asking again returns your live lease, unless you list it in `held`)",
 )
-def next_task(project_id: ProjectId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> Any:
-    task = service.next_task(engine, user, project_id)
+def next_task(
+    project_id: ProjectId,
+    body: NextIn | None = Body(None),
+    user: Any = Depends(current_user),
+    engine: Any = Depends(get_engine),
+) -> Any:
+    task = service.next_task(engine, user, project_id, held=body.held if body else ())
     return Response(status_code=204) if task is None else _task_out(task)
 
 
@@ -54,11 +59,19 @@ def submit(
     engine: Any = Depends(get_engine),
 ) -> Any:
     annotation = service.submit(engine, user, lease_id, body.answer, body.active_ms, _key(body, header_key))
-    response.status_code = 200 if getattr(annotation, "replayed", False) else 201
+    response.status_code = 200 if annotation.replayed else 201
     return annotation
 
 
-@router.post("/leases/{lease_id}/skip", response_model=SkipOut, summary="Give the item back without labeling it")
-def skip(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> SkipOut:
+@router.post("/leases/{lease_id}/skip", response_model=LeaseStateOut, summary="Decline the item; you won't be offered it again")
+def skip(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> LeaseStateOut:
     service.skip(engine, user, lease_id)
-    return SkipOut(lease_id=lease_id)
+    return LeaseStateOut(lease_id=lease_id, state="skipped")
+
+
+@router.post(
+    "/leases/{lease_id}/release", response_model=LeaseStateOut, summary="Give a live lease back unanswered (no skip recorded)"
+)
+def release(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> LeaseStateOut:
+    service.release(engine, user, lease_id)
+    return LeaseStateOut(lease_id=lease_id, state="released")

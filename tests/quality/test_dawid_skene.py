@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from truthline.quality import CrowdLabels, QualityInputError, aggregate, dawid_skene
+
+from crowd_data import load_set, simulate
+
+
+def _confused_crowd(seed: int = 0) -> tuple[CrowdLabels, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n, w, k = 800, 8, 3
+    truth = rng.integers(0, k, n)
+    conf = np.stack([np.full((k, k), 0.1) + np.eye(k) * 0.7 for _ in range(w)])
+    conf[0] = [[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]  # says 1 when the truth is 0
+    items = np.repeat(np.arange(n), 5)
+    workers = np.concatenate([rng.choice(w, 5, replace=False) for _ in range(n)])
+    u = rng.random(len(items))[:, None]
+    labels = (u > conf[workers, truth[items]].cumsum(axis=1)).sum(axis=1)
+    return CrowdLabels.from_arrays(items, workers, labels, n_classes=k), truth, conf
+
+
+def test_recovers_a_biased_confusion_matrix() -> None:
+    data, truth, conf = _confused_crowd()
+    r = dawid_skene.fit(data)
+    assert np.abs(r.worker_params["confusion"][0] - conf[0]).max() < 0.08
+    assert (r.answers == truth).mean() > (aggregate(data, "mv").answers == truth).mean()
+    assert r.converged and r.iterations < 100
+
+
+def test_smoothing_zero_is_maximum_likelihood_and_stays_finite() -> None:
+    data, truth = simulate(n_items=200, n_workers=8, k=4, seed=1)
+    r = dawid_skene.fit(data, smoothing=0.0)
+    assert np.all(np.isfinite(r.posteriors)) and np.all(np.isfinite(r.worker_params["confusion"]))
+    assert (r.answers == truth).mean() > 0.8
+
+
+def test_known_items_inform_the_confusion() -> None:
+    data, truth, _ = _confused_crowd(seed=3)
+    known = {i: int(truth[i]) for i in range(100)}
+    r = dawid_skene.fit(data, known=known)
+    assert all(r.answers[i] == c for i, c in known.items())
+    assert (r.answers == truth).mean() >= (dawid_skene.fit(data).answers == truth).mean() - 0.01
+
+
+def test_init_and_options() -> None:
+    data, truth = simulate(n_items=100, n_workers=6, k=2, seed=2)
+    init = np.eye(2)[truth]
+    assert (dawid_skene.fit(data, init=init).answers == truth).mean() > 0.85
+    for bad in (dict(smoothing=-1.0), dict(smoothing=float("nan")), dict(max_iter=0)):
+        with pytest.raises(QualityInputError):
+            dawid_skene.fit(data, **bad)
+
+
+def test_matches_the_reference_on_real_data() -> None:
+    data, truth = load_set("D_Product")
+    m = truth >= 0
+    assert (dawid_skene.fit(data).answers[m] == truth[m]).mean() >= 0.935  # crowd-kit DS: 0.940
