@@ -36,6 +36,28 @@ def test_public_api() -> None:
     assert set(module.__all__) == {"Client", "TruthlineAPIError"}
 
 
+# Every REST endpoint and the Client method that calls it: a new endpoint fails this test until the SDK has it.
+ENDPOINTS = {
+    ("post", "/auth/login"): "login", ("post", "/auth/logout"): "logout", ("get", "/me"): "me",
+    ("post", "/users"): "create_user", ("post", "/tokens"): "create_token",
+    ("get", "/projects"): "list_projects", ("post", "/projects"): "create_project",
+    ("get", "/projects/{project_id}"): "get_project", ("patch", "/projects/{project_id}"): "update_project",
+    ("get", "/projects/{project_id}/members"): "list_members", ("post", "/projects/{project_id}/members"): "add_member",
+    ("post", "/projects/{project_id}/items"): "import_items", ("post", "/projects/{project_id}/next"): "next_task",
+    ("post", "/leases/{lease_id}/submit"): "submit", ("post", "/leases/{lease_id}/skip"): "skip",
+    ("post", "/leases/{lease_id}/release"): "release", ("get", "/projects/{project_id}/results"): "results",
+    ("get", "/projects/{project_id}/workers"): "workers", ("get", "/projects/{project_id}/summary"): "summary",
+    ("get", "/projects/{project_id}/export"): "export",
+}
+
+
+def test_client_covers_every_endpoint(engine: Engine) -> None:
+    spec = create_app(Settings(), engine=engine).openapi()
+    served = {(m, p.removeprefix("/api/v1")) for p, ops in spec["paths"].items() for m in ops}
+    assert served == set(ENDPOINTS), served ^ set(ENDPOINTS)
+    assert all(callable(getattr(Client, name)) for name in ENDPOINTS.values())
+
+
 def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> None:
     assert tl.me()["username"] == "admin"
     project = tl.create_project({"name": "Pets", "task_type": "classification", "labels": ["cat", "dog"], "overlap": 2})
@@ -75,6 +97,10 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
                 replay = ann.submit(task["lease_id"], "cat", active_ms=900, idempotency_key=f"{name}-{task['lease_id']}")
                 assert first["id"] == replay["id"]
             assert seen == {"a", "b", "c", "d"}
+            ann.logout()
+            with pytest.raises(TruthlineAPIError) as gone:
+                ann.me()
+            assert gone.value.status_code == 401
 
     rows = {r["external_id"]: r for r in tl.results(pid, method="mv")}
     assert rows["a"]["answer"] == "cat" and rows["c"]["n_labels"] == 1
@@ -98,6 +124,10 @@ def test_errors_carry_the_json_error_shape(tl: Client, server: str) -> None:
     with pytest.raises(TruthlineAPIError) as lines:
         tl.import_items(pid, [{"external_id": "1", "data": {"text": "ok"}}, {"external_id": "2", "data": {}}])
     assert lines.value.line == 2 and lines.value.details and "line 2" in str(lines.value)
+    tl.import_items(pid, [{"external_id": "r", "data": {"text": "release me"}}])
+    lease = tl.next_task(pid)
+    assert lease is not None and tl.release(lease["lease_id"])["state"] == "released"
+    assert tl.next_task(pid)["item"]["external_id"] == "r"  # type: ignore[index]  # offered again
     with pytest.raises(TruthlineAPIError) as missing:
         tl.get_project(9999)
     assert missing.value.status_code == 404 and missing.value.code == "not_found"

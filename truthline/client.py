@@ -129,6 +129,10 @@ class Client:
         self.set_token(token)
         return token
 
+    def logout(self) -> None:
+        """Revoke the token this client uses (it stops working at once)."""
+        self._request("POST", "/auth/logout")
+
     def me(self) -> dict[str, Any]:
         return dict(self._json("GET", "/me"))
 
@@ -193,7 +197,13 @@ class Client:
         return dict(self._json("POST", f"/leases/{lease_id}/submit", json=body, headers={"Idempotency-Key": key}))
 
     def skip(self, lease_id: int | str) -> dict[str, Any]:
+        """Decline the item: it is never offered to this user again."""
         response = self._request("POST", f"/leases/{lease_id}/skip")
+        return dict(response.json()) if response.content else {}
+
+    def release(self, lease_id: int | str) -> dict[str, Any]:
+        """Hand a live lease back unanswered (no skip recorded; the item may come back later)."""
+        response = self._request("POST", f"/leases/{lease_id}/release")
         return dict(response.json()) if response.content else {}
 
     # -- results --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from truthline.errors import NotFound
+from truthline.errors import NotFound, Unauthorized
 from truthline.services import importing, projects, results, tasks, users
 from truthline.sim import make_crowd
 
@@ -144,7 +144,19 @@ def seed_demo(
     have = int(results.project_summary(engine, admin, pid)["progress"]["labels"])
     wanted = n_crowd * SIM_OVERLAP - have  # > 0 only on a first (or interrupted) run
     seeded = _simulate_crowd(engine, admin, pid, truth, n_crowd, wanted, seed, report) if wanted > 0 else 0
-    return DemoInfo(pid, len(records), seeded, dict(DEMO_LOGINS))
+    return DemoInfo(pid, len(records), seeded, _working_logins(engine))
+
+
+def _working_logins(engine: Engine) -> dict[str, str]:
+    """The demo logins that really work here (a database with its own admin keeps its password private)."""
+    working = {}
+    for username, password in DEMO_LOGINS.items():
+        try:
+            users.authenticate(engine, username, password)
+        except Unauthorized:
+            continue
+        working[username] = password
+    return working
 
 
 def crowd_items(n_items: int) -> int:

@@ -219,7 +219,7 @@ def run_crowd(
                     else:
                         report.submitted += 1
                 if full:
-                    client.skip(task["lease_id"])  # hand the item back instead of letting the lease lapse
+                    client.release(task["lease_id"])  # hand the item back instead of letting the lease lapse
                     break
                 t2 = time.perf_counter()
                 try:

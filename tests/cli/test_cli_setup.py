@@ -90,3 +90,36 @@ def test_unusable_database_urls_are_bad_input(cli: Cli) -> None:
 def test_unreachable_postgres_is_a_clear_error(cli: Cli) -> None:
     result = cli("project", "list", db="postgresql+psycopg://nobody@127.0.0.1:9/x")
     assert result.exit_code == 1 and "cannot use the database" in result.stderr
+
+
+def test_serve_serves_the_api_on_a_migrated_database(db_url: str) -> None:
+    """`truthline serve` as a real process: it answers on 127.0.0.1, then stops cleanly on SIGTERM."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truthline.cli", "serve", "--db", db_url, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200 and "/api/v1/projects" in response.json()["paths"]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in out

@@ -108,3 +108,10 @@ def test_demo_crowd_makes_ds_beat_mv() -> None:
     data = CrowdLabels.from_arrays(items, workers, answers, n_items=truth.size, n_classes=10)
     acc = {m: float((aggregate(data, method=m).answers == truth).mean()) for m in ("mv", "ds")}
     assert acc["ds"] > acc["mv"] + 0.05, acc
+
+
+def test_demo_on_a_database_with_its_own_admin_prints_only_working_logins(engine: Engine) -> None:
+    users.init_admin(engine, "root", "root-password")
+    info = seed_demo(engine, limit=20)
+    assert set(info.logins) == {"manager", "annotator"}
+    assert users.first_admin(engine).username == "root"  # type: ignore[union-attr]

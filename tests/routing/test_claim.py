@@ -90,3 +90,51 @@ def test_release_returns_the_item_and_may_offer_it_again(engine: Engine, project
     submit(engine, annotator.user, again.lease_id, "cat", 1)
     with pytest.raises(Conflict):
         release(engine, annotator.user, again.lease_id)
+
+
+def test_next_stays_cheap_and_ordered_when_one_annotator_is_far_ahead(
+        engine: Engine, admin: Any, make_project: Callable, make_annotator: Callable) -> None:
+    """Solo labels more than the front window of the pool (items stay open for others): next continues
+    after solo's cursor in order, and an item that reopens behind the cursor is still served, last."""
+    from truthline.services.tasks import skip
+    from truthline.store import leases
+
+    project = make_project(overlap=2)
+    n, x = leases.WINDOW + 44, leases.WINDOW + 24
+
+    def load(x_priority: int) -> None:
+        import_items(engine, admin.user, project.id,
+                     [(i + 1, {"external_id": f"i{i:04d}", "data": {"text": "t"},
+                               "priority": x_priority if i == x else 0}) for i in range(n)])
+
+    load(5)
+    solo, a, b = make_annotator(project), make_annotator(project), make_annotator(project)
+    held_a = next_task(engine, a.user, project.id)  # a and b fill item x while solo works
+    assert next_task(engine, b.user, project.id).external_id == held_a.external_id == f"i{x:04d}"
+    load(0)  # x drops back among the others (re-import updates priority)
+    seen = []
+    for _ in range(x + 10):
+        task = next_task(engine, solo.user, project.id)
+        seen.append(task.external_id)
+        submit(engine, solo.user, task.lease_id, "cat", 1)
+    assert seen == [f"i{i:04d}" for i in range(x + 11) if i != x]
+    skip(engine, a.user, held_a.lease_id)  # x reopens behind solo's cursor, outside the front window
+    rest = []
+    while (task := next_task(engine, solo.user, project.id)) is not None:
+        rest.append(task.external_id)
+        submit(engine, solo.user, task.lease_id, "cat", 1)
+    assert rest == [f"i{i:04d}" for i in range(x + 11, n)] + [f"i{x:04d}"]
+
+
+def test_an_item_reopening_in_the_front_window_comes_first(engine: Engine, admin: Any, make_project: Callable,
+                                                           make_annotator: Callable, add_items: Callable) -> None:
+    from truthline.services.tasks import skip
+
+    project = make_project(overlap=2)
+    add_items(project, 10)
+    solo, a, b = make_annotator(project), make_annotator(project), make_annotator(project)
+    held_a, _ = next_task(engine, a.user, project.id), next_task(engine, b.user, project.id)
+    for _ in range(3):
+        submit(engine, solo.user, next_task(engine, solo.user, project.id).lease_id, "cat", 1)
+    skip(engine, a.user, held_a.lease_id)
+    assert next_task(engine, solo.user, project.id).item_id == held_a.item_id

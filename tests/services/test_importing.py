@@ -181,3 +181,43 @@ def test_nul_inside_data_is_stored_escaped(engine: Engine, admin: Any, project: 
     import_items(engine, admin.user, project.id, recs(item("a", data={"text": "nul \x00 here"})))
     task = next_task(engine, admin.user, project.id)
     assert task.data == {"text": "nul \x00 here"}
+
+
+def test_hostile_inputs_are_bad_lines_not_crashes(engine: Engine, admin: Any, project: Any,
+                                                  count_rows: Callable) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    data = (b'{"external_id": "a", "data": {"x": NaN}}\n'
+            b'{"external_id": "b", "data": {"x": Infinity}}\n'
+            + ('{"external_id": "c", "data": {"x": %s}}\n' % deep).encode()
+            + b'{"external_id": "d", "data": {"text": "fine"}}\n')
+    with pytest.raises(Invalid) as err:
+        import_file(engine, admin.user, project.id, io.BytesIO(data), "jsonl")
+    assert [p.line for p in err.value.details] == [1, 2, 3]
+    with pytest.raises(Invalid) as nan:
+        import_items(engine, admin.user, project.id, recs(item("e", data={"x": float("nan")})))
+    assert nan.value.details[0].field == "data"
+    assert count_rows("items") == {"items": 0}
+
+
+def test_csv_cells_may_hold_inline_images(engine: Engine, admin: Any, project: Any) -> None:
+    image = "data:image/png;base64," + "A" * 300_000
+    data = f"external_id,image\nimg-1,\"{image}\"\n".encode()
+    assert import_file(engine, admin.user, project.id, io.BytesIO(data), "csv").created == 1
+
+
+def test_parquet_values_that_are_not_json(engine: Engine, admin: Any, project: Any) -> None:
+    import datetime
+
+    table = pa.table({"external_id": ["a"], "when": [datetime.datetime(2024, 1, 1)]})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    buf.seek(0)
+    with pytest.raises(Invalid) as err:
+        import_file(engine, admin.user, project.id, buf, "parquet")
+    assert (err.value.details[0].line, err.value.details[0].field) == (1, "data")
+
+
+def test_absurd_project_ids_are_not_found(engine: Engine, admin: Any) -> None:
+    for pid in (2**70, -1, 0, "abc", True):
+        with pytest.raises(NotFound):
+            import_items(engine, admin.user, pid, [])  # type: ignore[arg-type]

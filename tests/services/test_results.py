@@ -15,9 +15,11 @@ LABELS = ["cat", "dog", "bird"]
 
 
 @pytest.fixture
-def labelled(engine: Engine, admin: Any, make_project: Callable, make_annotator: Callable,
-             label_all: Callable) -> Any:
-    """40 items with hidden truth (every 5th also gold), 4 good workers and 1 spammer, overlap 5."""
+def labelled(engine: Engine, admin: Any, make_project: Callable, make_person: Callable) -> Any:
+    """40 items with hidden truth (every 5th also gold), 4 good workers and 1 spammer, 5 labels per item
+    (bulk-imported: the routing path has its own tests)."""
+    from truthline.services.label_import import import_annotations
+
     project = make_project(overlap=5)
     records = []
     for i in range(40):
@@ -26,17 +28,17 @@ def labelled(engine: Engine, admin: Any, make_project: Callable, make_annotator:
             rec["gold"] = LABELS[i % 3]
         records.append((i + 1, rec))
     import_items(engine, admin.user, project.id, records)
-    people = [make_annotator(project, username=f"good{k}") for k in range(4)]
-    people.append(make_annotator(project, username="spammer"))
     rnd = random.Random(7)
-
-    def answer(person: Any, task: Any) -> str:
-        truth = LABELS[int(task.external_id[1:]) % 3]
-        if person.user.username == "spammer":
-            return "bird"
-        return truth if rnd.random() < 0.85 else rnd.choice(LABELS)
-
-    label_all(project, people, answer)
+    names = [f"good{k}" for k in range(4)] + ["spammer"]
+    for name in names:
+        make_person(name)
+    labels = []
+    for i in range(40):
+        for name in names:
+            truth = LABELS[i % 3]
+            answer = "bird" if name == "spammer" else truth if rnd.random() < 0.85 else rnd.choice(LABELS)
+            labels.append((len(labels) + 1, {"external_id": f"i{i}", "worker": name, "answer": answer}))
+    import_annotations(engine, admin.user, project.id, labels)
     return project
 
 
@@ -100,3 +102,16 @@ def test_multilabel_results(engine: Engine, admin: Any, make_project: Callable, 
     assert rows == {"item-0": ["red"], "item-1": ["red"], "item-2": ["red", "green"], "item-3": ["red", "green"]}
     s = project_summary(engine, admin.user, project.id)
     assert s["label_distribution"] == {"red": 12, "green": 6}
+
+
+def test_summary_is_recomputed_when_labels_change(engine: Engine, admin: Any, make_project: Callable,
+                                                  make_annotator: Callable, add_items: Callable,
+                                                  label_all: Callable) -> None:
+    project = make_project()
+    add_items(project, 2)
+    person = make_annotator(project)
+    first = project_summary(engine, admin.user, project.id)
+    first["label_distribution"]["cat"] = 99  # callers may mutate what they get
+    assert project_summary(engine, admin.user, project.id)["label_distribution"]["cat"] == 0
+    label_all(project, [person])
+    assert project_summary(engine, admin.user, project.id)["label_distribution"]["cat"] == 2

@@ -165,3 +165,11 @@ def test_multilabel_answers(engine: Engine, admin: Any, make_project: Callable, 
         with pytest.raises(Invalid) as err:
             submit(engine, ann.user, t.lease_id, bad, 5)
         assert err.value.field == "answer" and "red, green, blue" in err.value.message
+
+
+def test_absurd_lease_ids_are_not_found(engine: Engine, annotator: Any) -> None:
+    for lease_id in (2**70, -5, 0, None):
+        with pytest.raises(NotFound):
+            submit(engine, annotator.user, lease_id, "cat", 1)  # type: ignore[arg-type]
+        with pytest.raises(NotFound):
+            skip(engine, annotator.user, lease_id)  # type: ignore[arg-type]

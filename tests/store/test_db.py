@@ -60,23 +60,24 @@ def test_memory_sqlite_works(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_next_task_query_walks_the_open_items_index(tmp_path: Path) -> None:
+def _plan(engine: Engine, stmt: sa.Select) -> str:
+    compiled = stmt.compile(engine)
+    params = tuple(1 for _ in compiled.positiontup or ())
+    with engine.connect() as conn:
+        return " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), params))
+
+
+def test_next_task_queries_seek_indexes_and_never_sort_the_pool(tmp_path: Path) -> None:
     from truthline.store import leases
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     upgrade(url)
     engine = make_engine(url)
-    captured: list[tuple[str, tuple]] = []
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def grab(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        if "FROM items" in statement and "is_open" in statement:
-            captured.append((statement, tuple(params)))
-
-    with engine.begin() as conn:
-        leases.pick_open_item(conn, 1, 1)
-        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + captured[0][0], captured[0][1]).fetchall()
-    text = " ".join(str(r[-1]) for r in plan)
-    assert "ix_items_open" in text, text
-    assert "TEMP B-TREE" not in text, text  # the index gives the order: no sort of all open items
+    for name, (plain, _locking) in leases._PICKS.items():
+        plan = _plan(engine, plain)
+        assert "USING INDEX ix_items_open" in plan, (name, plan)
+        assert "COVERING INDEX sqlite_autoindex_leases_1 (item_id=? AND user_id=?)" in plan, (name, plan)
+        if name != "front":  # the front window sorts at most WINDOW rows
+            assert "TEMP B-TREE" not in plan, (name, plan)
+    assert "ix_leases_user_project" in _plan(engine, leases._CURSOR)
     engine.dispose()

@@ -105,7 +105,7 @@ def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site
             # Item 2: Enter with nothing chosen does nothing but say what to do; then 2 + Enter = "dog".
             current_ref()
             page.keyboard.press("Enter")
-            expect(page.locator("#status")).to_contain_text("Choose a label first")
+            expect(page.locator("#hint")).to_contain_text("Choose a label first")
             page.keyboard.press("2")
             page.keyboard.press("Enter")
             # Item 3: S skips. Item 4: 3 + Enter = "bird".

@@ -78,7 +78,8 @@ def test_workspace_renders_for_an_annotator(login: Login, site: Site) -> None:
     assert r.status_code == 200
     html = r.text
     config = json.loads(re.search(r'<script type="application/json" id="workspace-config">(.*?)</script>', html).group(1))
-    assert config == {"project_id": site.project_id, "task_type": "classification", "labels": ["cat", "dog", "bird"]}
+    assert config == {"project_id": site.project_id, "task_type": "classification", "widget": "classification",
+                      "labels": ["cat", "dog", "bird"]}
     for script in ("truthline.js", "widget-classification.js", "workspace.js"):
         assert f'src="/static/{script}' in html
     assert len(csrf_of(html)) == 64
@@ -89,9 +90,13 @@ def test_workspace_renders_for_an_annotator(login: Login, site: Site) -> None:
 
 
 def test_workspace_of_someone_elses_project_is_not_found(login: Login, site: Site) -> None:
-    r = login("outsider").get(f"/projects/{site.project_id}/annotate")
+    client = login("outsider")
+    r = client.get(f"/projects/{site.project_id}/annotate")
     assert r.status_code == 404
     assert "text/html" in r.headers["content-type"] and "not found" in r.text.lower()
+    for bad in ("0", "99999", str(2**70), "abc"):
+        r = client.get(f"/projects/{bad}/annotate")
+        assert r.status_code in (404, 422) and "text/html" in r.headers["content-type"], (bad, r.status_code)
 
 
 def test_manager_page_is_for_managers_and_admins_only(login: Login, site: Site) -> None:
@@ -167,3 +172,9 @@ def test_multilabel_workspace_loads_its_widget(login: Login, site: Site) -> None
     html = login("ann").get(f"/projects/{project.id}/annotate").text
     assert 'src="/static/widget-multilabel.js' in html and "widget-classification.js" not in html
     assert "toggle a label" in html
+
+
+def test_unknown_method_on_the_manager_page_is_a_clear_422_page(login: Login, site: Site) -> None:
+    r = login("manager").get(f"/projects/{site.project_id}/manage?method=nope")
+    assert r.status_code == 422
+    assert "text/html" in r.headers["content-type"] and "nope" in r.text

@@ -82,27 +82,37 @@ def project_list(db: DbOption = None) -> None:
 
 
 class _Counting:
-    """A binary reader that advances a progress bar by the bytes read."""
+    """A binary reader that moves a progress bar by the bytes read (in steps: per-line updates cost)."""
+
+    STEP = 1 << 20
 
     def __init__(self, raw: BinaryIO, progress: Progress, task: Any) -> None:
         self._raw, self._progress, self._task = raw, progress, task
+        self._done = self._shown = 0
+
+    def _count(self, n: int) -> None:
+        self._done += n
+        if self._done - self._shown >= self.STEP:
+            self._progress.update(self._task, completed=self._done)
+            self._shown = self._done
 
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
-        self._progress.advance(self._task, len(data))
+        self._count(len(data))
         return data
 
     def readline(self, n: int = -1) -> bytes:
         data = self._raw.readline(n)
-        self._progress.advance(self._task, len(data))
+        self._count(len(data))
         return data
 
     def __iter__(self) -> Any:
         for line in self._raw:
-            self._progress.advance(self._task, len(line))
+            self._count(len(line))
             yield line
+        self._progress.update(self._task, completed=self._done)
 
-    def __getattr__(self, name: str) -> Any:  # seek/tell/readable... for pyarrow and csv
+    def __getattr__(self, name: str) -> Any:  # readable/seekable/closed... for csv's TextIOWrapper
         return getattr(self._raw, name)
 
 

@@ -119,8 +119,11 @@ class LabelIndex:
 
 
 def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise softmax of log-scores and each row's log-normalizer (logsumexp). Finite inputs only."""
-    t = np.ascontiguousarray(logp.T)
+    """Row-wise softmax of log-scores and each row's log-normalizer (logsumexp). Finite inputs only.
+
+    Works on a (K, n) transposed copy so that the max/sum over classes are contiguous vector ops.
+    """
+    t = np.ascontiguousarray(logp.T, dtype=np.float64)
     m = t.max(axis=0)
     t -= m
     with np.errstate(under="ignore"):

@@ -54,7 +54,7 @@ def _as_index_array(name: str, values: Any) -> np.ndarray:
     return out
 
 
-def _count(name: str, given: int | None, arr: np.ndarray, minimum: int) -> int:
+def _count(name: str, given: int | None, arr: np.ndarray, minimum: int, arr_name: str) -> int:
     inferred = int(arr.max()) + 1 if arr.size else 0
     if given is None:
         return max(inferred, minimum)
@@ -65,12 +65,12 @@ def _count(name: str, given: int | None, arr: np.ndarray, minimum: int) -> int:
         raise QualityInputError(f"{name}: must be >= {minimum}, got {given}", name)
     if inferred > given:
         raise QualityInputError(
-            f"{name}: is {given} but an index {inferred - 1} appears; indices must be < {name}", name
+            f"{arr_name}: value {inferred - 1} is outside 0..{given - 1} ({name}={given})", arr_name
         )
     return given
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CrowdLabels:
     """Labels from workers on items: `labels[j]` is the class `workers[j]` gave to `items[j]`."""
 
@@ -105,9 +105,9 @@ class CrowdLabels:
                 f"items, workers, labels: lengths differ ({len(it)}, {len(wk)}, {len(lb)}); one entry per label",
                 "labels",
             )
-        ni = _count("n_items", n_items, it, 0)
-        nw = _count("n_workers", n_workers, wk, 0)
-        nc = _count("n_classes", n_classes, lb, 2)
+        ni = _count("n_items", n_items, it, 0, "items")
+        nw = _count("n_workers", n_workers, wk, 0, "workers")
+        nc = _count("n_classes", n_classes, lb, 2, "labels")
         for arr in (it, wk, lb):
             arr.setflags(write=False)
         return cls(it, wk, lb, ni, nw, nc)

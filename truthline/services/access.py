@@ -31,10 +31,17 @@ def require_admin(actor: User, what: str) -> None:
         raise Forbidden(f"only an admin can {what}")
 
 
+MAX_ID = 2**63 - 1
+
+
+def valid_id(value: object) -> bool:
+    """An id the databases can look up (a 64-bit positive int); anything else cannot exist."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def _as_id(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            return int(str(value))
-        except ValueError:
-            raise NotFound(f"project {value!r} not found", field="project_id") from None
-    return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        value = int(value)
+    if not valid_id(value):
+        raise NotFound(f"project {value!r} not found", field="project_id")
+    return value  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
-from truthline.quality import CrowdLabels, QualityInputError, aggregate
+from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.workers import worker_stats
 from truthline.services.results import ProjectLabels, load_for
@@ -90,6 +90,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
                   "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
+    if method not in METHODS:
+        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": []}

@@ -31,7 +31,8 @@ _CHUNK = 5000
 _INT32 = 2**31 - 1
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder: dumps(**kw) builds one per call
+# One encoder for all rows (json.dumps(**kw) builds one per call); NaN/Infinity are not JSON.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def _dumps(value: Any) -> str | None:
@@ -71,7 +72,11 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
             except Invalid as exc:
                 found.append(Problem(exc.message, field=key))
                 continue
-        text = _encode(value)
+        try:
+            text = _encode(value)
+        except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting
+            found.append(Problem(f"cannot be stored as JSON: {exc}", field=key))
+            continue
         if problem := text_problem(text):  # NULs come out escaped; lone surrogates do not
             found.append(Problem(problem, field=key))
         texts[key] = text

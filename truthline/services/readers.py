@@ -13,6 +13,16 @@ from typing import Any, BinaryIO
 from truthline.errors import Invalid, Problem
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
+csv.field_size_limit(2**31 - 1)  # inline images in a CSV cell exceed the 128 KiB default; uploads are size-capped
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (use null or a number)")
+
+
+def _loads(raw: bytes | str) -> Any:
+    """json.loads that refuses NaN/Infinity (no database stores them as JSON)."""
+    return json.loads(raw, parse_constant=_no_constants)
 Record = tuple[int, "dict[str, Any] | Problem"]
 
 
@@ -36,13 +46,12 @@ def format_for(filename: str) -> str:
 
 
 def _jsonl(stream: BinaryIO) -> Iterator[Record]:
-    loads = json.loads
     for line_no, raw in enumerate(stream, 1):
         if not raw.strip():
             continue
         try:
-            record = loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            record = _loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             yield line_no, Problem(f"not valid JSON: {exc}")
             continue
         yield line_no, record
@@ -50,8 +59,8 @@ def _jsonl(stream: BinaryIO) -> Iterator[Record]:
 
 def _json(stream: BinaryIO) -> Iterator[Record]:
     try:
-        doc = json.loads(stream.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = _loads(stream.read())
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Invalid(f"not valid JSON: {exc}", field="file") from None
     if isinstance(doc, dict) and isinstance(doc.get("items"), list):
         doc = doc["items"]
@@ -66,7 +75,7 @@ def _cell_json(value: str) -> Any:
     if not text:
         return None
     if text[0] in "[{\"":
-        return json.loads(text)
+        return _loads(text)
     return text
 
 
@@ -88,6 +97,9 @@ def _csv(stream: BinaryIO) -> Iterator[Record]:
                 yield line_no, Problem(str(exc), field=getattr(exc, "field", None))
     except UnicodeDecodeError as exc:
         raise Invalid(f"CSV is not UTF-8: {exc}", field="file") from None
+    except csv.Error as exc:
+        raise Invalid(f"CSV cannot be read near line {reader.line_num}: {exc}", field="file",
+                      line=reader.line_num) from None
     finally:
         text.detach()
 
@@ -113,12 +125,12 @@ def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
         elif key in ("gold", "truth"):
             try:
                 record[key] = _cell_json(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise _CellError(f"is not valid JSON: {value!r}", key) from None
         elif key == "data":
             try:
-                record["data"] = json.loads(value) if value.strip() else {}
-            except ValueError:
+                record["data"] = _loads(value) if value.strip() else {}
+            except (ValueError, RecursionError):
                 raise _CellError("is not valid JSON (the data column holds a JSON object)", "data") from None
         else:
             data[key] = value
@@ -139,17 +151,25 @@ def _parquet(stream: BinaryIO) -> Iterator[Record]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise Invalid(f"not a readable Parquet file: {exc}", field="file") from None
     line_no = 0
-    for batch in pfile.iter_batches(batch_size=10_000):
-        for row in batch.to_pylist():
-            line_no += 1
-            if isinstance(row.get("data"), str):
-                try:
-                    row["data"] = json.loads(row["data"])
-                except ValueError:
-                    yield line_no, Problem("is not valid JSON", field="data")
-                    continue
-            if "data" not in row:
-                extra = {k: v for k, v in row.items() if k not in ("external_id", "priority", "gold", "truth")}
-                row = {k: v for k, v in row.items() if k not in extra}
-                row["data"] = extra
-            yield line_no, {k: v for k, v in row.items() if v is not None or k == "data"}
+    try:
+        for batch in pfile.iter_batches(batch_size=10_000):
+            yield from _parquet_rows(batch.to_pylist(), line_no)
+            line_no += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise Invalid(f"Parquet file cannot be read after record {line_no}: {exc}", field="file") from None
+
+
+def _parquet_rows(rows: list[dict[str, Any]], line_no: int) -> Iterator[Record]:
+    for row in rows:
+        line_no += 1
+        if isinstance(row.get("data"), str):
+            try:
+                row["data"] = _loads(row["data"])
+            except (ValueError, RecursionError):
+                yield line_no, Problem("is not valid JSON", field="data")
+                continue
+        if "data" not in row:
+            extra = {k: v for k, v in row.items() if k not in ("external_id", "priority", "gold", "truth")}
+            row = {k: v for k, v in row.items() if k not in extra}
+            row["data"] = extra
+        yield line_no, {k: v for k, v in row.items() if v is not None or k == "data"}

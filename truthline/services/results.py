@@ -6,6 +6,7 @@ Labels are read with one query and turned into index arrays; the numerics live i
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass
@@ -120,18 +121,31 @@ def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled:
     return sum(bool(tt.same_answer(inf.answers[i], reference[i])) for i in scored) / len(scored)
 
 
+# (engine, project) -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
+# runs over every label are only worth redoing when labels, items or the project changed.
+_summaries: dict[tuple[str, int], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
 def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, Any]:
     """The manager page: progress, label distribution, MV-vs-DS agreement, accuracy against hidden truth
     (or, without truth, against gold with gold left unclamped), worker count."""
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
         progress = item_store.progress(conn, project.id)
-        data = load_labels(conn, project)
-    tt = data.task_type
+        fingerprint = (progress["items"], progress["labels"], progress["gold"], json.dumps(project.as_dict()))
+        key = (str(engine.url), project.id)
+        cached = _summaries.get(key)
+        figures = cached[1] if cached is not None and cached[0] == fingerprint else None
+        if figures is None:
+            figures = _figures(load_labels(conn, project))
+            _summaries[key] = (fingerprint, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
+    return {"project": project.as_dict(), "progress": progress, **copy.deepcopy(figures)}
+
+
+def _figures(data: ProjectLabels) -> dict[str, Any]:
+    tt, project = data.task_type, data.project
     summary: dict[str, Any] = {
-        "project": project.as_dict(),
-        "progress": progress,
         "label_distribution": tt.label_counts(data.labels.answers, project.config),
         "workers": len(data.user_ids),
         "agreement": {"mv_vs_ds": None, "items": 0},

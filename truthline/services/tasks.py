@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound
 from truthline.routing import claim_next, end_lease
-from truthline.services.access import LABELING_ROLES, project_for
+from truthline.services.access import LABELING_ROLES, project_for, valid_id
 from truthline.services.text import storable
 from truthline.store import annotations as annotation_store
 from truthline.store import leases as lease_store
@@ -42,7 +42,7 @@ def next_task(engine: Engine, actor: User, project_id: int, held: Collection[int
 
 
 def _lease_for(conn: Any, actor: User, lease_id: Any) -> Any:
-    if isinstance(lease_id, bool) or not isinstance(lease_id, int):
+    if not valid_id(lease_id):
         raise NotFound(f"lease {lease_id!r} not found", field="lease_id")
     lease = lease_store.get_lease(conn, lease_id, lock=True)
     if lease is None:

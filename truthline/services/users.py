@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Conflict, Invalid, NotFound, Unauthorized
-from truthline.services.access import require_admin
+from truthline.services.access import require_admin, valid_id
 from truthline.services.text import storable
 from truthline.store import users as store
 from truthline.store.db import read_tx, write_tx
@@ -116,7 +116,7 @@ def get_user_by_name(engine: Engine, actor: User | None, username: str) -> User:
 
 def get_user(engine: Engine, actor: User | None, user_id: int) -> User:
     with read_tx(engine) as conn:
-        user = store.get_user(conn, user_id)
+        user = store.get_user(conn, user_id) if valid_id(user_id) else None
     if user is None:
         raise NotFound(f"user {user_id} not found", field="user_id")
     return user

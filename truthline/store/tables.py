@@ -109,6 +109,7 @@ sa.Index(
     sqlite_where=leases.c.state == "active",
     postgresql_where=leases.c.state == "active",
 )
+sa.Index("ix_leases_user_project", leases.c.user_id, leases.c.project_id, leases.c.id)
 sa.Index(
     "ix_leases_expiry",
     leases.c.project_id,

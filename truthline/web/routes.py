@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from truthline import __version__
-from truthline.api.deps import CSRF_HEADER, SESSION_COOKIE, csrf_token, get_engine, optional_user
+from truthline.api.deps import SESSION_COOKIE, ProjectId, csrf_token, get_engine, optional_user
 from truthline.errors import Forbidden, NotFound, Unauthorized
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
@@ -59,7 +59,7 @@ def mount_static(app: FastAPI) -> None:
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """Render a template with the security headers every page carries."""
     session = request.cookies.get(SESSION_COOKIE)
-    context = {"csrf": csrf_token(request, session) if session else "", "csrf_header": CSRF_HEADER, **context}
+    context = {"csrf": csrf_token(request, session) if session else "", **context}
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     response.headers.update(_HEADERS)
     return response
@@ -78,12 +78,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """Form posts must come from our own pages (browsers send Origin on POST); a missing Origin is allowed."""
+    """Form posts must come from our own pages (browsers send Origin on POST); a missing Origin is allowed.
+    Only host names are compared: behind a TLS-terminating proxy the scheme and port we see differ."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    parts = urlsplit(origin)
-    return parts.netloc == request.url.netloc and parts.scheme == request.url.scheme
+    return urlsplit(origin).hostname == request.url.hostname
 
 
 def render_error(request: Request, status: int, payload: dict[str, Any]) -> Response | None:
@@ -131,7 +131,7 @@ def login(
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=14 * 24 * 3600,
+        max_age=user_service.SESSION_SECONDS,  # the cookie lives as long as the server-side session
         path="/",
         httponly=True,
         samesite="lax",
@@ -169,14 +169,14 @@ def home(request: Request, user: Any = Depends(optional_user), engine: Any = Dep
 
 @router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
 def workspace(
-    request: Request, project_id: int, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)
+    request: Request, project_id: ProjectId, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)
 ) -> Response:
     if user is None:
         return _login_redirect(request)
     project = project_service.get_project(engine, user, project_id)
     role = project_service.project_role(engine, user, project_id)
-    widget = f"widget-{get_task_type(project.task_type).widget}.js"
-    config = {"project_id": project.id, "task_type": project.task_type, "labels": list(project.labels)}
+    widget = get_task_type(project.task_type).widget
+    config = {"project_id": project.id, "task_type": project.task_type, "widget": widget, "labels": list(project.labels)}
     return page(
         request,
         "workspace.html",
@@ -184,7 +184,7 @@ def workspace(
             "user": user,
             "project": project,
             "config": config,
-            "widget": widget if (STATIC_DIR / widget).is_file() else None,
+            "widget": f"widget-{widget}.js" if (STATIC_DIR / f"widget-{widget}.js").is_file() else None,
             "can_manage": dashboard.can_manage(user, role),
         },
     )
@@ -193,7 +193,7 @@ def workspace(
 @router.get("/projects/{project_id}/manage", response_class=HTMLResponse)
 def manage(
     request: Request,
-    project_id: int,
+    project_id: ProjectId,
     method: str | None = None,
     user: Any = Depends(optional_user),
     engine: Any = Depends(get_engine),

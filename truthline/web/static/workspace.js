@@ -11,7 +11,7 @@
   const itemEl = $("item");
   const errorsEl = $("errors");
   const statusEl = $("status");
-  const widget = TL.widgets[cfg.task_type]($("answer"), cfg.labels);
+  const widget = TL.widgets[cfg.widget]($("answer"), cfg.labels); // registered by widget-<name>.js
   const STALE_MARGIN_MS = 15000; // a prefetched lease this close to expiry is dropped, not shown
 
   // ---- session counters (per browser tab, per project) -------------------------------------------
@@ -73,7 +73,8 @@
     b.addEventListener("click", onClick);
     return b;
   }
-  function say(text) { statusEl.textContent = text; }
+  function say(text) { statusEl.textContent = text; } // what happened to saved answers
+  function hint(text) { $("hint").textContent = text; } // what to do on the current item
 
   // ---- leases ------------------------------------------------------------------------------------
   // The page holds at most two leases: the item on screen and one ahead. It tells the server which it
@@ -128,6 +129,7 @@
     $("item-ref").textContent = "Item " + task.item.external_id;
     $("stage-title").textContent = "Label this item";
     widget.reset();
+    hint("");
     resetClock();
     $("task").hidden = false;
     $("done").hidden = true;
@@ -205,7 +207,7 @@
   function submit() {
     if (!current || moving) return;
     const answer = widget.answer();
-    if (answer === undefined) { say(widget.missing); return; }
+    if (answer === undefined) { hint(widget.missing); return; }
     const body = { answer: answer, active_ms: readClock(), idempotency_key: current.key };
     enqueue({ kind: "submit", lease_id: current.lease_id, body: body, ref: current.item.external_id });
     moveOn();
@@ -235,6 +237,7 @@
       skip();
     } else if (current && widget.key(e.key)) {
       e.preventDefault();
+      hint("");
     }
   });
 

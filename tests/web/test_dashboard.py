@@ -1,0 +1,93 @@
+"""The manager page's numbers: truthline.services.dashboard.quality_report and truthline.web.dashboard.build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from truthline.errors import Forbidden, Invalid
+from truthline.services import dashboard, importing, tasks
+from truthline.services import projects as project_service
+from truthline.web import dashboard as view
+
+
+def _label(engine: Any, person: Any, project_id: int, answers: dict[str, Any]) -> None:
+    """`person` labels every item offered to them with answers[external_id] (skips the rest)."""
+    while (task := tasks.next_task(engine, person.user, project_id)) is not None:
+        if task.external_id in answers:
+            tasks.submit(engine, person.user, task.lease_id, answers[task.external_id], active_ms=2000)
+        else:
+            tasks.skip(engine, person.user, task.lease_id)
+
+
+def test_an_unlabeled_project_has_no_figures_yet(engine: Any, admin: Any, project: Any) -> None:
+    report = dashboard.quality_report(engine, admin.user, project.id)
+    assert report["workers"] == [] and report["agreement"] == {"krippendorff_alpha": None, "fleiss_kappa": None}
+
+
+def test_classification_report(engine: Any, admin: Any, make_project: Callable[..., Any],
+                               make_annotator: Callable[..., Any]) -> None:
+    project = make_project(overlap=2)
+    truth = {f"i{k}": ["cat", "dog", "bird"][k % 3] for k in range(9)}
+    importing.import_items(engine, admin.user, project.id, [
+        (n + 1, {"external_id": ext, "data": {"text": ext}, "truth": t}) for n, (ext, t) in enumerate(truth.items())
+    ])
+    good, bad = make_annotator(project, username="good"), make_annotator(project, username="bad")
+    _label(engine, good, project.id, truth)
+    _label(engine, bad, project.id, {ext: "cat" for ext in truth})  # always "cat": right 1 time in 3
+
+    report = dashboard.quality_report(engine, admin.user, project.id, method="ds")
+    rows = {w["username"]: w for w in report["workers"]}
+    assert set(rows) == {"good", "bad"}
+    for w in rows.values():
+        assert w["n_labels"] == 9 and w["mean_active_ms"] == 2000
+        assert 0 <= w["lower"] <= w["accuracy"] <= w["upper"] <= 1
+    assert rows["good"]["accuracy"] > rows["bad"]["accuracy"]
+    assert rows["bad"]["spammer_score"] < rows["good"]["spammer_score"]
+    alpha, kappa = report["agreement"]["krippendorff_alpha"], report["agreement"]["fleiss_kappa"]
+    assert alpha is not None and kappa is not None and -1 <= alpha < 0.5 and -1 <= kappa < 0.5
+    assert report["accuracy_vs_truth"] is not None
+
+    page = view.build(engine, admin.user, project, "ds")
+    assert page["progress"] == {"total": 9, "complete": 9, "fraction": 1.0, "in_progress": 0, "annotations": 18}
+    assert [w["username"] for w in page["workers"]] == ["good", "bad"]  # best first
+    assert {d["label"]: d["count"] for d in page["distribution"]} == {"cat": 12, "dog": 3, "bird": 3}
+    assert max(d["share"] for d in page["distribution"]) == 1.0
+    assert page["quality"]["accuracy"][0]["against"] == "hidden truth"
+
+
+def test_multilabel_report_scores_each_yes_no_decision(engine: Any, admin: Any, make_project: Callable[..., Any],
+                                                      make_annotator: Callable[..., Any]) -> None:
+    project = make_project(task_type="multilabel", labels=["red", "round"], overlap=2)
+    truth = {"apple": ["red", "round"], "brick": ["red"], "ball": ["round"]}
+    importing.import_items(engine, admin.user, project.id, [
+        (n + 1, {"external_id": ext, "data": {"text": ext}, "truth": t}) for n, (ext, t) in enumerate(truth.items())
+    ])
+    for name in ("a", "b"):
+        _label(engine, make_annotator(project, username=name), project.id, truth)
+    report = dashboard.quality_report(engine, admin.user, project.id, method="mv")
+    assert report["accuracy_vs_truth"] == 1.0
+    assert report["agreement"]["krippendorff_alpha"] == 1.0
+    assert all(w["n_labels"] == 3 and w["accuracy"] > 0.5 for w in report["workers"])
+
+
+def test_only_managers_and_admins_get_the_report(engine: Any, admin: Any, project: Any,
+                                                 make_annotator: Callable[..., Any]) -> None:
+    annotator = make_annotator(project)
+    with pytest.raises(Forbidden):
+        dashboard.quality_report(engine, annotator.user, project.id)
+    manager = make_annotator(project, role="manager")
+    assert dashboard.quality_report(engine, manager.user, project.id)["workers"] == []
+    assert view.can_manage(manager.user, project_service.project_role(engine, manager.user, project.id))
+    assert not view.can_manage(annotator.user, "annotator")
+
+
+def test_unknown_method_names_the_field(engine: Any, admin: Any, project: Any, add_items: Callable[..., Any],
+                                        annotator: Any) -> None:
+    add_items(project, 1)
+    _label(engine, annotator, project.id, {"item-0": "cat"})
+    with pytest.raises(Invalid) as err:
+        dashboard.quality_report(engine, admin.user, project.id, method="nope")
+    assert err.value.field == "method"
