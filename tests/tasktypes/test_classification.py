@@ -30,6 +30,9 @@ def test_validate_item() -> None:
     assert tt.validate_item({"image": "data:image/png;base64,AAAA"}) == []
     assert [p.field for p in tt.validate_item({"text": 3, "image": "x.png"})] == ["data.text", "data.image"]
     assert [p.field for p in tt.validate_item({})] == ["data"]
+    assert tt.validate_item({"image_url": "https://x.org/a.png"}) == tt.validate_item({"image_url": "/m/a.png"}) == []
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "x.png"):
+        assert [p.field for p in tt.validate_item({"image_url": bad})] == ["data.image_url"]
     assert [p.field for p in tt.validate_item(None)] == ["data"]
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
+
 import httpx
 
+from tests.web.web_support import PASSWORD, PortalTransport, Site, csrf_of
+from truthline.api.app import create_app
 from truthline.services import tasks
-
-from tests.web.web_support import PASSWORD, Site, csrf_of
+from truthline.settings import Settings
 
 Login = Callable[[str], httpx.Client]
 
@@ -178,3 +181,10 @@ def test_unknown_method_on_the_manager_page_is_a_clear_422_page(login: Login, si
     r = login("manager").get(f"/projects/{site.project_id}/manage?method=nope")
     assert r.status_code == 422
     assert "text/html" in r.headers["content-type"] and "nope" in r.text
+
+
+def test_session_cookie_is_secure_when_configured(engine: Any, site: Site, portal: Any) -> None:
+    app = create_app(Settings(secure_cookies=True), engine=engine)
+    with httpx.Client(transport=PortalTransport(app, portal), base_url="https://testserver") as client:
+        r = client.post("/login", data={"username": "ann", "password": PASSWORD})
+    assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()

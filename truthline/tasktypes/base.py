@@ -70,6 +70,10 @@ class TaskType(ABC):
         if isinstance(image, str) and not image.startswith("data:image/"):
             problems.append(Problem("must be a data: URL (data:image/png;base64,...); use image_url for links",
                                     field=f"{field}.image"))
+        url = data.get("image_url")
+        if isinstance(url, str) and not url.lower().startswith(("http://", "https://", "/")):
+            # the workspace puts it in <img src>: no javascript:, file: or other schemes
+            problems.append(Problem("must be an http(s) URL or a path starting with /", field=f"{field}.image_url"))
         return problems
 
     @abstractmethod

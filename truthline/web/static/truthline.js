@@ -44,6 +44,9 @@ window.Truthline = (function () {
       const e = (data && data.error) || {};
       const where = e.field ? " (" + e.field + ")" : "";
       const message = (e.message || "The server answered " + response.status) + where;
+      if (response.status === 403 && e.field === "X-Truthline-CSRF") {
+        throw new ApiError("This page's security token is out of date (did the server restart?): reload the page.", 403, e.code, false);
+      }
       if (response.status === 401) {
         throw new ApiError("Your session has ended: log in again.", 401, "unauthorized", false);
       }

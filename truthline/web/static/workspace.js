@@ -24,19 +24,27 @@
     sessionStorage.setItem(storeKey, JSON.stringify(stats));
   }
 
-  // ---- active time: ms while the page is visible AND focused ------------------------------------
-  const clock = { total: 0, since: null };
+  // ---- active time: ms while the page is visible AND focused, minus idle stretches ------------------
+  // A person who walks away from a visible, focused tab stops counting IDLE_MS after their last key or
+  // pointer input (active time feeds pay and hourly-rate floors, so it must not inflate).
+  const IDLE_MS = 60000;
+  const clock = { total: 0, since: null, lastInput: performance.now() };
   function running() { return document.visibilityState === "visible" && document.hasFocus(); }
   function tick() {
     const now = performance.now();
-    if (clock.since !== null) clock.total += now - clock.since;
+    if (clock.since !== null) clock.total += Math.max(0, Math.min(now, clock.lastInput + IDLE_MS) - clock.since);
     clock.since = running() ? now : null;
   }
-  function resetClock() { clock.total = 0; clock.since = running() ? performance.now() : null; }
+  function onInput() { tick(); clock.lastInput = performance.now(); }
+  function resetClock() { clock.total = 0; clock.lastInput = performance.now(); clock.since = running() ? clock.lastInput : null; }
   function readClock() { tick(); return Math.round(clock.total); }
-  document.addEventListener("visibilitychange", tick);
-  window.addEventListener("focus", tick);
+  // Coming back to the tab counts as activity; leaving it stops the clock.
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") onInput(); else tick(); });
+  window.addEventListener("focus", onInput);
   window.addEventListener("blur", tick);
+  ["keydown", "pointerdown", "pointermove", "wheel"].forEach(function (type) {
+    window.addEventListener(type, onInput, { capture: true, passive: true });
+  });
 
   // crypto.randomUUID needs a secure context; plain-http LAN deployments get the same from getRandomValues.
   function uuid() {
