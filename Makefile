@@ -26,5 +26,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py
 
+# crowd-kit lives in its own venv (it pins old scikit-learn/pandas); the first run takes ~15-20 min.
+bench-quality: $(STAMP)
+	test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
+	.venv-bench/bin/pip install -q -r benchmarks/requirements-quality.txt
+	$(BIN)/python benchmarks/quality.py
+
 clean:
 	rm -rf $(VENV) truthline-demo.db*

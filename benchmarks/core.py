@@ -149,7 +149,8 @@ def bench_export(bench: BenchDB, cfg: dict[str, Any], tmp: Path) -> dict[str, An
     src = tmp / "export-items.jsonl"
     write_jsonl(src, cfg["export_items"], prefix="exp")
     bench.import_file(pid, src)
-    n_labels = bench.fill_labels(pid, cfg["export_labels"])
+    ext_ids = [f"exp-{i}" for i in range(cfg["export_items"])]
+    n_labels = bench.fill_labels(pid, ext_ids, cfg["export_labels"])
     out_file = tmp / "export.jsonl"
     result: dict[str, Any] = {}
     for method in ("auto", "mv"):  # auto: the default (model selection + EM); mv isolates the I/O path

@@ -63,46 +63,21 @@ class BenchDB:
             tokens.append(users.create_token(self.engine, user, name="bench"))
         return tokens
 
-    def fill_labels(self, pid: int, per_item: int) -> int:
-        """Give every item `per_item` labels from distinct simulated workers; returns the label count.
+    def fill_labels(self, pid: int, ext_ids: list[str], per_item: int) -> int:
+        """Give each item `per_item` labels from distinct workers (bulk label import); returns the count."""
+        from truthline.services import label_import
 
-        Fixture data only (what is measured is the export): there is no bulk-label service yet and
-        300k next/submit round trips would take minutes, so rows go straight into the store's tables.
-        """
-        import sqlalchemy as sa
-
-        from truthline.store import tables as t
-
-        workers = [self.annotator_ids(pid, per_item)]
-        now = time.time()
         rng = np.random.default_rng(0)
-        with self.engine.begin() as conn:
-            item_ids = conn.execute(sa.select(t.items.c.id).where(t.items.c.project_id == pid)).scalars().all()
-            rows = []
-            for n, item_id in enumerate(item_ids):
-                for k, user_id in enumerate(workers[0]):
-                    rows.append({"project_id": pid, "item_id": item_id, "user_id": user_id, "lease_id": None,
-                                 "answer": "abcde"[int(rng.integers(5))], "active_ms": 1000 + k,
-                                 "idempotency_key": f"fill-{item_id}", "created_at": now + n * 1e-3})
-                if len(rows) >= 50_000:
-                    conn.execute(t.annotations.insert(), rows)
-                    rows = []
-            if rows:
-                conn.execute(t.annotations.insert(), rows)
-            conn.execute(t.items.update().where(t.items.c.project_id == pid)
-                         .values(n_labels=per_item, is_open=False))
-        return len(item_ids) * per_item
-
-    def annotator_ids(self, pid: int, n: int) -> list[int]:
-        from truthline.services import projects, users
-
-        ids = []
-        for _ in range(n):
-            self._n_users += 1
-            name = f"bench-labeler-{self._n_users}"
-            ids.append(users.create_user(self.engine, self.admin, name, None).id)
-            projects.add_member(self.engine, self.admin, pid, name, "annotator")
-        return ids
+        answers = rng.integers(0, 5, size=(len(ext_ids), per_item))
+        records = (
+            {"external_id": ext, "worker": f"bench-labeler-{k}", "answer": "abcde"[answers[n, k]], "active_ms": 1000 + k}
+            for n, ext in enumerate(ext_ids)
+            for k in range(per_item)
+        )
+        report = label_import.import_annotations(
+            self.engine, self.admin, pid, enumerate(records, start=1), create_workers=True
+        )
+        return int(report.created)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -3,9 +3,10 @@
 `seed_demo(engine)` is idempotent: it creates what is missing (users, project, items) and resumes
 labeling where a previous run stopped. Each item's real digit is stored as hidden `truth` (compared
 against, never shown to annotators, never used by truth inference), so the manager page shows how
-Dawid-Skene and majority vote each fare against it. The simulated crowd labels the first 85% of the
-digits (imported at a higher priority) through the same services the API calls (next task -> submit);
-the rest is left for people who log in as annotators.
+Dawid-Skene and majority vote each fare against it. A simulated crowd's labels (`sim.simulate_labels`:
+own confusion matrices and speeds, some spammers) cover the first 85% of the digits, imported in bulk
+with `services.label_import` (the same path as migrating labels from another tool); the rest waits for
+people who log in as annotators.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline.errors import NotFound, Unauthorized
-from truthline.services import importing, projects, results, tasks, users
-from truthline.sim import make_crowd
+from truthline.services import importing, label_import, projects, users
+from truthline.sim import make_crowd, simulate_labels
 
-__all__ = ["DEMO_LOGINS", "DemoInfo", "crowd_items", "digit_records", "encode_png", "png_data_url", "seed_demo"]
+__all__ = [
+    "DEMO_LOGINS", "DemoInfo", "crowd_items", "crowd_labels", "digit_records", "encode_png", "png_data_url", "seed_demo",
+]
 
 PROJECT_NAME = "Handwritten digits (demo)"
 SIM_OVERLAP = 3  # the project's overlap: labels wanted per item
@@ -134,17 +137,31 @@ def seed_demo(
     _ensure_member(engine, admin, pid, "annotator", "annotator")
 
     records, truth = digit_records(limit)
-    n_crowd = crowd_items(len(records))
-    for i, record in enumerate(records):  # routing serves higher priority first: the crowd's share
-        record["priority"] = 1 if i < n_crowd else 0
     report("import", 0, len(records))
     importing.import_items(engine, admin, pid, enumerate(records, start=1))
     report("import", len(records), len(records))
 
-    have = int(results.project_summary(engine, admin, pid)["progress"]["labels"])
-    wanted = n_crowd * SIM_OVERLAP - have  # > 0 only on a first (or interrupted) run
-    seeded = _simulate_crowd(engine, admin, pid, truth, n_crowd, wanted, seed, report) if wanted > 0 else 0
-    return DemoInfo(pid, len(records), seeded, _working_logins(engine))
+    labels = crowd_labels(records, truth, seed)
+    report("label", 0, len(labels))
+    result = label_import.import_annotations(engine, admin, pid, enumerate(labels, start=1), create_workers=True)
+    report("label", len(labels), len(labels))
+    return DemoInfo(pid, len(records), result.created, _working_logins(engine))
+
+
+def crowd_items(n_items: int) -> int:
+    """How many of the first items the simulated crowd labels."""
+    return int(n_items * CROWD_SHARE)
+
+
+def crowd_labels(records: list[dict], truth: np.ndarray, seed: int = 0) -> list[dict]:
+    """The simulated crowd's label records for the first `crowd_items` digits (deterministic per seed)."""
+    n = crowd_items(len(records))
+    crowd = make_crowd(N_SIM_WORKERS, 10, **{**CROWD_OPTIONS, "seed": seed})
+    items, workers, answers, active = simulate_labels(truth[:n], crowd, SIM_OVERLAP, seed=seed)
+    return [
+        {"external_id": records[i]["external_id"], "worker": crowd[w].name, "answer": str(a), "active_ms": int(ms)}
+        for i, w, a, ms in zip(items.tolist(), workers.tolist(), answers.tolist(), active.tolist(), strict=True)
+    ]
 
 
 def _working_logins(engine: Engine) -> dict[str, str]:
@@ -162,48 +179,3 @@ def _working_logins(engine: Engine) -> dict[str, str]:
 def crowd_items(n_items: int) -> int:
     """How many of the first items the simulated crowd labels."""
     return int(n_items * CROWD_SHARE)
-
-
-def _simulate_crowd(
-    engine: Engine,
-    admin: object,
-    pid: int,
-    truth: np.ndarray,
-    n_crowd: int,
-    wanted: int,
-    seed: int,
-    report: Callable[[str, int, int], None],
-) -> int:
-    """Simulated workers take turns (faster ones more often) until the crowd's share is fully labeled."""
-    crowd = make_crowd(N_SIM_WORKERS, 10, **{**CROWD_OPTIONS, "seed": seed})
-    actors = []
-    for w in crowd:
-        # No password: token-only accounts nobody can log in as.
-        actors.append(_ensure_user(engine, admin, w.name, None))
-        _ensure_member(engine, admin, pid, w.name, "annotator")
-    rng = np.random.default_rng(seed)
-    active = list(range(len(crowd)))
-    total = wanted
-    done = 0
-    report("label", 0, total)
-    while active and done < wanted:
-        speed = np.array([1.0 / crowd[i].median_ms for i in active])
-        pick = active[int(rng.choice(len(active), p=speed / speed.sum()))]
-        task = tasks.next_task(engine, actors[pick], pid)
-        if task is None:
-            active.remove(pick)
-            continue
-        index = int(task.external_id.split("-")[1])  # "digit-0042" -> 42
-        if index >= n_crowd:  # this worker has nothing left in the crowd's share: leave it for people
-            tasks.skip(engine, actors[pick], task.lease_id)
-            active.remove(pick)
-            continue
-        label = str(crowd[pick].answer(int(truth[index]), rng))
-        tasks.submit(
-            engine, actors[pick], task.lease_id, label, crowd[pick].active_ms(rng), f"demo-{task.lease_id}"
-        )
-        done += 1
-        if done % 50 == 0:
-            report("label", done, total)
-    report("label", total, total)
-    return done

@@ -39,7 +39,7 @@ def test_fixtures_import_label_and_export_probe(tmp_path: Path) -> None:
     assert len(items.read_text().splitlines()) == 300
     pid = bench.project("t", overlap=3)
     assert bench.import_file(pid, items) > 0
-    assert bench.fill_labels(pid, 3) == 900
+    assert bench.fill_labels(pid, [f"t-{i}" for i in range(300)], 3) == 900
     assert len(bench.annotators(pid, 2)) == 2
     bench.close()
     out = tmp_path / "out.jsonl"

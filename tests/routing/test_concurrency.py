@@ -84,3 +84,21 @@ def test_fifty_simultaneous_claims_on_scarce_items(engine: Engine, admin: Any, m
     with ThreadPoolExecutor(WORKERS) as pool:
         got = [item for item in pool.map(claim, crowd) if item is not None]
     assert len(got) == 20 and len(set(got)) == 20
+
+
+def test_concurrent_retries_of_one_submit_store_one_annotation(engine: Engine, admin: Any,
+                                                                make_project: Callable) -> None:
+    project = make_project()
+    import_items(engine, admin.user, project.id, [(1, {"external_id": "only", "data": {"text": "t"}})])
+    task = next_task(engine, admin.user, project.id)
+    start = threading.Barrier(8)
+
+    def retry(_: int) -> tuple[int, bool]:
+        start.wait()
+        ann = submit(engine, admin.user, task.lease_id, "cat", 5, "same-key")
+        return ann.id, ann.replayed
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(retry, range(8)))
+    assert len({ann_id for ann_id, _ in results}) == 1
+    assert sorted(replayed for _, replayed in results) == [False] + [True] * 7

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 
 class SafeJSONResponse(JSONResponse):
@@ -18,3 +19,13 @@ class SafeJSONResponse(JSONResponse):
             return super().render(content)
         except UnicodeEncodeError:
             return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """`model` as a JSON response, serialized once in pydantic's Rust core (hot routes: FastAPI's
+    response_model path validates the returned object again and then encodes it a second time)."""
+    try:
+        body = model.__pydantic_serializer__.to_json(model)
+    except ValueError:  # e.g. a lone surrogate in stored text: let SafeJSONResponse fall back to ASCII escapes
+        return SafeJSONResponse(model.model_dump(mode="json"), status_code=status_code)
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -83,8 +83,8 @@ def demo(
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in bars:
-                title = {"import": "Importing digits", "label": "Simulated crowd labeling"}.get(stage, stage)
-                bars[stage] = progress.add_task(title, total=total)
+                titles = {"import": "Importing digits", "label": "Importing simulated crowd labels"}
+                bars[stage] = progress.add_task(titles.get(stage, stage), total=total)
             progress.update(bars[stage], completed=done, total=total)
 
         info = seed_demo(engine, limit=items, progress=report)

@@ -118,8 +118,8 @@ def fit(
         s = np.array([scores[n] for n in names])
         weights = (s >= s.max() - tolerance).astype(np.float64)
     else:
-        weights = np.zeros(len(names))
-        weights[names.index("ds") if "ds" in names else 0] = 1.0
+        weights = np.zeros(len(names))  # too few labels to hold any out: the Bayesian model
+        weights[names.index("bcc") if "bcc" in names else 0] = 1.0
     weights /= weights.sum()
 
     post = np.zeros((labels.n_items, labels.n_classes))

@@ -14,7 +14,6 @@ from collections.abc import Collection
 from sqlalchemy.engine import Connection
 
 from truthline.errors import Conflict
-
 from truthline.store import leases as store
 from truthline.store.records import Project, Task, to_datetime
 

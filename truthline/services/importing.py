@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Invalid, Problem
+from truthline.errors import Conflict, Invalid, Problem
 from truthline.services.access import project_for
 from truthline.services.readers import FORMATS, format_for, read_records
 from truthline.services.text import text_problem
@@ -33,10 +34,6 @@ _INT32 = 2**31 - 1
 
 # One encoder for all rows (json.dumps(**kw) builds one per call); NaN/Infinity are not JSON.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else _encode(value)
 
 
 def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: list[Problem]) -> tuple | None:
@@ -61,29 +58,35 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
     priority = rec.get("priority", 0)
     if type(priority) is not int or abs(priority) > _INT32:
         found.append(Problem(f"must be an integer (higher is labeled first), got {priority!r}", field="priority"))
-    texts: dict[str, str | None] = {"data": None, "gold": None, "truth": None}
-    for key in ("data", "gold", "truth"):
-        value = rec.get(key)
-        if value is None or found:
-            continue
-        if key != "data":
-            try:
-                value = tt.validate_answer(value, config, field=key)
-            except Invalid as exc:
-                found.append(Problem(exc.message, field=key))
-                continue
-        try:
-            text = _encode(value)
-        except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting
-            found.append(Problem(f"cannot be stored as JSON: {exc}", field=key))
-            continue
-        if problem := text_problem(text):  # NULs come out escaped; lone surrogates do not
-            found.append(Problem(problem, field=key))
-        texts[key] = text
     if found:
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
-    return ext, texts["data"], priority, texts["gold"], texts["truth"]
+    texts = [_json_text(rec["data"], "data", found)]
+    for key in ("gold", "truth"):
+        value = rec.get(key)
+        if value is None:
+            texts.append(None)
+            continue
+        try:
+            texts.append(_json_text(tt.validate_answer(value, config, field=key), key, found))
+        except Invalid as exc:
+            found.append(Problem(exc.message, field=key))
+    if found:
+        problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
+        return None
+    return ext, texts[0], priority, texts[1], texts[2]
+
+
+def _json_text(value: Any, key: str, found: list[Problem]) -> str | None:
+    """The JSON text stored for value, or None after noting why it cannot be stored."""
+    try:
+        text = _encode(value)
+    except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting
+        found.append(Problem(f"cannot be stored as JSON: {exc}", field=key))
+        return None
+    if not text.isascii() and (problem := text_problem(text)):  # NULs come out escaped; lone surrogates don't
+        found.append(Problem(problem, field=key))
+    return text
 
 
 def import_items(engine: Engine, actor: User, project_id: int,
@@ -134,6 +137,14 @@ def _validate(project: Project, records: Iterable[tuple[int, Any]]) -> tuple[lis
 
 
 def _write(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
+    try:
+        return _write_rows(engine, project, rows)
+    except IntegrityError:  # PostgreSQL: a concurrent import created some of the same external ids first
+        raise Conflict("another import into this project added some of these items at the same time; "
+                       "nothing was imported, import again (it is idempotent)") from None
+
+
+def _write_rows(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
     now = time.time()
     created = updated = unchanged = 0
     with write_tx(engine) as conn:

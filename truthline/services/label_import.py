@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Forbidden, Invalid, Problem
+from truthline.errors import Conflict, Forbidden, Invalid, Problem
 from truthline.services.access import project_for
 from truthline.services.importing import MAX_PROBLEMS
 from truthline.services.text import storable
@@ -91,6 +92,14 @@ def _write(engine: Engine, project_id: int, rows: list[tuple], problems: list[Pr
            create_workers: bool) -> LabelImportReport:
     if problems:
         raise _fail(problems, len({p.line for p in problems}))
+    try:
+        return _write_rows(engine, project_id, rows, create_workers)
+    except IntegrityError:  # PostgreSQL: a concurrent import or claim made some of the same rows first
+        raise Conflict("labels or workers were added concurrently; nothing was imported, import again "
+                       "(it is idempotent)") from None
+
+
+def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_workers: bool) -> LabelImportReport:
     now = time.time()
     created = unchanged = workers_created = 0
     with write_tx(engine) as conn:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Invalid, NotFound
 from truthline.services.access import PROJECT_ROLES, project_for
@@ -118,13 +119,20 @@ def add_member(engine: Engine, actor: User, project_id: int, username: str, role
     """Add a user to the project with a role, or change their role (managers, admins)."""
     if role not in PROJECT_ROLES:
         raise Invalid(f"role must be one of: {', '.join(PROJECT_ROLES)}", field="role")
-    with write_tx(engine) as conn:
-        project, _ = project_for(conn, actor, project_id, manage=True)
-        user = user_store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
-        if user is None:
-            raise NotFound(f"user {username!r} not found; an admin can create it first", field="username")
-        store.upsert_member(conn, project.id, user.id, role)
-        return Member(user_id=user.id, username=user.username, role=role)
+    for attempt in range(2):  # PostgreSQL: a concurrent add of the same member wins the insert; then update
+        try:
+            with write_tx(engine) as conn:
+                project, _ = project_for(conn, actor, project_id, manage=True)
+                user = (user_store.get_user_by_name(conn, username)
+                        if isinstance(username, str) and storable(username) else None)
+                if user is None:
+                    raise NotFound(f"user {username!r} not found; an admin can create it first", field="username")
+                store.upsert_member(conn, project.id, user.id, role)
+                return Member(user_id=user.id, username=user.username, role=role)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def remove_member(engine: Engine, actor: User, project_id: int, username: str) -> None:

@@ -20,9 +20,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (use null or a number)")
 
 
+_decode = json.JSONDecoder(parse_constant=_no_constants).decode  # one decoder (json.loads(**kw) builds one per call)
+
+
 def _loads(raw: bytes | str) -> Any:
-    """json.loads that refuses NaN/Infinity (no database stores them as JSON)."""
-    return json.loads(raw, parse_constant=_no_constants)
+    """json.loads that refuses NaN/Infinity (no database stores them as JSON). Bytes must be UTF-8."""
+    return _decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
 Record = tuple[int, "dict[str, Any] | Problem"]
 
 
@@ -47,6 +50,8 @@ def format_for(filename: str) -> str:
 
 def _jsonl(stream: BinaryIO) -> Iterator[Record]:
     for line_no, raw in enumerate(stream, 1):
+        if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # UTF-8 byte order mark
         if not raw.strip():
             continue
         try:
@@ -59,7 +64,8 @@ def _jsonl(stream: BinaryIO) -> Iterator[Record]:
 
 def _json(stream: BinaryIO) -> Iterator[Record]:
     try:
-        doc = _loads(stream.read())
+        raw = stream.read()
+        doc = _loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Invalid(f"not valid JSON: {exc}", field="file") from None
     if isinstance(doc, dict) and isinstance(doc.get("items"), list):

@@ -29,16 +29,18 @@ def next_task(engine: Engine, actor: User, project_id: int, held: Collection[int
     Idempotent: the actor's oldest live lease not listed in `held` is returned again. A client that
     prefetches passes the lease ids it already holds and gets a second item (at most MAX_LIVE = 2 live
     leases per project; beyond that, Conflict)."""
-    if isinstance(held, (str, bytes)) or not all(isinstance(h, int) and not isinstance(h, bool) for h in held):
+    if isinstance(held, (str, bytes, dict)):
         raise Invalid("held must be a list of lease ids", field="held")
-    held_ids = frozenset(held)
+    held_ids = tuple(held)
+    if not all(isinstance(h, int) and not isinstance(h, bool) for h in held_ids):
+        raise Invalid("held must be a list of lease ids", field="held")
     with write_tx(engine) as conn:
         project, role = project_for(conn, actor, project_id)
         if role not in LABELING_ROLES and not actor.is_admin:
             raise Forbidden(f"you are not an annotator of project {project.id}; ask its manager to add you")
         if project.status != "active":
             raise Conflict(f"project {project.id} is {project.status}; a manager can set its status to active")
-        return claim_next(conn, project, actor.id, time.time(), held_ids)
+        return claim_next(conn, project, actor.id, time.time(), frozenset(held_ids))
 
 
 def _lease_for(conn: Any, actor: User, lease_id: Any) -> Any:
@@ -79,7 +81,8 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
             lease = _lease_for(conn, actor, lease_id)
             if lease.state == "submitted":
                 prior = annotation_store.by_lease(conn, lease.id)
-                if idempotency_key is None and prior is not None:
+                # (the same key lands here when a concurrent retry committed while we waited for the lease lock)
+                if prior is not None and idempotency_key in (None, prior.idempotency_key):
                     return prior
                 raise Conflict(f"lease {lease.id} was already submitted; call next for a new task",
                                field="lease_id")

@@ -10,6 +10,7 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Conflict, Invalid, NotFound, Unauthorized
 from truthline.services.access import require_admin, valid_id
@@ -42,10 +43,14 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
     if password is not None and (not isinstance(password, str) or len(password) < 8 or not storable(password)):
         raise Invalid("password must be at least 8 characters (valid Unicode, no NUL)", field="password")
     hashed = hasher.hash(password) if password is not None else None
-    with write_tx(engine) as conn:
-        if store.get_user_by_name(conn, username) is not None:
-            raise Conflict(f"user {username!r} already exists; pick another username", field="username")
-        return store.insert_user(conn, username, hashed, role, time.time())
+    taken = Conflict(f"user {username!r} already exists; pick another username", field="username")
+    try:
+        with write_tx(engine) as conn:
+            if store.get_user_by_name(conn, username) is not None:
+                raise taken
+            return store.insert_user(conn, username, hashed, role, time.time())
+    except IntegrityError:  # PostgreSQL: created concurrently
+        raise taken from None
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User:

@@ -11,34 +11,6 @@ from sqlalchemy.engine import Connection
 from truthline.store.db import raw_rows
 from truthline.store.tables import items
 
-# The same table with its JSON columns typed as text: imports serialize JSON once themselves and compare
-# serialized text to detect unchanged rows, instead of a decode/encode round trip per row.
-class _JSONText(sa.types.TypeDecorator[str]):
-    """A JSON column whose Python value is its JSON text (we serialize once, ourselves)."""
-
-    impl = sa.JSON
-    cache_ok = True
-
-    def bind_processor(self, dialect: sa.Dialect) -> None:  # type: ignore[override]
-        return None
-
-
-_raw = sa.Table(
-    "items",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("project_id", sa.Integer),
-    sa.Column("external_id", sa.String),
-    sa.Column("data", _JSONText),
-    sa.Column("priority", sa.Integer),
-    sa.Column("gold", _JSONText),
-    sa.Column("truth", _JSONText),
-    sa.Column("overlap", sa.Integer),
-    sa.Column("n_labels", sa.Integer),
-    sa.Column("n_leases", sa.Integer),
-    sa.Column("is_open", sa.Boolean),
-    sa.Column("created_at", sa.Float),
-)
 _LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
 
 
@@ -50,14 +22,17 @@ def has_items(conn: Connection, project_id: int) -> bool:
 def existing(conn: Connection, project_id: int, external_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     """external_id -> (id, data, priority, gold, truth) with JSON columns as stored text."""
     out: dict[str, tuple[Any, ...]] = {}
-    # CAST: psycopg would otherwise decode json columns; we compare the stored text.
-    text = sa.Text()
-    cols = (_raw.c.external_id, _raw.c.id, sa.cast(_raw.c.data, text), _raw.c.priority,
-            sa.cast(_raw.c.gold, text), sa.cast(_raw.c.truth, text))
-    for start in range(0, len(external_ids), _LOOKUP_CHUNK):
-        chunk = external_ids[start : start + _LOOKUP_CHUNK]
-        q = sa.select(*cols).where(_raw.c.project_id == project_id, _raw.c.external_id.in_(chunk))
-        for row in conn.execute(q):
+    cols = "external_id, id, CAST(data AS TEXT), priority, CAST(gold AS TEXT), CAST(truth AS TEXT)"
+    pg = conn.dialect.name == "postgresql"
+    step = 10_000 if pg else _LOOKUP_CHUNK
+    for start in range(0, len(external_ids), step):
+        chunk = list(external_ids[start : start + step])
+        if pg:  # one array parameter instead of thousands of bound values
+            sql, params = f"SELECT {cols} FROM items WHERE project_id = ? AND external_id = ANY(?)", (project_id, chunk)
+        else:
+            marks = ", ".join("?" * len(chunk))
+            sql, params = f"SELECT {cols} FROM items WHERE project_id = ? AND external_id IN ({marks})", (project_id, *chunk)
+        for row in raw_rows(conn, sql, params):
             out[row[0]] = tuple(row[1:])
     return out
 
@@ -74,9 +49,17 @@ def _marks(conn: Connection, n: int) -> str:
 def insert_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """Insert tuples in INSERT_COLUMNS order whose data/gold/truth are JSON text. Bulk path of imports:
     plain DB-API executemany, skipping per-row Core parameter processing (it doubled the cost)."""
-    if rows:
-        sql = f"INSERT INTO items ({', '.join(INSERT_COLUMNS)}) VALUES ({_marks(conn, len(INSERT_COLUMNS))})"
-        conn.exec_driver_sql(sql, rows)
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # COPY: several times faster than executemany
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY items ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.close()
+        return
+    sql = f"INSERT INTO items ({', '.join(INSERT_COLUMNS)}) VALUES ({_marks(conn, len(INSERT_COLUMNS))})"
+    conn.exec_driver_sql(sql, rows)
 
 
 def update_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -1,15 +1,22 @@
-"""The labeling loop: lease the next item, submit an answer to a lease, skip it, or release it unanswered."""
+"""The labeling loop: lease the next item, submit an answer to a lease, skip it, or release it unanswered.
+
+`next` and `submit` are the hot path (every label goes through both), so they are `async def`: the service
+call is the request's only hop to the threadpool, and the response is serialized once by its pydantic model
+(`json_response`) instead of FastAPI's validate-then-encode of the response_model (kept for the docs).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Response
+from starlette.concurrency import run_in_threadpool
 
 from truthline.errors import Invalid
 from truthline.services import tasks as service
 
 from ..deps import LeaseId, ProjectId, current_user, get_engine, idempotency_header
+from ..responses import json_response
 from ..schemas import AnnotationOut, LeaseStateOut, NextIn, SubmitIn, TaskItem, TaskOut
 
 router = APIRouter(tags=["labeling"])
@@ -27,14 +34,14 @@ def _task_out(task: Any) -> TaskOut:
     responses={204: {"description": "Nothing left for you to label in this project"}},
     summary="Lease the next item to label (asking again returns your live lease, unless you list it in `held`)",
 )
-def next_task(
+async def next_task(
     project_id: ProjectId,
     body: NextIn | None = Body(None),
     user: Any = Depends(current_user),
     engine: Any = Depends(get_engine),
-) -> Any:
-    task = service.next_task(engine, user, project_id, held=body.held if body else ())
-    return Response(status_code=204) if task is None else _task_out(task)
+) -> Response:
+    task = await run_in_threadpool(service.next_task, engine, user, project_id, body.held if body else ())
+    return Response(status_code=204) if task is None else json_response(_task_out(task))
 
 
 def _key(body: SubmitIn, header: str | None) -> str | None:
@@ -50,17 +57,16 @@ def _key(body: SubmitIn, header: str | None) -> str | None:
     responses={200: {"description": "Replay of an earlier submit with the same idempotency key", "model": AnnotationOut}},
     summary="Submit an answer to your lease (idempotent by key)",
 )
-def submit(
+async def submit(
     lease_id: LeaseId,
-    response: Response,
     body: SubmitIn = Body(...),
     header_key: str | None = Depends(idempotency_header),
     user: Any = Depends(current_user),
     engine: Any = Depends(get_engine),
-) -> Any:
-    annotation = service.submit(engine, user, lease_id, body.answer, body.active_ms, _key(body, header_key))
-    response.status_code = 200 if annotation.replayed else 201
-    return annotation
+) -> Response:
+    key = _key(body, header_key)
+    annotation = await run_in_threadpool(service.submit, engine, user, lease_id, body.answer, body.active_ms, key)
+    return json_response(AnnotationOut.model_validate(annotation), status_code=200 if annotation.replayed else 201)
 
 
 @router.post("/leases/{lease_id}/skip", response_model=LeaseStateOut, summary="Decline the item; you won't be offered it again")
