@@ -149,3 +149,31 @@ def test_export_bad_format_writes_nothing(cli: Cli, seeded: dict) -> None:
 def test_export_to_a_missing_directory_is_bad_input(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     result = cli("export", "Pets", "--out", tmp_path / "no" / "such" / "dir.jsonl", db=seeded["db"])
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_import_labels_migrates_existing_labels(cli: Cli, seeded: dict) -> None:
+    labels = seeded["tmp"] / "labels.jsonl"
+    labels.write_text("".join(
+        f'{{"external_id": "p{i}", "worker": "old-{w}", "answer": "{["cat", "dog", "bird"][i % 3]}", "active_ms": 900}}\n'
+        for i in range(12) for w in range(2)
+    ))
+    refused = cli("import", "Pets", labels, "--labels", db=seeded["db"])
+    assert refused.exit_code == 2 and "old-0" in refused.stderr and "create_workers" in refused.stderr
+    result = cli("import", "Pets", labels, "--labels", "--create-workers", db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert "24 labels created, 0 unchanged, 2 workers created" in result.stdout
+    again = cli("import", "Pets", labels, "--labels", db=seeded["db"])
+    assert again.exit_code == 0 and "0 labels created, 24 unchanged" in again.stdout
+    agg = cli("aggregate", "Pets", "--method", "mv", db=seeded["db"])
+    assert "Accuracy against truth (12 items): Dawid-Skene 1.000, majority vote 1.000" in agg.stdout
+
+
+def test_import_labels_bad_lines_and_formats(cli: Cli, seeded: dict) -> None:
+    bad = seeded["tmp"] / "bad-labels.jsonl"
+    bad.write_text('{"external_id": "p1", "worker": "admin", "answer": "hamster"}\n{"external_id": "zz", "worker": "admin", "answer": "cat"}\n')
+    result = cli("import", "Pets", bad, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "line 1" in result.stderr and "answer" in result.stderr
+    as_csv = seeded["tmp"] / "labels.csv"
+    as_csv.write_text("external_id,worker,answer\np1,admin,cat\n")
+    result = cli("import", "Pets", as_csv, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "--labels reads .jsonl" in result.stderr

@@ -36,6 +36,11 @@ def test_jsonl_export(engine: Engine, admin: Any, done: Any, monkeypatch: pytest
     assert rows[5]["answer"] == "dog" and len(rows[5]["annotations"]) == 2
     assert {a["worker"] for a in rows[5]["annotations"]} == {"w0", "w1"}
     assert set(rows[0]["annotations"][0]) == {"worker", "answer", "active_ms", "created_at"}
+    import datetime
+
+    stamps = [datetime.datetime.fromisoformat(a["created_at"]) for a in rows[5]["annotations"]]
+    assert stamps == sorted(stamps) and stamps[0].tzinfo is not None
+    assert [a["worker"] for a in rows[5]["annotations"]] == ["w0", "w1"]  # in the order they were made
     assert rows[0]["answer"] == "cat"  # gold clamps the inferred answer
     assert "gold" not in out.getvalue().decode()
 

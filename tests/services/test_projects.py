@@ -124,3 +124,12 @@ def test_unstorable_strings_are_invalid(engine: Engine, admin: Any, project: Any
         assert err.value.field == field
     with pytest.raises(NotFound):
         projects.add_member(engine, admin.user, project.id, text, "annotator")
+
+
+def test_require_manager(engine: Engine, admin: Any, project: Any, make_annotator: Callable,
+                         make_person: Callable) -> None:
+    assert projects.require_manager(engine, admin.user, project.id).id == project.id
+    with pytest.raises(Forbidden):
+        projects.require_manager(engine, make_annotator(project).user, project.id)
+    with pytest.raises(NotFound):
+        projects.require_manager(engine, make_person().user, project.id)

@@ -115,3 +115,10 @@ def test_unstorable_strings_never_reach_the_database(engine: Engine, admin, text
         users.get_user_by_name(engine, admin.user, text)
     with pytest.raises(Invalid):
         users.create_user(engine, None, "fine", "password" + text)
+
+
+def test_new_sessions_clear_out_expired_ones(engine: Engine, admin, count_rows) -> None:  # type: ignore[no-untyped-def]
+    users.create_token(engine, admin.user, kind="session", ttl_seconds=-1)
+    before = count_rows("tokens")["tokens"]
+    users.create_token(engine, admin.user, kind="session")
+    assert count_rows("tokens")["tokens"] == before  # one expired removed, one added

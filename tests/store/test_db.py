@@ -4,13 +4,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from truthline.errors import NotReady
-from truthline.store.db import current_revision, ensure_migrated, head_revision, make_engine, upgrade
-from truthline.store.tables import metadata
+from truthline.store.db import current_revision, ensure_migrated, head_revision, make_engine, schema_diff, upgrade
 
 
 def test_migrated_database_is_at_head(engine: Engine) -> None:
@@ -20,8 +17,7 @@ def test_migrated_database_is_at_head(engine: Engine) -> None:
 
 def test_migrations_build_exactly_the_declared_tables(engine: Engine) -> None:
     with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
-    assert diffs == []
+        assert schema_diff(conn) == []
 
 
 def test_upgrade_builds_a_blank_database_and_is_idempotent(blank_db_url: str) -> None:
@@ -32,7 +28,7 @@ def test_upgrade_builds_a_blank_database_and_is_idempotent(blank_db_url: str) ->
     upgrade(engine)
     ensure_migrated(engine)
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert schema_diff(conn) == []
     engine.dispose()
 
 
@@ -80,4 +76,54 @@ def test_next_task_queries_seek_indexes_and_never_sort_the_pool(tmp_path: Path) 
         if name != "front":  # the front window sorts at most WINDOW rows
             assert "TEMP B-TREE" not in plan, (name, plan)
     assert "ix_leases_user_project" in _plan(engine, leases._CURSOR)
+    engine.dispose()
+
+
+def test_sqlite_writers_of_different_processes_wait_for_each_other_briefly(tmp_path: Path) -> None:
+    """Two engines on one file behave like two `serve` processes: the second writer polls for the write
+    lock instead of sleeping in SQLite's busy handler (up to 100 ms per retry)."""
+    import threading
+    import time
+
+    from truthline.store.db import write_tx
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    first, second = make_engine(url), make_engine(url)
+    holding = threading.Event()
+
+    def hold() -> None:
+        with write_tx(first) as conn:
+            conn.exec_driver_sql("INSERT INTO users (username, role, active, created_at) VALUES ('a', 'member', 1, 0)")
+            holding.set()
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait()
+    started = time.perf_counter()
+    with write_tx(second) as conn:
+        waited = time.perf_counter() - started
+        conn.exec_driver_sql("INSERT INTO users (username, role, active, created_at) VALUES ('b', 'member', 1, 0)")
+    thread.join()
+    assert 0.1 < waited < 0.45
+    with second.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() == 2
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000  # restored after the poll
+    first.dispose()
+    second.dispose()
+
+
+def test_migrations_downgrade_to_base_and_back(blank_db_url: str) -> None:
+    from alembic import command
+
+    from truthline.store.db import _alembic_config
+
+    upgrade(blank_db_url)
+    engine = make_engine(blank_db_url)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "base")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    ensure_migrated(engine)
     engine.dispose()

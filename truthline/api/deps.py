@@ -1,7 +1,8 @@
 """Request dependencies: the engine, the settings, and who is asking.
 
-Dependencies that do no I/O are `async def` so FastAPI runs them inline instead of hopping to the
-threadpool for each (a hop costs about as much as a token lookup); the token lookup itself is sync.
+Dependencies are `async def` so FastAPI runs them inline instead of hopping to the threadpool for each (a hop
+costs about as much as a token lookup); the token lookup itself hops only when the token is not in the
+service's short-lived per-process cache.
 
 A caller is identified by `Authorization: Bearer <api token>` or, for the web pages' own JavaScript, by the
 session cookie. Cookie-authenticated writes must also carry `X-Truthline-CSRF` (an HMAC of the session token),
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from truthline.errors import Forbidden, Invalid, Unauthorized
 from truthline.quality import METHODS
@@ -47,19 +49,28 @@ def csrf_token(request: Request, session_token: str) -> str:
     return hmac.new(key, session_token.encode(), hashlib.sha256).hexdigest()
 
 
-def optional_user(
+async def _user_for_token(engine: Any, token: str, kind: str) -> Any:
+    # A token this process checked in the last few seconds is answered from memory, on the event loop;
+    # otherwise the database lookup runs in the threadpool (see users.TOKEN_CACHE_SECONDS).
+    user = user_service.cached_user_for_token(engine, token, kind)
+    if user is None:
+        user = await run_in_threadpool(user_service.user_for_token, engine, token, kind)
+    return user
+
+
+async def optional_user(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Any | None:
     """The acting user, or None when the request carries no credentials at all."""
     engine = request.app.state.engine
     if credentials is not None:
-        return user_service.user_for_token(engine, credentials.credentials, kind="api")
+        return await _user_for_token(engine, credentials.credentials, "api")
     if request.headers.get("authorization"):
         raise Unauthorized("Authorization header must be `Bearer <token>`", field="Authorization")
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         return None
-    user = user_service.user_for_token(engine, session, kind="session")
+    user = await _user_for_token(engine, session, "session")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, csrf_token(request, session)):

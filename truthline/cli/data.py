@@ -131,27 +131,50 @@ def _bytes_progress() -> Progress:
     )
 
 
+LabelsOption = Annotated[
+    bool, typer.Option("--labels", help="FILE holds labels (external_id, worker, answer, active_ms), not items.")
+]
+CreateWorkersOption = Annotated[
+    bool, typer.Option("--create-workers", help="With --labels: create missing workers (token-only accounts).")
+]
+
+
 @handle_errors
 def import_items(
     project: ProjectArg,
-    file: Annotated[Path, typer.Argument(help="Items file: .jsonl, .csv or .parquet.")],
+    file: Annotated[Path, typer.Argument(help="Items file: .jsonl, .csv or .parquet (labels: .jsonl).")],
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
+    labels: LabelsOption = False,
+    create_workers: CreateWorkersOption = False,
     db: DbOption = None,
 ) -> None:
-    """Import items into a project (all-or-nothing; re-importing the same external ids is idempotent)."""
-    from truthline.services import importing
+    """Import items, or with --labels existing labels, into a project (all-or-nothing; idempotent)."""
+    from truthline.services import importing, label_import
 
     fmt = _format_for(file, fmt)
+    if labels and fmt not in ("jsonl", "json"):
+        shape = "{external_id, worker, answer, active_ms}"
+        raise Invalid(f"--labels reads .jsonl or .json records {shape}", field="--format")
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     with file.open("rb") as raw, _bytes_progress() as progress:
         task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
         stream: Any = raw if fmt == "parquet" else _Counting(raw, progress, task)
-        report = importing.import_items(engine, actor, proj.id, importing.read_records(stream, fmt))
-    console.print(
-        f"Project #{proj.id}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
-    )
+        records = importing.read_records(stream, fmt)
+        if labels:
+            done = label_import.import_annotations(engine, actor, proj.id, records, create_workers=create_workers)
+        else:
+            report = importing.import_items(engine, actor, proj.id, records)
+    if labels:
+        console.print(
+            f"Project #{proj.id}: {done.created} labels created, {done.unchanged} unchanged,"
+            f" {done.workers_created} workers created."
+        )
+    else:
+        console.print(
+            f"Project #{proj.id}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
+        )
 
 
 class _CountingWriter:

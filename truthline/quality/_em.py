@@ -64,13 +64,35 @@ def normalize_rows(mat: np.ndarray, fallback: np.ndarray | None = None) -> np.nd
     """Rows scaled to sum 1; rows summing to 0 (or non-finite) get `fallback` (default uniform)."""
     mat = np.asarray(mat, dtype=np.float64)
     k = mat.shape[1]
-    sums = mat.sum(axis=1)
+    sums = row_sums(mat)
     ok = (sums > 0) & np.isfinite(sums)
     if ok.all():
         return mat / sums[:, None]
     out = mat / np.where(ok, sums, 1.0)[:, None]
     out[~ok] = np.full(k, 1.0 / k) if fallback is None else fallback
     return out
+
+
+def row_sums(mat: np.ndarray) -> np.ndarray:
+    """Sum of each row of a (n, K) array, K small.
+
+    Adds the K columns: several times faster than `mat.sum(axis=1)` (a reduction along a short last
+    axis) and, unlike `mat @ ones`, no BLAS call: multi-threaded BLAS on a small product leaves threads
+    spinning that, on a busy machine, take CPU from the EM loop itself.
+    """
+    if mat.shape[1] == 0:
+        return np.zeros(mat.shape[0], dtype=mat.dtype)
+    out = np.array(mat[:, 0], dtype=mat.dtype, copy=True)
+    for j in range(1, mat.shape[1]):
+        out += mat[:, j]
+    return out
+
+
+def col_sums(mat: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """(K,) weighted sum of the rows of a (n, K) array in float64, without BLAS (see `row_sums`)."""
+    if weights is None:
+        return np.einsum("ij->j", mat, dtype=np.float64)
+    return np.einsum("i,ij->j", weights, mat, dtype=np.float64)
 
 
 def safe_log(x: np.ndarray) -> np.ndarray:
@@ -118,22 +140,42 @@ class LabelIndex:
         return self.sum_per_item(table)
 
 
-def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise softmax of log-scores and each row's log-normalizer (logsumexp). Finite inputs only.
+def softmax_rows_f32(logp: np.ndarray, log_prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of `logp` (+ `log_prior` per column) in float32, and each row's logsumexp (float64).
 
-    Works on a (K, n) transposed copy so that the max/sum over classes are contiguous vector ops.
-    Classes more than 100 nats below a row's best get probability ~e^-100 rather than exactly 0.
+    The row maximum of `logp` is taken in float64 and subtracted before anything is rounded, so the
+    float32 numbers are all in [-80 + min(log_prior), max(log_prior)]: a relative error of ~1e-7 per
+    probability, far below what EM can resolve, for a third of float64's exp time and half its memory
+    traffic. Rows sum to 1 up to float32 rounding (EM loops renormalize once, in float64, at the end).
+    Classes more than 80 nats below a row's best get probability ~e^-80 rather than 0 (exp is slow on
+    inputs that underflow, and near-certain posteriors produce many of them).
     """
-    t = np.ascontiguousarray(logp.T, dtype=np.float64)
-    m = t.max(axis=0)
-    t -= m
-    # floor at -100 (e^-100 ~ 4e-44, nothing next to the row's 1): NumPy's exp is ~5x slower on
-    # inputs that underflow, and near-certain posteriors produce many of them
-    np.maximum(t, -100.0, out=t)
+    logp = np.asarray(logp, dtype=np.float64)
+    n, k = logp.shape
+    if n == 0:
+        return np.zeros((0, k), dtype=np.float32), np.zeros(0)
+    m = logp[:, 0].copy()
+    for j in range(1, k):  # column-wise max: much faster than a reduction along a short last axis
+        np.maximum(m, logp[:, j], out=m)
+    t = np.empty((n, k), dtype=np.float32)
+    np.subtract(logp, m[:, None], out=t, casting="same_kind")
+    np.maximum(t, -80.0, out=t)
+    if log_prior is not None:
+        t += np.asarray(log_prior, dtype=np.float32)[None, :]
     np.exp(t, out=t)
-    s = t.sum(axis=0)
-    t /= s
-    return np.ascontiguousarray(t.T), np.log(s) + m
+    s = row_sums(t)
+    t *= (1.0 / s)[:, None]
+    return t, np.log(s.astype(np.float64)) + m
+
+
+def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of log-scores (float64, rows summing to 1) and each row's logsumexp.
+
+    Finite inputs only. Exponentials are taken in float32 (see `softmax_rows_f32`), then rows are
+    normalized in float64 so they sum to 1 exactly.
+    """
+    t, lse = softmax_rows_f32(logp)
+    return normalize_rows(t), lse
 
 
 def diagonal_dominant(rows: np.ndarray) -> np.ndarray:

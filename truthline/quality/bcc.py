@@ -15,7 +15,18 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import digamma
 
-from ._em import LabelIndex, accuracy_from_confusion, diagonal_dominant, check_finite, normalize_rows, parse_known, softmax_rows_ll, vote_counts
+from ._em import (
+    LabelIndex,
+    accuracy_from_confusion,
+    check_finite,
+    col_sums,
+    diagonal_dominant,
+    normalize_rows,
+    parse_known,
+    row_sums,
+    softmax_rows_ll,
+    vote_counts,
+)
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -71,7 +82,7 @@ def fit(
     k = labels.n_classes
     index = LabelIndex(labels)
     counts = vote_counts(labels)
-    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    labelled = (row_sums(counts) > 0).astype(np.float64)
     post = kn.clamp(normalize_rows(counts))
 
     n_wkl = index.confusion_counts(post)
@@ -86,7 +97,7 @@ def fit(
             alpha0 = fit_dirichlet_prior(n_wkl, alpha0)
         a = n_wkl + alpha0[None]
         e_log_conf = digamma(a) - digamma(a.sum(axis=2, keepdims=True))
-        rho = labelled @ post + class_prior_strength
+        rho = col_sums(post, labelled) + class_prior_strength
         e_log_rho = digamma(rho) - digamma(rho.sum())
         logp = index.log_evidence(e_log_conf)
         logp += e_log_rho
@@ -101,7 +112,7 @@ def fit(
     post = check_finite(post, "bcc")
     a = n_wkl + alpha0[None]
     conf = a / a.sum(axis=2, keepdims=True)
-    rho = labelled @ post + class_prior_strength
+    rho = col_sums(post, labelled) + class_prior_strength
     prior = rho / rho.sum()
     return Aggregate(
         method="bcc",

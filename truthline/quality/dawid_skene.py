@@ -17,10 +17,12 @@ from ._em import (
     accuracy_from_confusion,
     diagonal_dominant,
     check_finite,
+    col_sums,
     normalize_rows,
+    row_sums,
     parse_known,
     safe_log,
-    softmax_rows_ll,
+    softmax_rows_f32,
     vote_counts,
 )
 from .labels import CrowdLabels, QualityInputError
@@ -38,7 +40,7 @@ def m_step(
     pooled /= pooled.sum(axis=1, keepdims=True)
     conf = counts + (smoothing * pooled + 1e-9)[None]
     conf /= conf.sum(axis=2, keepdims=True)
-    prior = labelled @ post + 1.0
+    prior = col_sums(post, labelled) + 1.0
     prior /= prior.sum()
     return conf, prior
 
@@ -66,7 +68,7 @@ def fit(
     index = LabelIndex(labels)
     k = labels.n_classes
     counts = vote_counts(labels)
-    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    labelled = (row_sums(counts) > 0).astype(np.float64)
     if init is None:
         post = normalize_rows(counts)
     else:
@@ -78,9 +80,8 @@ def fit(
     it = 0
     conf, prior = m_step(index, post, labelled, smoothing)
     for it in range(1, max_iter + 1):
-        logp = index.log_evidence(safe_log(conf))
-        logp += safe_log(prior)
-        post, lse = softmax_rows_ll(logp)
+        # float32 posteriors inside the loop (see softmax_rows_f32); renormalized in float64 below
+        post, lse = softmax_rows_f32(index.log_evidence(safe_log(conf)), safe_log(prior))
         kn.clamp(post)
         conf, prior = m_step(index, post, labelled, smoothing)
         ll = float(lse.sum())
@@ -88,7 +89,7 @@ def fit(
             converged = True
             break
         prev_ll = ll
-    post = check_finite(post, "ds")
+    post = check_finite(normalize_rows(post), "ds")
     return Aggregate(
         method="ds",
         posteriors=post,

@@ -11,7 +11,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._em import LabelIndex, check_finite, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from ._em import (
+    LabelIndex,
+    check_finite,
+    col_sums,
+    normalize_rows,
+    parse_known,
+    row_sums,
+    safe_log,
+    softmax_rows_ll,
+    vote_counts,
+)
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -51,7 +61,7 @@ def fit(
     w_count = labels.n_workers
     index = LabelIndex(labels)
     counts = vote_counts(labels)
-    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    labelled = (row_sums(counts) > 0).astype(np.float64)
     post = kn.clamp(normalize_rows(counts))
     n_w = np.bincount(labels.workers, minlength=w_count).astype(np.float64)
     n_wl = np.bincount(index.worker_label, minlength=w_count * k).reshape(w_count, k).astype(np.float64)
@@ -77,7 +87,7 @@ def fit(
         theta = (knew.sum(axis=1) + a) / np.maximum(n_w + a + b, 1e-12)
         theta = np.clip(theta, 1e-6, 1 - 1e-6)
         xi = normalize_rows(n_wl - knew + xi_prior + 1e-9)
-        prior = labelled @ post + 1.0
+        prior = col_sums(post, labelled) + 1.0
         prior /= prior.sum()
         if it > 0:
             if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):

@@ -10,7 +10,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._em import LabelIndex, check_finite, confusion_from_accuracy, normalize_rows, parse_known, safe_log, softmax_rows_ll, vote_counts
+from ._em import (
+    LabelIndex,
+    check_finite,
+    col_sums,
+    confusion_from_accuracy,
+    normalize_rows,
+    parse_known,
+    row_sums,
+    safe_log,
+    softmax_rows_ll,
+    vote_counts,
+)
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -52,7 +63,7 @@ def fit(
     kn = parse_known(known, labels)
     k = labels.n_classes
     counts = vote_counts(labels)
-    labelled = (counts.sum(axis=1) > 0).astype(np.float64)
+    labelled = (row_sums(counts) > 0).astype(np.float64)
     post = normalize_rows(counts if init is None else np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
     kn.clamp(post)
     index = LabelIndex(labels)
@@ -88,5 +99,5 @@ def fit(
 
 
 def _class_prior(post: np.ndarray, labelled: np.ndarray) -> np.ndarray:
-    prior = labelled @ post + 1.0
+    prior = col_sums(post, labelled) + 1.0
     return prior / prior.sum()

@@ -23,7 +23,6 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
-from scipy.stats import norm
 
 from .labels import QualityInputError, _as_index_array
 
@@ -205,6 +204,8 @@ def _stderr(
 
 
 def _scores(s: np.ndarray, se: np.ndarray, level: float, iterations: int, converged: bool) -> dict[str, Any]:
+    from scipy.stats import norm  # here, not at module import: scipy.stats alone costs seconds of start-up
+
     z = float(norm.ppf(0.5 + level / 2.0))
     return {
         "scores": s,

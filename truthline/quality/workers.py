@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import beta as beta_dist
 
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
@@ -67,6 +66,8 @@ def accuracy_interval(
     a = a0 + c
     b = a0 + np.maximum(n - c, 0.0)
     tail = (1.0 - level) / 2.0
+    from scipy.stats import beta as beta_dist  # here, not at module import: scipy.stats alone costs seconds of start-up
+
     return a / (a + b), beta_dist.ppf(tail, a, b), beta_dist.ppf(1.0 - tail, a, b)
 
 

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import math
-import time
 from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -16,7 +15,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
-from truthline.services.results import JsonMemo, load_for
+from truthline.services.results import load_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
@@ -33,13 +32,14 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 @dataclass
 class Row:
-    """One exported item. data and the annotations' answers are JSON text straight from the database."""
+    """One exported item. data and notes are JSON text straight from the database."""
 
     external_id: str
     data: str
     answer: Any
     confidence: float | None
-    notes: list[tuple[str, str, int, str]]  # (worker JSON-encoded, answer JSON text, active_ms, created_at ISO)
+    notes: str  # JSON array of {worker, answer, active_ms, created_at}
+    n_labels: int
 
 
 def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto") -> Iterator[bytes]:
@@ -62,47 +62,25 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
     return written
 
 
-class _Iso(dict):  # type: ignore[type-arg]
-    """Epoch second -> ISO 8601 prefix, computed once per second seen."""
-
-    def __missing__(self, second: int) -> str:
-        value = self[second] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return value
-
-
 def _rows(engine: Engine, project_id: int, by_id: dict[int, int], answers: list[Any],
           confidence: list[float]) -> Iterator[list[Row]]:
-    iso = _Iso()
     with read_tx(engine) as conn:
-        names: dict[int, str] = {}
         for batch in item_store.iter_batches(conn, project_id, BATCH):
-            notes: dict[int, list[tuple[str, str, int, str]]] = {}
-            raw = annotation_store.for_items(conn, project_id, batch[0][0], batch[-1][0])
-            missing = sorted({r[1] for r in raw} - names.keys())
-            if missing:
-                names.update({uid: _encode(n) for uid, n in annotation_store.usernames(conn, missing).items()})
-            for item_id, user_id, answer, ms, ts in raw:
-                second = int(ts)
-                stamp = f"{iso[second]}.{int((ts - second) * 1e6):06d}+00:00"
-                notes.setdefault(item_id, []).append((names[user_id], answer, ms, stamp))
+            notes = annotation_store.notes_json(conn, project_id, batch[0][0], batch[-1][0])
             out = []
             for item_id, external_id, data in batch:
                 i = by_id.get(item_id)
                 conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
-                out.append(Row(external_id, data, None if i is None else answers[i], conf, notes.get(item_id, [])))
+                text, n = notes.get(item_id, ("[]", 0))
+                out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n))
             yield out
-
-
-def _notes_json(notes: list[tuple[str, str, int, str]]) -> str:
-    return "[" + ",".join(f'{{"worker":{w},"answer":{a},"active_ms":{ms},"created_at":"{ts}"}}'
-                          for w, a, ms, ts in notes) + "]"
 
 
 def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     for batch in batches:
         yield "".join(
             f'{{"external_id":{_encode(r.external_id)},"data":{r.data},"answer":{_encode(r.answer)},'
-            f'"confidence":{_encode(r.confidence)},"annotations":{_notes_json(r.notes)}}}\n'
+            f'"confidence":{_encode(r.confidence)},"annotations":{r.notes}}}\n'
             for r in batch
         ).encode()
 
@@ -118,7 +96,7 @@ def _csv(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     for batch in batches:
         writer.writerows(
             [r.external_id, r.data, _answer_cell(r.answer) or "", "" if r.confidence is None else r.confidence,
-             len(r.notes), _notes_json(r.notes)]
+             r.n_labels, r.notes]
             for r in batch
         )
         yield buf.getvalue().encode()
@@ -160,13 +138,7 @@ def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
                       ("created_at", pa.string())])
     schema = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
                         ("confidence", pa.float64()), ("annotations", pa.list_(note))])
-    memo = JsonMemo()
-    decoded: dict[str, str] = {}  # answer JSON text -> cell (label string, or JSON for other answers)
-
-    def cell(text: str) -> str:
-        if text not in decoded:
-            decoded[text] = _answer_cell(memo[text]) or ""
-        return decoded[text]
+    loads = json.JSONDecoder().decode
 
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)
@@ -176,8 +148,8 @@ def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
             "data": [r.data for r in batch],
             "answer": [_answer_cell(r.answer) for r in batch],
             "confidence": [r.confidence for r in batch],
-            "annotations": [[{"worker": memo[w], "answer": cell(a), "active_ms": ms, "created_at": ts}
-                             for w, a, ms, ts in r.notes] for r in batch],
+            "annotations": [[{**note, "answer": _answer_cell(note["answer"]) or ""} for note in loads(r.notes)]
+                            for r in batch],
         }
         writer.write_table(pa.table(columns, schema=schema))
         yield sink.take()

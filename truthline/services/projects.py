@@ -87,6 +87,13 @@ def get_project(engine: Engine, actor: User, project_id: int) -> Project:
         return project_for(conn, actor, project_id)[0]
 
 
+def require_manager(engine: Engine, actor: User, project_id: int) -> Project:
+    """The project if the actor may manage it (manager or admin): NotFound / Forbidden otherwise. Lets a
+    handler refuse before reading a large upload."""
+    with read_tx(engine) as conn:
+        return project_for(conn, actor, project_id, manage=True)[0]
+
+
 def project_role(engine: Engine, actor: User, project_id: int) -> str | None:
     """The actor's role in the project (None for an admin who is not a member)."""
     with read_tx(engine) as conn:

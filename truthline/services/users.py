@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import time
+from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -82,19 +83,58 @@ def create_token(engine: Engine, user: User, name: str = "api", kind: str = "api
     token = secrets.token_urlsafe(32)
     now = time.time()
     with write_tx(engine) as conn:
+        if kind == "session":  # logins are rare; sessions are what piles up
+            store.delete_expired_tokens(conn, now)
         store.insert_token(conn, user.id, hash_token(token), kind, str(name)[:100], now,
                            None if ttl_seconds is None else now + ttl_seconds)
     return token
 
 
+# Token lookups run on every API request. A successful lookup is remembered by this process for up to
+# TOKEN_CACHE_SECONDS (never past the token's own expiry): revoke_token forgets it here at once, while other
+# processes (more `serve` workers, the CLI) stop accepting a revoked token, or a user deactivated in the
+# database, within TOKEN_CACHE_SECONDS. Failed lookups are not cached, so a new token works immediately.
+TOKEN_CACHE_SECONDS = 5.0
+_TOKEN_CACHE_MAX = 10_000
+_token_cache: WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, User]]] = WeakKeyDictionary()
+
+
+def cached_user_for_token(engine: Engine, token: str, kind: str = "api") -> User | None:
+    """The user of a token this process looked up in the last TOKEN_CACHE_SECONDS, else None (no I/O,
+    never raises: callers fall back to user_for_token)."""
+    cache = _token_cache.get(engine)
+    if not cache or not isinstance(token, str):
+        return None
+    hit = cache.get((hash_token(token), kind))
+    return hit[1] if hit is not None and hit[0] > time.time() else None
+
+
 def user_for_token(engine: Engine, token: str, kind: str = "api") -> User:
     if not isinstance(token, str) or not token:
         raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
+    token_hash, now = hash_token(token), time.time()
+    cache = _token_cache.get(engine)
+    hit = cache.get((token_hash, kind)) if cache else None
+    if hit is not None and hit[0] > now:
+        return hit[1]
     with engine.connect() as conn:
-        user = store.user_for_token_hash(conn, hash_token(token), kind, time.time())
-    if user is None:
+        found = store.user_and_expiry_for_token_hash(conn, token_hash, kind, now)
+    if found is None:
         raise Unauthorized("invalid or expired token; log in again or create a new token")
+    user, expires_at = found
+    if cache is None:
+        cache = _token_cache.setdefault(engine, {})
+    if len(cache) >= _TOKEN_CACHE_MAX:
+        cache.clear()  # crude but bounded; entries live seconds anyway
+    cache[(token_hash, kind)] = (min(now + TOKEN_CACHE_SECONDS, expires_at or float("inf")), user)
     return user
+
+
+def _forget_token(engine: Engine, token_hash: str) -> None:
+    cache = _token_cache.get(engine)
+    if cache:
+        for kind in TOKEN_KINDS:
+            cache.pop((token_hash, kind), None)
 
 
 def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
@@ -103,6 +143,7 @@ def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
         owner = None if actor is None or actor.is_admin else actor.id
         if not store.delete_token(conn, hash_token(token), owner):
             raise NotFound("token not found", field="token")
+    _forget_token(engine, hash_token(token))
 
 
 def init_admin(engine: Engine, username: str, password: str | None) -> tuple[User, str]:

@@ -91,10 +91,6 @@ def _begin_immediate(dbapi_conn: Any) -> None:
         dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def is_postgres(conn_or_engine: Connection | Engine) -> bool:
-    return conn_or_engine.dialect.name == "postgresql"
-
-
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: on SQLite it takes the write lock first (BEGIN IMMEDIATE).
@@ -173,6 +169,21 @@ def head_revision() -> str | None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def schema_diff(conn: Connection) -> list[Any]:
+    """Differences between the database's schema and tables.py (empty when migrations match the code).
+    Objects declared for another dialect only (`ddl_if(dialect=...)`) are left out."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from truthline.store.tables import metadata
+
+    def include(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return ddl_if is None or ddl_if.dialect in (None, conn.dialect.name)
+
+    return list(compare_metadata(MigrationContext.configure(conn, opts={"include_object": include}), metadata))
 
 
 def ensure_migrated(engine: Engine) -> None:

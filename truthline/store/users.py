@@ -79,6 +79,17 @@ def user_for_token_hash(conn: Connection, token_hash: str, kind: str, now: float
     return _user(conn.execute(_FOR_TOKEN, {"token_hash": token_hash, "kind": kind, "now": now}).first())
 
 
+_FOR_TOKEN_EXPIRY = _FOR_TOKEN.add_columns(tokens.c.expires_at)
+
+
+def user_and_expiry_for_token_hash(
+    conn: Connection, token_hash: str, kind: str, now: float
+) -> tuple[User, float | None] | None:
+    """Like user_for_token_hash, plus the token's expiry (None: never), so a cache never outlives the token."""
+    row = conn.execute(_FOR_TOKEN_EXPIRY, {"token_hash": token_hash, "kind": kind, "now": now}).first()
+    return None if row is None else (_user(row), row.expires_at)  # type: ignore[return-value]
+
+
 def delete_token(conn: Connection, token_hash: str, user_id: int | None = None) -> int:
     q = tokens.delete().where(tokens.c.token_hash == token_hash)
     if user_id is not None:

@@ -22,7 +22,14 @@ def run_aggregate(items: np.ndarray, workers: np.ndarray, classes: np.ndarray, n
     try:
         return aggregate(data, method=method, known=known or None)
     except QualityInputError as exc:
-        raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
+        raise quality_error(exc) from exc
+
+
+def quality_error(exc: Exception) -> Invalid:
+    """A truthline.quality input error as Invalid (its message starts with the field name: drop it)."""
+    field = getattr(exc, "field", None) or "method"
+    message = str(exc)
+    return Invalid(message.removeprefix(f"{field}: "), field=field)
 
 
 class Classification(TaskType):

@@ -13,6 +13,7 @@ import numpy as np
 
 from truthline.errors import Invalid
 from truthline.tasktypes.base import Inference, Labels, TaskType
+from truthline.tasktypes.classification import quality_error
 
 
 class Multilabel(TaskType):
@@ -48,7 +49,7 @@ class Multilabel(TaskType):
             agg = aggregate_multilabel(labels.items, labels.workers, selected, n_items=labels.n_items,
                                        n_workers=labels.n_workers, known=known or None, method=method)
         except QualityInputError as exc:
-            raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
+            raise quality_error(exc) from exc
         has = np.zeros(labels.n_items, dtype=bool)
         has[labels.items] = True
         has[list(known)] = True
