@@ -62,6 +62,10 @@ async def optional_user(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Any | None:
     """The acting user, or None when the request carries no credentials at all."""
+    return await _acting_user(request, credentials)
+
+
+async def _acting_user(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Any | None:
     engine = request.app.state.engine
     if credentials is not None:
         return await _user_for_token(engine, credentials.credentials, "api")
@@ -85,8 +89,12 @@ async def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depend
     return credentials.credentials
 
 
-async def current_user(user: Any | None = Depends(optional_user)) -> Any:
-    """The acting user; 401 without credentials."""
+async def current_user(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Any:
+    """The acting user; 401 without credentials. (Not layered on optional_user: one dependency level less
+    to solve on every request.)"""
+    user = await _acting_user(request, credentials)
     if user is None:
         raise Unauthorized("authentication required: send `Authorization: Bearer <token>` (POST /api/v1/auth/login gives one)")
     return user

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from truthline.errors import Invalid
 from truthline.services import tasks as service
 
-from ..deps import LeaseId, ProjectId, current_user, get_engine, idempotency_header
+from ..deps import LeaseId, ProjectId, current_user, get_engine
 from ..responses import json_response
 from ..schemas import AnnotationOut, LeaseStateOut, NextIn, SubmitIn, TaskItem, TaskOut
 
@@ -35,11 +35,12 @@ def _task_out(task: Any) -> TaskOut:
     summary="Lease the next item to label (asking again returns your live lease, unless you list it in `held`)",
 )
 async def next_task(
+    request: Request,
     project_id: ProjectId,
     body: NextIn | None = Body(None),
     user: Any = Depends(current_user),
-    engine: Any = Depends(get_engine),
 ) -> Response:
+    engine = request.app.state.engine  # read here rather than via a dependency: one less to solve per request
     task = await run_in_threadpool(service.next_task, engine, user, project_id, body.held if body else ())
     return Response(status_code=204) if task is None else json_response(_task_out(task))
 
@@ -58,13 +59,14 @@ def _key(body: SubmitIn, header: str | None) -> str | None:
     summary="Submit an answer to your lease (idempotent by key)",
 )
 async def submit(
+    request: Request,
     lease_id: LeaseId,
     body: SubmitIn = Body(...),
-    header_key: str | None = Depends(idempotency_header),
+    header_key: str | None = Header(None, alias="Idempotency-Key", max_length=200),
     user: Any = Depends(current_user),
-    engine: Any = Depends(get_engine),
 ) -> Response:
     key = _key(body, header_key)
+    engine = request.app.state.engine
     annotation = await run_in_threadpool(service.submit, engine, user, lease_id, body.answer, body.active_ms, key)
     return json_response(AnnotationOut.model_validate(annotation), status_code=200 if annotation.replayed else 201)
 
