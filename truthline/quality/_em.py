@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse import _sparsetools
 
 from .labels import CrowdLabels, QualityInputError
 
@@ -117,15 +118,33 @@ class LabelIndex:
             cols = self.worker_label[np.argsort(items, kind="stable")]
         else:
             cols = self.worker_label
-        indptr = np.zeros(data.n_items + 1, dtype=np.int64)
+        # int32 indices when they fit (what SciPy would convert them to anyway, at a cost)
+        small = max(data.n_workers * k, len(cols)) < 2**31 - 1
+        idx_dtype = np.int32 if small else np.int64
+        indptr = np.zeros(data.n_items + 1, dtype=idx_dtype)
         np.cumsum(np.bincount(items, minlength=data.n_items), out=indptr[1:])
         self.matrix = sparse.csr_matrix(
-            (np.ones(len(cols)), cols, indptr), shape=(data.n_items, data.n_workers * k)
+            (np.ones(len(cols)), cols.astype(idx_dtype, copy=False), indptr), shape=(data.n_items, data.n_workers * k)
         )
 
-    def sum_per_item(self, table: np.ndarray) -> np.ndarray:
-        """(n_workers*K_label, K) table -> (n_items, K): for each item, the sum of its labels' rows."""
-        return np.asarray(self.matrix @ table)
+    def sum_per_item(self, table: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(n_workers*K_label, K) table -> (n_items, K): for each item, the sum of its labels' rows.
+
+        `out`: optional C-contiguous float64 (n_items, K) array to write into, so that EM loops do not
+        map (and page-fault) a fresh result array every iteration.
+        """
+        m = self.matrix
+        if out is None:
+            return np.asarray(m @ table)
+        table = np.ascontiguousarray(table, dtype=np.float64)
+        out.fill(0.0)
+        try:  # SciPy's own kernel for `m @ table`, writing into `out`
+            _sparsetools.csr_matvecs(
+                m.shape[0], m.shape[1], table.shape[1], m.indptr, m.indices, m.data, table.ravel(), out.ravel()
+            )
+        except (AttributeError, TypeError, ValueError):  # private API changed: the public product
+            out[...] = m @ table
+        return out
 
     def confusion_counts(self, post: np.ndarray) -> np.ndarray:
         """Soft counts (W, K_true, K_label): sum over labels of P(true class of item) for each given label."""
@@ -133,39 +152,49 @@ class LabelIndex:
         counts = np.asarray(self.matrix.T @ post).reshape(d.n_workers, self.k, self.k)
         return counts.transpose(0, 2, 1)
 
-    def log_evidence(self, log_confusion: np.ndarray) -> np.ndarray:
+    def log_evidence(self, log_confusion: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """(n_items, K_true): sum over an item's labels of log confusion[w, k, given label]."""
         w, k, _ = log_confusion.shape
         table = np.ascontiguousarray(log_confusion.transpose(0, 2, 1)).reshape(w * k, k)
-        return self.sum_per_item(table)
+        return self.sum_per_item(table, out)
 
 
-def softmax_rows_f32(logp: np.ndarray, log_prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def softmax_rows_f32(
+    logp: np.ndarray,
+    log_prior: np.ndarray | None = None,
+    out_dtype: type = np.float32,
+    out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax of `logp` (+ `log_prior` per column) in float32, and each row's logsumexp (float64).
 
     The row maximum of `logp` is taken in float64 and subtracted before anything is rounded, so the
     float32 numbers are all in [-80 + min(log_prior), max(log_prior)]: a relative error of ~1e-7 per
     probability, far below what EM can resolve, for a third of float64's exp time and half its memory
-    traffic. Rows sum to 1 up to float32 rounding (EM loops renormalize once, in float64, at the end).
+    traffic. Rows sum to 1 up to float32 rounding (EM loops renormalize once, in float64, at the end);
+    `out_dtype=np.float64` returns them as float64 at no extra cost (the scaling pass writes it).
+    `out` ((n, K), `out_dtype`) and `scratch` ((n, K) float32) are optional buffers to reuse.
     Classes more than 80 nats below a row's best get probability ~e^-80 rather than 0 (exp is slow on
     inputs that underflow, and near-certain posteriors produce many of them).
     """
     logp = np.asarray(logp, dtype=np.float64)
     n, k = logp.shape
     if n == 0:
-        return np.zeros((0, k), dtype=np.float32), np.zeros(0)
+        return np.zeros((0, k), dtype=out_dtype), np.zeros(0)
     m = logp[:, 0].copy()
     for j in range(1, k):  # column-wise max: much faster than a reduction along a short last axis
         np.maximum(m, logp[:, j], out=m)
-    t = np.empty((n, k), dtype=np.float32)
+    t = np.empty((n, k), dtype=np.float32) if scratch is None else scratch
     np.subtract(logp, m[:, None], out=t, casting="same_kind")
     np.maximum(t, -80.0, out=t)
     if log_prior is not None:
         t += np.asarray(log_prior, dtype=np.float32)[None, :]
     np.exp(t, out=t)
-    s = row_sums(t)
-    t *= (1.0 / s)[:, None]
-    return t, np.log(s.astype(np.float64)) + m
+    s = row_sums(t)  # >= e^min(log_prior) (the best class contributes it): a float32 log is exact enough
+    if out is None and out_dtype == np.float32:
+        out = t
+    post = np.multiply(t, (1.0 / s).astype(out_dtype)[:, None], out=out)
+    return post, np.log(s).astype(np.float64) + m
 
 
 def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,8 +203,8 @@ def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Finite inputs only. Exponentials are taken in float32 (see `softmax_rows_f32`), then rows are
     normalized in float64 so they sum to 1 exactly.
     """
-    t, lse = softmax_rows_f32(logp)
-    return normalize_rows(t), lse
+    post, lse = softmax_rows_f32(logp, out_dtype=np.float64)
+    return normalize_rows(post), lse
 
 
 def diagonal_dominant(rows: np.ndarray) -> np.ndarray:

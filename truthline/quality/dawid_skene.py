@@ -45,6 +45,23 @@ def m_step(
     return conf, prior
 
 
+def _extrapolate(
+    confs: tuple[np.ndarray, np.ndarray, np.ndarray], priors: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """SQUAREM step (scheme S3) from parameters x0 -> x1 -> x2 of two EM steps, projected back onto
+    the simplex (rows clipped at 1e-12 and renormalized)."""
+    r = [a1 - a0 for a0, a1, _ in (confs, priors)]
+    v = [a2 - 2.0 * a1 + a0 for a0, a1, a2 in (confs, priors)]
+    rr = sum(float(np.square(x).sum()) for x in r)
+    vv = sum(float(np.square(x).sum()) for x in v)
+    alpha = min(-np.sqrt(rr / vv), -1.0) if vv > 0 else -1.0
+    out = []
+    for x0, rx, vx in zip((confs[0], priors[0]), r, v):
+        x = np.maximum(x0 - 2.0 * alpha * rx + alpha * alpha * vx, 1e-12)
+        out.append(x / x.sum(axis=-1, keepdims=True))
+    return out[0], out[1]
+
+
 def fit(
     labels: CrowdLabels,
     known: Mapping[int, int] | None = None,
@@ -53,12 +70,15 @@ def fit(
     max_iter: int = 100,
     tol: float = 1e-5,
     init: np.ndarray | None = None,
+    accelerate: bool = True,
 ) -> Aggregate:
     """Fit Dawid-Skene by EM.
 
     smoothing: Dirichlet pseudo-labels per confusion row (>= 0), spread like the pooled confusion.
     max_iter, tol: stop when the log-likelihood changes by less than `tol` per label.
     init: optional (n_items, K) starting posteriors (default: majority-vote shares).
+    accelerate: SQUAREM extrapolation between EM steps (same fixed point in fewer steps);
+        `iterations` counts EM steps either way.
     """
     if not np.isfinite(smoothing) or smoothing < 0:
         raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
@@ -75,20 +95,45 @@ def fit(
         post = normalize_rows(np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
     kn.clamp(post)
 
+    n_tol = tol * max(1, labels.n_labels)
+    it = 0
+    # buffers reused across steps (fresh arrays each step cost page faults): the log-evidence, the
+    # float32 exponentials, and three posterior arrays in turn (a SQUAREM cycle may keep the last but one)
+    shape = (labels.n_items, k)
+    logp_buf, exp_buf = np.empty(shape), np.empty(shape, dtype=np.float32)
+    post_bufs = [np.empty(shape) for _ in range(3 if accelerate else 1)]
+
+    def em_step(c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """One EM step from (confusion, prior): the next ones, the posteriors, the log-likelihood at (c, p)."""
+        nonlocal it
+        it += 1
+        # float32 exponentials (see softmax_rows_f32); rows renormalized exactly once, below
+        t, lse = softmax_rows_f32(
+            index.log_evidence(safe_log(c), logp_buf), safe_log(p), np.float64, post_bufs[it % len(post_bufs)], exp_buf
+        )
+        kn.clamp(t)
+        return (*m_step(index, t, labelled, smoothing), t, float(lse.sum()))
+
+    conf, prior = m_step(index, post, labelled, smoothing)
     prev_ll = -np.inf
     converged = False
-    it = 0
-    conf, prior = m_step(index, post, labelled, smoothing)
-    for it in range(1, max_iter + 1):
-        # float32 posteriors inside the loop (see softmax_rows_f32); renormalized in float64 below
-        post, lse = softmax_rows_f32(index.log_evidence(safe_log(conf)), safe_log(prior))
-        kn.clamp(post)
-        conf, prior = m_step(index, post, labelled, smoothing)
-        ll = float(lse.sum())
-        if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
-            converged = True
-            break
-        prev_ll = ll
+    while it < max_iter and not converged:
+        c1, p1, post, ll0 = em_step(conf, prior)
+        converged = abs(ll0 - prev_ll) <= n_tol
+        if converged or not accelerate or it >= max_iter:
+            conf, prior, prev_ll = c1, p1, ll0
+            continue
+        # SQUAREM (Varadhan & Roland 2008): a second EM step, an extrapolation along the two, and an EM
+        # step from there, kept only if it does not lower the likelihood: same fixed point, fewer steps
+        c2, p2, post2, ll1 = em_step(c1, p1)
+        converged = abs(ll1 - ll0) <= n_tol
+        if not converged and it < max_iter:
+            ce, pe = _extrapolate((conf, c1, c2), (prior, p1, p2))
+            c3, p3, post3, lle = em_step(ce, pe)
+            if lle >= ll1:
+                conf, prior, post, prev_ll = c3, p3, post3, lle
+                continue
+        conf, prior, post, prev_ll = c2, p2, post2, ll1
     post = check_finite(normalize_rows(post), "ds")
     return Aggregate(
         method="ds",

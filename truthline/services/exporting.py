@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
+from truthline.services.bulk import gc_paused
 from truthline.services.results import load_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -46,9 +47,10 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
-    data = load_for(engine, actor, project_id)
-    inf = data.infer(method)
-    by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
+    with gc_paused():
+        data = load_for(engine, actor, project_id)
+        inf = data.infer(method)
+        by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
     rows = _rows(engine, data.project.id, by_id, inf.answers, inf.confidence.tolist())
     return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows)
 
@@ -65,14 +67,19 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
 def _rows(engine: Engine, project_id: int, by_id: dict[int, int], answers: list[Any],
           confidence: list[float]) -> Iterator[list[Row]]:
     with read_tx(engine) as conn:
-        for batch in item_store.iter_batches(conn, project_id, BATCH):
-            notes = annotation_store.notes_json(conn, project_id, batch[0][0], batch[-1][0])
-            out = []
-            for item_id, external_id, data in batch:
-                i = by_id.get(item_id)
-                conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
-                text, n = notes.get(item_id, ("[]", 0))
-                out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n))
+        batches = item_store.iter_batches(conn, project_id, BATCH)
+        while True:
+            with gc_paused():  # one batch at a time: the consumer may be a slow HTTP client
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                notes = annotation_store.notes_json(conn, project_id, batch[0][0], batch[-1][0])
+                out = []
+                for item_id, external_id, data in batch:
+                    i = by_id.get(item_id)
+                    conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
+                    text, n = notes.get(item_id, ("[]", 0))
+                    out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n))
             yield out
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
+import orjson
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +35,7 @@ _INT32 = 2**31 - 1
 
 # One encoder for all rows (json.dumps(**kw) builds one per call); NaN/Infinity are not JSON.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_fast_encode = orjson.dumps
 
 
 def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: list[Problem]) -> tuple | None:
@@ -79,6 +81,14 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
 
 def _json_text(value: Any, key: str, found: list[Problem]) -> str | None:
     """The JSON text stored for value, or None after noting why it cannot be stored."""
+    if type(value) is dict and all(type(v) is str for v in value.values()):
+        # The common item shape ({"text": ...}, {"image_url": ...}): orjson writes these byte for byte
+        # like _encode, ~9x faster. Anything else (numbers: NaN and float spelling; non-str keys; lone
+        # surrogates, which orjson refuses) takes the json path below.
+        try:
+            return _fast_encode(value).decode()
+        except TypeError:
+            pass
     try:
         text = _encode(value)
     except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting
@@ -147,7 +157,7 @@ def _write(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
 def _write_rows(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
     now = time.time()
     created = updated = unchanged = 0
-    with write_tx(engine) as conn:
+    with write_tx(engine) as conn, store.bulk_writes(conn):
         fresh = not store.has_items(conn, project.id)
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]

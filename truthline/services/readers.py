@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import orjson
+
 from truthline.errors import Invalid, Problem
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
@@ -48,10 +50,40 @@ def format_for(filename: str) -> str:
                   field="file")
 
 
+# orjson parses a JSONL line ~4x faster than json and gives the same values, except that it rejects
+# NaN/Infinity/1e400 and lone surrogate escapes (json yields values the importer then reports per field)
+# and turns integers beyond 64 bits into floats. Lines orjson rejects, and records holding a float of
+# 2**63 or more (possibly such an integer), are parsed again by json: same records, same messages.
+_BIG = 2.0**63
+
+
+def _exact(value: Any) -> bool:
+    """No float in value that orjson may have made out of a big integer (iterative: deep nesting is fine)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list:
+            stack.extend(v)
+        elif t is float and not -_BIG < v < _BIG:
+            return False
+    return True
+
+
 def _jsonl(stream: BinaryIO) -> Iterator[Record]:
+    fast = orjson.loads
     for line_no, raw in enumerate(stream, 1):
         if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # UTF-8 byte order mark
+        try:
+            record = fast(raw)
+            if _exact(record):
+                yield line_no, record
+                continue
+        except orjson.JSONDecodeError:
+            pass
         if not raw.strip():
             continue
         try:
