@@ -55,3 +55,16 @@ def test_matches_the_reference_on_real_data() -> None:
     data, truth = load_set("D_Product")
     m = truth >= 0
     assert (dawid_skene.fit(data).answers[m] == truth[m]).mean() >= 0.935  # crowd-kit DS: 0.940
+
+
+def test_squarem_reaches_the_plain_em_fixed_point_in_fewer_steps() -> None:
+    data, truth, _ = _confused_crowd(seed=5)
+    fast = dawid_skene.fit(data, tol=1e-9, max_iter=500)
+    plain = dawid_skene.fit(data, tol=1e-9, max_iter=500, accelerate=False)
+    assert fast.converged and plain.converged and fast.iterations <= plain.iterations
+    assert np.abs(fast.posteriors - plain.posteriors).max() < 1e-3
+    np.testing.assert_allclose(fast.worker_params["confusion"], plain.worker_params["confusion"], atol=1e-3)
+    known = {i: int(truth[i]) for i in range(50)}
+    r = dawid_skene.fit(data, known=known, max_iter=7)  # stops mid-cycle: still valid output
+    assert r.iterations == 7 and all(r.answers[i] == c for i, c in known.items())
+    np.testing.assert_allclose(r.posteriors.sum(axis=1), 1.0, atol=1e-9)

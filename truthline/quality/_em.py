@@ -186,7 +186,8 @@ def softmax_rows_f32(
         np.maximum(m, logp[:, j], out=m)
     t = np.empty((n, k), dtype=np.float32) if scratch is None else scratch
     np.subtract(logp, m[:, None], out=t, casting="same_kind")
-    np.maximum(t, -80.0, out=t)
+    if t.min() < -80.0:  # a read-only check is cheaper than an unconditional clipping pass
+        np.maximum(t, -80.0, out=t)
     if log_prior is not None:
         t += np.asarray(log_prior, dtype=np.float32)[None, :]
     np.exp(t, out=t)

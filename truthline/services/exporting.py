@@ -8,14 +8,19 @@ import csv
 import io
 import json
 import math
+import queue
+import threading
+import weakref
 from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+import orjson
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
 from truthline.services.bulk import gc_paused
+from truthline.services.access import project_for
 from truthline.services.results import load_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -29,6 +34,7 @@ BATCH = 5000
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = orjson.dumps
 
 
 @dataclass
@@ -47,11 +53,19 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
-    with gc_paused():
-        data = load_for(engine, actor, project_id)
-        inf = data.infer(method)
-        by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
-    rows = _rows(engine, data.project.id, by_id, inf.answers, inf.confidence.tolist())
+    with read_tx(engine) as conn:
+        project_for(conn, actor, project_id, manage=True)  # before any reading on the actor's behalf
+    ahead = _Prefetch(engine, project_id)  # starts reading items and annotations while we infer
+    try:
+        with gc_paused():
+            data = load_for(engine, actor, project_id)
+            inf = data.infer(method)
+            by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
+    except BaseException:
+        ahead.close()
+        raise
+    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist())
+    weakref.finalize(rows, ahead.stop.set)  # a dropped, never-started iterator must not keep the reader
     return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows)
 
 
@@ -64,16 +78,10 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
     return written
 
 
-def _rows(engine: Engine, project_id: int, by_id: dict[int, int], answers: list[Any],
-          confidence: list[float]) -> Iterator[list[Row]]:
-    with read_tx(engine) as conn:
-        batches = item_store.iter_batches(conn, project_id, BATCH)
-        while True:
+def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidence: list[float]) -> Iterator[list[Row]]:
+    try:
+        for batch, notes in ahead:
             with gc_paused():  # one batch at a time: the consumer may be a slow HTTP client
-                batch = next(batches, None)
-                if batch is None:
-                    return
-                notes = annotation_store.notes_json(conn, project_id, batch[0][0], batch[-1][0])
                 out = []
                 for item_id, external_id, data in batch:
                     i = by_id.get(item_id)
@@ -81,15 +89,86 @@ def _rows(engine: Engine, project_id: int, by_id: dict[int, int], answers: list[
                     text, n = notes.get(item_id, ("[]", 0))
                     out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n))
             yield out
+    finally:
+        ahead.close()
+
+
+_DONE = object()
+
+
+class _Prefetch:
+    """(item batch, notes) pairs, read by a helper thread at most DEPTH batches ahead (bounded memory).
+
+    Reading is mostly the database's own work (SQLite's and psycopg's C code runs without the GIL) and
+    inference and turning rows into text are Python's: on two cores they overlap instead of taking
+    turns. The thread has its own connection and one read transaction (one snapshot for the rows, as
+    before); it stops when the consumer closes or drops the iterator, and hands its errors over."""
+
+    DEPTH = 8
+
+    def __init__(self, engine: Engine, project_id: int) -> None:
+        self.engine, self.project_id = engine, project_id
+        self.chunks: queue.Queue[Any] = queue.Queue(maxsize=self.DEPTH)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="truthline-export-reader", daemon=True)
+        self.thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            with read_tx(self.engine) as conn:
+                batches = item_store.iter_batches(conn, self.project_id, BATCH)
+                while not self.stop.is_set():
+                    with gc_paused():
+                        batch = next(batches, None)
+                        if batch is None:
+                            break
+                        notes = annotation_store.notes_json(conn, self.project_id, batch[0][0], batch[-1][0])
+                    if not self._put((batch, notes)):
+                        return
+            self._put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[tuple[list[Any], dict[int, Any]]]:
+        while True:
+            item = self.chunks.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
+    answer_text: dict[Any, str] = {}  # few distinct answers: encode each once
     for batch in batches:
-        yield "".join(
-            f'{{"external_id":{_encode(r.external_id)},"data":{r.data},"answer":{_encode(r.answer)},'
-            f'"confidence":{_encode(r.confidence)},"annotations":{r.notes}}}\n'
-            for r in batch
-        ).encode()
+        parts = []
+        for r in batch:
+            a = r.answer
+            try:
+                answer = answer_text[a]
+            except KeyError:
+                answer = answer_text[a] = _encode(a)
+            except TypeError:  # unhashable (multilabel lists)
+                answer = _encode(a)
+            # orjson writes strings exactly as _encode does; repr(float) is what json writes for floats
+            parts.append(f'{{"external_id":{_dumps(r.external_id).decode()},"data":{r.data},"answer":{answer},'
+                         f'"confidence":{"null" if r.confidence is None else repr(r.confidence)},'
+                         f'"annotations":{r.notes}}}\n')
+        yield "".join(parts).encode()
 
 
 def _answer_cell(answer: Any) -> str | None:
@@ -145,7 +224,7 @@ def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
                       ("created_at", pa.string())])
     schema = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
                         ("confidence", pa.float64()), ("annotations", pa.list_(note))])
-    loads = json.JSONDecoder().decode
+    loads = orjson.loads  # the notes are JSON the database wrote: no NaN, no big integers
 
     sink = _Drain()
     writer = pq.ParquetWriter(sink, schema)

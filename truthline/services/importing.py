@@ -63,32 +63,40 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
     if found:
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
-    texts = [_json_text(rec["data"], "data", found)]
-    for key in ("gold", "truth"):
-        value = rec.get(key)
-        if value is None:
-            texts.append(None)
-            continue
-        try:
-            texts.append(_json_text(tt.validate_answer(value, config, field=key), key, found))
-        except Invalid as exc:
-            found.append(Problem(exc.message, field=key))
+    data = _json_text(rec["data"], "data", found)
+    gold, truth = rec.get("gold"), rec.get("truth")
+    if gold is not None or truth is not None:
+        gold, truth = (_answer_text(rec.get(key), key, tt, config, found) for key in ("gold", "truth"))
     if found:
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
-    return ext, texts[0], priority, texts[1], texts[2]
+    return ext, data, priority, gold, truth
+
+
+def _answer_text(value: Any, key: str, tt: TaskType, config: dict[str, Any], found: list[Problem]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _json_text(tt.validate_answer(value, config, field=key), key, found)
+    except Invalid as exc:
+        found.append(Problem(exc.message, field=key))
+        return None
 
 
 def _json_text(value: Any, key: str, found: list[Problem]) -> str | None:
     """The JSON text stored for value, or None after noting why it cannot be stored."""
-    if type(value) is dict and all(type(v) is str for v in value.values()):
+    if type(value) is dict:
         # The common item shape ({"text": ...}, {"image_url": ...}): orjson writes these byte for byte
         # like _encode, ~9x faster. Anything else (numbers: NaN and float spelling; non-str keys; lone
         # surrogates, which orjson refuses) takes the json path below.
-        try:
-            return _fast_encode(value).decode()
-        except TypeError:
-            pass
+        for v in value.values():
+            if type(v) is not str:
+                break
+        else:
+            try:
+                return _fast_encode(value).decode()
+            except TypeError:
+                pass
     try:
         text = _encode(value)
     except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting

@@ -102,7 +102,7 @@ def _write(engine: Engine, project_id: int, rows: list[tuple], problems: list[Pr
 def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_workers: bool) -> LabelImportReport:
     now = time.time()
     created = unchanged = workers_created = 0
-    with write_tx(engine) as conn:
+    with write_tx(engine) as conn, item_store.bulk_writes(conn):
         item_ids = {}
         ext_ids = sorted({r[1] for r in rows})
         for start in range(0, len(ext_ids), _CHUNK):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -46,15 +49,44 @@ def insert(conn: Connection, values: dict[str, Any]) -> Annotation:
     )
 
 
-def label_rows(conn: Connection, project_id: int) -> tuple[list[int], list[int], list[str]]:
-    """(item_ids, user_ids, answers as JSON text) of every annotation in the project: one query.
-    Answers come as text: callers decode each distinct answer once."""
+def label_rows(conn: Connection, project_id: int) -> tuple[Sequence[int], Sequence[int], list[str]]:
+    """(item_ids, user_ids, answers as JSON text) of every annotation in the project, in item order
+    (ids as lists or int64 arrays). Answers come as text: callers decode each distinct answer once."""
+    if conn.dialect.name == "sqlite":
+        return _sqlite_label_rows(conn, project_id)
     rows = raw_rows(conn, "SELECT item_id, user_id, CAST(answer AS TEXT) FROM annotations WHERE project_id = ?",
                     (project_id,))
     if not rows:
         return [], [], []
     item_ids, user_ids, answers = map(list, zip(*rows, strict=True))
     return item_ids, user_ids, answers
+
+
+_WINDOW = 200_000  # item ids per query: bounds the concatenated text (~1M labels, ~8 MB at overlap 5)
+
+
+def _sqlite_label_rows(conn: Connection, project_id: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Three concatenated columns per window of item ids instead of a tuple per label, parsed by NumPy:
+    under half the time of fetchall and a fraction of its memory. The aggregates of one query see the
+    same rows in the same (index) order, so the columns line up. Stored answers are JSON text, in which
+    a raw U+001F cannot occur (JSON escapes control characters), so it separates them."""
+    ends = [raw_rows(conn, f"SELECT item_id FROM annotations WHERE project_id = ? ORDER BY item_id {way} LIMIT 1",
+                     (project_id,)) for way in ("ASC", "DESC")]  # two index probes (min+max in one query scans)
+    if not ends[0]:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
+    items: list[np.ndarray] = []
+    users: list[np.ndarray] = []
+    answers: list[str] = []
+    for start in range(ends[0][0][0], ends[1][0][0] + 1, _WINDOW):
+        item_text, user_text, answer_text = raw_rows(
+            conn, "SELECT group_concat(item_id), group_concat(user_id), group_concat(answer, char(31)) "
+                  "FROM annotations WHERE project_id = ? AND item_id BETWEEN ? AND ?",
+            (project_id, start, start + _WINDOW - 1))[0]
+        if item_text is not None:
+            items.append(np.fromstring(item_text, dtype=np.int64, sep=","))
+            users.append(np.fromstring(user_text, dtype=np.int64, sep=","))
+            answers += answer_text.split("\x1f")
+    return np.concatenate(items), np.concatenate(users), answers
 
 
 _NOTES_SQL = {
@@ -100,6 +132,26 @@ def mean_active_ms(conn: Connection, project_id: int) -> dict[int, float]:
     return {int(uid): float(ms) for uid, ms in conn.execute(q)}
 
 
+_COLUMNS = ("project_id", "item_id", "user_id", "lease_id", "answer", "active_ms", "idempotency_key", "created_at")
+
+
 def insert_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(_INSERT, rows)
+    """Bulk insert (label imports). Plain DB-API executemany with each distinct answer JSON-encoded once
+    (as the JSON column would: json.dumps): Core's per-row parameter processing was ~40% of the time."""
+    if not rows:
+        return
+    encoded: dict[Any, str] = {}
+
+    def text(answer: Any) -> str:
+        try:
+            return encoded[answer]
+        except KeyError:
+            value = encoded[answer] = json.dumps(answer)
+            return value
+        except TypeError:  # unhashable (lists)
+            return json.dumps(answer)
+
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO annotations ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+    conn.exec_driver_sql(sql, [(r["project_id"], r["item_id"], r["user_id"], r["lease_id"], text(r["answer"]),
+                                r["active_ms"], r["idempotency_key"], r["created_at"]) for r in rows])

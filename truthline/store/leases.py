@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from truthline.store.fastpath import execute as run  # conn.execute, faster on SQLite
 from truthline.store.tables import items, leases, projects, users
 
 B = sa.bindparam
@@ -102,7 +103,7 @@ def lock_user(conn: Connection, user_id: int) -> None:
 
 def live_leases(conn: Connection, user_id: int, project_id: int, now: float, limit: int) -> list[Any]:
     """The user's unexpired active leases in the project (oldest first), with their items."""
-    return list(conn.execute(_LIVE, {"user_id": user_id, "project_id": project_id, "now": now, "limit": limit}))
+    return list(run(conn, _LIVE, {"user_id": user_id, "project_id": project_id, "now": now, "limit": limit}))
 
 
 def reclaim_expired(conn: Connection, project_id: int, now: float, limit: int = 100) -> int:
@@ -119,7 +120,7 @@ def reclaim_expired(conn: Connection, project_id: int, now: float, limit: int = 
 
 def _pick(conn: Connection, name: str, params: dict[str, Any]) -> Any:
     plain, locking = _PICKS[name]
-    return conn.execute(locking if _pg(conn) else plain, params).first()
+    return run(conn, locking if _pg(conn) else plain, params).first()
 
 
 def pick_open_item(conn: Connection, project_id: int, user_id: int) -> Any:
@@ -135,7 +136,7 @@ def pick_open_item(conn: Connection, project_id: int, user_id: int) -> Any:
     found = _pick(conn, "front", params)
     if found is not None:
         return found
-    cursor = conn.execute(_CURSOR, params).first()
+    cursor = run(conn, _CURSOR, params).first()
     if cursor is not None:
         after = {**params, "c_priority": cursor.priority, "c_id": cursor.id}
         found = _pick(conn, "same", after) or _pick(conn, "lower", after)
@@ -146,36 +147,36 @@ def pick_open_item(conn: Connection, project_id: int, user_id: int) -> Any:
 
 def take_slot(conn: Connection, item_id: int) -> bool:
     """Count one more live lease on the item, only if it still has room (the over-assignment guard)."""
-    return conn.execute(_TAKE, {"item_id": item_id}).rowcount == 1
+    return run(conn, _TAKE, {"item_id": item_id}).rowcount == 1
 
 
 def release_slot(conn: Connection, item_id: int) -> None:
     """A live lease ended without a label (skip or expiry)."""
-    conn.execute(_RELEASE, {"item_id": item_id})
+    run(conn, _RELEASE, {"item_id": item_id})
 
 
 def convert_slot(conn: Connection, item_id: int) -> None:
     """A live lease became a label: the item's total (and so is_open) is unchanged."""
-    conn.execute(_CONVERT, {"item_id": item_id})
+    run(conn, _CONVERT, {"item_id": item_id})
 
 
 def insert_lease(conn: Connection, project_id: int, item_id: int, user_id: int, now: float, expires_at: float) -> int:
-    res = conn.execute(_INSERT, {"project_id": project_id, "item_id": item_id, "user_id": user_id,
+    res = run(conn, _INSERT, {"project_id": project_id, "item_id": item_id, "user_id": user_id,
                                  "state": "active", "created_at": now, "expires_at": expires_at})
     return int(res.inserted_primary_key[0])
 
 
 def get_lease(conn: Connection, lease_id: int, lock: bool = False) -> Any:
     """The lease with its project's task_type and config (locked on PostgreSQL with lock=True)."""
-    return conn.execute(_GET_PG if lock and _pg(conn) else _GET, {"lease_id": lease_id}).first()
+    return run(conn, _GET_PG if lock and _pg(conn) else _GET, {"lease_id": lease_id}).first()
 
 
 def set_state(conn: Connection, lease_id: int, state: str) -> None:
-    conn.execute(_SET_STATE, {"b_id": lease_id, "state": state})
+    run(conn, _SET_STATE, {"b_id": lease_id, "state": state})
 
 
 def delete_lease(conn: Connection, lease_id: int) -> None:
-    conn.execute(_DELETE, {"lease_id": lease_id})
+    run(conn, _DELETE, {"lease_id": lease_id})
 
 
 def pairs_on_items(conn: Connection, item_ids: list[int]) -> set[tuple[int, int]]:

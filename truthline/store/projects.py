@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from truthline.store.fastpath import execute as run  # conn.execute, faster on SQLite
 from truthline.store.records import Member, Project
 from truthline.store.tables import items, project_members, projects, users
 
@@ -53,7 +54,7 @@ _WITH_ROLE = (
 
 def project_with_role(conn: Connection, project_id: int, user_id: int) -> tuple[Project, str | None] | None:
     """The project and the user's role in it, in one indexed query (hot path of `next`)."""
-    row = conn.execute(_WITH_ROLE, {"project_id": project_id, "user_id": user_id}).first()
+    row = run(conn, _WITH_ROLE, {"project_id": project_id, "user_id": user_id}).first()
     return None if row is None else (_project(row), row.member_role)
 
 

@@ -62,6 +62,8 @@ class TaskType(ABC):
         workspace renders (text, image_url, image as a data: URL) must be strings."""
         if not isinstance(data, dict) or not data:
             return [Problem("must be a non-empty JSON object, e.g. {\"text\": \"...\"}", field=field)]
+        if type(data.get("text", "")) is str and "image" not in data and "image_url" not in data:
+            return []  # the common text item, checked once per imported row: no list or loop
         problems = []
         for key in ("text", "image_url", "image"):
             if key in data and not isinstance(data[key], str):
