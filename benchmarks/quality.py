@@ -94,12 +94,14 @@ def run_truthline(s: LabelSet, repeats: int) -> dict:
     )
     out = {}
     for name, (method, opts) in TL_METHODS.items():
-        times = []
+        times, cpu = [], []
         for _ in range(repeats if method != "glad" or s.name == "synthetic" else 1):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             agg = aggregate(data, method, **opts)
             times.append(time.perf_counter() - t)
-        out[name] = {"answers": agg.answers, "seconds": float(min(times)), "iterations": agg.iterations}
+            cpu.append(time.process_time() - c)
+        out[name] = {"answers": agg.answers, "seconds": float(min(times)), "cpu_seconds": float(min(cpu)),
+                     "iterations": agg.iterations}
         print(f"  truthline {s.name} {name}: {min(times):.3f}s", file=sys.stderr, flush=True)
     return out
 
@@ -109,7 +111,7 @@ def accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
     return float((np.asarray(answers)[m] == truth[m]).mean())
 
 
-def render(sets: list[LabelSet], tl: dict, ck: dict) -> str:
+def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
     names = [s.name for s in sets]
     truth = {s.name: s.truth for s in sets}
     real = [n for n in names if n != "synthetic"]
@@ -136,7 +138,7 @@ def render(sets: list[LabelSet], tl: dict, ck: dict) -> str:
     lines.append(
         "| EBCC (published) | " + " | ".join(f"{v:.3f}" if v else "–" for v in ebcc) + " | – (no S_Rel) |"
     )
-    lines += ["", "## Seconds (fit only; best of 3 runs for Truthline, of 2 for crowd-kit on synthetic, else 1 run)", "", head.replace(" mean (real sets) |", ""),
+    lines += ["", f"## Seconds (fit only; best of {repeats} runs for Truthline, of {max(repeats - 1, 1)} for crowd-kit on synthetic, else 1 run)", "", head.replace(" mean (real sets) |", ""),
               "|" + "---|" * (len(names) + 1)]
     for m in TL_METHODS:
         lines.append(f"| tl:{m} | " + " | ".join(f"{tl[n][m]['seconds']:.3f}" for n in names) + " |")
@@ -158,6 +160,17 @@ def render(sets: list[LabelSet], tl: dict, ck: dict) -> str:
             ratio = c["seconds"] / max(tl[n][tm]["seconds"], 1e-9)
             cells.append(f"{ratio:.0f}x, {agree:.1f}%")
         lines.append(f"| {tm} / {cm} | " + " | ".join(cells) + " |")
+    # CPU time (this process's, all threads) does not count time spent waiting for a core, so on a
+    # machine shared with other jobs it moves less between runs than wall-clock time
+    syn_ck = ck.get("synthetic", {})
+    cpu_cells = [
+        f"{tm} / {cm} {syn_ck[cm]['cpu_seconds'] / max(tl['synthetic'][tm]['cpu_seconds'], 1e-9):.0f}x"
+        for tm, cm in PAIRS.items()
+        if "synthetic" in tl and "cpu_seconds" in syn_ck.get(cm, {})
+    ]
+    if cpu_cells:
+        lines += ["", "Same ratio in CPU seconds on synthetic (less sensitive to other jobs on the machine): "
+                  + ", ".join(cpu_cells) + "."]
     lines += [
         "",
         "Notes.",
@@ -216,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"note: {args.crowdkit_python} missing; crowd-kit columns skipped "
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
-    text = render(sets, tl, ck)
+    text = render(sets, tl, ck, args.repeats)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     print(text)

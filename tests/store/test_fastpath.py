@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from truthline.services import tasks
 from truthline.store import leases as L
 from truthline.store import projects as P
@@ -49,3 +52,14 @@ def test_rows_match_sqlalchemy(engine: Any, make_project: Any, add_items: Any, m
         new_id = run(conn, L._INSERT, values).inserted_primary_key[0]
         assert isinstance(new_id, int)
         _same(run(conn, L._GET, {"lease_id": new_id}).first(), conn.execute(L._GET, {"lease_id": new_id}).first())
+
+
+def test_database_errors_are_sqlalchemy_errors(engine: Any, make_project: Any, add_items: Any, make_annotator: Any) -> None:
+    project = make_project()
+    add_items(project, 1)
+    person = make_annotator(project)
+    task = tasks.next_task(engine, person.user, project.id)
+    assert task is not None
+    with pytest.raises(IntegrityError), write_tx(engine) as conn:  # one lease per (item, user)
+        run(conn, L._INSERT, {"project_id": project.id, "item_id": task.item_id, "user_id": person.user.id,
+                              "state": "active", "created_at": 0.0, "expires_at": 1.0})

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
 
 from truthline.errors import Invalid
 from truthline.services.bulk import gc_paused
@@ -110,8 +111,20 @@ class _Prefetch:
         self.engine, self.project_id = engine, project_id
         self.chunks: queue.Queue[Any] = queue.Queue(maxsize=self.DEPTH)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._produce, name="truthline-export-reader", daemon=True)
-        self.thread.start()
+        self.thread: threading.Thread | None = None
+        if not isinstance(engine.pool, StaticPool):  # one shared connection (in-memory SQLite): read inline
+            self.thread = threading.Thread(target=self._produce, name="truthline-export-reader", daemon=True)
+            self.thread.start()
+
+    def _batches(self, conn: Connection) -> Iterator[tuple[list[Any], dict[int, Any]]]:
+        batches = item_store.iter_batches(conn, self.project_id, BATCH)
+        while True:
+            with gc_paused():
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                notes = annotation_store.notes_json(conn, self.project_id, batch[0][0], batch[-1][0])
+            yield batch, notes
 
     def _put(self, item: Any) -> bool:
         while not self.stop.is_set():
@@ -125,20 +138,18 @@ class _Prefetch:
     def _produce(self) -> None:
         try:
             with read_tx(self.engine) as conn:
-                batches = item_store.iter_batches(conn, self.project_id, BATCH)
-                while not self.stop.is_set():
-                    with gc_paused():
-                        batch = next(batches, None)
-                        if batch is None:
-                            break
-                        notes = annotation_store.notes_json(conn, self.project_id, batch[0][0], batch[-1][0])
-                    if not self._put((batch, notes)):
+                for pair in self._batches(conn):
+                    if not self._put(pair):
                         return
             self._put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
             self._put(exc)
 
     def __iter__(self) -> Iterator[tuple[list[Any], dict[int, Any]]]:
+        if self.thread is None:
+            with read_tx(self.engine) as conn:
+                yield from self._batches(conn)
+            return
         while True:
             item = self.chunks.get()
             if item is _DONE:
@@ -149,7 +160,8 @@ class _Prefetch:
 
     def close(self) -> None:
         self.stop.set()
-        self.thread.join()
+        if self.thread is not None:
+            self.thread.join()
 
 
 def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:

@@ -15,6 +15,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.dml import Insert
@@ -91,8 +92,12 @@ def execute(conn: Connection, stmt: Executable, params: dict[str, Any]) -> Any:
             value = literal
         args.append(value if proc is None else proc(value))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.execute(plan.sql, args)
+        try:
+            cursor.execute(plan.sql, args)
+        except dbapi_error as exc:  # the same exception classes conn.execute raises (IntegrityError, OperationalError)
+            raise sa_exc.DBAPIError.instance(plan.sql, args, exc, dbapi_error) from exc
         rows: list[Any] = []
         if plan.row is not None:
             make, procs = plan.row._make, plan.procs
