@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from truthline.services import tasks
+from truthline.store import annotations as A
 from truthline.store import leases as L
 from truthline.store import projects as P
 from truthline.store.db import write_tx
@@ -63,3 +64,16 @@ def test_database_errors_are_sqlalchemy_errors(engine: Any, make_project: Any, a
     with pytest.raises(IntegrityError), write_tx(engine) as conn:  # one lease per (item, user)
         run(conn, L._INSERT, {"project_id": project.id, "item_id": task.item_id, "user_id": person.user.id,
                               "state": "active", "created_at": 0.0, "expires_at": 1.0})
+
+
+def test_annotation_rows_match(engine: Any, make_project: Any, add_items: Any, make_annotator: Any) -> None:
+    project = make_project(labels=["cat", "dog"])
+    add_items(project, 1)
+    person = make_annotator(project)
+    task = tasks.next_task(engine, person.user, project.id)
+    assert task is not None
+    made = tasks.submit(engine, person.user, task.lease_id, "dog", 5, "k-1")
+    with write_tx(engine) as conn:
+        for stmt, params in ((A._BY_KEY, {"user_id": person.user.id, "key": "k-1"}), (A._BY_LEASE, {"lease_id": task.lease_id})):
+            _same(run(conn, stmt, params).first(), conn.execute(stmt, params).first())
+    assert made.answer == "dog" and not made.replayed

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from truthline.store.db import raw_rows
+from truthline.store.fastpath import execute as run  # conn.execute, faster on SQLite
 from truthline.store.records import Annotation, to_datetime
 from truthline.store.tables import annotations, users
 
@@ -32,15 +33,15 @@ _INSERT = annotations.insert()
 
 
 def by_key(conn: Connection, user_id: int, key: str) -> Annotation | None:
-    return _annotation(conn.execute(_BY_KEY, {"user_id": user_id, "key": key}).first(), replayed=True)
+    return _annotation(run(conn, _BY_KEY, {"user_id": user_id, "key": key}).first(), replayed=True)
 
 
 def by_lease(conn: Connection, lease_id: int) -> Annotation | None:
-    return _annotation(conn.execute(_BY_LEASE, {"lease_id": lease_id}).first(), replayed=True)
+    return _annotation(run(conn, _BY_LEASE, {"lease_id": lease_id}).first(), replayed=True)
 
 
 def insert(conn: Connection, values: dict[str, Any]) -> Annotation:
-    res = conn.execute(_INSERT, values)
+    res = run(conn, _INSERT, values)
     return Annotation(
         id=int(res.inserted_primary_key[0]), project_id=values["project_id"], item_id=values["item_id"],
         user_id=values["user_id"], lease_id=values["lease_id"], answer=values["answer"],
