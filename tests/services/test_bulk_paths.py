@@ -122,3 +122,13 @@ def test_gc_pauses_nest_and_restore() -> None:
         assert not gc.isenabled()  # never turns on a collector someone else turned off
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("text", ["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\rlf", " spaced ", '","', "é😀",
+                                  '[{"worker":"w","answer":"a,b"}]', "\t", "'"])
+def test_csv_cells_match_csv_writer(text: str) -> None:
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf).writerow([text, "x", 0.5, 3])
+    assert ",".join(exporting._csv_cell(v) for v in (text, "x", 0.5, 3)) + "\r\n" == buf.getvalue()

@@ -4,7 +4,6 @@ items (inference needs the label arrays, which are small). Gold and hidden truth
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -187,21 +186,32 @@ def _answer_cell(answer: Any) -> str | None:
     return None if answer is None else answer if isinstance(answer, str) else _encode(answer)
 
 
+def _csv_cell(value: Any) -> str:
+    """One field as csv.writer's default dialect writes it (QUOTE_MINIMAL, doubled quotes): str.replace and
+    join run over whole strings in C, csv.writer goes character by character (0.37 vs 0.70 s per 100k rows)."""
+    if type(value) is not str:
+        return str(value)
+    if '"' in value:
+        return '"' + value.replace('"', '""') + '"'
+    if "," in value or "\n" in value or "\r" in value:
+        return '"' + value + '"'
+    return value
+
+
 def _csv(batches: Iterator[list[Row]]) -> Iterator[bytes]:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["external_id", "data", "answer", "confidence", "n_labels", "annotations"])
+    cell = _csv_cell
+    header = ["external_id", "data", "answer", "confidence", "n_labels", "annotations"]
+    pending = [",".join(header) + "\r\n"]
     for batch in batches:
-        writer.writerows(
-            [r.external_id, r.data, _answer_cell(r.answer) or "", "" if r.confidence is None else r.confidence,
-             r.n_labels, r.notes]
-            for r in batch
-        )
-        yield buf.getvalue().encode()
-        buf.seek(0)
-        buf.truncate()
-    if buf.tell():
-        yield buf.getvalue().encode()
+        for r in batch:
+            pending.append(",".join([
+                cell(r.external_id), cell(r.data), cell(_answer_cell(r.answer) or ""),
+                "" if r.confidence is None else repr(r.confidence), str(r.n_labels), cell(r.notes),
+            ]) + "\r\n")
+        yield "".join(pending).encode()
+        pending = []
+    if pending:
+        yield "".join(pending).encode()
 
 
 class _Drain(io.RawIOBase):
