@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from truthline.errors import Invalid
-from truthline.services.bulk import gc_paused
 from truthline.services.access import project_for
+from truthline.services.bulk import gc_paused
 from truthline.services.results import load_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -164,15 +164,16 @@ class _Prefetch:
 
 
 def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
-    answer_text: dict[Any, str] = {}  # few distinct answers: encode each once
+    answer_text: dict[tuple[type, Any], str] = {}  # few distinct answers: encode each once
     for batch in batches:
         parts = []
         for r in batch:
             a = r.answer
+            key = (a.__class__, a)  # True and 1 are equal keys but different JSON
             try:
-                answer = answer_text[a]
+                answer = answer_text[key]
             except KeyError:
-                answer = answer_text[a] = _encode(a)
+                answer = answer_text[key] = _encode(a)
             except TypeError:  # unhashable (multilabel lists)
                 answer = _encode(a)
             # orjson writes strings exactly as _encode does; repr(float) is what json writes for floats
