@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.optimize import minimize
 
 from ._em import check_finite, confusion_from_accuracy, normalize_rows, parse_known, softmax_rows_ll
 from . import one_coin
@@ -96,6 +95,8 @@ def fit(
         # abilities from a one-coin fit: sigmoid(alpha * e^b) = accuracy at the prior easiness
         acc = np.clip(one_coin.fit(labels, known, max_iter=20).worker_accuracy, 0.02, 0.98)
         x0[:n_w] = np.log(acc / (1.0 - acc)) / np.exp(prior_mean)
+    from scipy.optimize import minimize  # lazy: scipy.optimize costs ~0.2 s at import
+
     res = minimize(
         objective, x0, jac=True, method="L-BFGS-B",
         options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-6 * max(1, labels.n_labels)},

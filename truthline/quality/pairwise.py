@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
-from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from .labels import QualityInputError, _as_index_array
@@ -106,6 +104,8 @@ def _fit(
         t = wt * p * (1.0 - p) * (v[a] - v[b])
         return np.bincount(a, t, n) - np.bincount(b, t, n) + ridge * v
 
+    from scipy.optimize import minimize  # lazy: scipy.optimize costs ~0.2 s at import
+
     res = minimize(fun, s0, jac=True, hessp=hessp, method="trust-ncg", options={"gtol": gtol, "maxiter": 500})
     # trust-ncg reports a precision-loss "failure" once the gradient is at rounding level
     ok = bool(res.success) or float(np.max(np.abs(res.jac), initial=0.0)) < max(gtol, 1e-6)
@@ -174,6 +174,8 @@ def _polish(
 
     x0 = np.concatenate([s0, e0]) * scale
     bounds = [(None, None)] * n + list(zip(eps * scale[n:], (1.0 - eps) * scale[n:]))
+    from scipy.optimize import minimize
+
     res = minimize(
         fun,
         x0,
@@ -198,6 +200,8 @@ def _stderr(
     off = np.bincount(a * n + b, h, n * n).astype(np.float64).reshape(n, n)
     hess = -(off + off.T)
     hess[np.diag_indices(n)] = diag
+    from scipy.linalg import cho_factor, cho_solve
+
     inv_diag = np.diag(cho_solve(cho_factor(hess), np.eye(n)))
     # Var(s_i - mean(s)) = (H^-1)_ii - 1 / (n ridge), because H 1 = ridge 1
     return np.sqrt(np.maximum(inv_diag - 1.0 / (n * ridge), 0.0))
