@@ -144,8 +144,7 @@ class Client:
 
     # -- projects and members -------------------------------------------------------------------
     def list_projects(self) -> list[dict[str, Any]]:
-        data = self._json("GET", "/projects")
-        return list(data["projects"] if isinstance(data, dict) else data)
+        return list(self._json("GET", "/projects")["projects"])
 
     def create_project(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         return dict(self._json("POST", "/projects", json=dict(spec)))
@@ -157,8 +156,7 @@ class Client:
         return dict(self._json("PATCH", f"/projects/{project_id}", json=dict(changes)))
 
     def list_members(self, project_id: int) -> list[dict[str, Any]]:
-        data = self._json("GET", f"/projects/{project_id}/members")
-        return list(data["members"] if isinstance(data, dict) else data)
+        return list(self._json("GET", f"/projects/{project_id}/members")["members"])
 
     def add_member(self, project_id: int, username: str, role: str = "annotator") -> dict[str, Any]:
         return dict(self._json("POST", f"/projects/{project_id}/members", json={"username": username, "role": role}))
@@ -209,13 +207,10 @@ class Client:
     # -- results --------------------------------------------------------------------------------
     def results(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
         data = self._json("GET", f"/projects/{project_id}/results", params={"method": method})
-        if isinstance(data, dict):  # {"project_id", "method", "results": [...]}
-            data = data["results"] if "results" in data else data["items"]
-        return list(data)
+        return list(data["results"])  # the body is {"project_id", "method", "results": [...]}
 
     def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
-        data = self._json("GET", f"/projects/{project_id}/workers", params={"method": method})
-        return list(data["workers"] if isinstance(data, dict) else data)
+        return list(self._json("GET", f"/projects/{project_id}/workers", params={"method": method})["workers"])
 
     def summary(self, project_id: int) -> dict[str, Any]:
         return dict(self._json("GET", f"/projects/{project_id}/summary"))

@@ -174,8 +174,3 @@ def _working_logins(engine: Engine) -> dict[str, str]:
             continue
         working[username] = password
     return working
-
-
-def crowd_items(n_items: int) -> int:
-    """How many of the first items the simulated crowd labels."""
-    return int(n_items * CROWD_SHARE)

@@ -219,7 +219,10 @@ def run_crowd(
                     else:
                         report.submitted += 1
                 if full:
-                    client.release(task["lease_id"])  # hand the item back instead of letting the lease lapse
+                    try:  # hand the item back instead of letting the lease lapse
+                        client.release(task["lease_id"])
+                    except TruthlineAPIError:
+                        pass  # already expired or gone: nothing to give back
                     break
                 t2 = time.perf_counter()
                 try:

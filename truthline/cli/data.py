@@ -15,6 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.markup import escape
 from rich.table import Table
 
 from truthline.errors import Invalid, NotFound
@@ -64,7 +65,7 @@ def project_create(
     spec = load_config(config)
     engine = state.engine(db)
     project = projects.create_project(engine, state.actor(engine), spec)
-    console.print(f"Created project [bold]#{project.id}[/] {project.name!r}.", highlight=False)
+    console.print(f"Created project [bold]#{project.id}[/] {escape(repr(project.name))}.", highlight=False)
 
 
 @project_app.command("list")
@@ -77,7 +78,7 @@ def project_list(db: DbOption = None) -> None:
     table = Table("id", "name", "task type", "labels", "overlap", "status")
     for p in projects.list_projects(engine, state.actor(engine)):
         labels = ", ".join(p.labels) if getattr(p, "labels", None) else ""
-        table.add_row(str(p.id), p.name, p.task_type, labels, str(p.overlap), p.status)
+        table.add_row(str(p.id), escape(p.name), p.task_type, escape(labels), str(p.overlap), p.status)
     console.print(table)
 
 
@@ -159,7 +160,7 @@ def import_items(
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     with file.open("rb") as raw, _bytes_progress() as progress:
-        task = progress.add_task(f"Importing {file.name}", total=file.stat().st_size)
+        task = progress.add_task(f"Importing {escape(file.name)}", total=file.stat().st_size)
         stream: Any = raw if fmt == "parquet" else _Counting(raw, progress, task)
         records = importing.read_records(stream, fmt)
         if labels:
@@ -217,7 +218,7 @@ def export(
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    console.print(f"Wrote {out} ({writer.written:,} bytes, {fmt}).")
+    console.print(f"Wrote {escape(str(out))} ({writer.written:,} bytes, {fmt}).")
 
 
 def register(app: typer.Typer) -> None:

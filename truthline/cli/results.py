@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .context import DbOption, console, handle_errors, state
@@ -27,6 +28,11 @@ def as_dict(row: Any) -> dict[str, Any]:
 
 
 def _fmt(value: Any, key: str = "") -> str:
+    """`value` as table text, escaped: labels and ids are user data, not Rich markup."""
+    return escape(_text(value, key))
+
+
+def _text(value: Any, key: str) -> str:
     if value is None:
         return "–"
     if isinstance(value, float) and key.endswith("_ms"):
@@ -49,7 +55,7 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
     rows = [as_dict(r) for r in results.item_results(engine, actor, proj.id, method=method)]
     table = Table("external id", "answer", "confidence", title=f"Project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(str(r.get("external_id")), _fmt(r.get("answer")), _fmt(r.get("confidence")))
+        table.add_row(escape(str(r.get("external_id"))), _fmt(r.get("answer")), _fmt(r.get("confidence")))
     console.print(table)
     answered = [r for r in rows if r.get("answer") is not None]
     conf = [float(r["confidence"]) for r in answered if r.get("confidence") is not None]

@@ -20,10 +20,10 @@ from truthline.errors import Invalid
 from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.workers import worker_stats
-from truthline.services.results import ProjectLabels, load_for
-from truthline.store import annotations as annotation_store
-from truthline.store.db import read_tx
+from truthline.services.results import ProjectLabels, load_for, worker_info
 from truthline.store.records import User
+from truthline.tasktypes.classification import Classification
+from truthline.tasktypes.multilabel import selection_matrix
 
 LEVEL = 0.95  # credible-interval mass shown on the page
 
@@ -35,12 +35,7 @@ def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
     n_workers = max(labels.n_workers, 1)
     if data.project.task_type == "multilabel":
         k = len(names)
-        column = {name: j for j, name in enumerate(names)}
-        chosen = np.zeros((len(labels.answers), k), dtype=np.int64)
-        for row, answer in enumerate(labels.answers):
-            for name in answer if isinstance(answer, list) else ():
-                if name in column:
-                    chosen[row, column[name]] = 1
+        chosen = selection_matrix(labels.answers, names).astype(np.int64)
         items = (labels.items[:, None] * k + np.arange(k)[None, :]).reshape(-1)
         workers = np.repeat(labels.workers, k)
         known = {i * k + j: int(name in g) for i, g in data.gold.items() if isinstance(g, list)
@@ -49,9 +44,8 @@ def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
                                         n_workers=n_workers, n_classes=2)
         return crowd, known
     index = {name: i for i, name in enumerate(names)}
-    classes = np.fromiter((index.get(a, -1) for a in labels.answers), dtype=np.int64, count=len(labels.answers))
-    keep = classes >= 0
-    crowd = CrowdLabels.from_arrays(labels.items[keep], labels.workers[keep], classes[keep],
+    items, workers, classes = Classification().to_arrays(labels, config)
+    crowd = CrowdLabels.from_arrays(items, workers, classes,
                                     n_items=max(labels.n_items, 1), n_workers=n_workers, n_classes=len(names))
     return crowd, {i: index[g] for i, g in data.gold.items() if g in index}
 
@@ -109,9 +103,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     }
     report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
     user_ids = data.user_ids.tolist()
-    with read_tx(engine) as conn:
-        names = annotation_store.usernames(conn, user_ids)
-        active = annotation_store.mean_active_ms(conn, data.project.id)
+    names, active = worker_info(engine, data)
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
     report["workers"] = [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
@@ -72,6 +73,13 @@ def load_for(engine: Engine, actor: User, project_id: int) -> ProjectLabels:
         return load_labels(conn, project)
 
 
+def worker_info(engine: Engine, data: ProjectLabels) -> tuple[dict[int, str], dict[int, float]]:
+    """user_id -> username and user_id -> mean active ms per label, for the workers tables."""
+    with read_tx(engine) as conn:
+        return (annotation_store.usernames(conn, data.user_ids.tolist()),
+                annotation_store.mean_active_ms(conn, data.project.id))
+
+
 def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
@@ -93,9 +101,7 @@ def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "au
     mean_active_ms}."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
-    with read_tx(engine) as conn:
-        names = annotation_store.usernames(conn, data.user_ids.tolist())
-        active = annotation_store.mean_active_ms(conn, data.project.id)
+    names, active = worker_info(engine, data)
     counts = np.bincount(data.labels.workers, minlength=len(data.user_ids))
     gold_n = np.zeros(len(data.user_ids), dtype=np.int64)
     gold_ok = np.zeros(len(data.user_ids), dtype=np.int64)
@@ -121,9 +127,10 @@ def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled:
     return sum(bool(tt.same_answer(inf.answers[i], reference[i])) for i in scored) / len(scored)
 
 
-# (engine, project) -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
-# runs over every label are only worth redoing when labels, items or the project changed.
-_summaries: dict[tuple[str, int], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+# engine -> project id -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
+# runs over every label are only worth redoing when the fingerprint (item, label and gold counts, project fields)
+# changed. Not noticed: a re-import that only changes existing items' gold or truth values.
+_summaries: WeakKeyDictionary[Engine, dict[int, tuple[tuple[Any, ...], dict[str, Any]]]] = WeakKeyDictionary()
 
 
 def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, Any]:
@@ -133,12 +140,12 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
         project, _ = project_for(conn, actor, project_id, manage=True)
         progress = item_store.progress(conn, project.id)
         fingerprint = (progress["items"], progress["labels"], progress["gold"], json.dumps(project.as_dict()))
-        key = (str(engine.url), project.id)
-        cached = _summaries.get(key)
+        cache = _summaries.setdefault(engine, {})
+        cached = cache.get(project.id)
         figures = cached[1] if cached is not None and cached[0] == fingerprint else None
         if figures is None:
             figures = _figures(load_labels(conn, project))
-            _summaries[key] = (fingerprint, figures)
+            cache[project.id] = (fingerprint, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
     return {"project": project.as_dict(), "progress": progress, **copy.deepcopy(figures)}
 

@@ -99,31 +99,33 @@ _TOKEN_CACHE_MAX = 10_000
 _token_cache: WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, User]]] = WeakKeyDictionary()
 
 
+def _cached(engine: Engine, token_hash: str, kind: str, now: float) -> User | None:
+    cache = _token_cache.get(engine)
+    hit = cache.get((token_hash, kind)) if cache else None
+    return hit[1] if hit is not None and hit[0] > now else None
+
+
 def cached_user_for_token(engine: Engine, token: str, kind: str = "api") -> User | None:
     """The user of a token this process looked up in the last TOKEN_CACHE_SECONDS, else None (no I/O,
     never raises: callers fall back to user_for_token)."""
-    cache = _token_cache.get(engine)
-    if not cache or not isinstance(token, str):
+    if not isinstance(token, str) or not _token_cache.get(engine):
         return None
-    hit = cache.get((hash_token(token), kind))
-    return hit[1] if hit is not None and hit[0] > time.time() else None
+    return _cached(engine, hash_token(token), kind, time.time())
 
 
 def user_for_token(engine: Engine, token: str, kind: str = "api") -> User:
     if not isinstance(token, str) or not token:
         raise Unauthorized("missing token: send `Authorization: Bearer <token>`")
     token_hash, now = hash_token(token), time.time()
-    cache = _token_cache.get(engine)
-    hit = cache.get((token_hash, kind)) if cache else None
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    hit = _cached(engine, token_hash, kind, now)
+    if hit is not None:
+        return hit
     with engine.connect() as conn:
         found = store.user_and_expiry_for_token_hash(conn, token_hash, kind, now)
     if found is None:
         raise Unauthorized("invalid or expired token; log in again or create a new token")
     user, expires_at = found
-    if cache is None:
-        cache = _token_cache.setdefault(engine, {})
+    cache = _token_cache.setdefault(engine, {})
     if len(cache) >= _TOKEN_CACHE_MAX:
         cache.clear()  # crude but bounded; entries live seconds anyway
     cache[(token_hash, kind)] = (min(now + TOKEN_CACHE_SECONDS, expires_at or float("inf")), user)
@@ -139,11 +141,12 @@ def _forget_token(engine: Engine, token_hash: str) -> None:
 
 def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
     """Delete a token. With an actor, only the actor's own tokens (admins: any)."""
+    token_hash = hash_token(token)
     with write_tx(engine) as conn:
         owner = None if actor is None or actor.is_admin else actor.id
-        if not store.delete_token(conn, hash_token(token), owner):
+        if not store.delete_token(conn, token_hash, owner):
             raise NotFound("token not found", field="token")
-    _forget_token(engine, hash_token(token))
+    _forget_token(engine, token_hash)
 
 
 def init_admin(engine: Engine, username: str, password: str | None) -> tuple[User, str]:

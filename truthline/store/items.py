@@ -86,10 +86,6 @@ def update_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.exec_driver_sql(f"UPDATE items SET data = {m}, priority = {m}, gold = {m}, truth = {m} WHERE id = {m}", rows)
 
 
-def get_item(conn: Connection, item_id: int) -> Any:
-    return conn.execute(sa.select(items).where(items.c.id == item_id)).first()
-
-
 def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | None, str | None]]:
     """(id, external_id, gold, truth) for every item of the project, by id: the item axis of inference.
     gold and truth come as JSON text (NULL stays None): most are NULL, decoding is left to the caller."""

@@ -71,22 +71,16 @@ _FOR_TOKEN = (
         sa.or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > sa.bindparam("now")),
         users.c.active == sa.true(),
     )
+    .add_columns(tokens.c.expires_at)
 )
-
-
-def user_for_token_hash(conn: Connection, token_hash: str, kind: str, now: float) -> User | None:
-    """Hot path: runs on every API request."""
-    return _user(conn.execute(_FOR_TOKEN, {"token_hash": token_hash, "kind": kind, "now": now}).first())
-
-
-_FOR_TOKEN_EXPIRY = _FOR_TOKEN.add_columns(tokens.c.expires_at)
 
 
 def user_and_expiry_for_token_hash(
     conn: Connection, token_hash: str, kind: str, now: float
 ) -> tuple[User, float | None] | None:
-    """Like user_for_token_hash, plus the token's expiry (None: never), so a cache never outlives the token."""
-    row = conn.execute(_FOR_TOKEN_EXPIRY, {"token_hash": token_hash, "kind": kind, "now": now}).first()
+    """The active user of an unexpired token, and the token's expiry (None: never), so a cache never
+    outlives the token. Hot path: runs on every API request not answered from the token cache."""
+    row = conn.execute(_FOR_TOKEN, {"token_hash": token_hash, "kind": kind, "now": now}).first()
     return None if row is None else (_user(row), row.expires_at)  # type: ignore[return-value]
 
 

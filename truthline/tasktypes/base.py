@@ -90,10 +90,6 @@ class TaskType(ABC):
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         """How often each label was given (the manager page's label distribution)."""
 
-    def export_columns(self, config: Mapping[str, Any]) -> list[str]:
-        """Columns this task type adds to exports, after external_id and data."""
-        return ["answer", "confidence"]
-
     def same_answer(self, a: Any, b: Any) -> bool:
         return bool(a == b)
 

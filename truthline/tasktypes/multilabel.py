@@ -16,6 +16,18 @@ from truthline.tasktypes.base import Inference, Labels, TaskType
 from truthline.tasktypes.classification import quality_error
 
 
+def selection_matrix(answers: Sequence[Any], names: Sequence[str]) -> np.ndarray:
+    """One row per answer, one column per name: True where the answer (a list) chose that label; anything
+    else (unknown names, non-list answers) is ignored."""
+    column = {name: j for j, name in enumerate(names)}
+    selected = np.zeros((len(answers), len(names)), dtype=bool)
+    for row, answer in enumerate(answers):
+        for name in answer if isinstance(answer, list) else ():
+            if name in column:
+                selected[row, column[name]] = True
+    return selected
+
+
 class Multilabel(TaskType):
     name = "multilabel"
     widget = "multilabel"
@@ -38,12 +50,7 @@ class Multilabel(TaskType):
         from truthline.quality.multilabel import aggregate_multilabel
 
         names = list(config["labels"])
-        column = {name: j for j, name in enumerate(names)}
-        selected = np.zeros((len(labels.answers), len(names)), dtype=bool)
-        for row, answer in enumerate(labels.answers):
-            for name in answer if isinstance(answer, list) else ():
-                if name in column:
-                    selected[row, column[name]] = True
+        selected = selection_matrix(labels.answers, names)
         known = {i: [name in g for name in names] for i, g in gold.items() if isinstance(g, list)}
         try:
             agg = aggregate_multilabel(labels.items, labels.workers, selected, n_items=labels.n_items,

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from truthline import __version__
@@ -51,11 +50,6 @@ _HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-def mount_static(app: FastAPI) -> None:
-    """Serve the web assets at /static (create_app does this itself when it finds STATIC_DIR)."""
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """Render a template with the security headers every page carries."""
     session = request.cookies.get(SESSION_COOKIE)
@@ -83,7 +77,10 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
-    return urlsplit(origin).hostname == request.url.hostname
+    try:
+        return urlsplit(origin).hostname == request.url.hostname
+    except ValueError:  # e.g. "http://[x": not a URL, so not our origin (a 403, not a 500)
+        return False
 
 
 def render_error(request: Request, status: int, payload: dict[str, Any]) -> Response | None:
