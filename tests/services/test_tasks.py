@@ -173,3 +173,26 @@ def test_absurd_lease_ids_are_not_found(engine: Engine, annotator: Any) -> None:
             submit(engine, annotator.user, lease_id, "cat", 1)  # type: ignore[arg-type]
         with pytest.raises(NotFound):
             skip(engine, annotator.user, lease_id)  # type: ignore[arg-type]
+
+
+def test_a_removed_member_cannot_submit_on_a_lease_they_still_hold(
+        engine: Engine, project: Any, annotator: Any, admin: Any, add_items: Callable, count_rows: Callable) -> None:
+    add_items(project, 1)
+    task = next_task(engine, annotator.user, project.id)
+    projects.remove_member(engine, admin.user, project.id, annotator.user.username)
+    with pytest.raises(Forbidden) as err:
+        submit(engine, annotator.user, task.lease_id, "cat", 10, "k")
+    assert err.value.field == "lease_id"
+    assert count_rows("annotations") == {"annotations": 0}
+
+
+def test_a_paused_project_refuses_answers_until_it_is_active_again(
+        engine: Engine, project: Any, annotator: Any, admin: Any, add_items: Callable) -> None:
+    add_items(project, 1)
+    task = next_task(engine, annotator.user, project.id)
+    projects.update_project(engine, admin.user, project.id, {"status": "paused"})
+    with pytest.raises(Conflict) as err:
+        submit(engine, annotator.user, task.lease_id, "cat", 10, "k")
+    assert "paused" in err.value.message
+    projects.update_project(engine, admin.user, project.id, {"status": "active"})
+    assert submit(engine, annotator.user, task.lease_id, "cat", 10, "k").answer == "cat"

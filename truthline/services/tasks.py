@@ -88,6 +88,11 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
                                field="lease_id")
             if lease.state == "skipped":
                 raise Conflict(f"lease {lease.id} was skipped; call next for a new task", field="lease_id")
+            if lease.member_role not in LABELING_ROLES and not actor.is_admin:
+                raise Forbidden(f"you are no longer a member of project {lease.project_id}", field="lease_id")
+            if lease.status != "active":
+                raise Conflict(f"project {lease.project_id} is {lease.status}; answers are accepted again when a "
+                               "manager sets it to active", field="lease_id")
             if lease.state == "expired" or lease.expires_at <= now:
                 raise Conflict(f"lease {lease.id} expired at {to_datetime(lease.expires_at).isoformat()}; "
                                "call next for a new task", field="lease_id")

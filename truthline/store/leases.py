@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from truthline.store.fastpath import execute as run  # conn.execute, faster on SQLite
-from truthline.store.tables import items, leases, projects, users
+from truthline.store.tables import items, leases, project_members, projects, users
 
 B = sa.bindparam
 _LEASE_COLS = (
@@ -82,8 +82,13 @@ _CONVERT = (
 )
 _INSERT = leases.insert()
 _GET = (
-    sa.select(*_LEASE_COLS, projects.c.task_type, projects.c.config)
+    # The holder's current role and the project's status come along so a submit can be refused after the
+    # holder was removed from the project or the project was paused, with no extra query.
+    sa.select(*_LEASE_COLS, projects.c.task_type, projects.c.config, projects.c.status,
+              project_members.c.role.label("member_role"))
     .join(projects, projects.c.id == leases.c.project_id)
+    .outerjoin(project_members, sa.and_(project_members.c.project_id == leases.c.project_id,
+                                        project_members.c.user_id == leases.c.user_id))
     .where(leases.c.id == B("lease_id"))
 )
 _GET_PG = _GET.with_for_update(of=leases)
@@ -167,7 +172,8 @@ def insert_lease(conn: Connection, project_id: int, item_id: int, user_id: int, 
 
 
 def get_lease(conn: Connection, lease_id: int, lock: bool = False) -> Any:
-    """The lease with its project's task_type and config (locked on PostgreSQL with lock=True)."""
+    """The lease with its project's task_type, config and status and the holder's project role
+    (locked on PostgreSQL with lock=True)."""
     return run(conn, _GET_PG if lock and _pg(conn) else _GET, {"lease_id": lease_id}).first()
 
 
