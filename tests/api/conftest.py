@@ -15,6 +15,7 @@ import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from tests.asgi import PortalTransport
 from truthline.api.app import create_app
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
@@ -22,25 +23,6 @@ from truthline.settings import Settings
 
 SMALL_UPLOAD = 4096  # bytes: lets tests hit the upload limit cheaply
 SMALL_BATCH = 50
-
-
-class PortalTransport(httpx.BaseTransport):
-    """Synchronous transport that runs the ASGI app on a portal's event loop."""
-
-    def __init__(self, app: Any, portal: BlockingPortal) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-        self._portal = portal
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if not isinstance(request.stream, httpx.AsyncByteStream):
-            request.read()  # a sync generator body: buffer it (headers stay chunked, no Content-Length)
-
-        async def send() -> httpx.Response:
-            response = await self._asgi.handle_async_request(request)
-            body = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-
-        return self._portal.call(send)
 
 
 @dataclass

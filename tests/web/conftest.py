@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from tests.web.web_support import PASSWORD, PortalTransport, Site, seed
+from tests.asgi import PortalTransport
+from tests.web.web_support import PASSWORD, Site, seed
 
 from truthline.api.app import create_app
 from truthline.settings import Settings

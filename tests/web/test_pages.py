@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.web.web_support import PASSWORD, PortalTransport, Site, csrf_of
+from tests.asgi import PortalTransport
+from tests.web.web_support import PASSWORD, Site, csrf_of
 from truthline.api.app import create_app
 from truthline.services import tasks
 from truthline.settings import Settings

@@ -1,4 +1,4 @@
-"""Helpers for the web tests: seeding a small site, an in-process ASGI transport, reading the CSRF value."""
+"""Helpers for the web tests: seeding a small site, reading the CSRF value."""
 
 from __future__ import annotations
 
@@ -6,29 +6,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-from anyio.from_thread import BlockingPortal
-
 from truthline.services import importing
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
 
 PASSWORD = "password123"
 GUIDELINES = "# Animals\n\nPick the **animal** in the text.\n\n<script>alert('x')</script>"
-
-
-class PortalTransport(httpx.BaseTransport):
-    def __init__(self, app: Any, portal: BlockingPortal) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-        self._portal = portal
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            response = await self._asgi.handle_async_request(request)
-            body = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-
-        return self._portal.call(send)
 
 
 @dataclass
