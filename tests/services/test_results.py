@@ -115,3 +115,19 @@ def test_summary_is_recomputed_when_labels_change(engine: Engine, admin: Any, ma
     assert project_summary(engine, admin.user, project.id)["label_distribution"]["cat"] == 0
     label_all(project, [person])
     assert project_summary(engine, admin.user, project.id)["label_distribution"]["cat"] == 2
+
+
+def test_summary_is_recomputed_when_a_reimport_changes_truth(engine: Engine, admin: Any, labelled: Any) -> None:
+    before = project_summary(engine, admin.user, labelled.id)["accuracy"]
+    assert before["against"] == "truth" and before["mv"] > 0.5
+    # same items, same counts, every truth value moved to another class: the answers are now mostly "wrong"
+    records = [(i + 1, {"external_id": f"i{i}", "data": {"text": str(i)}, "truth": LABELS[(i + 1) % 3],
+                        **({"gold": LABELS[i % 3]} if i % 5 == 0 else {})}) for i in range(40)]
+    report = import_items(engine, admin.user, labelled.id, records)
+    assert report.updated == 40 and report.created == 0
+    after = project_summary(engine, admin.user, labelled.id)
+    assert after["progress"]["items"] == 40 and after["progress"]["gold"] == 8
+    assert after["accuracy"]["mv"] < 0.5 < before["mv"]
+    # a re-import that changes nothing keeps the cached figures (and the version)
+    again = import_items(engine, admin.user, labelled.id, records)
+    assert again.unchanged == 40 and project_summary(engine, admin.user, labelled.id)["accuracy"] == after["accuracy"]

@@ -20,6 +20,7 @@ from truthline.services.access import project_for
 from truthline.services.readers import FORMATS, format_for, read_records
 from truthline.services.text import text_problem
 from truthline.store import items as store
+from truthline.store.projects import bump_items_version
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import ImportReport, Project, User
 from truthline.tasktypes import TaskType, get_task_type
@@ -183,4 +184,6 @@ def _write_rows(engine: Engine, project: Project, rows: list[tuple]) -> ImportRe
             store.update_raw(conn, updates)
             created += len(inserts)
             updated += len(updates)
+        if updated:
+            bump_items_version(conn, project.id)
     return ImportReport(created=created, updated=updated, unchanged=unchanged)

@@ -128,8 +128,8 @@ def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled:
 
 
 # engine -> project id -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
-# runs over every label are only worth redoing when the fingerprint (item, label and gold counts, project fields)
-# changed. Not noticed: a re-import that only changes existing items' gold or truth values.
+# runs over every label are only worth redoing when the fingerprint (item, label and gold counts, project fields,
+# the version that imports rewriting existing items bump) changed.
 _summaries: WeakKeyDictionary[Engine, dict[int, tuple[tuple[Any, ...], dict[str, Any]]]] = WeakKeyDictionary()
 
 
@@ -139,7 +139,8 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
         progress = item_store.progress(conn, project.id)
-        fingerprint = (progress["items"], progress["labels"], progress["gold"], json.dumps(project.as_dict()))
+        fingerprint = (progress["items"], progress["labels"], progress["gold"], project.items_version,
+                       json.dumps(project.as_dict()))
         cache = _summaries.setdefault(engine, {})
         cached = cache.get(project.id)
         figures = cached[1] if cached is not None and cached[0] == fingerprint else None

@@ -27,11 +27,17 @@ def _project(row: Any) -> Project:
         config=config,
         created_by=row.created_by,
         created_at=row.created_at,
+        items_version=row.items_version,
     )
 
 
 def insert_project(conn: Connection, values: dict[str, Any]) -> int:
     return int(conn.execute(projects.insert().values(**values)).inserted_primary_key[0])
+
+
+def bump_items_version(conn: Connection, project_id: int) -> None:
+    conn.execute(projects.update().where(projects.c.id == project_id)
+                 .values(items_version=projects.c.items_version + 1))
 
 
 def get_project(conn: Connection, project_id: int) -> Project | None:

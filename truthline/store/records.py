@@ -41,10 +41,12 @@ class Project:
     config: dict[str, Any] = field(default_factory=dict)  # whole task-type config (labels, guidelines, ...)
     created_by: int | None = None
     created_at: float = 0.0
+    items_version: int = 0  # internal: changes when an import rewrites existing items
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("config")
+        out.pop("items_version")
         out["created_at"] = to_datetime(self.created_at).isoformat()
         return out
 

@@ -50,6 +50,9 @@ projects = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),  # active | paused | archived
     sa.Column("created_by", Id, sa.ForeignKey("users.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    # bumped when an import rewrites existing items (data, priority, gold, truth): caches keyed on counts
+    # (the manager summary) would not notice such a change otherwise
+    sa.Column("items_version", sa.Integer, nullable=False, server_default="0"),
 )
 
 project_members = sa.Table(
