@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality_data import LabelSet, available_sets, load_real, synthetic  # noqa: E402
+from quality_data import REGIMES, LabelSet, available_sets, load_real, regimes, synthetic  # noqa: E402
 
 from truthline.quality import CrowdLabels, aggregate  # noqa: E402
 
@@ -46,6 +46,8 @@ TL_METHODS = {
 }
 CK_METHODS = ["MV", "Wawa", "OneCoinDS", "DS", "DS100", "GLAD", "MACE"]
 CK_SYNTHETIC = ["MV", "Wawa", "OneCoinDS", "DS"]
+# on the ten small synthetic crowds: crowd-kit's GLAD would add ~20 min to the first run, so it is left out
+CK_REGIMES = ["MV", "Wawa", "OneCoinDS", "DS", "MACE"]
 # Truthline row <-> crowd-kit method implementing the same model (for time ratios and cross-checks)
 PAIRS = {
     "mv": "MV", "wmv": "Wawa", "one_coin": "OneCoinDS", "ds": "DS", "ds_ml": "DS100", "glad": "GLAD", "mace": "MACE",
@@ -88,12 +90,12 @@ def run_crowdkit(sets: list[LabelSet], python: str, methods_for: dict[str, list[
     return out
 
 
-def run_truthline(s: LabelSet, repeats: int) -> dict:
+def run_truthline(s: LabelSet, repeats: int, methods: dict = TL_METHODS) -> dict:
     data = CrowdLabels.from_arrays(
         s.items, s.workers, s.labels, n_items=s.n_items, n_workers=s.n_workers, n_classes=s.n_classes
     )
     out = {}
-    for name, (method, opts) in TL_METHODS.items():
+    for name, (method, opts) in methods.items():
         times, cpu = [], []
         for _ in range(repeats if method != "glad" or s.name == "synthetic" else 1):
             t, c = time.perf_counter(), time.process_time()
@@ -202,11 +204,37 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
     return "\n".join(lines)
 
 
+def render_regimes(sets: list[LabelSet], tl: dict, ck: dict) -> str:
+    """Accuracy on the synthetic crowds of REGIMES, and how far `auto` is from the best single method."""
+    names = [s.name for s in sets]
+    acc = {s.name: {f"tl:{m}": accuracy(r["answers"], s.truth) for m, r in tl[s.name].items()} for s in sets}
+    for s in sets:
+        acc[s.name].update({f"ck:{m}": accuracy(r["answers"], s.truth)
+                            for m, r in ck.get(s.name, {}).items() if "answers" in r})
+    rows = [f"tl:{m}" for m in tl[names[0]]] + [f"ck:{m}" for m in CK_REGIMES]
+    lines = ["", "## Synthetic crowds of ten kinds: accuracy", "",
+             "Each crowd favours a different model (generator: `regimes()` in benchmarks/quality_data.py, seed 0;",
+             "all items have truth). The last rows give `auto` minus the best single method of each library.", "",
+             "| method | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for row in rows:
+        lines.append(f"| {row} | " + " | ".join(
+            f"{acc[n][row]:.3f}" if row in acc[n] else "–" for n in names) + " |")
+    for lib in ("ck", "tl"):
+        cells = []
+        for n in names:
+            others = [v for k, v in acc[n].items() if k.startswith(lib + ":") and k != "tl:auto"]
+            cells.append(f"{(acc[n]['tl:auto'] - max(others)) * 100:+.1f} pt" if others else "–")
+        lines.append(f"| auto − best {'crowd-kit' if lib == 'ck' else 'other Truthline'} | " + " | ".join(cells) + " |")
+    lines += ["", "The crowds:"] + [f"- `{n}`: {d}." for n, d in REGIMES.items()] + [""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crowdkit-python", default=str(HERE.parent / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--no-crowdkit", action="store_true", help="run Truthline only")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the 500k-label synthetic set")
+    ap.add_argument("--no-regimes", action="store_true", help="skip the ten small synthetic crowds of different kinds")
     ap.add_argument("--crowdkit-glad-synthetic", action="store_true",
                     help="also run crowd-kit GLAD and MACE on the synthetic set (takes many minutes)")
     ap.add_argument("--repeats", type=int, default=3,
@@ -221,15 +249,20 @@ def main(argv: list[str] | None = None) -> None:
         sets.append(synthetic())
     methods_for = {s.name: (CK_METHODS if s.name != "synthetic" or args.crowdkit_glad_synthetic else CK_SYNTHETIC)
                    for s in sets}
+    crowds = [] if args.no_regimes else regimes()
+    methods_for.update({s.name: CK_REGIMES for s in crowds})
     ck: dict = {}
     if not args.no_crowdkit:
         if Path(args.crowdkit_python).exists():
-            ck = run_crowdkit(sets, args.crowdkit_python, methods_for, max(1, args.repeats - 1))
+            ck = run_crowdkit(sets + crowds, args.crowdkit_python, methods_for, max(1, args.repeats - 1))
         else:
             print(f"note: {args.crowdkit_python} missing; crowd-kit columns skipped "
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
     text = render(sets, tl, ck, args.repeats)
+    if crowds:
+        no_ml = {m: v for m, v in TL_METHODS.items() if m != "ds_ml"}
+        text += render_regimes(crowds, {s.name: run_truthline(s, 1, no_ml) for s in crowds}, ck)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     print(text)

@@ -89,3 +89,77 @@ def _distinct(rng: np.random.Generator, n_items: int, n_workers: int, per_item: 
             break
         out[dup] = rng.integers(0, n_workers, (int(dup.sum()), per_item))
     return out.ravel()
+
+
+# Crowds of different kinds, each favouring a different model, to check that `auto` holds up beyond
+# the six real sets: name -> what it is (the generator below builds them in this order).
+REGIMES = {
+    "homog-sparse": "2 classes, 600 equally good workers (70%), ~10 labels each, 3 per item: MV's home ground",
+    "one-coin": "4 classes, 50 workers 40-90% accurate with symmetric errors, 5 per item",
+    "asym-conf": "3 classes, 50 workers with skewed confusion matrices (DS's model), 5 per item",
+    "difficulty": "2 classes, 40 workers, items of varying difficulty (GLAD-like), 5 per item",
+    "spammers-30": "3 classes, 60 workers of whom 30% always answer class 0 (MACE's model), 5 per item",
+    "adversarial": "2 classes, 40 workers of whom 6 flip every answer, 5 per item",
+    "imbalance-9-1": "2 classes with 90/10 truth, 40 workers with asymmetric errors, 5 per item",
+    "two-labels": "3 classes, 100 workers, only 2 labels per item",
+    "zipf-workers": "3 classes, 300 workers whose label counts follow Zipf's law, 4 per item",
+    "good-crowd": "5 classes, 30 workers 85-97% accurate, 3 per item",
+}
+
+
+def _one_coin(acc: np.ndarray, k: int) -> np.ndarray:
+    conf = np.repeat(((1 - acc) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+    conf[:, np.arange(k), np.arange(k)] = acc[:, None]
+    return conf
+
+
+def _skewed(rng: np.random.Generator, n_workers: int, k: int, lo: float, hi: float, conc: float = 1.0) -> np.ndarray:
+    """Per-worker confusion matrices: accuracy in [lo, hi], errors spread by a Dirichlet(conc)."""
+    acc = rng.uniform(lo, hi, n_workers)
+    off = rng.dirichlet(np.full(k - 1, conc), size=(n_workers, k)) * (1 - acc)[:, None, None]
+    conf = np.empty((n_workers, k, k))
+    for t in range(k):
+        conf[:, t] = np.insert(off[:, t], t, acc, axis=1)
+    return conf
+
+
+def _crowd(
+    rng: np.random.Generator, name: str, n_items: int, conf: np.ndarray, per_item: int,
+    prior: list[float] | None = None, easiness: np.ndarray | None = None, zipf: bool = False,
+) -> LabelSet:
+    n_workers, k, _ = conf.shape
+    truth = rng.choice(k, n_items, p=prior)
+    items = np.repeat(np.arange(n_items), per_item)
+    p = None
+    if zipf:
+        p = 1.0 / np.arange(1, n_workers + 1) ** 1.1
+        p /= p.sum()
+    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False, p=p) for _ in range(n_items)])
+    probs = conf[workers, truth[items]]
+    if easiness is not None:  # a hard item's labels are partly uniform noise, for every worker
+        e = easiness[items][:, None]
+        probs = e * probs + (1 - e) / k
+    labels = np.minimum((rng.random(len(items))[:, None] > probs.cumsum(axis=1)).sum(axis=1), k - 1)
+    return LabelSet(name, items.astype(np.int64), workers.astype(np.int64), labels.astype(np.int64),
+                    n_items, n_workers, k, truth.astype(np.int64))
+
+
+def regimes(seed: int = 0) -> list[LabelSet]:
+    """One synthetic crowd per entry of REGIMES (~10-15k labels each), deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    spam = _skewed(rng, 60, 3, 0.6, 0.9)
+    spam[rng.random(60) < 0.3] = np.array([1.0, 0.0, 0.0])  # every row: always class 0
+    flip = _one_coin(rng.uniform(0.6, 0.9, 40), 2)
+    flip[:6] = flip[:6, :, ::-1]
+    return [
+        _crowd(rng, "homog-sparse", 2000, _one_coin(np.full(600, 0.7), 2), 3),
+        _crowd(rng, "one-coin", 2000, _one_coin(rng.uniform(0.4, 0.9, 50), 4), 5),
+        _crowd(rng, "asym-conf", 2000, _skewed(rng, 50, 3, 0.5, 0.9, conc=0.3), 5),
+        _crowd(rng, "difficulty", 2000, _one_coin(rng.uniform(0.6, 0.9, 40), 2), 5, easiness=rng.beta(1.0, 0.6, 2000)),
+        _crowd(rng, "spammers-30", 2000, spam, 5),
+        _crowd(rng, "adversarial", 2000, flip, 5),
+        _crowd(rng, "imbalance-9-1", 3000, _skewed(rng, 40, 2, 0.65, 0.9), 5, prior=[0.9, 0.1]),
+        _crowd(rng, "two-labels", 3000, _one_coin(rng.uniform(0.55, 0.9, 100), 3), 2),
+        _crowd(rng, "zipf-workers", 3000, _skewed(rng, 300, 3, 0.5, 0.9), 4, zipf=True),
+        _crowd(rng, "good-crowd", 2000, _one_coin(rng.uniform(0.85, 0.97, 30), 5), 3),
+    ]
