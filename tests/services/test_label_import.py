@@ -4,12 +4,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from truthline.errors import Forbidden, Invalid
+from truthline.errors import Conflict, Forbidden, Invalid
 from truthline.services.label_import import import_annotations
 from truthline.services.results import item_results
-from truthline.services.tasks import next_task
+from truthline.services.tasks import next_task, skip, submit
 
 
 def recs(*rows: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -35,6 +36,32 @@ def test_import_labels_then_route_around_them(engine: Engine, admin: Any, make_p
     assert task is not None and task.external_id == "item-1"
     answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
     assert answers == {"item-0": "dog", "item-1": "cat"}
+
+
+def test_imported_labels_take_over_skipped_and_live_leases(engine: Engine, admin: Any, make_project: Callable,
+                                                          add_items: Callable, make_annotator: Callable) -> None:
+    project = make_project(overlap=2)
+    add_items(project, 3)
+    bob = make_annotator(project, username="bob")
+    skipped = next_task(engine, bob.user, project.id)
+    assert skipped is not None
+    skip(engine, bob.user, skipped.lease_id)
+    live = next_task(engine, bob.user, project.id)
+    assert live is not None and live.external_id != skipped.external_id
+    labels = recs(*({"external_id": f"item-{i}", "worker": "bob", "answer": "dog"} for i in range(3)))
+    report = import_annotations(engine, admin.user, project.id, labels)
+    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 0}  # nothing dropped
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT i.external_id, i.n_labels, i.n_leases, l.state FROM items i "
+                                    "JOIN leases l ON l.item_id = i.id ORDER BY i.external_id")).all()
+    assert [tuple(r) for r in rows] == [(f"item-{i}", 1, 0, "submitted") for i in range(3)]
+    answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
+    assert answers == {f"item-{i}": "dog" for i in range(3)}
+    with pytest.raises(Conflict):  # bob's late submit on the lease the import took over is refused
+        submit(engine, bob.user, live.lease_id, "cat", idempotency_key="late")
+    assert import_annotations(engine, admin.user, project.id, labels).as_dict() == {
+        "created": 0, "unchanged": 3, "workers_created": 0}
+    assert next_task(engine, bob.user, project.id) is None
 
 
 def test_bad_label_records(engine: Engine, admin: Any, project: Any, add_items: Callable, make_person: Callable,

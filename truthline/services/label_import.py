@@ -1,9 +1,11 @@
 """Importing existing labels (migrations from other tools, seeding demos and benchmarks).
 
 Each record is {"external_id", "worker": username, "answer", "active_ms"=0}. All-or-nothing like item
-imports. A label that already exists for (item, worker) is left as it is (idempotent re-import). Workers
-must exist; with `create_workers=True` an admin creates missing ones as token-only accounts. Every worker
-becomes an annotator of the project, and is never routed an item it already has a label for.
+imports. A label that already exists for (item, worker) is left as it is (idempotent re-import). Where the
+worker only skipped the item, let a lease on it expire, or holds a live lease on it, the imported label
+takes that lease's place (a live lease ends as submitted). Workers must exist; with `create_workers=True` an
+admin creates missing ones as token-only accounts. Every worker becomes an annotator of the project, and is
+never routed an item it already has a label for.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Conflict, Forbidden, Invalid, Problem
+from truthline.routing.claim import end_lease
 from truthline.services.access import project_for
 from truthline.services.importing import MAX_PROBLEMS
 from truthline.services.text import storable
@@ -128,15 +131,22 @@ def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_worke
         leases, notes, counts = [], [], {}
         for _line, ext, worker, answer, ms in rows:
             item_id, user_id = item_ids[ext], user_ids[worker]
-            if (item_id, user_id) in taken:
+            lease_id, state = taken.get((item_id, user_id), (None, None))
+            if state == "submitted":
                 unchanged += 1
                 continue
-            leases.append({"project_id": project_id, "item_id": item_id, "user_id": user_id, "state": "submitted",
-                           "created_at": now, "expires_at": now})
-            notes.append({"project_id": project_id, "item_id": item_id, "user_id": user_id, "lease_id": None,
+            if state == "active":  # the live lease's slot becomes this label
+                end_lease(conn, lease_id, item_id, "submitted", was_live=True)
+            else:
+                if state is None:
+                    leases.append({"project_id": project_id, "item_id": item_id, "user_id": user_id,
+                                   "state": "submitted", "created_at": now, "expires_at": now})
+                else:  # skipped or expired: no slot held; the label is one more on the item
+                    lease_store.set_state(conn, lease_id, "submitted")
+                counts[item_id] = counts.get(item_id, 0) + 1
+            notes.append({"project_id": project_id, "item_id": item_id, "user_id": user_id, "lease_id": lease_id,
                           "answer": answer, "active_ms": ms, "idempotency_key": f"import:{item_id}",
                           "created_at": now})
-            counts[item_id] = counts.get(item_id, 0) + 1
         lease_store.insert_many(conn, leases)
         annotation_store.insert_many(conn, notes)
         lease_store.add_labels(conn, counts)

@@ -185,12 +185,13 @@ def delete_lease(conn: Connection, lease_id: int) -> None:
     run(conn, _DELETE, {"lease_id": lease_id})
 
 
-def pairs_on_items(conn: Connection, item_ids: list[int]) -> set[tuple[int, int]]:
-    """(item_id, user_id) of every lease row (any state) on the given items."""
-    out: set[tuple[int, int]] = set()
+def pairs_on_items(conn: Connection, item_ids: list[int]) -> dict[tuple[int, int], tuple[int, str]]:
+    """(item_id, user_id) -> (lease id, state) of every lease row (any state) on the given items."""
+    out: dict[tuple[int, int], tuple[int, str]] = {}
+    cols = (leases.c.item_id, leases.c.user_id, leases.c.id, leases.c.state)
     for start in range(0, len(item_ids), 900):
-        q = sa.select(leases.c.item_id, leases.c.user_id).where(leases.c.item_id.in_(item_ids[start : start + 900]))
-        out.update((r.item_id, r.user_id) for r in conn.execute(q))
+        q = sa.select(*cols).where(leases.c.item_id.in_(item_ids[start : start + 900]))
+        out.update(((r.item_id, r.user_id), (r.id, r.state)) for r in conn.execute(q))
     return out
 
 
