@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `truthline serve` listens on.")
     secret_key: SecretStr = Field(
         SecretStr(""),
-        description="Key that derives the web pages' CSRF tokens. Empty: a random key per process (open pages need a reload after a restart; set it when running several serve workers).",
+        description="Extra key mixed into the web pages' CSRF tokens (HMACs of the secret session token). Empty is safe: a built-in key, the same across restarts and serve processes.",
     )
     lease_seconds: int = Field(600, ge=1, description="Default lease length for a routed item, in seconds.")
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1, description="Largest import upload accepted, in bytes.")

@@ -139,6 +139,24 @@ def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> Non
     assert "gold" not in r.text
 
 
+def test_csrf_values_hold_across_server_processes(login: Login, site: Site, portal: Any) -> None:
+    """Two app instances (as two `serve` processes or a restart) accept each other's pages' CSRF values,
+    with no key configured; a configured key gives different values."""
+    client = login("ann")
+    csrf = csrf_of(client.get(f"/projects/{site.project_id}/annotate").text)
+    other = httpx.Client(transport=PortalTransport(create_app(Settings(), engine=site.engine), portal),
+                         base_url="http://testserver", cookies=client.cookies)
+    with other:
+        r = other.post(f"/api/v1/projects/{site.project_id}/next", headers={"X-Truthline-CSRF": csrf})
+        assert r.status_code == 200, r.text
+    keyed = httpx.Client(transport=PortalTransport(create_app(Settings(secret_key="k" * 32), engine=site.engine),
+                                                   portal), base_url="http://testserver", cookies=client.cookies)
+    with keyed:
+        page = keyed.get(f"/projects/{site.project_id}/annotate").text
+        assert csrf_of(page) != csrf
+        assert keyed.post("/logout", data={"csrf": csrf}).status_code == 403
+
+
 def test_logout_ends_the_session(login: Login, site: Site) -> None:
     client = login("ann")
     csrf = csrf_of(client.get("/").text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from types import ModuleType
 from typing import Any
 
@@ -55,7 +54,9 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.secret_key = settings.secret_key.get_secret_value().encode() or secrets.token_bytes(32)
+    # CSRF tokens are HMACs of the (secret, HttpOnly) session token, so they cannot be forged without it even
+    # under this fixed default key; a fixed default keeps them valid across restarts and serve processes.
+    app.state.secret_key = settings.secret_key.get_secret_value().encode() or b"truthline-csrf-v1"
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     # Item imports stream to disk under their own limit (uploads.py); every other body is capped here.
