@@ -131,3 +131,29 @@ def test_summary_is_recomputed_when_a_reimport_changes_truth(engine: Engine, adm
     # a re-import that changes nothing keeps the cached figures (and the version)
     again = import_items(engine, admin.user, labelled.id, records)
     assert again.unchanged == 40 and project_summary(engine, admin.user, labelled.id)["accuracy"] == after["accuracy"]
+
+
+def test_loaded_labels_and_inferences_are_reused_until_the_project_changes(
+        engine: Engine, admin: Any, make_project: Callable, add_items: Callable, make_annotator: Callable,
+        label_all: Callable) -> None:
+    from truthline.services.projects import update_project
+    from truthline.services.results import load_for
+
+    project = make_project(overlap=1)
+    add_items(project, 3)
+    person = make_annotator(project)
+    label_all(project, [person])
+    first = load_for(engine, admin.user, project.id)
+    assert load_for(engine, admin.user, project.id) is first
+    assert first.infer("mv") is first.infer("mv") and first.infer("mv", use_gold=False) is not first.infer("mv")
+    with pytest.raises(Forbidden):  # a cached project is still authorized on every call
+        load_for(engine, person.user, project.id)
+    add_items(project, 1, start=10)
+    second = load_for(engine, admin.user, project.id)
+    assert second is not first and second.labels.n_items == 4
+    import_items(engine, admin.user, project.id, [(1, {"external_id": "item-0", "data": {"text": "item 0"},
+                                                       "gold": "dog"})])
+    third = load_for(engine, admin.user, project.id)
+    assert third is not second and third.gold == {0: "dog"}
+    update_project(engine, admin.user, project.id, {"guidelines": "new words"})
+    assert load_for(engine, admin.user, project.id) is not third

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -37,9 +39,15 @@ class ProjectLabels:
     labels: Labels
     user_ids: np.ndarray  # worker index -> user id
     n_labels_per_item: np.ndarray
+    _inferred: dict[tuple[str, bool], Inference] = field(default_factory=dict, repr=False)
 
     def infer(self, method: str, use_gold: bool = True) -> Inference:
-        return self.task_type.infer(self.labels, self.project.config, method, self.gold if use_gold else {})
+        """The method's inference, computed once per loaded label set (callers must not modify it)."""
+        key = (method, use_gold)
+        if key not in self._inferred:
+            self._inferred[key] = self.task_type.infer(self.labels, self.project.config, method,
+                                                       self.gold if use_gold else {})
+        return self._inferred[key]
 
 
 class JsonMemo(dict):  # type: ignore[type-arg]
@@ -66,11 +74,40 @@ def load_labels(conn: Connection, project: Project) -> ProjectLabels:
                          gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)))
 
 
+def fingerprint(conn: Connection, project: Project) -> tuple[Any, ...]:
+    """What changes whenever a project's labels, items, gold/truth or settings do (labels are never edited,
+    only added, and imports that rewrite existing items bump items_version), plus its progress counts."""
+    progress = item_store.progress(conn, project.id)
+    key = (progress["items"], progress["labels"], progress["gold"], project.items_version,
+           json.dumps(project.as_dict()), json.dumps(project.config, sort_keys=True))
+    return key, progress
+
+
+# engine -> OrderedDict[project id -> (fingerprint, labels)]: results, workers, exports and the manager page
+# of an unchanged project reuse the loaded labels and every inference already run on them (a 100k-item
+# project's `auto` takes seconds). A few projects per process; each entry is O(labels).
+_LOADED: WeakKeyDictionary[Engine, OrderedDict[int, tuple[tuple[Any, ...], ProjectLabels]]] = WeakKeyDictionary()
+_LOADED_MAX = 4
+_loaded_lock = threading.Lock()
+
+
 def load_for(engine: Engine, actor: User, project_id: int) -> ProjectLabels:
-    """Authorize (managers, admins) and load a project's labels."""
+    """Authorize (managers, admins) and load a project's labels (from memory while they are unchanged)."""
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
-        return load_labels(conn, project)
+        key, _ = fingerprint(conn, project)
+        with _loaded_lock:
+            hit = _LOADED.get(engine, {}).get(project.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        data = load_labels(conn, project)  # same snapshot as the fingerprint
+    with _loaded_lock:
+        cache = _LOADED.setdefault(engine, OrderedDict())
+        cache[project.id] = (key, data)
+        cache.move_to_end(project.id)
+        while len(cache) > _LOADED_MAX:
+            cache.popitem(last=False)
+    return data
 
 
 def worker_info(engine: Engine, data: ProjectLabels) -> tuple[dict[int, str], dict[int, float]]:
@@ -128,8 +165,7 @@ def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled:
 
 
 # engine -> project id -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
-# runs over every label are only worth redoing when the fingerprint (item, label and gold counts, project fields,
-# the version that imports rewriting existing items bump) changed.
+# runs over every label are only worth redoing when the fingerprint changed.
 _summaries: WeakKeyDictionary[Engine, dict[int, tuple[tuple[Any, ...], dict[str, Any]]]] = WeakKeyDictionary()
 
 
@@ -138,15 +174,13 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
     (or, without truth, against gold with gold left unclamped), worker count."""
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
-        progress = item_store.progress(conn, project.id)
-        fingerprint = (progress["items"], progress["labels"], progress["gold"], project.items_version,
-                       json.dumps(project.as_dict()))
+        key, progress = fingerprint(conn, project)
         cache = _summaries.setdefault(engine, {})
         cached = cache.get(project.id)
-        figures = cached[1] if cached is not None and cached[0] == fingerprint else None
+        figures = cached[1] if cached is not None and cached[0] == key else None
         if figures is None:
             figures = _figures(load_labels(conn, project))
-            cache[project.id] = (fingerprint, figures)
+            cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
     return {"project": project.as_dict(), "progress": progress, **copy.deepcopy(figures)}
 
