@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -113,3 +117,52 @@ def test_run_crowd_stops_at_max_submits_and_reports_bad_tokens(
     assert report.submitted == 10
     bad = run_crowd(server, project.id, {w.name: "not-a-token" for w in crowd}, crowd, ["cat", "dog", "bird"])
     assert bad.submitted == 0 and bad.errors == 3 and bad.first_error and "401" in bad.first_error
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _crowd_members(engine: Engine, admin: Any, project: Any, n: int) -> tuple[list[Any], dict[str, str]]:
+    crowd = make_crowd(n, 2, seed=2, spammer_fraction=0.0)
+    tokens = {}
+    for w in crowd:
+        user = users.create_user(engine, admin.user, w.name, None)
+        projects.add_member(engine, admin.user, project.id, w.name, "annotator")
+        tokens[w.name] = users.create_token(engine, user)
+    return crowd, tokens
+
+
+def test_run_crowd_rides_out_a_server_that_comes_up_late(
+    engine: Engine, make_project: Callable[..., Any], add_items: Callable[..., None], admin: Any
+) -> None:
+    project = make_project(overlap=2, labels=["a", "b"])
+    add_items(project, 10)
+    crowd, tokens = _crowd_members(engine, admin, project, 2)
+    port = _free_port()
+    out: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: out.setdefault("report", run_crowd(
+        f"http://127.0.0.1:{port}", project.id, tokens, crowd, ["a", "b"], retries=8, backoff=0.05)))
+    worker.start()
+    time.sleep(0.3)  # the crowd's first calls find nothing listening
+    with background_server(create_app(Settings(), engine=engine), port=port):
+        worker.join(timeout=60)
+    report = out["report"]
+    assert report.errors == 0 and report.submitted == 20
+    assert all(r["n_labels"] == 2 for r in results.item_results(engine, admin.user, project.id, method="mv"))
+
+
+def test_run_crowd_reports_a_server_that_never_answers(
+    engine: Engine, make_project: Callable[..., Any], add_items: Callable[..., None], admin: Any
+) -> None:
+    project = make_project(overlap=1, labels=["a", "b"])
+    add_items(project, 3)
+    crowd, tokens = _crowd_members(engine, admin, project, 2)
+    started = time.perf_counter()
+    report = run_crowd(f"http://127.0.0.1:{_free_port()}", project.id, tokens, crowd, ["a", "b"],
+                       retries=2, backoff=0.01)
+    assert time.perf_counter() - started < 10
+    assert report.submitted == 0 and report.errors == 2
+    assert report.first_error and report.first_error.startswith("network error (ConnectError)")

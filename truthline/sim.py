@@ -9,6 +9,8 @@ Two ways to use it:
   active_ms) arrays for the quality code and benchmarks, no database or server.
 - `run_crowd(base_url, project_id, tokens, crowd, ...)`: each worker is a thread labeling through the
   real HTTP API with `truthline.client.Client` (next -> submit), until the project has nothing left.
+  Network errors (server restarting, connection reset) are retried with backoff; a submit is retried
+  with the same idempotency key, so a retry never records a second label.
 """
 
 from __future__ import annotations
@@ -19,12 +21,35 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
+import httpx
 import numpy as np
 
 from truthline.client import Client, TruthlineAPIError
 
 __all__ = ["SimWorker", "make_crowd", "simulate_labels", "run_crowd", "CrowdReport", "pseudo_truth"]
+
+T = TypeVar("T")
+
+
+def _with_retries(call: Callable[[], T], retries: int, backoff: float) -> T:
+    """call(), retried up to `retries` times on network errors, waiting backoff, 2 x backoff, ... between."""
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except httpx.TransportError:
+            if attempt == retries:
+                raise
+            time.sleep(backoff * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.TransportError):
+        return f"network error ({type(exc).__name__}): {exc}"
+    return str(exc)
 
 
 @dataclass
@@ -174,13 +199,16 @@ def run_crowd(
     seed: int = 0,
     threads: int | None = None,
     on_submit: Callable[[], None] | None = None,
+    retries: int = 5,
+    backoff: float = 0.2,
 ) -> CrowdReport:
     """Label a project through the HTTP API: one thread per worker, next -> submit until none is left.
 
     `tokens` maps worker name -> bearer token. `truth_of(task)` gives the item's true class index (the
     server never reveals it); default: `pseudo_truth` of the external id. `time_scale` > 0 sleeps
     active_ms * time_scale between tasks (1.0 = real human pace; 0 = as fast as the server allows).
-    Stops at `max_submits` total or after `max_seconds`.
+    Stops at `max_submits` total or after `max_seconds`. A network error is retried `retries` times
+    (waits of backoff, 2 x backoff, ...); after that it counts as an error and the worker stops.
     """
     report = CrowdReport()
     lock = threading.Lock()
@@ -197,11 +225,11 @@ def run_crowd(
                     break
                 t0 = time.perf_counter()
                 try:
-                    task = client.next_task(project_id)
-                except TruthlineAPIError as exc:
+                    task = _with_retries(partial(client.next_task, project_id), retries, backoff)
+                except (TruthlineAPIError, httpx.TransportError) as exc:
                     with lock:
                         report.errors += 1
-                        report.first_error = report.first_error or str(exc)
+                        report.first_error = report.first_error or _describe(exc)
                     break
                 t1 = time.perf_counter()
                 if task is None:
@@ -225,13 +253,15 @@ def run_crowd(
                         pass  # already expired or gone: nothing to give back
                     break
                 t2 = time.perf_counter()
+                answer, key = labels[worker.answer(true, rng)], f"sim-{task['lease_id']}"
                 try:
-                    client.submit(task["lease_id"], labels[worker.answer(true, rng)], active_ms=ms)
-                except TruthlineAPIError as exc:
+                    submit = partial(client.submit, task["lease_id"], answer, active_ms=ms, idempotency_key=key)
+                    _with_retries(submit, retries, backoff)
+                except (TruthlineAPIError, httpx.TransportError) as exc:
                     with lock:
                         report.submitted -= 1
                         report.errors += 1
-                        report.first_error = report.first_error or str(exc)
+                        report.first_error = report.first_error or _describe(exc)
                     failures += 1
                     if failures >= 10:  # something is systematically wrong; don't spin
                         break

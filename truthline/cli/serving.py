@@ -29,9 +29,9 @@ def run_server(db_url: str, host: str | None = None, port: int | None = None) ->
 
 
 @contextmanager
-def background_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve `app` on a free port in a thread; yields its base URL; stops it on exit."""
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
+def background_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` in a thread (port 0: a free one); yields its base URL; stops it on exit."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
