@@ -157,3 +157,16 @@ def test_loaded_labels_and_inferences_are_reused_until_the_project_changes(
     assert third is not second and third.gold == {0: "dog"}
     update_project(engine, admin.user, project.id, {"guidelines": "new words"})
     assert load_for(engine, admin.user, project.id) is not third
+
+
+def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, admin: Any, labelled: Any) -> None:
+    from truthline.services.dashboard import quality_report
+    from truthline.services.results import load_for
+
+    first = quality_report(engine, admin.user, labelled.id, "ds")
+    first["agreement"]["fleiss_kappa"] = 99.0
+    first["workers"][0]["accuracy"] = -1.0
+    again = quality_report(engine, admin.user, labelled.id, "ds")
+    assert again["agreement"]["fleiss_kappa"] != 99.0 and again["workers"][0]["accuracy"] >= 0
+    data = load_for(engine, admin.user, labelled.id)
+    assert data.memo(("quality_report", "ds"), lambda: None) is not None  # computed once, kept with the labels

@@ -1,8 +1,8 @@
 """Quality figures for the manager page that `results` does not give: agreement metrics (Krippendorff's
 alpha, Fleiss' kappa) and each worker's accuracy with a credible interval and a spammer score.
 
-One run of the chosen method gives both, so the page pays for truth inference once (plus the summary's
-MV and DS). Both task types become one categorical problem: classification as is; multilabel as one yes/no question
+One run of the chosen method gives both, so the page pays for truth inference once per change of the
+project's labels (plus the summary's MV and DS). Both task types become one categorical problem: classification as is; multilabel as one yes/no question
 per (item, label), so a multilabel worker's accuracy is "share of yes/no decisions that were right".
 Managers and admins only (same rule as `results`).
 """
@@ -77,6 +77,18 @@ def _metric(compute: Callable[[], float]) -> float | None:
         return None
 
 
+def _numerics(data: ProjectLabels, method: str) -> tuple[Any, Any, dict[str, float | None]]:
+    """(aggregate, worker stats, agreement metrics): the page's truth inference, memoized on `data`."""
+    crowd, known = _categorical(data)
+    agg = aggregate(crowd, method=method, known=known or None)
+    stats = worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+    agreement = {
+        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
+        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
+    }
+    return agg, stats, agreement
+
+
 def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
     """Agreement metrics and the workers table, from ONE run of `method` (the page's slowest part):
 
@@ -91,16 +103,11 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
                               "accuracy_vs_truth": None, "workers": []}
     if len(data.labels.answers) == 0:
         return report
-    crowd, known = _categorical(data)
     try:
-        agg = aggregate(crowd, method=method, known=known or None)
-        stats = worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+        agg, stats, agreement = data.memo(("quality_report", method), lambda: _numerics(data, method))
     except QualityInputError as exc:
         raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
-    report["agreement"] = {
-        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
-        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
-    }
+    report["agreement"] = dict(agreement)
     report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
     user_ids = data.user_ids.tolist()
     names, active = worker_info(engine, data)

@@ -11,8 +11,9 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -24,6 +25,9 @@ from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import Project, User
 from truthline.tasktypes import Inference, Labels, TaskType, get_task_type
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,15 +43,18 @@ class ProjectLabels:
     labels: Labels
     user_ids: np.ndarray  # worker index -> user id
     n_labels_per_item: np.ndarray
-    _inferred: dict[tuple[str, bool], Inference] = field(default_factory=dict, repr=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """compute(), once per loaded label set and key (callers must not modify what it returns)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def infer(self, method: str, use_gold: bool = True) -> Inference:
-        """The method's inference, computed once per loaded label set (callers must not modify it)."""
-        key = (method, use_gold)
-        if key not in self._inferred:
-            self._inferred[key] = self.task_type.infer(self.labels, self.project.config, method,
-                                                       self.gold if use_gold else {})
-        return self._inferred[key]
+        gold = self.gold if use_gold else {}
+        return self.memo(("infer", method, use_gold),
+                         lambda: self.task_type.infer(self.labels, self.project.config, method, gold))
 
 
 class JsonMemo(dict):  # type: ignore[type-arg]
@@ -74,7 +81,7 @@ def load_labels(conn: Connection, project: Project) -> ProjectLabels:
                          gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)))
 
 
-def fingerprint(conn: Connection, project: Project) -> tuple[Any, ...]:
+def fingerprint(conn: Connection, project: Project) -> tuple[tuple[Any, ...], dict[str, int]]:
     """What changes whenever a project's labels, items, gold/truth or settings do (labels are never edited,
     only added, and imports that rewrite existing items bump items_version), plus its progress counts."""
     progress = item_store.progress(conn, project.id)
