@@ -16,6 +16,7 @@ set crowd-kit's MV, Wawa, one-coin and DS are re-run every time so speed ratios 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -97,7 +98,7 @@ def run_truthline(s: LabelSet, repeats: int, methods: dict = TL_METHODS) -> dict
     out = {}
     for name, (method, opts) in methods.items():
         times, cpu = [], []
-        for _ in range(repeats if method != "glad" or s.name == "synthetic" else 1):
+        for _ in range(repeats):
             t, c = time.perf_counter(), time.process_time()
             agg = aggregate(data, method, **opts)
             times.append(time.perf_counter() - t)
@@ -205,16 +206,23 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
 
 
 def render_regimes(sets: list[LabelSet], tl: dict, ck: dict) -> str:
-    """Accuracy on the synthetic crowds of REGIMES, and how far `auto` is from the best single method."""
-    names = [s.name for s in sets]
-    acc = {s.name: {f"tl:{m}": accuracy(r["answers"], s.truth) for m, r in tl[s.name].items()} for s in sets}
+    """Accuracy on the synthetic crowds of REGIMES (sets named "<regime>#<seed>", averaged over seeds),
+    and how far `auto` is from the best single method of each library."""
+    per_set: dict[str, dict[str, float]] = {}
     for s in sets:
-        acc[s.name].update({f"ck:{m}": accuracy(r["answers"], s.truth)
-                            for m, r in ck.get(s.name, {}).items() if "answers" in r})
-    rows = [f"tl:{m}" for m in tl[names[0]]] + [f"ck:{m}" for m in CK_REGIMES]
+        per_set[s.name] = {f"tl:{m}": accuracy(r["answers"], s.truth) for m, r in tl[s.name].items()}
+        per_set[s.name].update({f"ck:{m}": accuracy(r["answers"], s.truth)
+                                for m, r in ck.get(s.name, {}).items() if "answers" in r})
+    names = list(dict.fromkeys(s.name.split("#")[0] for s in sets))
+    seeds = {n: [v for k, v in per_set.items() if k.split("#")[0] == n] for n in names}
+    acc = {n: {row: float(np.mean([v[row] for v in runs])) for row in runs[0] if all(row in v for v in runs)}
+           for n, runs in seeds.items()}
+    n_seeds = len(seeds[names[0]])
+    rows = [f"tl:{m}" for m in tl[sets[0].name]] + [f"ck:{m}" for m in CK_REGIMES]
     lines = ["", "## Synthetic crowds of ten kinds: accuracy", "",
-             "Each crowd favours a different model (generator: `regimes()` in benchmarks/quality_data.py, seed 0;",
-             "all items have truth). The last rows give `auto` minus the best single method of each library.", "",
+             "Each crowd favours a different model (generator: `regimes()` in benchmarks/quality_data.py); mean",
+             f"accuracy over {n_seeds} seed(s), all items have truth. The last rows give `auto` minus the best single",
+             "method of each library.", "",
              "| method | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for row in rows:
         lines.append(f"| {row} | " + " | ".join(
@@ -235,10 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-crowdkit", action="store_true", help="run Truthline only")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the 500k-label synthetic set")
     ap.add_argument("--no-regimes", action="store_true", help="skip the ten small synthetic crowds of different kinds")
+    ap.add_argument("--regime-seeds", type=int, default=3, help="crowds drawn per kind (accuracies are averaged)")
     ap.add_argument("--crowdkit-glad-synthetic", action="store_true",
                     help="also run crowd-kit GLAD and MACE on the synthetic set (takes many minutes)")
     ap.add_argument("--repeats", type=int, default=3,
-                    help="timing runs, best kept (Truthline: N; crowd-kit on synthetic: N-1; GLAD on real sets: 1)")
+                    help="timing runs, best kept (Truthline: N; crowd-kit on synthetic: N-1)")
     args = ap.parse_args(argv)
 
     names = available_sets()
@@ -249,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         sets.append(synthetic())
     methods_for = {s.name: (CK_METHODS if s.name != "synthetic" or args.crowdkit_glad_synthetic else CK_SYNTHETIC)
                    for s in sets}
-    crowds = [] if args.no_regimes else regimes()
+    crowds = [] if args.no_regimes else [
+        dataclasses.replace(s, name=f"{s.name}#{seed}") for seed in range(args.regime_seeds) for s in regimes(seed)]
     methods_for.update({s.name: CK_REGIMES for s in crowds})
     ck: dict = {}
     if not args.no_crowdkit:

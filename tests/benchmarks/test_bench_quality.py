@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_regimes_are_deterministic_and_well_formed(quality: ModuleType) -> None:
 
 
 def test_regimes_table_reports_auto_against_the_best_method(quality: ModuleType) -> None:
-    crowds = quality.regimes()[:2]
+    crowds = [dataclasses.replace(s, name=f"{s.name}#0") for s in quality.regimes()[:2]]
     methods = {m: quality.TL_METHODS[m] for m in ("mv", "ds", "auto")}
     tl = {s.name: quality.run_truthline(s, 1, methods) for s in crowds}
     ck = {crowds[0].name: {"MV": {"answers": tl[crowds[0].name]["mv"]["answers"].tolist()}}}
@@ -47,3 +48,14 @@ def test_regimes_table_reports_auto_against_the_best_method(quality: ModuleType)
     want = f"{(acc['auto'] - max(acc['mv'], acc['ds'])) * 100:+.1f} pt"
     assert rows["| auto − best other Truthline"].split(" | ")[1] == want
     assert rows["| auto − best crowd-kit"].split(" | ")[2].rstrip(" |") == "–"  # no crowd-kit result for the second crowd
+
+
+def test_regimes_table_averages_over_seeds(quality: ModuleType) -> None:
+    crowds = [dataclasses.replace(quality.regimes(seed)[0], name=f"homog-sparse#{seed}") for seed in (0, 1)]
+    methods = {m: quality.TL_METHODS[m] for m in ("mv", "auto")}
+    tl = {s.name: quality.run_truthline(s, 1, methods) for s in crowds}
+    text = quality.render_regimes(crowds, tl, {})
+    mean = np.mean([(tl[s.name]["mv"]["answers"] == s.truth).mean() for s in crowds])
+    assert f"| tl:mv | {mean:.3f} |" in text and "over 2 seed(s)" in text
+    header = next(line for line in text.splitlines() if line.startswith("| method |"))
+    assert header == "| method | homog-sparse |"  # one column per kind, not per seed
