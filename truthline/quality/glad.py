@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._em import Known, check_finite, confusion_from_accuracy, normalize_rows, parse_known
+from ._em import Known, check_finite, confusion_from_accuracy, normalize_rows, one_blas_thread, parse_known
 from . import one_coin
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
@@ -136,7 +136,6 @@ def _minimize(objective: _Posterior, x0: np.ndarray, max_iter: int, tol: float) 
     iterations short of convergence on some sets; 5-10x fewer when scaled, to a better optimum).
     """
     from scipy.optimize import minimize  # lazy: scipy.optimize costs ~0.2 s at import
-    from threadpoolctl import threadpool_limits
 
     scale = 1.0 / np.sqrt(objective.curvature(x0))
 
@@ -146,9 +145,7 @@ def _minimize(objective: _Posterior, x0: np.ndarray, max_iter: int, tol: float) 
 
     # In scaled coordinates g^2 / 2 is about what a Newton step on that coordinate would still gain:
     # a gtol of 1e-5 leaves the stopping decision to ftol (tol).
-    # L-BFGS-B makes BLAS calls on (n_workers + n_items)-vectors every iteration: multi-threaded, they
-    # cost more than the objective itself (and far more on a busy machine).
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         res = minimize(
             scaled, x0 / scale, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-5}
         )

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, log_expit
 
+from ._em import one_blas_thread
 from .labels import QualityInputError, _as_index_array
 
 __all__ = ["CrowdPairwiseScores", "PairwiseScores", "bradley_terry", "crowd_bradley_terry"]
@@ -106,7 +107,8 @@ def _fit(
 
     from scipy.optimize import minimize  # lazy: scipy.optimize costs ~0.2 s at import
 
-    res = minimize(fun, s0, jac=True, hessp=hessp, method="trust-ncg", options={"gtol": gtol, "maxiter": 500})
+    with one_blas_thread():
+        res = minimize(fun, s0, jac=True, hessp=hessp, method="trust-ncg", options={"gtol": gtol, "maxiter": 500})
     # trust-ncg reports a precision-loss "failure" once the gradient is at rounding level
     ok = bool(res.success) or float(np.max(np.abs(res.jac), initial=0.0)) < max(gtol, 1e-6)
     return np.asarray(res.x, dtype=np.float64), int(res.nit), ok
@@ -176,14 +178,9 @@ def _polish(
     bounds = [(None, None)] * n + list(zip(eps * scale[n:], (1.0 - eps) * scale[n:]))
     from scipy.optimize import minimize
 
-    res = minimize(
-        fun,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 5000, "ftol": 1e-15, "gtol": tol},
-    )
+    with one_blas_thread():
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": 5000, "ftol": 1e-15, "gtol": tol})
     theta = res.x / scale
     return np.asarray(theta[:n]), np.clip(theta[n:], eps, 1.0 - eps), int(res.nit), bool(res.success)
 
