@@ -183,6 +183,7 @@ class CrowdReport:
     submit_latencies: list[float] = field(default_factory=list)
     per_worker: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
+    unreachable: httpx.TransportError | None = None  # the network error a worker gave up on, if any
 
 
 def run_crowd(
@@ -230,6 +231,9 @@ def run_crowd(
                     with lock:
                         report.errors += 1
                         report.first_error = report.first_error or _describe(exc)
+                        if isinstance(exc, httpx.TransportError):
+                            report.unreachable = exc
+                            stop.set()  # retried already: the server is gone for every worker
                     break
                 t1 = time.perf_counter()
                 if task is None:
@@ -249,7 +253,7 @@ def run_crowd(
                 if full:
                     try:  # hand the item back instead of letting the lease lapse
                         client.release(task["lease_id"])
-                    except TruthlineAPIError:
+                    except (TruthlineAPIError, httpx.TransportError):
                         pass  # already expired or gone: nothing to give back
                     break
                 t2 = time.perf_counter()
@@ -262,6 +266,9 @@ def run_crowd(
                         report.submitted -= 1
                         report.errors += 1
                         report.first_error = report.first_error or _describe(exc)
+                        if isinstance(exc, httpx.TransportError):
+                            report.unreachable = exc
+                            stop.set()  # retried already: the server is gone for every worker
                     failures += 1
                     if failures >= 10:  # something is systematically wrong; don't spin
                         break

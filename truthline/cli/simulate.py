@@ -98,6 +98,8 @@ def simulate(
         f" p99 {p99:.1f} ms; {report.errors} errors.",
         highlight=False,
     )
+    if report.unreachable is not None:  # after retries: exit 1 naming the server
+        raise report.unreachable
     if report.first_error:
         console.print(f"first error: {report.first_error}", highlight=False, markup=False)
 
