@@ -5,7 +5,8 @@ imports. A label that already exists for (item, worker) is left as it is (idempo
 worker only skipped the item, let a lease on it expire, or holds a live lease on it, the imported label
 takes that lease's place (a live lease ends as submitted). Workers must exist; with `create_workers=True` an
 admin creates missing ones as token-only accounts. Every worker becomes an annotator of the project, and is
-never routed an item it already has a label for.
+never routed an item it already has a label for. Imported labels are kept even where they take an item past the
+project's overlap (they were given; dropping some would lose data): such items simply get no more routing.
 """
 
 from __future__ import annotations
