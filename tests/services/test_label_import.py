@@ -91,3 +91,17 @@ def test_only_admins_create_workers(engine: Engine, make_project: Callable, make
     project = make_project(actor=manager.user)
     with pytest.raises(Forbidden):
         import_annotations(engine, manager.user, project.id, [], create_workers=True)
+
+
+def test_labels_past_the_overlap_are_kept_and_close_the_item(engine: Engine, admin: Any, make_project: Callable,
+                                                             add_items: Callable, make_annotator: Callable) -> None:
+    project = make_project(overlap=1)
+    add_items(project, 2)
+    labels = recs({"external_id": "item-0", "worker": "w1", "answer": "dog"},
+                  {"external_id": "item-0", "worker": "w2", "answer": "cat"})
+    assert import_annotations(engine, admin.user, project.id, labels, create_workers=True).created == 2
+    rows = {r["external_id"]: r["n_labels"] for r in item_results(engine, admin.user, project.id, method="mv")}
+    assert rows == {"item-0": 2, "item-1": 0}
+    fresh = make_annotator(project)
+    task = next_task(engine, fresh.user, project.id)
+    assert task is not None and task.external_id == "item-1"
