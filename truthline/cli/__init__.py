@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import admin, data, results, simulate
+from . import admin, data, infer, results, simulate
 from .context import DbOption, state
 
 __all__ = ["app"]
@@ -42,4 +42,5 @@ def main(
 admin.register(app)
 data.register(app)
 results.register(app)
+infer.register(app)
 simulate.register(app)

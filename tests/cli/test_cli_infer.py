@@ -1,0 +1,60 @@
+"""`truthline infer FILE`: a crowd label file in, answers out, no database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+Cli = Callable[..., Any]  # the `cli` fixture (tests/cli/conftest.py)
+
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def test_infer_prints_answers_and_writes_files(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\n" + "".join(
+        f"q{i},w{w},{'cat' if (i + (w == 3)) % 2 else 'dog'}\n" for i in range(10) for w in range(4)))
+    truth = tmp_path / "truth.csv"
+    truth.write_text("item,truth\n" + "".join(f"q{i},{'cat' if i % 2 else 'dog'}\n" for i in range(10)))
+    result = cli("infer", labels, "--truth", truth, "--method", "ds", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert "10 items, 4 workers, 40 labels, 2 classes" in result.output
+    assert "accuracy against --truth: 1.0000 over 10 items" in result.output
+    assert result.output.count("│ q") == 3  # --limit rows
+    out, workers = tmp_path / "answers.jsonl", tmp_path / "workers.csv"
+    result = cli("infer", labels, "--out", out, "--workers-out", workers)
+    assert result.exit_code == 0, result.output
+    assert "auto blended:" in result.output and "wrote 10 answers" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["item"]: r["answer"] for r in rows} == {f"q{i}": "cat" if i % 2 else "dog" for i in range(10)}
+    lines = workers.read_text().splitlines()
+    assert lines[0].startswith("worker,n_labels,accuracy,lower,upper") and len(lines) == 5
+
+
+def test_infer_bad_input_exits_2_naming_the_column(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,rater,label\nq1,w1,cat\n")
+    result = cli("infer", labels)
+    assert result.exit_code == 2 and "no worker column" in result.stderr and "rater" in result.stderr
+    assert cli("infer", tmp_path / "missing.csv").exit_code == 2
+
+
+def test_infer_on_a_real_data_set_matches_the_library(cli: Cli, tmp_path: Path) -> None:
+    folder = DATASETS / "ZC_in"
+    if not (folder / "answers.csv").exists():
+        pytest.skip(f"real data set ZC_in not found under {DATASETS}")
+    from truthline.quality import aggregate
+    from tests.quality.crowd_data import load_set
+
+    data, truth = load_set("ZC_in")
+    known = truth >= 0
+    expected = float((aggregate(data, "auto").answers[known] == truth[known]).mean())
+    result = cli("infer", folder / "answers.csv", "--truth", folder / "truth.csv", "--out", tmp_path / "a.csv")
+    assert result.exit_code == 0, result.output
+    assert f"accuracy against --truth: {expected:.4f} over {int(known.sum()):,} items" in result.output
+    assert np.isclose(expected, 0.77, atol=0.02)

@@ -1,0 +1,131 @@
+"""Truth inference on crowd label files (`truthline infer`): reading, gold and truth, writing, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from truthline.errors import Invalid
+from truthline.services import crowdfile
+
+ROWS = [  # item "007" and item "7" are different items; w3 answers item a twice (real data does that)
+    ("a", "w1", "1"), ("a", "w2", "1"), ("a", "w3", "0"), ("a", "w3", "1"),
+    ("b", "w1", "0"), ("b", "w2", "0"), ("b", "w3", "0"),
+    ("007", "w1", "10"), ("007", "w2", "10"), ("007", "w3", "2"),
+    ("7", "w1", "2"), ("7", "w2", "2"), ("7", "w3", "2"),
+]
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]], header: str = "item,worker,label") -> Path:
+    path.write_text(header + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+def test_csv_keeps_ids_as_text_and_orders_numeric_classes(tmp_path: Path) -> None:
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", ROWS))
+    assert problem.labels.n_items == 4 and problem.labels.n_workers == 3 and problem.labels.n_labels == 13
+    assert set(problem.items) == {"a", "b", "007", "7"}
+    assert problem.classes == ["0", "1", "2", "10"]  # numeric order, not text order
+    result = crowdfile.infer(problem, "mv")
+    answers = dict(zip(problem.items, result.answers))
+    assert answers == {"a": "1", "b": "0", "007": "10", "7": "2"}
+    assert result.n_labels.tolist() == [4 if i == "a" else 3 for i in problem.items]
+    assert result.accuracy is None and result.model_weights == {}
+
+
+def test_jsonl_parquet_and_column_aliases_read_the_same(tmp_path: Path) -> None:
+    csv_answers = crowdfile.infer(crowdfile.load(write_csv(tmp_path / "l.csv", ROWS)), "ds").answers
+    jsonl = tmp_path / "l.jsonl"
+    jsonl.write_text("".join(json.dumps({"task": i, "worker": w, "answer": int(lab)}) + "\n" for i, w, lab in ROWS))
+    parquet = tmp_path / "l.parquet"
+    pq.write_table(pa.table({"item_id": [r[0] for r in ROWS], "annotator": [r[1] for r in ROWS],
+                             "label": [r[2] for r in ROWS]}), parquet)
+    for path in (jsonl, parquet):
+        problem = crowdfile.load(path)
+        got = dict(zip(problem.items, crowdfile.infer(problem, "ds").answers))
+        assert got == dict(zip(crowdfile.load(tmp_path / "l.csv").items, csv_answers)), path.name
+
+
+def test_gold_is_clamped_and_truth_is_only_scored(tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "l.csv", ROWS)
+    gold = write_csv(tmp_path / "g.csv", [("b", "1"), ("nowhere", "0")], header="item,gold")
+    truth = write_csv(tmp_path / "t.csv", [("a", "1"), ("b", "1"), ("7", "9")], header="item,truth")
+    plain = crowdfile.infer(crowdfile.load(labels, truth_path=truth), "ds")
+    assert dict(zip(crowdfile.load(labels).items, plain.answers))["b"] == "0"
+    assert plain.n_scored == 3 and plain.accuracy == pytest.approx(1 / 3)  # "9" was never answered: wrong
+    blind = crowdfile.infer(crowdfile.load(labels), "ds")
+    np.testing.assert_array_equal(plain.aggregate.posteriors, blind.aggregate.posteriors)  # truth never leaks
+    problem = crowdfile.load(labels, gold_path=gold, truth_path=truth)
+    clamped = crowdfile.infer(problem, "ds")
+    by_item = dict(zip(problem.items, clamped.answers))
+    assert by_item["b"] == "1" and clamped.confidence[problem.items.index("b")] == 1.0
+    expected = np.mean([by_item["a"] == "1", by_item["b"] == "1", False])
+    assert clamped.n_scored == 3 and clamped.accuracy == pytest.approx(expected)
+
+
+def test_auto_reports_its_model_weights(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rows = [(f"i{i}", f"w{w}", str(int(rng.random() < 0.8) if i % 2 else int(rng.random() < 0.2)))
+            for i in range(60) for w in rng.choice(8, 3, replace=False)]
+    result = crowdfile.infer(crowdfile.load(write_csv(tmp_path / "l.csv", rows)), "auto")
+    assert set(result.model_weights) == {"one_coin", "ds", "mace", "bcc"}
+    assert sum(result.model_weights.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_one_distinct_answer_is_a_defined_result(tmp_path: Path) -> None:
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", [("a", "w1", "yes"), ("b", "w2", "yes")]))
+    result = crowdfile.infer(problem, "auto")
+    assert result.answers == ["yes", "yes"] and np.all(np.isfinite(result.confidence))
+
+
+def test_answers_and_workers_files(tmp_path: Path) -> None:
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", ROWS))
+    result = crowdfile.infer(problem, "ds")
+    assert crowdfile.write_answers(tmp_path / "out.csv", problem, result) == 4
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "item,answer,confidence,n_labels" and len(lines) == 5
+    crowdfile.write_answers(tmp_path / "out.jsonl", problem, result)
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert {r["item"]: r["answer"] for r in rows} == dict(zip(problem.items, result.answers))
+    assert crowdfile.write_workers(tmp_path / "w.jsonl", problem, result) == 3
+    workers = [json.loads(line) for line in (tmp_path / "w.jsonl").read_text().splitlines()]
+    assert {w["worker"] for w in workers} == {"w1", "w2", "w3"} and {w["n_labels"] for w in workers} == {4, 5}
+    assert all(w["lower"] <= w["accuracy"] <= w["upper"] for w in workers)
+    with pytest.raises(Invalid) as err:
+        crowdfile.write_answers(tmp_path / "out.parquet", problem, result)
+    assert err.value.field == "out"
+
+
+@pytest.mark.parametrize(("text", "field", "line", "words"), [
+    ("item,who,label\na,w1,1\n", "worker", None, "no worker column"),
+    ("item,worker,label\na,w1,1\nb,,0\n", "worker", 3, "line 3: worker is empty"),
+    ("item,worker,label\n", "file", None, "no labels"),
+    ("", "file", 1, "empty file"),
+])
+def test_bad_files_name_the_column_or_line(tmp_path: Path, text: str, field: str, line: int | None,
+                                          words: str) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text(text)
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(path)
+    assert err.value.field == field and err.value.line == line and words in err.value.message
+
+
+def test_bad_format_and_method(tmp_path: Path) -> None:
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(tmp_path / "labels.txt")
+    assert "name it .csv, .jsonl or .parquet" in err.value.message
+    bad_json = tmp_path / "l.jsonl"
+    bad_json.write_text('{"item": "a", "worker": "w", "label": 1}\n{not json\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(bad_json)
+    assert err.value.field == "file"
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", ROWS))
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer(problem, "oracle")
+    assert err.value.field == "method"
