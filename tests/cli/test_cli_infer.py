@@ -58,3 +58,20 @@ def test_infer_on_a_real_data_set_matches_the_library(cli: Cli, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert f"accuracy against --truth: {expected:.4f} over {int(known.sum()):,} items" in result.output
     assert np.isclose(expected, 0.77, atol=0.02)
+
+
+def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
+    values = tmp_path / "v.csv"
+    values.write_text("item,worker,value\n"
+                      + "".join(f"m{i},w{w},{i * 10 + w % 2}\n" for i in range(5) for w in range(3)))
+    result = cli("infer", values, "--kind", "numeric", "--out", tmp_path / "v.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert [r["item"] for r in rows] == [f"m{i}" for i in range(5)] and rows[3]["n_labels"] == 3
+    pairs = tmp_path / "p.csv"
+    pairs.write_text("item_a,item_b,winner,worker\n" + "x,y,x,w1\nx,y,x,w2\ny,z,y,w1\nx,z,x,w3\n")
+    result = cli("infer", pairs, "--kind", "pairwise")
+    assert result.exit_code == 0 and "4 comparisons" in result.output and "│ x" in result.output
+    refused = cli("infer", pairs, "--kind", "pairwise", "--method", "ds")
+    assert refused.exit_code == 2 and "only apply to categorical labels" in refused.stderr
+    assert cli("infer", pairs, "--kind", "graph").exit_code == 2

@@ -129,3 +129,50 @@ def test_bad_format_and_method(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as err:
         crowdfile.infer(problem, "oracle")
     assert err.value.field == "method"
+
+
+def test_numeric_file_downweights_an_outlier_and_scores_truth(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    true = {f"m{i}": float(10 * i) for i in range(30)}
+    rows = [(item, f"w{w}", f"{value + rng.normal(0, 1):.3f}") for item, value in true.items() for w in range(4)]
+    rows.append(("m5", "w9", "1000"))  # one wild answer
+    labels = write_csv(tmp_path / "v.csv", rows, header="item,worker,value")
+    truth = write_csv(tmp_path / "t.csv", [(i, str(v)) for i, v in true.items()], header="item,truth")
+    result = crowdfile.infer_numeric(labels, truth)
+    estimates = {row[0]: row[1] for row in result.rows}
+    assert result.columns == ("item", "estimate", "stderr", "n_labels") and len(result.rows) == 30
+    assert abs(estimates["m5"] - 50.0) < 2.0  # the 1000 barely moves it
+    assert result.metric == "mean absolute error" and result.n_scored == 30 and result.value < 1.0
+    bad = write_csv(tmp_path / "bad.csv", [("a", "w1", "3"), ("a", "w2", "nan")], header="item,worker,value")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_numeric(bad)
+    assert err.value.line == 3 and err.value.field == "value"
+
+
+def test_pairwise_file_ranks_items_and_names_bad_winners(tmp_path: Path) -> None:
+    strength = {"low": 0.0, "mid": 1.5, "high": 3.0, "top": 4.5}
+    rng = np.random.default_rng(2)
+    rows = []
+    names = list(strength)
+    for n in range(300):
+        x, y = rng.choice(names, 2, replace=False)
+        p = 1 / (1 + np.exp(strength[y] - strength[x]))
+        rows.append((x, y, x if rng.random() < p else y, f"w{n % 5}"))
+    rows.append(("low", "top", "a", "w0"))  # a/b also name the winner
+    labels = write_csv(tmp_path / "p.csv", rows, header="item_a,item_b,winner,worker")
+    truth = write_csv(tmp_path / "t.csv", [(k, str(v)) for k, v in strength.items()], header="item,score")
+    result = crowdfile.infer_pairwise(labels, truth)
+    scores = {row[0]: row[1] for row in result.rows}
+    assert sorted(scores, key=scores.get) == ["low", "mid", "high", "top"]
+    assert all(row[2] <= row[1] <= row[3] for row in result.rows) and result.n_labels == 301
+    assert result.metric == "Spearman rank correlation" and result.value == pytest.approx(1.0)
+    assert crowdfile.write_rows(tmp_path / "out.csv", result.columns, result.rows) == 4
+    bad = write_csv(tmp_path / "bad.csv", [("x", "y", "x", "w1"), ("x", "y", "z", "w1")],
+                    header="item_a,item_b,winner,worker")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_pairwise(bad)
+    assert err.value.line == 3 and err.value.field == "winner" and "'x' or 'y'" in err.value.message
+    same = write_csv(tmp_path / "same.csv", [("x", "x", "x", "w1")], header="item_a,item_b,winner,worker")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_pairwise(same)
+    assert err.value.field == "item_b"

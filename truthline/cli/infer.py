@@ -1,9 +1,10 @@
-"""`truthline infer FILE`: truth inference on a crowd label file (item, worker, label), no database."""
+"""`truthline infer FILE`: truth inference on a crowd label file, no database: categorical labels (the default),
+numeric values or pairwise preferences (`--kind`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,11 +16,14 @@ from .results import LimitOption, MethodOption, _fmt
 
 FileArg = Annotated[Path, typer.Argument(help="Labels: .csv (header item,worker,label), .jsonl or .parquet.",
                                          exists=True, dir_okay=False, readable=True)]
+KIND_HELP = ("categorical (item,worker,label), numeric (item,worker,value: robust mean with worker noise and bias) "
+             "or pairwise (item_a,item_b,winner,worker: Bradley-Terry scores with intervals).")
 
 
 @handle_errors
 def infer(
     labels_file: FileArg,
+    kind: Annotated[str, typer.Option("--kind", help=KIND_HELP)] = "categorical",
     method: MethodOption = "auto",
     gold: Annotated[Path | None, typer.Option(
         "--gold", exists=True, dir_okay=False, help="item,label file of known answers: clamped, they also calibrate "
@@ -35,8 +39,18 @@ def infer(
     limit: LimitOption = 20,
 ) -> None:
     """Infer each item's answer from a crowd label file (no database, no server)."""
+    from truthline.errors import Invalid
     from truthline.services import crowdfile
 
+    if kind not in crowdfile.KINDS:
+        raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {kind!r}", field="kind")
+    if kind != "categorical":
+        given = [name for name, value in (("--method", method != "auto"), ("--gold", gold), ("--workers-out",
+                                                                                            workers_out)) if value]
+        if given:
+            raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
+        _scored(crowdfile, kind, labels_file, truth, out, limit)
+        return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         step = progress.add_task(f"Reading {labels_file.name}", total=None)
@@ -68,6 +82,30 @@ def infer(
         console.print(f"wrote {data.n_items:,} answers to {escape(str(out))}", highlight=False)
     if workers_out is not None:
         console.print(f"wrote {data.n_workers:,} workers to {escape(str(workers_out))}", highlight=False)
+
+
+def _scored(crowdfile: Any, kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int) -> None:
+    """Numeric or pairwise: fit, report the truth comparison, show or write one row per item."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        progress.add_task(f"Reading {labels_file.name} and fitting ({kind})", total=None)
+        fit = crowdfile.infer_numeric if kind == "numeric" else crowdfile.infer_pairwise
+        result = fit(labels_file, truth)
+        if out is not None:
+            crowdfile.write_rows(out, result.columns, result.rows)
+    console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "
+                  f"{'labels' if kind == 'numeric' else 'comparisons'}.", highlight=False)
+    if result.metric is not None:
+        value = "–" if result.value is None else f"{result.value:.4f}"
+        console.print(f"{result.metric} against --truth: [bold]{value}[/] over {result.n_scored:,} items",
+                      highlight=False)
+    if out is not None:
+        console.print(f"wrote {len(result.rows):,} rows to {escape(str(out))}", highlight=False)
+        return
+    table = Table(*result.columns)
+    for row in result.rows[: limit or None]:
+        table.add_row(*(_fmt(value) for value in row))
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

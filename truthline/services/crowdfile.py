@@ -1,14 +1,20 @@
 """Truth inference on a crowd label file, outside any project (`truthline infer`).
 
-A labels file holds one row per answer: item, worker, label (CSV with a header, JSONL or Parquet), the
-layout of crowd-kit and of most published crowdsourcing data sets; repeated (item, worker) rows are kept.
-Optional files give gold answers (clamped, as in a project) and truth (only compared against, never shown
-to the method). Ids and labels are read as text, so "007" stays "007". No database is involved.
+A labels file holds one row per answer (CSV with a header, JSONL or Parquet), the layout of crowd-kit and
+of most published crowdsourcing data sets; repeated (item, worker) rows are kept. Three kinds:
+- categorical: item, worker, label. Optional files give gold answers (clamped, as in a project) and truth
+  (only compared against, never shown to the method).
+- numeric: item, worker, value; robust weighted mean per item with worker noise and bias; truth scored
+  by mean absolute error.
+- pairwise: item_a, item_b, winner (the winning item's id, or "a"/"b"), worker; noisy-worker
+  Bradley-Terry score and interval per item; truth scores compared by Spearman rank correlation.
+Ids and labels are read as text, so "007" stays "007". No database is involved.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -28,6 +34,11 @@ ITEM = ("item", "task", "item_id", "external_id")
 WORKER = ("worker", "worker_id", "annotator", "user")
 LABEL = ("label", "answer")
 VALUE = ("truth", "gold", "label", "answer")
+NUMBER = ("value", "label", "answer")
+ITEM_A = ("item_a", "left", "a")
+ITEM_B = ("item_b", "right", "b")
+WINNER = ("winner", "label", "answer")
+KINDS = ("categorical", "numeric", "pairwise")
 
 
 @dataclass(frozen=True)
@@ -200,19 +211,9 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
 
 def write_answers(path: Path, problem: CrowdProblem, result: Inferred) -> int:
     """item, answer, confidence, n_labels per item to a .csv or .jsonl file; returns the rows written."""
-    fmt = _format(path)
-    if fmt == "parquet":
-        raise Invalid(f"{path.name}: write answers as .csv or .jsonl", field="out")
-    rows = zip(problem.items, result.answers, result.confidence.tolist(), result.n_labels.tolist(), strict=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        if fmt == "csv":
-            writer = csv.writer(fh)
-            writer.writerow(["item", "answer", "confidence", "n_labels"])
-            writer.writerows((i, a if a is not None else "", f"{c:.6f}", n) for i, a, c, n in rows)
-        else:
-            for i, a, c, n in rows:
-                fh.write(json.dumps({"item": i, "answer": a, "confidence": round(c, 6), "n_labels": n}) + "\n")
-    return len(problem.items)
+    rows = [(i, a, round(c, 6), n) for i, a, c, n in zip(
+        problem.items, result.answers, result.confidence.tolist(), result.n_labels.tolist(), strict=True)]
+    return write_rows(path, ("item", "answer", "confidence", "n_labels"), rows)
 
 
 def _number(x: float) -> float | None:
@@ -221,9 +222,6 @@ def _number(x: float) -> float | None:
 
 def write_workers(path: Path, problem: CrowdProblem, result: Inferred, level: float = 0.95) -> int:
     """worker, n_labels, accuracy with its credible interval, spammer score, to .csv or .jsonl."""
-    fmt = _format(path)
-    if fmt == "parquet":
-        raise Invalid(f"{path.name}: write workers as .csv or .jsonl", field="workers_out")
     agg = result.aggregate
     stats = worker_stats(problem.labels, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=level)
     counts = np.bincount(problem.labels.workers, minlength=problem.labels.n_workers).tolist()
@@ -231,6 +229,120 @@ def write_workers(path: Path, problem: CrowdProblem, result: Inferred, level: fl
     rows = [(w, n, *(_number(x) for x in values))
             for w, n, *values in zip(problem.workers, counts, stats.accuracy, stats.lower, stats.upper,
                                      stats.spammer_score, strict=True)]
+    return write_rows(path, columns, rows, "workers_out")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A numeric or pairwise result: one row per item (columns in order), plus a truth comparison."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    n_labels: int
+    n_workers: int
+    metric: str | None = None  # e.g. "mean absolute error", "Spearman rank correlation"
+    value: float | None = None
+    n_scored: int = 0
+
+
+def _numbers(column: Any, name: str, path: Path) -> np.ndarray:
+    """A text column as floats; the first cell that is not a finite number is named with its line."""
+    texts = column.to_pylist()
+    out = np.empty(len(texts))
+    for row, text in enumerate(texts):
+        try:
+            out[row] = float(text)
+        except ValueError:
+            out[row] = np.nan
+        if not np.isfinite(out[row]):
+            line = _first_row_line(_format(path), row)
+            raise Invalid(f"{path.name}: line {line}: {name} must be a finite number, got {text!r}",
+                          field=name, line=line)
+    return out
+
+
+def _truth_numbers(path: Path, item_index: dict[str, int]) -> dict[int, float]:
+    table = _read_table(path)
+    _, items = _text_column(table, ITEM, path, "item")
+    name, values = _text_column(table, VALUE + ("value", "score"), path, "truth")
+    numbers = _numbers(values, name, path)
+    return {item_index[i]: float(v) for i, v in zip(items.to_pylist(), numbers, strict=True) if i in item_index}
+
+
+def infer_numeric(path: Path, truth_path: Path | None = None) -> Scored:
+    """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias)."""
+    from truthline.quality.numeric import aggregate_numeric
+
+    table = _read_table(path)
+    if table.num_rows == 0:
+        raise Invalid(f"{path.name}: no labels in the file", field="file")
+    _, item_col = _text_column(table, ITEM, path, "item")
+    _, worker_col = _text_column(table, WORKER, path, "worker")
+    value_name, value_col = _text_column(table, NUMBER, path, "value")
+    values = _numbers(value_col, value_name, path)
+    items, item_names = _codes(item_col)
+    workers, worker_names = _codes(worker_col)
+    fit = aggregate_numeric(items, workers, values, n_items=len(item_names), n_workers=len(worker_names))
+    n_labels = np.bincount(items, minlength=len(item_names))
+    rows = [(name, _number(e), _number(s), int(n))
+            for name, e, s, n in zip(item_names, fit.estimate, fit.stderr, n_labels, strict=True)]
+    result = Scored(("item", "estimate", "stderr", "n_labels"), rows, len(values), len(worker_names))
+    if truth_path is None:
+        return result
+    truth = _truth_numbers(truth_path, {name: i for i, name in enumerate(item_names)})
+    errors = [abs(fit.estimate[i] - v) for i, v in truth.items()]
+    return dataclasses.replace(result, metric="mean absolute error", n_scored=len(errors),
+                               value=float(np.mean(errors)) if errors else None)
+
+
+def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.95) -> Scored:
+    """item, score, lower, upper, n_comparisons for a pairwise file (Bradley-Terry with noisy workers)."""
+    from scipy.stats import spearmanr
+
+    from truthline.quality.pairwise import crowd_bradley_terry
+
+    table = _read_table(path)
+    if table.num_rows == 0:
+        raise Invalid(f"{path.name}: no comparisons in the file", field="file")
+    _, a_col = _text_column(table, ITEM_A, path, "item_a")
+    _, b_col = _text_column(table, ITEM_B, path, "item_b")
+    win_name, win_col = _text_column(table, WINNER, path, "winner")
+    _, worker_col = _text_column(table, WORKER, path, "worker")
+    left, right, won = a_col.to_pylist(), b_col.to_pylist(), win_col.to_pylist()
+    names = list(dict.fromkeys(left + right))
+    index = {name: i for i, name in enumerate(names)}
+    winner = np.empty(len(won), dtype=np.int64)
+    for row, (x, y, w) in enumerate(zip(left, right, won, strict=True)):
+        line = _first_row_line(_format(path), row)
+        if x == y:
+            raise Invalid(f"{path.name}: line {line}: an item is compared with itself", field="item_b", line=line)
+        if w not in (x, y, "a", "b"):
+            raise Invalid(f"{path.name}: line {line}: {win_name} must name one of the two items ({x!r} or {y!r}) "
+                          f"or be a/b, got {w!r}", field=win_name, line=line)
+        winner[row] = 0 if w == x else 1 if w == y else 0 if w == "a" else 1  # item ids before a/b
+    a = np.array([index[x] for x in left], dtype=np.int64)
+    b = np.array([index[y] for y in right], dtype=np.int64)
+    workers, worker_names = _codes(worker_col)
+    fit = crowd_bradley_terry(a, b, winner, workers, n_items=len(names), n_workers=len(worker_names), level=level)
+    counts = np.bincount(a, minlength=len(names)) + np.bincount(b, minlength=len(names))
+    rows = [(name, _number(s), _number(lo), _number(hi), int(n))
+            for name, s, lo, hi, n in zip(names, fit.scores, fit.lower, fit.upper, counts, strict=True)]
+    result = Scored(("item", "score", "lower", "upper", "n_comparisons"), rows, len(a), len(worker_names))
+    if truth_path is None:
+        return result
+    truth = _truth_numbers(truth_path, index)
+    if len(truth) < 2:
+        return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(truth))
+    keys = sorted(truth)
+    rho = spearmanr([fit.scores[i] for i in keys], [truth[i] for i in keys]).statistic
+    return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys), value=float(rho))
+
+
+def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]], field: str = "out") -> int:
+    """Rows to a .csv (header first) or .jsonl file; returns how many."""
+    fmt = _format(path)
+    if fmt == "parquet":
+        raise Invalid(f"{path.name}: write results as .csv or .jsonl", field=field)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
