@@ -75,3 +75,14 @@ def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
     refused = cli("infer", pairs, "--kind", "pairwise", "--method", "ds")
     assert refused.exit_code == 2 and "only apply to categorical labels" in refused.stderr
     assert cli("infer", pairs, "--kind", "graph").exit_code == 2
+
+
+def test_infer_says_how_many_truth_rows_matched_nothing(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\nq1,w1,cat\nq1,w2,cat\nq2,w1,dog\n")
+    truth = tmp_path / "truth.csv"
+    truth.write_text("item,truth\nq1,cat\nQ2,dog\nq3,dog\n")
+    result = cli("infer", labels, "--truth", truth, "--method", "mv")
+    assert result.exit_code == 0, result.output
+    assert "note: 2 --truth rows name items the labels file does not have" in result.output
+    assert "over 1 items" in result.output

@@ -66,6 +66,10 @@ def infer(
     console.print(f"{data.n_items:,} items, {data.n_workers:,} workers, {data.n_labels:,} labels, "
                   f"{len(problem.classes)} classes; {len(problem.gold):,} gold; method {escape(method)} in "
                   f"{result.seconds:.2f} s.", highlight=False)
+    for name, count in problem.unmatched.items():
+        if count:
+            console.print(f"note: {count:,} --{name} rows name items the labels file does not have (ignored)",
+                          highlight=False)
     if result.model_weights:
         used = ", ".join(f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0)
         console.print(f"auto blended: {used}", highlight=False)

@@ -51,12 +51,13 @@ class CrowdProblem:
     classes: list[str]
     gold: dict[int, int]
     truth: dict[int, str]  # text, not a class index: a truth nobody answered is still a truth
+    unmatched: dict[str, int]  # "gold"/"truth" -> rows naming items the labels file does not have (ignored)
 
 
 @dataclass(frozen=True)
 class Inferred:
     aggregate: Aggregate
-    answers: list[str | None]  # per item; None for an item without labels (only possible with gold)
+    answers: list[str]  # per item (every item of a labels file has a label)
     confidence: np.ndarray
     n_labels: np.ndarray
     accuracy: float | None  # against truth, over items that have one
@@ -167,8 +168,8 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
     workers, worker_names = _codes(worker_col)
     label_codes, label_names = _codes(label_col)
     item_index = {name: i for i, name in enumerate(item_names)}
-    gold_text, _ = _answers_file(gold_path, item_index) if gold_path else ({}, 0)
-    truth, _ = _answers_file(truth_path, item_index) if truth_path else ({}, 0)
+    gold_text, gold_unmatched = _answers_file(gold_path, item_index) if gold_path else ({}, 0)
+    truth, truth_unmatched = _answers_file(truth_path, item_index) if truth_path else ({}, 0)
     classes = _class_order(set(label_names) | set(gold_text.values()))  # truth stays out: it must not inform
     if len(classes) == 1:  # everyone gave the same answer: still a choice between it and "something else"
         classes.append("")  # (no cell is empty, so this name is free)
@@ -180,7 +181,8 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
     except QualityInputError as exc:
         raise Invalid(f"{labels_path.name}: {exc}", field=exc.field) from None
     gold = {i: position[v] for i, v in gold_text.items()}
-    return CrowdProblem(crowd, item_names, worker_names, classes, gold, truth)
+    return CrowdProblem(crowd, item_names, worker_names, classes, gold, truth,
+                        {"gold": gold_unmatched, "truth": truth_unmatched})
 
 
 def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
@@ -192,9 +194,7 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         raise Invalid(str(exc), field=exc.field or "method") from None
     seconds = time.perf_counter() - started
     n_labels = np.bincount(problem.labels.items, minlength=problem.labels.n_items)
-    labelled = (n_labels > 0) | np.isin(np.arange(len(n_labels)), list(problem.gold))
-    best = agg.posteriors.argmax(axis=1)
-    answers = [problem.classes[int(k)] if ok else None for k, ok in zip(best.tolist(), labelled.tolist())]
+    answers = [problem.classes[k] for k in agg.posteriors.argmax(axis=1).tolist()]
     scored = [answers[i] == value for i, value in problem.truth.items()]
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
     return Inferred(
