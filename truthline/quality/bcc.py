@@ -24,7 +24,7 @@ from ._em import (
     normalize_rows,
     parse_known,
     row_sums,
-    softmax_rows_ll,
+    softmax_rows_f32,
     vote_counts,
 )
 from .labels import CrowdLabels, QualityInputError
@@ -89,6 +89,9 @@ def fit(
     pooled = n_wkl.sum(axis=0) + 1.0 / k
     pooled /= pooled.sum(axis=1, keepdims=True)
     alpha0 = prior_strength * pooled
+    # E-step buffers reused across iterations (fresh arrays each step cost page faults)
+    logp = np.empty((labels.n_items, k))
+    post_buf, exp_buf = np.empty_like(logp), np.empty(logp.shape, dtype=np.float32)
     prev_ll = -np.inf
     converged = False
     it = 0
@@ -99,9 +102,10 @@ def fit(
         e_log_conf = digamma(a) - digamma(a.sum(axis=2, keepdims=True))
         rho = col_sums(post, labelled) + class_prior_strength
         e_log_rho = digamma(rho) - digamma(rho.sum())
-        logp = index.log_evidence(e_log_conf)
+        index.log_evidence(e_log_conf, logp)
         logp += e_log_rho
-        post, lse = softmax_rows_ll(logp)
+        post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
+        post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
         kn.clamp(post)
         n_wkl = index.confusion_counts(post)
         ll = float(lse.sum())

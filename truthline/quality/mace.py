@@ -19,7 +19,7 @@ from ._em import (
     parse_known,
     row_sums,
     safe_log,
-    softmax_rows_ll,
+    softmax_rows_f32,
     vote_counts,
 )
 from .labels import CrowdLabels, QualityInputError
@@ -69,14 +69,18 @@ def fit(
     theta = np.full(w_count, 0.8)
     xi = np.full((w_count, k), 1.0 / k)
     prior = np.full(k, 1.0 / k)
+    # E-step buffers reused across iterations (fresh arrays each step cost page faults)
+    logp = np.empty((labels.n_items, k))
+    post_buf, exp_buf = np.empty_like(logp), np.empty(logp.shape, dtype=np.float32)
     prev_ll = -np.inf
     converged = False
     it = 0
     for it in range(0, max_iter + 1):
         if it > 0:
-            logp = index.log_evidence(safe_log(_confusion(theta, xi)))
+            index.log_evidence(safe_log(_confusion(theta, xi)), logp)
             logp += safe_log(prior)
-            post, lse = softmax_rows_ll(logp)
+            post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
+            post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
             kn.clamp(post)
             ll = float(lse.sum())
         # M-step: expected "knew it" and "spammed label l" counts per (worker, label); only the soft

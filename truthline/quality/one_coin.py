@@ -19,7 +19,7 @@ from ._em import (
     parse_known,
     row_sums,
     safe_log,
-    softmax_rows_ll,
+    softmax_rows_f32,
     vote_counts,
 )
 from .labels import CrowdLabels, QualityInputError
@@ -71,13 +71,17 @@ def fit(
 
     acc, _ = accuracy_m_step(index, post, n_w, smoothing)
     prior = _class_prior(post, labelled)
+    # E-step buffers reused across iterations (fresh arrays each step cost page faults)
+    logp = np.empty((labels.n_items, k))
+    post_buf, exp_buf = np.empty_like(logp), np.empty(logp.shape, dtype=np.float32)
     prev_ll = -np.inf
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        logp = index.log_evidence(np.log(confusion_from_accuracy(acc, k)))
+        index.log_evidence(np.log(confusion_from_accuracy(acc, k)), logp)
         logp += safe_log(prior)
-        post, lse = softmax_rows_ll(logp)
+        post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
+        post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
         kn.clamp(post)
         ll = float(lse.sum())
         acc, _ = accuracy_m_step(index, post, n_w, smoothing)
