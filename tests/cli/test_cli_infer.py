@@ -26,6 +26,7 @@ def test_infer_prints_answers_and_writes_files(cli: Cli, tmp_path: Path) -> None
     assert "10 items, 4 workers, 40 labels, 2 classes" in result.output
     assert "accuracy against --truth: 1.0000 over 10 items" in result.output
     assert result.output.count("│ q") == 3  # --limit rows
+    assert "Inferred answers" in result.output and result.output.count("5 (50.0%)") == 2  # the bars per class
     out, workers = tmp_path / "answers.jsonl", tmp_path / "workers.csv"
     result = cli("infer", labels, "--out", out, "--workers-out", workers)
     assert result.exit_code == 0, result.output

@@ -3,10 +3,12 @@ numeric values or pairwise preferences (`--kind`)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.bar import Bar
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -73,6 +75,7 @@ def infer(
     if result.model_weights:
         used = ", ".join(f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0)
         console.print(f"auto blended: {used}", highlight=False)
+    console.print(_distribution(problem.classes, result.answers))
     if result.accuracy is not None:
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",
                       highlight=False)
@@ -86,6 +89,17 @@ def infer(
         console.print(f"wrote {data.n_items:,} answers to {escape(str(out))}", highlight=False)
     if workers_out is not None:
         console.print(f"wrote {data.n_workers:,} workers to {escape(str(workers_out))}", highlight=False)
+
+
+def _distribution(classes: list[str], answers: list[str]) -> Table:
+    """Answers per class as bars: a skewed or collapsed result shows at a glance."""
+    counts = Counter(answers)
+    total = max(len(answers), 1)
+    table = Table("answer", "", "items", title="Inferred answers", title_justify="left", box=None)
+    for name in classes:
+        n = counts.get(name, 0)
+        table.add_row(escape(name) or "(other)", Bar(total, 0, n, width=30, color="cyan"), f"{n:,} ({n / total:.1%})")
+    return table
 
 
 def _scored(crowdfile: Any, kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int) -> None:
