@@ -126,6 +126,14 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
     return found, column
 
 
+def _columns(path: Path, *wanted: tuple[Sequence[str], str]) -> list[tuple[str, Any]]:
+    """(name, text column) per (accepted names, what) in `wanted`, from a labels file that has rows."""
+    table = _read_table(path)
+    if table.num_rows == 0:
+        raise Invalid(f"{path.name}: no labels in the file", field="file")
+    return [_text_column(table, names, path, what) for names, what in wanted]
+
+
 def _codes(column: Any) -> tuple[np.ndarray, list[str]]:
     """Integer codes and the distinct values, in first-seen order."""
     encoded = column.dictionary_encode()
@@ -158,12 +166,8 @@ def _answers_file(path: Path, item_index: dict[str, int]) -> tuple[dict[int, str
 
 def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | None = None) -> CrowdProblem:
     """Read a labels file (and optional gold/truth files) into index arrays."""
-    table = _read_table(labels_path)
-    if table.num_rows == 0:
-        raise Invalid(f"{labels_path.name}: no labels in the file", field="file")
-    _, item_col = _text_column(table, ITEM, labels_path, "item")
-    _, worker_col = _text_column(table, WORKER, labels_path, "worker")
-    _, label_col = _text_column(table, LABEL, labels_path, "label")
+    (_, item_col), (_, worker_col), (_, label_col) = _columns(
+        labels_path, (ITEM, "item"), (WORKER, "worker"), (LABEL, "label"))
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
     label_codes, label_names = _codes(label_col)
@@ -273,12 +277,8 @@ def infer_numeric(path: Path, truth_path: Path | None = None) -> Scored:
     """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias)."""
     from truthline.quality.numeric import aggregate_numeric
 
-    table = _read_table(path)
-    if table.num_rows == 0:
-        raise Invalid(f"{path.name}: no labels in the file", field="file")
-    _, item_col = _text_column(table, ITEM, path, "item")
-    _, worker_col = _text_column(table, WORKER, path, "worker")
-    value_name, value_col = _text_column(table, NUMBER, path, "value")
+    (_, item_col), (_, worker_col), (value_name, value_col) = _columns(
+        path, (ITEM, "item"), (WORKER, "worker"), (NUMBER, "value"))
     values = _numbers(value_col, value_name, path)
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
@@ -301,13 +301,8 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
 
     from truthline.quality.pairwise import crowd_bradley_terry
 
-    table = _read_table(path)
-    if table.num_rows == 0:
-        raise Invalid(f"{path.name}: no comparisons in the file", field="file")
-    _, a_col = _text_column(table, ITEM_A, path, "item_a")
-    _, b_col = _text_column(table, ITEM_B, path, "item_b")
-    win_name, win_col = _text_column(table, WINNER, path, "winner")
-    _, worker_col = _text_column(table, WORKER, path, "worker")
+    (_, a_col), (_, b_col), (win_name, win_col), (_, worker_col) = _columns(
+        path, (ITEM_A, "item_a"), (ITEM_B, "item_b"), (WINNER, "winner"), (WORKER, "worker"))
     left, right, won = a_col.to_pylist(), b_col.to_pylist(), win_col.to_pylist()
     names = list(dict.fromkeys(left + right))
     index = {name: i for i, name in enumerate(names)}
