@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.bar import Bar
@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .context import console, handle_errors
-from .results import LimitOption, MethodOption, _fmt
+from .results import LimitOption, MethodOption, cell_text
 
 FileArg = Annotated[Path, typer.Argument(help="Labels: .csv (header item,worker,label), .jsonl or .parquet.",
                                          exists=True, dir_okay=False, readable=True)]
@@ -47,12 +47,20 @@ def infer(
     if kind not in crowdfile.KINDS:
         raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {kind!r}", field="kind")
     if kind != "categorical":
-        given = [name for name, value in (("--method", method != "auto"), ("--gold", gold), ("--workers-out",
-                                                                                            workers_out)) if value]
+        options = {"--method": method != "auto", "--gold": gold, "--workers-out": workers_out}
+        given = [name for name, value in options.items() if value]
         if given:
             raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
-        _scored(crowdfile, kind, labels_file, truth, out, limit)
+        _scored(kind, labels_file, truth, out, limit)
         return
+    _categorical(labels_file, method, gold, truth, out, workers_out, limit)
+
+
+def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path | None, out: Path | None,
+                 workers_out: Path | None, limit: int) -> None:
+    """Categorical labels: infer, report, show or write the answers (and the workers)."""
+    from truthline.services import crowdfile
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         step = progress.add_task(f"Reading {labels_file.name}", total=None)
@@ -82,7 +90,7 @@ def infer(
     if out is None:
         table = Table("item", "answer", "confidence", "labels")
         for i in range(min(limit or data.n_items, data.n_items)):
-            table.add_row(escape(problem.items[i]), _fmt(result.answers[i]), _fmt(float(result.confidence[i])),
+            table.add_row(escape(problem.items[i]), cell_text(result.answers[i]), cell_text(float(result.confidence[i])),
                           str(int(result.n_labels[i])))
         console.print(table)
     else:
@@ -102,8 +110,10 @@ def _distribution(classes: list[str], answers: list[str]) -> Table:
     return table
 
 
-def _scored(crowdfile: Any, kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int) -> None:
+def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int) -> None:
     """Numeric or pairwise: fit, report the truth comparison, show or write one row per item."""
+    from truthline.services import crowdfile
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"Reading {labels_file.name} and fitting ({kind})", total=None)
@@ -122,7 +132,7 @@ def _scored(crowdfile: Any, kind: str, labels_file: Path, truth: Path | None, ou
         return
     table = Table(*result.columns)
     for row in result.rows[: limit or None]:
-        table.add_row(*(_fmt(value) for value in row))
+        table.add_row(*(cell_text(value) for value in row))
     console.print(table)
 
 

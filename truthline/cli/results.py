@@ -27,7 +27,7 @@ def as_dict(row: Any) -> dict[str, Any]:
     return dict(vars(row))
 
 
-def _fmt(value: Any, key: str = "") -> str:
+def cell_text(value: Any, key: str = "") -> str:
     """`value` as table text, escaped: labels and ids are user data, not Rich markup."""
     return escape(_text(value, key))
 
@@ -55,11 +55,11 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
     rows = [as_dict(r) for r in results.item_results(engine, actor, proj.id, method=method)]
     table = Table("external id", "answer", "confidence", title=f"Project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(escape(str(r.get("external_id"))), _fmt(r.get("answer")), _fmt(r.get("confidence")))
+        table.add_row(escape(str(r.get("external_id"))), cell_text(r.get("answer")), cell_text(r.get("confidence")))
     console.print(table)
     answered = [r for r in rows if r.get("answer") is not None]
     conf = [float(r["confidence"]) for r in answered if r.get("confidence") is not None]
-    dist = Counter(_fmt(r["answer"]) for r in answered)
+    dist = Counter(cell_text(r["answer"]) for r in answered)
     console.print(
         f"{len(rows)} items, {len(answered)} with an answer"
         + (f", mean confidence {sum(conf) / len(conf):.3f}" if conf else "")
@@ -71,7 +71,7 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
     if accuracy.get("against"):
         console.print(
             f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): "
-            f"Dawid-Skene {_fmt(accuracy.get('ds'))}, majority vote {_fmt(accuracy.get('mv'))}",
+            f"Dawid-Skene {cell_text(accuracy.get('ds'))}, majority vote {cell_text(accuracy.get('mv'))}",
             highlight=False,
         )
     agreement = (summary.get("agreement") or {}).get("mv_vs_ds")
@@ -94,7 +94,7 @@ def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOpti
     columns = [k for k in rows[0] if k not in ("user_id", "project_id", "confusion")]
     table = Table(*(c.replace("_", " ") for c in columns), title=f"Workers · project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(*(_fmt(r.get(c), c) for c in columns))
+        table.add_row(*(cell_text(r.get(c), c) for c in columns))
     console.print(table)
 
 
