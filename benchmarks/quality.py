@@ -2,7 +2,8 @@
 
 Runs every Truthline method on each real set in ../shared/datasets (skipped cleanly if absent) and on
 a synthetic crowd (100k items, 1,000 workers, 5 classes, ~10% spammers, 5 labels per item = 500k
-labels); runs crowd-kit's methods on the same integer arrays in a separate virtualenv (subprocess,
+labels) and on ten small synthetic crowds of different kinds (quality_data.REGIMES, 3 seeds each);
+runs crowd-kit's methods on the same integer arrays in a separate virtualenv (subprocess,
 so Truthline never depends on it); writes benchmarks/results/quality.md and prints it.
 
     python benchmarks/quality.py [--crowdkit-python .venv-bench/bin/python] [--no-crowdkit]
