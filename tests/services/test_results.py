@@ -170,3 +170,6 @@ def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, ad
     assert again["agreement"]["fleiss_kappa"] != 99.0 and again["workers"][0]["accuracy"] >= 0
     data = load_for(engine, admin.user, labelled.id)
     assert data.memo(("quality_report", "ds"), lambda: None) is not None  # computed once, kept with the labels
+    assert again["models"] == {}  # only auto blends models
+    models = quality_report(engine, admin.user, labelled.id, "auto")["models"]
+    assert models and set(models) <= {"one_coin", "ds", "mace", "bcc"} and abs(sum(models.values()) - 1) < 1e-3

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from truthline.errors import Invalid
 from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
+from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
 from truthline.services.results import ProjectLabels, load_for, worker_info
 from truthline.store.records import User
@@ -94,13 +95,14 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
 
     {"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
+     "models": {model: weight} that `auto` blended (empty for other methods),
      "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
                   "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
     if method not in METHODS:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
-                              "accuracy_vs_truth": None, "workers": []}
+                              "accuracy_vs_truth": None, "workers": [], "models": {}}
     if len(data.labels.answers) == 0:
         return report
     try:
@@ -109,6 +111,9 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
         raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
     report["agreement"] = dict(agreement)
     report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
+    weights = agg.worker_params.get("model_weights") if method == "auto" else None
+    if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
+        report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
     user_ids = data.user_ids.tolist()
     names, active = worker_info(engine, data)
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))

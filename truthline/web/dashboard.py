@@ -66,6 +66,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "accuracy": accuracy,
             "alpha": report["agreement"]["krippendorff_alpha"],
             "kappa": report["agreement"]["fleiss_kappa"],
+            "models": report["models"],
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
