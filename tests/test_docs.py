@@ -111,3 +111,24 @@ def test_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         for server, engine in reversed(servers):
             server.__exit__(None, None, None)
             engine.dispose()
+
+
+def test_quality_doc_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `truthline infer` lines of docs/quality.md, on small files named as in the doc."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "quality.md").read_text(encoding="utf-8")
+    block = re.findall(r"```\n(.*?)```", doc, flags=re.S)[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "answers.csv").write_text("item,worker,label\n" + "".join(
+        f"i{i},w{w},{'yes' if (i + (w == 2)) % 2 else 'no'}\n" for i in range(8) for w in range(3)))
+    truth = "".join(f"i{i},{'yes' if i % 2 else 'no'}\n" for i in range(8))
+    (tmp_path / "truth.csv").write_text("item,truth\n" + truth)
+    (tmp_path / "values.csv").write_text("item,worker,value\n" + "".join(
+        f"v{i},w{w},{i + 0.1 * w}\n" for i in range(4) for w in range(3)))
+    (tmp_path / "prefs.csv").write_text("item_a,item_b,winner,worker\nx,y,x,w1\ny,z,y,w2\nx,z,x,w1\n")
+    lines = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert len(lines) == 4 and all(line.startswith("truthline infer ") for line in lines)
+    runner = CliRunner()
+    for line in lines:
+        result = runner.invoke(app, shlex.split(line)[1:], catch_exceptions=False)
+        assert result.exit_code == 0, (line, result.output)
+    assert (tmp_path / "answers.jsonl").exists() and (tmp_path / "workers.csv").exists()
