@@ -30,8 +30,8 @@ def test_zc_in_beats_crowdkit_ds() -> None:
     # Known gap: one-coin DS is best here (0.793). Every truth-free score tried (held-out labels,
     # held-out items, agreement with held-out workers) prefers the asymmetric models (DS, BCC, MACE),
     # and DS reaches the same 0.757 optimum even when started from the truth, so auto lands between DS
-    # and one-coin. Guard the level we reach.
-    assert _acc("ZC_in") >= CROWDKIT_DS["ZC_in"] + 0.005
+    # and one-coin (0.780, with the pooled model in the blend). Guard the level we reach.
+    assert _acc("ZC_in") >= CROWDKIT_DS["ZC_in"] + 0.02
 
 
 def test_mean_beats_every_crowdkit_method() -> None:
@@ -65,3 +65,21 @@ def test_options_are_checked() -> None:
         auto.fit(data, holdout=1.5)
     with pytest.raises(QualityInputError):
         auto.fit(data, tolerance=-1)
+
+
+def test_equal_sparse_workers_lean_on_the_pooled_model() -> None:
+    # 600 equally good workers with ~5 labels each: per-worker accuracies cannot be told apart, and the
+    # pooled (majority vote's) model predicts held-out labels best
+    data, truth = simulate(n_items=1000, n_workers=600, k=2, per_item=3, seed=41, acc_range=(0.7, 0.7),
+                           spammers=0)
+    r = auto.fit(data)
+    weights = dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))
+    assert weights["pooled"] > 0 and weights["pooled"] == max(weights.values())
+    mv = (aggregate(data, "mv").answers == truth).mean()
+    assert (r.answers == truth).mean() >= mv - 0.01
+
+
+def test_too_few_labels_fall_back_to_the_pooled_model() -> None:
+    data, _ = simulate(n_items=3, n_workers=3, k=2, per_item=2, seed=5, spammers=0)
+    r = auto.fit(data)
+    assert dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))["pooled"] == 1.0

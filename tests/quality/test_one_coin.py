@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from truthline.quality import QualityInputError, one_coin
+from truthline.quality import QualityInputError, aggregate, one_coin
 
-from crowd_data import simulate
+from crowd_data import assert_distributions, simulate
 
 
 def test_recovers_worker_accuracy() -> None:
@@ -33,3 +33,16 @@ def test_options_are_checked() -> None:
         one_coin.fit(data, smoothing=-1)
     with pytest.raises(QualityInputError):
         one_coin.fit(data, max_iter=0)
+
+
+def test_shared_accuracy_is_majority_votes_model() -> None:
+    data, truth = simulate(n_items=400, n_workers=12, k=3, per_item=5, seed=31, spammers=0)
+    shared = one_coin.fit(data, shared=True)
+    assert np.ptp(shared.worker_accuracy) == 0.0 and 1 / 3 < shared.worker_accuracy[0] < 1
+    votes = np.zeros((data.n_items, 3))
+    np.add.at(votes, (data.items, data.labels), 1)
+    top = np.sort(votes, axis=1)
+    clear = top[:, -1] > top[:, -2]  # where the vote has a single winner, equal weights follow it
+    assert np.array_equal(shared.answers[clear], aggregate(data, "mv").answers[clear])
+    assert_distributions(shared.posteriors, data.n_items, 3)
+    assert (one_coin.fit(data).answers == truth).mean() >= (shared.answers == truth).mean() - 0.02

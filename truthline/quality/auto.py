@@ -8,11 +8,17 @@ one is kept, and the kept models' posteriors (refitted on all labels) are averag
 weights. Averaging models that explain the labels about equally well cancels part of each model's
 own bias (one-coin's rigidity, DS's over-fitting, MACE's spam mode) while models that clearly fit
 worse are left out. Rejected models are not refitted.
+
+The candidates run from rigid to flexible: `pooled` (one accuracy shared by every worker, majority
+vote's model), one-coin, MACE, Dawid-Skene and BCC. The rigid ones win where the data cannot support
+per-worker estimates (few labels per worker) or where workers' errors are shared, which flexible
+models mistake for signal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -24,6 +30,7 @@ from .result import Aggregate
 __all__ = ["fit", "heldout_scores", "CANDIDATES"]
 
 CANDIDATES: dict[str, Callable[..., Aggregate]] = {
+    "pooled": partial(one_coin.fit, shared=True),  # majority vote's model: all workers equally good
     "one_coin": one_coin.fit,
     "ds": dawid_skene.fit,
     "mace": mace.fit,
@@ -118,8 +125,9 @@ def fit(
         s = np.array([scores[n] for n in names])
         weights = (s >= s.max() - tolerance).astype(np.float64)
     else:
-        weights = np.zeros(len(names))  # too few labels to hold any out: the Bayesian model
-        weights[names.index("bcc") if "bcc" in names else 0] = 1.0
+        # too few labels to hold any out: majority vote's model (per-worker models have nothing to go on)
+        weights = np.zeros(len(names))
+        weights[names.index("pooled") if "pooled" in names else 0] = 1.0
     weights /= weights.sum()
 
     post = np.zeros((labels.n_items, labels.n_classes))

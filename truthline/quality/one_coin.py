@@ -2,6 +2,10 @@
 
 EM from a majority-vote start. Each accuracy has a Beta prior of `smoothing` pseudo-labels centred on
 the pooled accuracy of all workers, so a worker with three labels is not declared perfect.
+
+`shared=True` gives every worker the one pooled accuracy: majority vote's implicit model ("all workers
+are equally good"), with a likelihood, a class prior and a confidence, so `auto` can weigh it against
+the per-worker models. It wins where per-worker accuracies cannot be told apart (few labels per worker).
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ _EPS = 1e-6
 
 
 def accuracy_m_step(
-    index: LabelIndex, post: np.ndarray, n_w: np.ndarray, smoothing: float
+    index: LabelIndex, post: np.ndarray, n_w: np.ndarray, smoothing: float, shared: bool = False
 ) -> tuple[np.ndarray, float]:
-    """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward."""
+    """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward
+    (with `shared`, every worker gets the pooled accuracy)."""
     num = np.trace(index.confusion_counts(post), axis1=1, axis2=2)  # expected correct labels per worker
     pooled = (num.sum() + 1.0) / (n_w.sum() + 2.0)
+    if shared:
+        return np.full(len(n_w), np.clip(pooled, _EPS, 1.0 - _EPS)), float(pooled)
     acc = (num + smoothing * pooled) / (n_w + smoothing) if smoothing > 0 else num / np.maximum(n_w, 1.0)
     acc = np.where(n_w + smoothing > 0, acc, pooled)
     return np.clip(acc, _EPS, 1.0 - _EPS), float(pooled)
@@ -49,12 +56,14 @@ def fit(
     max_iter: int = 100,
     tol: float = 1e-5,
     init: np.ndarray | None = None,
+    shared: bool = False,
 ) -> Aggregate:
     """Fit one-coin Dawid-Skene by EM.
 
     smoothing: Beta pseudo-labels per worker accuracy (>= 0), centred on the pooled accuracy.
     max_iter, tol: stop when the log-likelihood changes by less than `tol` per label.
     init: optional (n_items, K) starting posteriors (default: majority-vote shares).
+    shared: one accuracy for all workers (`smoothing` then plays no part).
     """
     if not np.isfinite(smoothing) or smoothing < 0:
         raise QualityInputError(f"smoothing: must be a finite number >= 0, got {smoothing}", "smoothing")
@@ -69,7 +78,7 @@ def fit(
     index = LabelIndex(labels)
     n_w = np.bincount(labels.workers, minlength=labels.n_workers).astype(np.float64)
 
-    acc, _ = accuracy_m_step(index, post, n_w, smoothing)
+    acc, _ = accuracy_m_step(index, post, n_w, smoothing, shared)
     prior = _class_prior(post, labelled)
     # E-step buffers reused across iterations (fresh arrays each step cost page faults)
     logp = np.empty((labels.n_items, k))
@@ -84,7 +93,7 @@ def fit(
         post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
         kn.clamp(post)
         ll = float(lse.sum())
-        acc, _ = accuracy_m_step(index, post, n_w, smoothing)
+        acc, _ = accuracy_m_step(index, post, n_w, smoothing, shared)
         prior = _class_prior(post, labelled)
         if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
             converged = True
