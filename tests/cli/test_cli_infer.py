@@ -43,6 +43,9 @@ def test_infer_bad_input_exits_2_naming_the_column(cli: Cli, tmp_path: Path) -> 
     result = cli("infer", labels)
     assert result.exit_code == 2 and "no worker column" in result.stderr and "rater" in result.stderr
     assert cli("infer", tmp_path / "missing.csv").exit_code == 2
+    labels.write_text("item,worker,label\nq1,w1,cat\n")
+    result = cli("infer", labels, "--out", tmp_path / "answers.txt")
+    assert result.exit_code == 2 and "write results as .csv or .jsonl" in result.stderr
 
 
 def test_infer_on_a_real_data_set_matches_the_library(cli: Cli, tmp_path: Path) -> None:

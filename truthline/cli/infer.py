@@ -46,6 +46,9 @@ def infer(
 
     if kind not in crowdfile.KINDS:
         raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {kind!r}", field="kind")
+    for path, field in ((out, "out"), (workers_out, "workers_out")):
+        if path is not None:
+            crowdfile.output_format(path, field)  # a bad name fails now, not after the inference
     if kind != "categorical":
         options = {"--method": method != "auto", "--gold": gold, "--workers-out": workers_out}
         given = [name for name, value in options.items() if value]

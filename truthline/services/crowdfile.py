@@ -333,11 +333,17 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys), value=float(rho))
 
 
+def output_format(path: Path, field: str = "out") -> str:
+    """"csv" or "jsonl" from an output file's name (checked before any work is done)."""
+    formats = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+    if path.suffix.lower() not in formats:
+        raise Invalid(f"{path.name}: write results as .csv or .jsonl", field=field)
+    return formats[path.suffix.lower()]
+
+
 def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]], field: str = "out") -> int:
     """Rows to a .csv (header first) or .jsonl file; returns how many."""
-    fmt = _format(path)
-    if fmt == "parquet":
-        raise Invalid(f"{path.name}: write results as .csv or .jsonl", field=field)
+    fmt = output_format(path, field)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if fmt == "csv":
             writer = csv.writer(fh)
