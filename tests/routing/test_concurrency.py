@@ -55,6 +55,13 @@ def test_fifty_annotators_label_concurrently(engine: Engine, admin: Any, make_pr
 
     with ThreadPoolExecutor(WORKERS) as pool:
         routed = list(pool.map(work, crowd))
+    # A worker stops at its first "nothing for you", which can come while the last open slots are leased
+    # by others who then skip: such an item reopens after everyone who could take it has left. Workers come
+    # back once, one at a time, as real annotators would (the concurrent phase above is what is under test).
+    for user, seen in zip(crowd, routed):
+        while (task := next_task(engine, user, project.id)) is not None:
+            seen.append(task.item_id)
+            submit(engine, user, task.lease_id, "cat", 5, f"{user.id}-{task.lease_id}")
     for seen in routed:
         assert len(seen) == len(set(seen)), "an annotator was routed the same item twice"
     with engine.connect() as conn:
