@@ -103,11 +103,16 @@ def load_for(engine: Engine, actor: User, project_id: int) -> ProjectLabels:
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
         key, _ = fingerprint(conn, project)
-        with _loaded_lock:
-            hit = _LOADED.get(engine, {}).get(project.id)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        data = load_labels(conn, project)  # same snapshot as the fingerprint
+        return _labels(engine, conn, project, key)
+
+
+def _labels(engine: Engine, conn: Connection, project: Project, key: tuple[Any, ...]) -> ProjectLabels:
+    """The project's labels for fingerprint `key`, read in `conn`'s snapshot unless already in memory."""
+    with _loaded_lock:
+        hit = _LOADED.get(engine, {}).get(project.id)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    data = load_labels(conn, project)
     with _loaded_lock:
         cache = _LOADED.setdefault(engine, OrderedDict())
         cache[project.id] = (key, data)
@@ -185,8 +190,8 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
         cache = _summaries.setdefault(engine, {})
         cached = cache.get(project.id)
         figures = cached[1] if cached is not None and cached[0] == key else None
-        if figures is None:
-            figures = _figures(load_labels(conn, project))
+        if figures is None:  # the same labels (and MV/DS runs) the results and the quality report use
+            figures = _figures(_labels(engine, conn, project, key))
             cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
     return {"project": project.as_dict(), "progress": progress, **copy.deepcopy(figures)}
