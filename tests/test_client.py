@@ -47,7 +47,7 @@ ENDPOINTS = {
     ("post", "/leases/{lease_id}/submit"): "submit", ("post", "/leases/{lease_id}/skip"): "skip",
     ("post", "/leases/{lease_id}/release"): "release", ("get", "/projects/{project_id}/results"): "results",
     ("get", "/projects/{project_id}/workers"): "workers", ("get", "/projects/{project_id}/summary"): "summary",
-    ("get", "/projects/{project_id}/export"): "export",
+    ("get", "/projects/{project_id}/export"): "export", ("get", "/projects/{project_id}/quality"): "quality",
 }
 
 
@@ -106,6 +106,8 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
     assert rows["a"]["answer"] == "cat" and rows["c"]["n_labels"] == 1
     assert {w["username"] for w in tl.workers(pid)} == set(names)
     assert tl.summary(pid)["progress"]["items"] == 4
+    quality = tl.quality(pid, method="ds")
+    assert quality["method"] == "ds" and {w["username"] for w in quality["workers"]} == set(names)
     out = io.BytesIO()
     assert tl.export(pid, out, fmt="jsonl", method="mv") == len(out.getvalue())
     exported = [json.loads(line) for line in out.getvalue().splitlines()]

@@ -212,6 +212,11 @@ class Client:
     def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
         return list(self._json("GET", f"/projects/{project_id}/workers", params={"method": method})["workers"])
 
+    def quality(self, project_id: int, method: str = "auto") -> dict[str, Any]:
+        """Krippendorff's alpha, Fleiss' kappa, each worker's accuracy interval and spammer score, and
+        (for auto) the models it blended."""
+        return dict(self._json("GET", f"/projects/{project_id}/quality", params={"method": method}))
+
     def summary(self, project_id: int) -> dict[str, Any]:
         return dict(self._json("GET", f"/projects/{project_id}/summary"))
 

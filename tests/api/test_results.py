@@ -55,14 +55,28 @@ def test_workers_and_summary(manager: Any, root: Any, labeled: int) -> None:
     assert r.status_code == 200 and isinstance(r.json(), dict)
 
 
-@pytest.mark.parametrize("path", ["results", "workers", "summary", "export"])
+def test_quality_report(manager: Any, labeled: int) -> None:
+    r = manager.get(f"/projects/{labeled}/quality")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == "auto" and body["level"] == 0.95
+    assert set(body["agreement"]) == {"krippendorff_alpha", "fleiss_kappa"}
+    assert body["models"] and abs(sum(body["models"].values()) - 1) < 1e-3
+    workers = {w["username"]: w for w in body["workers"]}
+    assert set(workers) == {"ann", "ann2"}
+    assert all(w["lower"] <= w["accuracy"] <= w["upper"] and w["n_labels"] == 4 for w in workers.values())
+    ds = manager.get(f"/projects/{labeled}/quality", params={"method": "ds"}).json()
+    assert ds["method"] == "ds" and ds["models"] == {}
+
+
+@pytest.mark.parametrize("path", ["results", "workers", "summary", "export", "quality"])
 def test_annotators_and_outsiders_cannot_read_results(ann: Any, outsider: Any, labeled: int, path: str, assert_error: Any) -> None:
     assert_error(ann.get(f"/projects/{labeled}/{path}"), 403)
     assert_error(outsider.get(f"/projects/{labeled}/{path}"), 404, field="project_id")
 
 
 def test_unknown_method_is_422(manager: Any, labeled: int, assert_error: Any) -> None:
-    for path in ("results", "workers", "export"):
+    for path in ("results", "workers", "export", "quality"):
         err = assert_error(manager.get(f"/projects/{labeled}/{path}", params={"method": "magic"}), 422, field="method")
         assert "mv" in err["message"] and "ds" in err["message"]
 

@@ -1,4 +1,4 @@
-"""Inferred answers per item, worker estimates and a project summary (managers and admins)."""
+"""Inferred answers per item, worker estimates, agreement and a project summary (managers and admins)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from truthline.services import dashboard
 from truthline.services import results as service
 
 from ..deps import ProjectId, current_user, get_engine, method_param
@@ -28,6 +29,14 @@ def worker_stats(
 ) -> Any:
     rows = list(service.worker_stats(engine, user, project_id, method=method))
     return {"project_id": project_id, "method": method, "workers": rows}
+
+
+@router.get("/projects/{project_id}/quality", summary="Agreement metrics, each worker's accuracy interval and spammer "
+            "score, the models auto blended")
+def quality_report(
+    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+) -> Any:
+    return {"project_id": project_id, "method": method, **dashboard.quality_report(engine, user, project_id, method)}
 
 
 @router.get("/projects/{project_id}/summary", summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")
