@@ -125,8 +125,9 @@ def test_quality_doc_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "values.csv").write_text("item,worker,value\n" + "".join(
         f"v{i},w{w},{i + 0.1 * w}\n" for i in range(4) for w in range(3)))
     (tmp_path / "prefs.csv").write_text("item_a,item_b,winner,worker\nx,y,x,w1\ny,z,y,w2\nx,z,x,w1\n")
+    (tmp_path / "tags.csv").write_text("item,worker,labels\nt1,w1,a|b\nt1,w2,a\nt2,w1,\nt2,w2,b\n")
     lines = [line.split("#")[0].strip() for line in block.strip().splitlines()]
-    assert len(lines) == 4 and all(line.startswith("truthline infer ") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("truthline infer ") for line in lines)
     runner = CliRunner()
     for line in lines:
         result = runner.invoke(app, shlex.split(line)[1:], catch_exceptions=False)

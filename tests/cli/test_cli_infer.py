@@ -90,3 +90,13 @@ def test_infer_says_how_many_truth_rows_matched_nothing(cli: Cli, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "note: 2 --truth rows name items the labels file does not have" in result.output
     assert "over 1 items" in result.output
+
+
+def test_infer_multilabel_kind_takes_a_method(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "m.csv"
+    labels.write_text("item,worker,labels\n" + "".join(f"q{i},w{w},red|blue\n" for i in range(3) for w in range(3)))
+    result = cli("infer", labels, "--kind", "multilabel", "--method", "mv", "--out", tmp_path / "m.jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert [r["answer"] for r in rows] == ["blue|red"] * 3
+    assert cli("infer", labels, "--kind", "multilabel", "--gold", labels).exit_code == 2

@@ -176,3 +176,33 @@ def test_pairwise_file_ranks_items_and_names_bad_winners(tmp_path: Path) -> None
     with pytest.raises(Invalid) as err:
         crowdfile.infer_pairwise(same)
     assert err.value.field == "item_b"
+
+
+def test_multilabel_file_in_every_cell_format(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    true = {f"p{i}": {c for c in ("red", "green", "blue") if rng.random() < 0.4} for i in range(40)}
+    lines = []
+    for item, labels in true.items():
+        for w in range(5):
+            noisy = {c for c in ("red", "green", "blue") if (c in labels) != (rng.random() < 0.1)}
+            cell = "|".join(sorted(noisy)) if w % 2 else json.dumps(sorted(noisy)).replace('"', '""')
+            lines.append(f'{item},w{w},"{cell}"' if cell else f"{item},w{w},")
+    labels = tmp_path / "m.csv"
+    labels.write_text("item,worker,labels\n" + "\n".join(lines) + "\n")
+    truth = tmp_path / "t.jsonl"
+    truth.write_text("".join(json.dumps({"item": i, "truth": sorted(s)}) + "\n" for i, s in true.items()))
+    result = crowdfile.infer_multilabel(labels, truth, method="ds")
+    answers = {row[0]: set(filter(None, row[1].split("|"))) for row in result.rows}
+    right = sum(answers[i] == labels for i, labels in true.items())
+    assert right >= 38  # 5 answers with 10% flips per label: nearly every set recovered
+    assert result.metric == "exact-set accuracy" and result.value == right / 40 and result.n_scored == 40
+    bad = tmp_path / "bad.csv"
+    bad.write_text('item,worker,labels\na,w1,"[""red"""\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_multilabel(bad)
+    assert err.value.line == 2 and err.value.field == "labels"
+    none = tmp_path / "none.csv"
+    none.write_text("item,worker,labels\na,w1,\n")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_multilabel(none)
+    assert "no answer chose any label" in err.value.message

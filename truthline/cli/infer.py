@@ -18,8 +18,9 @@ from .results import LimitOption, MethodOption, cell_text
 
 FileArg = Annotated[Path, typer.Argument(help="Labels: .csv (header item,worker,label), .jsonl or .parquet.",
                                          exists=True, dir_okay=False, readable=True)]
-KIND_HELP = ("categorical (item,worker,label), numeric (item,worker,value: robust mean with worker noise and bias) "
-             "or pairwise (item_a,item_b,winner,worker: Bradley-Terry scores with intervals).")
+KIND_HELP = ("categorical (item,worker,label), numeric (item,worker,value: robust mean with worker noise and bias), "
+             "pairwise (item_a,item_b,winner,worker: Bradley-Terry scores with intervals) or multilabel "
+             "(item,worker,labels: a JSON list or a|b; --method per label).")
 
 
 @handle_errors
@@ -50,11 +51,11 @@ def infer(
         if path is not None:
             crowdfile.output_format(path, field)  # a bad name fails now, not after the inference
     if kind != "categorical":
-        options = {"--method": method != "auto", "--gold": gold, "--workers-out": workers_out}
+        options = {"--method": method != "auto" and kind != "multilabel", "--gold": gold, "--workers-out": workers_out}
         given = [name for name, value in options.items() if value]
         if given:
             raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
-        _scored(kind, labels_file, truth, out, limit)
+        _scored(kind, labels_file, truth, out, limit, method)
         return
     _categorical(labels_file, method, gold, truth, out, workers_out, limit)
 
@@ -93,7 +94,8 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
     if out is None:
         table = Table("item", "answer", "confidence", "labels")
         for i in range(min(limit or data.n_items, data.n_items)):
-            table.add_row(escape(problem.items[i]), cell_text(result.answers[i]), cell_text(float(result.confidence[i])),
+            confidence = cell_text(float(result.confidence[i]))
+            table.add_row(escape(problem.items[i]), cell_text(result.answers[i]), confidence,
                           str(int(result.n_labels[i])))
         console.print(table)
     else:
@@ -113,19 +115,21 @@ def _distribution(classes: list[str], answers: list[str]) -> Table:
     return table
 
 
-def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int) -> None:
-    """Numeric or pairwise: fit, report the truth comparison, show or write one row per item."""
+def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int, method: str) -> None:
+    """Numeric, pairwise or multilabel: fit, report the truth comparison, show or write one row per item."""
     from truthline.services import crowdfile
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         progress.add_task(f"Reading {labels_file.name} and fitting ({kind})", total=None)
-        fit = crowdfile.infer_numeric if kind == "numeric" else crowdfile.infer_pairwise
-        result = fit(labels_file, truth)
+        if kind == "multilabel":
+            result = crowdfile.infer_multilabel(labels_file, truth, method)
+        else:
+            result = (crowdfile.infer_numeric if kind == "numeric" else crowdfile.infer_pairwise)(labels_file, truth)
         if out is not None:
             crowdfile.write_rows(out, result.columns, result.rows)
     console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "
-                  f"{'labels' if kind == 'numeric' else 'comparisons'}.", highlight=False)
+                  f"{'comparisons' if kind == 'pairwise' else 'answers'}.", highlight=False)
     if result.metric is not None:
         value = "–" if result.value is None else f"{result.value:.4f}"
         console.print(f"{result.metric} against --truth: [bold]{value}[/] over {result.n_scored:,} items",

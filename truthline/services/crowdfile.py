@@ -8,6 +8,8 @@ of most published crowdsourcing data sets; repeated (item, worker) rows are kept
   by mean absolute error.
 - pairwise: item_a, item_b, winner (the winning item's id, or "a"/"b"), worker; noisy-worker
   Bradley-Terry score and interval per item; truth scores compared by Spearman rank correlation.
+- multilabel: item, worker, labels (a JSON list, "a|b", or empty for none); the chosen method per label;
+  truth sets scored by exact match.
 Ids and labels are read as text, so "007" stays "007". No database is involved.
 """
 
@@ -38,7 +40,8 @@ NUMBER = ("value", "label", "answer")
 ITEM_A = ("item_a", "left", "a")
 ITEM_B = ("item_b", "right", "b")
 WINNER = ("winner", "label", "answer")
-KINDS = ("categorical", "numeric", "pairwise")
+LABELS = ("labels", "label", "answer")
+KINDS = ("categorical", "numeric", "pairwise", "multilabel")
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,17 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
     return found, column
 
 
-def _columns(path: Path, *wanted: tuple[Sequence[str], str]) -> list[tuple[str, Any]]:
-    """(name, text column) per (accepted names, what) in `wanted`, from a labels file that has rows."""
+def _labels_table(path: Path) -> Any:
+    """A labels file's table; refuses one without rows."""
     table = _read_table(path)
     if table.num_rows == 0:
         raise Invalid(f"{path.name}: no labels in the file", field="file")
+    return table
+
+
+def _columns(path: Path, *wanted: tuple[Sequence[str], str]) -> list[tuple[str, Any]]:
+    """(name, text column) per (accepted names, what) in `wanted`, from a labels file that has rows."""
+    table = _labels_table(path)
     return [_text_column(table, names, path, what) for names, what in wanted]
 
 
@@ -339,6 +348,64 @@ def output_format(path: Path, field: str = "out") -> str:
     if path.suffix.lower() not in formats:
         raise Invalid(f"{path.name}: write results as .csv or .jsonl", field=field)
     return formats[path.suffix.lower()]
+
+
+def _label_sets(table: Any, path: Path, names: Sequence[str] = LABELS) -> tuple[str, list[frozenset[str]]]:
+    """The labels column as sets: JSON lists (cells or JSONL arrays), "a|b" text, or empty for none."""
+    found = next((n for n in names if n in table.column_names), None)
+    if found is None:
+        raise Invalid(f"{path.name}: no labels column (expected one of: {', '.join(names)}; found: "
+                      f"{', '.join(table.column_names) or 'none'})", field=names[0])
+    out = []
+    for row, cell in enumerate(table.column(found).to_pylist()):
+        if isinstance(cell, str) and cell.strip().startswith("["):
+            try:
+                cell = json.loads(cell)
+            except ValueError:
+                line = _first_row_line(_format(path), row)
+                raise Invalid(f"{path.name}: line {line}: {found} is not a valid JSON list", field=found,
+                              line=line) from None
+        if cell is None or cell == "":
+            out.append(frozenset())
+        elif isinstance(cell, list):
+            out.append(frozenset(str(x) for x in cell))
+        else:
+            out.append(frozenset(part.strip() for part in str(cell).split("|") if part.strip()))
+    return found, out
+
+
+def infer_multilabel(path: Path, truth_path: Path | None = None, method: str = "auto") -> Scored:
+    """item, answer ("a|b"), n_labels for a multilabel file: `method` decides each label's yes/no."""
+    from truthline.quality.multilabel import aggregate_multilabel
+
+    table = _labels_table(path)
+    _, item_col = _text_column(table, ITEM, path, "item")
+    _, worker_col = _text_column(table, WORKER, path, "worker")
+    _, chosen = _label_sets(table, path)
+    names = sorted(set().union(*chosen))
+    if not names:
+        raise Invalid(f"{path.name}: no answer chose any label", field=LABELS[0])
+    selected = np.array([[name in c for name in names] for c in chosen], dtype=bool)
+    items, item_names = _codes(item_col)
+    workers, worker_names = _codes(worker_col)
+    try:
+        fit = aggregate_multilabel(items, workers, selected, n_items=len(item_names), n_workers=len(worker_names),
+                                   method=method)
+    except QualityInputError as exc:
+        raise Invalid(str(exc), field=exc.field or "method") from None
+    answers = [frozenset(np.array(names)[row].tolist()) for row in fit.answers]
+    n_labels = np.bincount(items, minlength=len(item_names))
+    rows = [(name, "|".join(sorted(a)), int(n)) for name, a, n in zip(item_names, answers, n_labels, strict=True)]
+    result = Scored(("item", "answer", "n_labels"), rows, len(items), len(worker_names))
+    if truth_path is None:
+        return result
+    index = {name: i for i, name in enumerate(item_names)}
+    truth_table = _read_table(truth_path)
+    _, truth_items = _text_column(truth_table, ITEM, truth_path, "item")
+    _, truth_sets = _label_sets(truth_table, truth_path, ("truth", "gold") + LABELS)
+    hits = [answers[index[i]] == t for i, t in zip(truth_items.to_pylist(), truth_sets, strict=True) if i in index]
+    return dataclasses.replace(result, metric="exact-set accuracy", n_scored=len(hits),
+                               value=float(np.mean(hits)) if hits else None)
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]], field: str = "out") -> int:
