@@ -316,11 +316,13 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     names = list(dict.fromkeys(left + right))
     index = {name: i for i, name in enumerate(names)}
     winner = np.empty(len(won), dtype=np.int64)
+    fmt = _format(path)
     for row, (x, y, w) in enumerate(zip(left, right, won, strict=True)):
-        line = _first_row_line(_format(path), row)
         if x == y:
+            line = _first_row_line(fmt, row)
             raise Invalid(f"{path.name}: line {line}: an item is compared with itself", field="item_b", line=line)
         if w not in (x, y, "a", "b"):
+            line = _first_row_line(fmt, row)
             raise Invalid(f"{path.name}: line {line}: {win_name} must name one of the two items ({x!r} or {y!r}) "
                           f"or be a/b, got {w!r}", field=win_name, line=line)
         winner[row] = 0 if w == x else 1 if w == y else 0 if w == "a" else 1  # item ids before a/b
