@@ -1,10 +1,11 @@
 """Quality benchmark: Truthline's truth-inference methods against crowd-kit 1.4.2.
 
-Runs every Truthline method on each real set in ../shared/datasets (skipped cleanly if absent) and on
-a synthetic crowd (100k items, 1,000 workers, 5 classes, ~10% spammers, 5 labels per item = 500k
-labels) and on ten small synthetic crowds of different kinds (quality_data.REGIMES, 3 seeds each);
-runs crowd-kit's methods on the same integer arrays in a separate virtualenv (subprocess,
-so Truthline never depends on it); writes benchmarks/results/quality.md and prints it.
+Runs every Truthline method on each real set in ../shared/datasets (every folder holding answers.csv
+and truth.csv; skipped cleanly if absent), on a synthetic crowd (100k items, 1,000 workers, 5 classes,
+~10% spammers, 5 labels per item = 500k labels) and on eleven small synthetic crowds of different kinds
+(quality_data.REGIMES, 3 seeds each); runs crowd-kit's methods on the same integer arrays in a separate
+virtualenv (subprocess, so Truthline never depends on it); writes benchmarks/results/quality.md (with
+issue #3's targets checked per set) and prints it.
 
     python benchmarks/quality.py [--crowdkit-python .venv-bench/bin/python] [--no-crowdkit]
                                  [--crowdkit-glad-synthetic] [--no-synthetic]
@@ -33,7 +34,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality_data import REGIMES, LabelSet, available_sets, load_real, regimes, synthetic  # noqa: E402
+from quality_data import (  # noqa: E402
+    REGIMES, LabelSet, available_sets, load_real, published_ebcc, regimes, synthetic,
+)
 
 from truthline.quality import CrowdLabels, aggregate  # noqa: E402
 
@@ -48,14 +51,14 @@ TL_METHODS = {
 }
 CK_METHODS = ["MV", "Wawa", "OneCoinDS", "DS", "DS100", "GLAD", "MACE"]
 CK_SYNTHETIC = ["MV", "Wawa", "OneCoinDS", "DS"]
-# on the ten small synthetic crowds: crowd-kit's GLAD would add ~20 min to the first run, so it is left out
+# on the small synthetic crowds: crowd-kit's GLAD would add ~20 min to the first run, so it is left out
 CK_REGIMES = ["MV", "Wawa", "OneCoinDS", "DS", "MACE"]
 # Truthline row <-> crowd-kit method implementing the same model (for time ratios and cross-checks)
 PAIRS = {
     "mv": "MV", "wmv": "Wawa", "one_coin": "OneCoinDS", "ds": "DS", "ds_ml": "DS100", "glad": "GLAD", "mace": "MACE",
 }
-# crowd-kit's published-by-authors EBCC figures (shared/datasets/README.md); not run here
-EBCC_PUBLISHED = {"D_Product": 0.935, "S_Dog": 0.840, "rte": 0.931, "web": 0.769, "ZC_in": 0.781}
+# issue #3: auto within this many accuracy points of the best crowd-kit method on every real set
+TARGET_GAP_PT = 0.5
 
 
 def _digest(s: LabelSet) -> str:
@@ -115,7 +118,7 @@ def accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
     return float((np.asarray(answers)[m] == truth[m]).mean())
 
 
-def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
+def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3, ebcc: dict[str, float] | None = None) -> str:
     names = [s.name for s in sets]
     truth = {s.name: s.truth for s in sets}
     real = [n for n in names if n != "synthetic"]
@@ -138,10 +141,10 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
         mean = f"{np.mean(real_accs):.4f}" if len(real_accs) == len(real) and real else "–"
         cells = [f"{accs[n]:.3f}" if accs[n] is not None else "–" for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
-    ebcc = [EBCC_PUBLISHED.get(n) for n in names]
-    lines.append(
-        "| EBCC (published) | " + " | ".join(f"{v:.3f}" if v else "–" for v in ebcc) + " | – (no S_Rel) |"
-    )
+    ebcc = ebcc or {}
+    lines.append("| EBCC (published) | " + " | ".join(f"{ebcc[n]:.3f}" if n in ebcc else "–" for n in names)
+                 + " | – (not published for every set) |")
+    lines += render_targets([s for s in sets if s.name != "synthetic"], tl, ck, ebcc)
     lines += ["", f"## Seconds (fit only; best of {repeats} runs for Truthline, of {max(repeats - 1, 1)} for crowd-kit on synthetic, else 1 run)", "", head.replace(" mean (real sets) |", ""),
               "|" + "---|" * (len(names) + 1)]
     for m in TL_METHODS:
@@ -215,6 +218,40 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3) -> str:
     return "\n".join(lines)
 
 
+def render_targets(sets: list[LabelSet], tl: dict, ck: dict, ebcc: dict[str, float]) -> list[str]:
+    """Issue #3's accuracy targets, checked per real set: auto within TARGET_GAP_PT of the best crowd-kit
+    method, and auto's mean above every crowd-kit method's mean and EBCC's (over the sets it has)."""
+    if not sets:
+        return []
+    acc = {s.name: {m: accuracy(r["answers"], s.truth) for m, r in ck.get(s.name, {}).items() if "answers" in r}
+           for s in sets}
+    auto = {s.name: accuracy(tl[s.name]["auto"]["answers"], s.truth) for s in sets}
+    lines = ["", "## Targets (issue #3) on the real sets", "",
+             f"| set | auto | best crowd-kit | auto − best | within {TARGET_GAP_PT} pt |", "|---|---|---|---|---|"]
+    for s in sets:
+        if not acc[s.name]:
+            lines.append(f"| {s.name} | {auto[s.name]:.3f} | – (crowd-kit not run) | – | – |")
+            continue
+        best = max(acc[s.name], key=acc[s.name].get)
+        gap = (auto[s.name] - acc[s.name][best]) * 100
+        ok = "yes" if gap >= -TARGET_GAP_PT else "**no**"
+        lines.append(f"| {s.name} | {auto[s.name]:.3f} | {acc[s.name][best]:.3f} {best} | {gap:+.1f} pt | {ok} |")
+    mean_auto = float(np.mean(list(auto.values())))
+    verdicts = []
+    for m in CK_METHODS:
+        if all(m in acc[n] for n in auto):
+            mean = float(np.mean([acc[n][m] for n in auto]))
+            verdicts.append(f"{m} {mean:.4f} ({'beaten' if mean_auto > mean else '**not beaten**'})")
+    lines += ["", f"Mean over the {len(sets)} real sets: auto {mean_auto:.4f}; crowd-kit: "
+              + (", ".join(verdicts) if verdicts else "not run") + "."]
+    shared = [n for n in auto if n in ebcc]
+    if shared:
+        a, e = np.mean([auto[n] for n in shared]), np.mean([ebcc[n] for n in shared])
+        lines.append(f"Over the {len(shared)} set(s) with an EBCC figure: auto {a:.4f}, EBCC (published) {e:.4f} "
+                     f"({'beaten' if a > e else '**not beaten**'}).")
+    return lines
+
+
 def render_regimes(sets: list[LabelSet], tl: dict, ck: dict) -> str:
     """Accuracy on the synthetic crowds of REGIMES (sets named "<regime>#<seed>", averaged over seeds),
     and how far `auto` is from the best single method of each library."""
@@ -229,7 +266,7 @@ def render_regimes(sets: list[LabelSet], tl: dict, ck: dict) -> str:
            for n, runs in seeds.items()}
     n_seeds = len(seeds[names[0]])
     rows = [f"tl:{m}" for m in tl[sets[0].name]] + [f"ck:{m}" for m in CK_REGIMES]
-    lines = ["", "## Synthetic crowds of ten kinds: accuracy", "",
+    lines = ["", f"## Synthetic crowds of {len(names)} kinds: accuracy", "",
              "Each crowd favours a different model (generator: `regimes()` in benchmarks/quality_data.py); mean",
              f"accuracy over {n_seeds} seed(s), all items have truth. The last rows give `auto` minus the best single",
              "method of each library.", "",
@@ -252,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--crowdkit-python", default=str(HERE.parent / ".venv-bench" / "bin" / "python"))
     ap.add_argument("--no-crowdkit", action="store_true", help="run Truthline only")
     ap.add_argument("--no-synthetic", action="store_true", help="skip the 500k-label synthetic set")
-    ap.add_argument("--no-regimes", action="store_true", help="skip the ten small synthetic crowds of different kinds")
+    ap.add_argument("--no-regimes", action="store_true", help="skip the small synthetic crowds of different kinds (REGIMES)")
     ap.add_argument("--regime-seeds", type=int, default=3, help="crowds drawn per kind (accuracies are averaged)")
     ap.add_argument("--crowdkit-glad-synthetic", action="store_true",
                     help="also run crowd-kit GLAD and MACE on the synthetic set (takes many minutes)")
@@ -279,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"note: {args.crowdkit_python} missing; crowd-kit columns skipped "
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
-    text = render(sets, tl, ck, args.repeats)
+    text = render(sets, tl, ck, args.repeats, published_ebcc())
     if crowds:
         no_ml = {m: v for m, v in TL_METHODS.items() if m != "ds_ml"}
         text += render_regimes(crowds, {s.name: run_truthline(s, 1, no_ml) for s in crowds}, ck)

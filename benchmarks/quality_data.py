@@ -29,26 +29,60 @@ class LabelSet:
 
 
 def load_real(name: str, root: Path = DATASETS_DIR) -> LabelSet:
+    """A set's answers.csv (item,worker,label) and truth.csv (item,truth) as compact integer arrays.
+
+    Classes are the distinct values seen in answers and truth, in order (numerically when all are
+    integers), so a set labelled 1..K or with text labels gets no empty class."""
     folder = root / name
     with open(folder / "answers.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    with open(folder / "truth.csv", newline="") as fh:
+        truth_rows = list(csv.DictReader(fh))
     item_ids = {v: i for i, v in enumerate(sorted({r["item"] for r in rows}))}
     worker_ids = {v: i for i, v in enumerate(sorted({r["worker"] for r in rows}))}
+    values = {r["label"].strip() for r in rows} | {r["truth"].strip() for r in truth_rows if r["item"] in item_ids}
+    numeric = all(v.lstrip("-").isdigit() for v in values)
+    class_ids = {v: i for i, v in enumerate(sorted(values, key=int if numeric else str))}
     items = np.array([item_ids[r["item"]] for r in rows], dtype=np.int64)
     workers = np.array([worker_ids[r["worker"]] for r in rows], dtype=np.int64)
-    labels = np.array([int(r["label"]) for r in rows], dtype=np.int64)
+    labels = np.array([class_ids[r["label"].strip()] for r in rows], dtype=np.int64)
     truth = np.full(len(item_ids), -1, dtype=np.int64)
-    with open(folder / "truth.csv", newline="") as fh:
-        for r in csv.DictReader(fh):
-            i = item_ids.get(r["item"])
-            if i is not None:
-                truth[i] = int(r["truth"])
-    n_classes = int(max(labels.max(), truth.max()) + 1)
-    return LabelSet(name, items, workers, labels, len(item_ids), len(worker_ids), n_classes, truth)
+    for r in truth_rows:
+        i = item_ids.get(r["item"])
+        if i is not None:
+            truth[i] = class_ids[r["truth"].strip()]
+    return LabelSet(name, items, workers, labels, len(item_ids), len(worker_ids), len(class_ids), truth)
 
 
 def available_sets(root: Path = DATASETS_DIR) -> list[str]:
-    return [n for n in SET_NAMES if (root / n / "answers.csv").exists()]
+    """Every folder of `root` holding answers.csv and truth.csv: the six known sets first, in the
+    README's order, then any others by name (so a set dropped in is benchmarked too)."""
+    if not root.is_dir():
+        return []
+    found = {d.name for d in root.iterdir() if (d / "answers.csv").is_file() and (d / "truth.csv").is_file()}
+    return [n for n in SET_NAMES if n in found] + sorted(found - set(SET_NAMES))
+
+
+def published_ebcc(root: Path = DATASETS_DIR) -> dict[str, float]:
+    """EBCC's published accuracy per set, from the "EBCC (published)" column of the data sets' README
+    table ("–" cells and a missing README give no figure)."""
+    readme = root / "README.md"
+    if not readme.is_file():
+        return {}
+    out: dict[str, float] = {}
+    column = None
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|"):
+            column = None
+        elif "EBCC (published)" in cells:
+            column = cells.index("EBCC (published)")
+        elif column is not None and len(cells) > column:
+            try:
+                out[cells[0]] = float(cells[column])
+            except ValueError:
+                continue  # the |---| line, or a "–" cell
+    return out
 
 
 def synthetic(
@@ -104,6 +138,7 @@ REGIMES = {
     "two-labels": "3 classes, 100 workers, only 2 labels per item",
     "zipf-workers": "3 classes, 300 workers whose label counts follow Zipf's law, 4 per item",
     "good-crowd": "5 classes, 30 workers 85-97% accurate, 3 per item",
+    "ten-classes": "10 classes, 44 workers 40-90% accurate whose errors each fall on a few classes, 4 per item",
 }
 
 
@@ -145,7 +180,7 @@ def _crowd(
 
 
 def regimes(seed: int = 0) -> list[LabelSet]:
-    """One synthetic crowd per entry of REGIMES (~10-15k labels each), deterministic for a seed."""
+    """One synthetic crowd per entry of REGIMES (~3-15k labels each), deterministic for a seed."""
     rng = np.random.default_rng(seed)
     spam = _skewed(rng, 60, 3, 0.6, 0.9)
     spam[rng.random(60) < 0.3] = np.array([1.0, 0.0, 0.0])  # every row: always class 0
@@ -162,4 +197,6 @@ def regimes(seed: int = 0) -> list[LabelSet]:
         _crowd(rng, "two-labels", 3000, _one_coin(rng.uniform(0.55, 0.9, 100), 3), 2),
         _crowd(rng, "zipf-workers", 3000, _skewed(rng, 300, 3, 0.5, 0.9), 4, zipf=True),
         _crowd(rng, "good-crowd", 2000, _one_coin(rng.uniform(0.85, 0.97, 30), 5), 3),
+        # drawn last, so the crowds above stay as they were (and crowd-kit's cached answers with them)
+        _crowd(rng, "ten-classes", 700, _skewed(rng, 44, 10, 0.4, 0.9, conc=0.3), 4),
     ]

@@ -59,3 +59,56 @@ def test_regimes_table_averages_over_seeds(quality: ModuleType) -> None:
     assert f"| tl:mv | {mean:.3f} |" in text and "over 2 seed(s)" in text
     header = next(line for line in text.splitlines() if line.startswith("| method |"))
     assert header == "| method | homog-sparse |"  # one column per kind, not per seed
+
+
+def _write_set(root, name: str, answers: list[tuple[str, str, str]], truth: list[tuple[str, str]]) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "answers.csv").write_text("item,worker,label\n" + "".join(f"{i},{w},{l}\n" for i, w, l in answers))
+    (folder / "truth.csv").write_text("item,truth\n" + "".join(f"{i},{t}\n" for i, t in truth))
+
+
+def test_every_set_folder_is_found_known_ones_first(quality: ModuleType, tmp_path) -> None:
+    for name in ("ZC_us", "rte", "bird", "D_Product"):
+        _write_set(tmp_path, name, [("a", "w", "0")], [("a", "0")])
+    (tmp_path / "notes").mkdir()  # no answers.csv: not a set
+    _write_set(tmp_path, "half", [("a", "w", "0")], [])
+    (tmp_path / "half" / "truth.csv").unlink()
+    assert quality.available_sets(tmp_path) == ["D_Product", "rte", "ZC_us", "bird"]
+    assert quality.available_sets(tmp_path / "absent") == []
+
+
+def test_labels_become_compact_classes(quality: ModuleType, tmp_path) -> None:
+    # classes 1..3 (no 0) and one class that only the truth uses
+    _write_set(tmp_path, "grades", [("x", "w1", "1"), ("x", "w2", "3"), ("y", "w1", "3"), ("z", "w2", "10")],
+               [("x", "1"), ("y", "2"), ("nolabels", "1")])
+    s = quality.load_real("grades", tmp_path)
+    assert s.n_classes == 4  # 1, 2, 3, 10 in numeric order
+    assert s.labels.tolist() == [0, 2, 2, 3] and s.truth.tolist() == [0, 1, -1]
+    _write_set(tmp_path, "words", [("x", "w1", "cat"), ("x", "w2", "dog")], [("x", "dog")])
+    t = quality.load_real("words", tmp_path)
+    assert (t.n_classes, t.labels.tolist(), t.truth.tolist()) == (2, [0, 1], [1])
+
+
+def test_ebcc_figures_are_read_from_the_readme(quality: ModuleType, tmp_path) -> None:
+    (tmp_path / "README.md").write_text(
+        "# sets\n\n| set | MV | EBCC (published) |\n|---|---|---|\n| a | 0.5 | 0.812 |\n| b | 0.6 | – |\n\n"
+        "| other | EBCC |\n|---|---|\n| c | 0.9 |\n")
+    assert quality.published_ebcc(tmp_path) == {"a": 0.812}
+    assert quality.published_ebcc(tmp_path / "absent") == {}
+
+
+def test_targets_section_checks_each_set_and_the_means(quality: ModuleType) -> None:
+    truth = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    sets = [quality.LabelSet(n, np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), 10, 1, 2, truth)
+            for n in ("near", "far")]
+    right, one_wrong, two_wrong = truth.copy(), truth.copy(), truth.copy()
+    one_wrong[0], two_wrong[:2] = 1, 1 - truth[:2]
+    tl = {"near": {"auto": {"answers": right}}, "far": {"auto": {"answers": two_wrong}}}
+    ck = {"near": {"DS": {"answers": one_wrong.tolist()}, "MV": {"answers": two_wrong.tolist()}},
+          "far": {"DS": {"answers": right.tolist()}, "MV": {"answers": two_wrong.tolist()}}}
+    text = "\n".join(quality.render_targets(sets, tl, ck, {"near": 0.95}))
+    assert "| near | 1.000 | 0.900 DS | +10.0 pt | yes |" in text
+    assert "| far | 0.800 | 1.000 DS | -20.0 pt | **no** |" in text
+    assert "auto 0.9000; crowd-kit: MV 0.8000 (beaten), DS 0.9500 (**not beaten**)" in text
+    assert "Over the 1 set(s) with an EBCC figure: auto 1.0000, EBCC (published) 0.9500 (beaten)" in text
