@@ -42,3 +42,19 @@ def test_row_and_column_sums() -> None:
     assert row_sums(np.zeros((3, 0))).shape == (3,)
     z = normalize_rows(np.array([[0.0, 0.0], [1.0, 3.0], [np.nan, 1.0]]))
     np.testing.assert_allclose(z, [[0.5, 0.5], [0.25, 0.75], [0.5, 0.5]])
+
+
+def test_lbfgsb_verdict_falls_back_to_the_projected_gradient() -> None:
+    from scipy.optimize import OptimizeResult
+
+    from truthline.quality._em import lbfgsb_converged
+
+    lower, upper = np.array([0.0, -np.inf]), np.array([1.0, np.inf])
+    # "ABNORMAL" line-search end at a stationary point: the first gradient pushes against its bound
+    stuck = OptimizeResult(success=False, x=np.array([0.0, 2.0]), jac=np.array([5.0, 1e-8]))
+    assert lbfgsb_converged(stuck, 1e-6, lower, upper)
+    assert not lbfgsb_converged(stuck, 1e-6)  # without the bound the first gradient is not zero
+    moving = OptimizeResult(success=False, x=np.array([0.5, 2.0]), jac=np.array([1e-3, 0.0]))
+    assert not lbfgsb_converged(moving, 1e-6, lower, upper)
+    assert lbfgsb_converged(OptimizeResult(success=True, x=np.zeros(2), jac=np.ones(2)), 1e-6)
+    assert not lbfgsb_converged(OptimizeResult(success=False, x=np.zeros(1), jac=np.array([np.nan])), 1e-6)

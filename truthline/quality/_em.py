@@ -27,6 +27,20 @@ def one_blas_thread() -> Any:
     return threadpool_limits(1, user_api="blas")
 
 
+def lbfgsb_converged(res: Any, gtol: float, lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> bool:
+    """Whether an L-BFGS-B result is a stationary point: its own verdict, or a projected gradient
+    (res.jac, in the coordinates it optimized, inside the bounds) no larger than `gtol`. SciPy's
+    L-BFGS-B can end "ABNORMAL" when its line search cannot lower f any further in floating point,
+    at a point that is already stationary (SciPy 1.17, Crowd-BT: projected gradient 1.4e-7)."""
+    if res.success:
+        return True
+    x, g = np.asarray(res.x, dtype=np.float64), np.asarray(res.jac, dtype=np.float64)
+    step = x - g
+    if lower is not None or upper is not None:
+        step = np.clip(step, -np.inf if lower is None else lower, np.inf if upper is None else upper)
+    return bool(np.all(np.isfinite(g))) and float(np.max(np.abs(step - x), initial=0.0)) <= gtol
+
+
 class Known:
     """Gold items: `idx[j]` has true class `cls[j]`."""
 

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._em import Known, check_finite, confusion_from_accuracy, normalize_rows, one_blas_thread, parse_known
+from ._em import (
+    Known, check_finite, confusion_from_accuracy, lbfgsb_converged, normalize_rows, one_blas_thread, parse_known,
+)
 from . import one_coin
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
@@ -149,6 +151,7 @@ def _minimize(objective: _Posterior, x0: np.ndarray, max_iter: int, tol: float) 
         res = minimize(
             scaled, x0 / scale, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-5}
         )
+    res.success = lbfgsb_converged(res, 1e-5)  # judged in the scaled coordinates it ran in
     res.x = res.x * scale
     return res
 

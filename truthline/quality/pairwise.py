@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, log_expit
 
-from ._em import one_blas_thread
+from ._em import lbfgsb_converged, one_blas_thread
 from .labels import QualityInputError, _as_index_array
 
 __all__ = ["CrowdPairwiseScores", "PairwiseScores", "bradley_terry", "crowd_bradley_terry"]
@@ -175,14 +175,16 @@ def _polish(
         return float(f), np.concatenate([grad_s, grad_e]) / scale
 
     x0 = np.concatenate([s0, e0]) * scale
-    bounds = [(None, None)] * n + list(zip(eps * scale[n:], (1.0 - eps) * scale[n:]))
+    lower = np.concatenate([np.full(n, -np.inf), eps * scale[n:]])
+    upper = np.concatenate([np.full(n, np.inf), (1.0 - eps) * scale[n:]])
     from scipy.optimize import minimize
 
     with one_blas_thread():
-        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lower, upper)),
                        options={"maxiter": 5000, "ftol": 1e-15, "gtol": tol})
     theta = res.x / scale
-    return np.asarray(theta[:n]), np.clip(theta[n:], eps, 1.0 - eps), int(res.nit), bool(res.success)
+    converged = lbfgsb_converged(res, max(tol, 1e-6), lower, upper)
+    return np.asarray(theta[:n]), np.clip(theta[n:], eps, 1.0 - eps), int(res.nit), converged
 
 
 def _stderr(
