@@ -93,3 +93,16 @@ def test_gold_closes_the_zc_in_gap() -> None:
     rest[gold] = False
     r = aggregate(data, "auto", known={int(i): int(truth[i]) for i in gold})
     assert (r.answers[rest] == truth[rest]).mean() >= BEST_CROWDKIT["ZC_in"] - 0.005
+
+
+def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # large crowds fit the candidates side by side; the blend must not depend on it
+    data, _ = simulate(n_items=400, n_workers=15, k=3, per_item=4, seed=5)
+    monkeypatch.setattr(auto, "THREADS", 1)
+    alone, alone_scores = auto.fit(data), auto.heldout_scores(data)
+    monkeypatch.setattr(auto, "THREADS", 3)
+    monkeypatch.setattr(auto, "_PARALLEL_FROM", 0)
+    threaded, threaded_scores = auto.fit(data), auto.heldout_scores(data)
+    assert threaded_scores == alone_scores
+    assert np.array_equal(alone.posteriors, threaded.posteriors)
+    assert np.array_equal(alone.worker_params["model_weights"], threaded.worker_params["model_weights"])
