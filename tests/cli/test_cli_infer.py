@@ -81,6 +81,32 @@ def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
     assert cli("infer", pairs, "--kind", "graph").exit_code == 2
 
 
+def test_infer_numeric_bias_prior_decides_how_far_biases_are_trusted(cli: Cli, tmp_path: Path) -> None:
+    # w0 adds 1 to every value and w1 takes 1 off (too little to look like outliers to the robust model);
+    # items are seen by three of six workers in turn
+    rng = np.random.default_rng(1)
+    rows = [(i, (i + j) % 6) for i in range(40) for j in range(3)]
+    bias = {0: 1.0, 1: -1.0}
+    values = tmp_path / "v.csv"
+    values.write_text("item,worker,value\n" + "".join(
+        f"i{i},w{w},{i + bias.get(w, 0.0) + rng.normal(0, 0.3):.3f}\n" for i, w in rows))
+    truth = tmp_path / "t.csv"
+    truth.write_text("item,truth\n" + "".join(f"i{i},{i}\n" for i in range(40)))
+
+    def mae(*extra: str) -> float:
+        result = cli("infer", values, "--kind", "numeric", "--truth", truth, *extra)
+        assert result.exit_code == 0, result.output
+        return float(result.output.split("mean absolute error against --truth: ")[1].split()[0])
+
+    free, default, pinned = mae("--bias-prior", "0"), mae(), mae("--bias-prior", "1000")
+    # fitted biases remove the offsets; pinned at 0 they leak into the items those workers saw
+    assert pinned - free > 0.02 and free <= default < pinned
+    bad = cli("infer", values, "--kind", "numeric", "--bias-prior", "-1")
+    assert bad.exit_code == 2 and "bias_prior: must be a finite number >= 0" in bad.stderr
+    wrong_kind = cli("infer", values, "--bias-prior", "2")
+    assert wrong_kind.exit_code == 2 and "--bias-prior only applies to numeric labels" in wrong_kind.stderr
+
+
 def test_infer_says_how_many_truth_rows_matched_nothing(cli: Cli, tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("item,worker,label\nq1,w1,cat\nq1,w2,cat\nq2,w1,dog\n")

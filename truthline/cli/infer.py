@@ -39,6 +39,9 @@ def infer(
     workers_out: Annotated[Path | None, typer.Option(
         "--workers-out", dir_okay=False, help="Write each worker's accuracy, credible interval and spammer score "
         "to this .csv or .jsonl.")] = None,
+    bias_prior: Annotated[float | None, typer.Option(
+        "--bias-prior", help="numeric only: pseudo-labels pulling each worker's bias toward 0 (default 1; more when "
+        "workers share few items, 0 to trust the fitted biases fully).")] = None,
     limit: LimitOption = 20,
 ) -> None:
     """Infer each item's answer from a crowd label file (no database, no server)."""
@@ -50,12 +53,14 @@ def infer(
     for path, field in ((out, "out"), (workers_out, "workers_out")):
         if path is not None:
             crowdfile.output_format(path, field)  # a bad name fails now, not after the inference
+    if bias_prior is not None and kind != "numeric":
+        raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
         options = {"--method": method != "auto" and kind != "multilabel", "--gold": gold, "--workers-out": workers_out}
         given = [name for name, value in options.items() if value]
         if given:
             raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
-        _scored(kind, labels_file, truth, out, limit, method)
+        _scored(kind, labels_file, truth, out, limit, method, 1.0 if bias_prior is None else bias_prior)
         return
     _categorical(labels_file, method, gold, truth, out, workers_out, limit)
 
@@ -79,11 +84,11 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
     data = problem.labels
     console.print(f"{data.n_items:,} items, {data.n_workers:,} workers, {data.n_labels:,} labels, "
                   f"{len(problem.classes)} classes; {len(problem.gold):,} gold; method {escape(method)} in "
-                  f"{result.seconds:.2f} s.", highlight=False)
+                  f"{result.seconds:.2f} s.", highlight=False, soft_wrap=True)  # one line, even when piped
     for name, count in problem.unmatched.items():
         if count:
             console.print(f"note: {count:,} --{name} rows name items the labels file does not have (ignored)",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     if result.model_weights:
         used = ", ".join(f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0)
         console.print(f"auto blended: {used}", highlight=False)
@@ -115,7 +120,8 @@ def _distribution(classes: list[str], answers: list[str]) -> Table:
     return table
 
 
-def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int, method: str) -> None:
+def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int, method: str,
+            bias_prior: float) -> None:
     """Numeric, pairwise or multilabel: fit, report the truth comparison, show or write one row per item."""
     from truthline.services import crowdfile
 
@@ -124,8 +130,10 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
         progress.add_task(f"Reading {labels_file.name} and fitting ({kind})", total=None)
         if kind == "multilabel":
             result = crowdfile.infer_multilabel(labels_file, truth, method)
+        elif kind == "numeric":
+            result = crowdfile.infer_numeric(labels_file, truth, bias_prior=bias_prior)
         else:
-            result = (crowdfile.infer_numeric if kind == "numeric" else crowdfile.infer_pairwise)(labels_file, truth)
+            result = crowdfile.infer_pairwise(labels_file, truth)
         if out is not None:
             crowdfile.write_rows(out, result.columns, result.rows)
     console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "

@@ -282,8 +282,9 @@ def _truth_numbers(path: Path, item_index: dict[str, int]) -> dict[int, float]:
     return {item_index[i]: float(v) for i, v in zip(items.to_pylist(), numbers, strict=True) if i in item_index}
 
 
-def infer_numeric(path: Path, truth_path: Path | None = None) -> Scored:
-    """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias)."""
+def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0) -> Scored:
+    """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias;
+    bias_prior: pseudo-labels pulling each bias toward 0)."""
     from truthline.quality.numeric import aggregate_numeric
 
     (_, item_col), (_, worker_col), (value_name, value_col) = _columns(
@@ -291,7 +292,11 @@ def infer_numeric(path: Path, truth_path: Path | None = None) -> Scored:
     values = _numbers(value_col, value_name, path)
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
-    fit = aggregate_numeric(items, workers, values, n_items=len(item_names), n_workers=len(worker_names))
+    try:
+        fit = aggregate_numeric(items, workers, values, n_items=len(item_names), n_workers=len(worker_names),
+                                bias_prior=bias_prior)
+    except QualityInputError as exc:  # an option out of range (the file itself was checked above)
+        raise Invalid(str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
     n_labels = np.bincount(items, minlength=len(item_names))
     rows = [(name, _number(e), _number(s), int(n))
             for name, e, s, n in zip(item_names, fit.estimate, fit.stderr, n_labels, strict=True)]
