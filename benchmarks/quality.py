@@ -300,7 +300,12 @@ def main(argv: list[str] | None = None) -> None:
     names = available_sets()
     if not names:
         print("note: ../shared/datasets not found; real sets skipped", file=sys.stderr)
-    sets = [load_real(n) for n in names]
+    sets = []
+    for n in names:
+        try:
+            sets.append(load_real(n))
+        except (ValueError, KeyError, OSError) as exc:  # one malformed folder must not sink the run
+            print(f"note: skipping set {n}: {exc}", file=sys.stderr)
     if not args.no_synthetic:
         sets.append(synthetic())
     methods_for = {s.name: (CK_METHODS if s.name != "synthetic" or args.crowdkit_glad_synthetic else CK_SYNTHETIC)

@@ -28,29 +28,47 @@ class LabelSet:
     truth: np.ndarray  # (n_items,) int64, -1 where unknown
 
 
+# column names accepted in a set's files (the README's first, then common crowd-kit/Toloka spellings)
+COLUMNS = {"item": ("item", "task", "item_id", "task_id"), "worker": ("worker", "worker_id", "annotator", "performer"),
+           "label": ("label", "answer"), "truth": ("truth", "true_label", "gold", "label")}
+
+
+def _rows(path: Path, wanted: tuple[str, ...]) -> list[dict[str, str]]:
+    """The CSV's rows as {wanted name: cell}, each wanted column found under any of its COLUMNS spellings."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in reader.fieldnames or []]
+        found = {}
+        for name in wanted:
+            match = next((h for h in COLUMNS[name] if h in header), None)
+            if match is None:
+                raise ValueError(f"{path}: no {name} column (expected one of {', '.join(COLUMNS[name])}; found {header})")
+            found[name] = match
+        reader.fieldnames = header
+        return [{name: row[col].strip() for name, col in found.items()} for row in reader]
+
+
 def load_real(name: str, root: Path = DATASETS_DIR) -> LabelSet:
     """A set's answers.csv (item,worker,label) and truth.csv (item,truth) as compact integer arrays.
 
     Classes are the distinct values seen in answers and truth, in order (numerically when all are
     integers), so a set labelled 1..K or with text labels gets no empty class."""
     folder = root / name
-    with open(folder / "answers.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    with open(folder / "truth.csv", newline="") as fh:
-        truth_rows = list(csv.DictReader(fh))
+    rows = _rows(folder / "answers.csv", ("item", "worker", "label"))
+    truth_rows = _rows(folder / "truth.csv", ("item", "truth"))
     item_ids = {v: i for i, v in enumerate(sorted({r["item"] for r in rows}))}
     worker_ids = {v: i for i, v in enumerate(sorted({r["worker"] for r in rows}))}
-    values = {r["label"].strip() for r in rows} | {r["truth"].strip() for r in truth_rows if r["item"] in item_ids}
+    values = {r["label"] for r in rows} | {r["truth"] for r in truth_rows if r["item"] in item_ids}
     numeric = all(v.lstrip("-").isdigit() for v in values)
     class_ids = {v: i for i, v in enumerate(sorted(values, key=int if numeric else str))}
     items = np.array([item_ids[r["item"]] for r in rows], dtype=np.int64)
     workers = np.array([worker_ids[r["worker"]] for r in rows], dtype=np.int64)
-    labels = np.array([class_ids[r["label"].strip()] for r in rows], dtype=np.int64)
+    labels = np.array([class_ids[r["label"]] for r in rows], dtype=np.int64)
     truth = np.full(len(item_ids), -1, dtype=np.int64)
     for r in truth_rows:
         i = item_ids.get(r["item"])
         if i is not None:
-            truth[i] = class_ids[r["truth"].strip()]
+            truth[i] = class_ids[r["truth"]]
     return LabelSet(name, items, workers, labels, len(item_ids), len(worker_ids), len(class_ids), truth)
 
 

@@ -90,6 +90,18 @@ def test_labels_become_compact_classes(quality: ModuleType, tmp_path) -> None:
     assert (t.n_classes, t.labels.tolist(), t.truth.tolist()) == (2, [0, 1], [1])
 
 
+def test_sets_in_crowd_kit_spelling_load_too(quality: ModuleType, tmp_path) -> None:
+    folder = tmp_path / "toloka"
+    folder.mkdir()
+    (folder / "answers.csv").write_text("task,performer,label\nt1,p1,0\nt1,p2,1\nt2,p1,1\n")
+    (folder / "truth.csv").write_text("task,true_label\nt2,1\n")
+    s = quality.load_real("toloka", tmp_path)
+    assert (s.n_items, s.n_workers, s.labels.tolist(), s.truth.tolist()) == (2, 2, [0, 1, 1], [-1, 1])
+    (folder / "truth.csv").write_text("task,verdict\nt2,1\n")
+    with pytest.raises(ValueError, match="no truth column"):
+        quality.load_real("toloka", tmp_path)
+
+
 def test_ebcc_figures_are_read_from_the_readme(quality: ModuleType, tmp_path) -> None:
     (tmp_path / "README.md").write_text(
         "# sets\n\n| set | MV | EBCC (published) |\n|---|---|---|\n| a | 0.5 | 0.812 |\n| b | 0.6 | – |\n\n"
