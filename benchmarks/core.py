@@ -101,6 +101,28 @@ def _loop(client: Client, pid: int, stop: threading.Event, deadline: float, budg
         submits.append(t2 - t1)
 
 
+def _clients_loop(url: str, tokens: list[str], pid: int, cfg: dict[str, Any]) -> dict[str, Any]:
+    """8 concurrent clients, each looping next -> submit, for cfg["submit_seconds"]."""
+    clients = [Client(url, tok) for tok in tokens]
+    stop, lock = threading.Event(), threading.Lock()
+    budget = [cfg["submit_max"]]
+    n8: list[float] = []
+    s8: list[float] = []
+    deadline = time.perf_counter() + cfg["submit_seconds"]
+    threads = [threading.Thread(target=_loop, args=(c, pid, stop, deadline, budget, lock, n8, s8)) for c in clients]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+    return {"client_cpu": (time.process_time() - cpu0) / elapsed,  # cores the HTTP clients themselves used
+            "submits": len(s8), "submit_rate": len(s8) / elapsed, "submit_p50": pct(s8, 50), "submit_p99": pct(s8, 99),
+            "next8_p50": pct(n8, 50), "next8_p99": pct(n8, 99)}
+
+
 def bench_http(bench: BenchDB, cfg: dict[str, Any], big_pid: int) -> dict[str, Any]:
     tokens = bench.annotators(big_pid, 9)
     out: dict[str, Any] = {}
@@ -122,25 +144,11 @@ def bench_http(bench: BenchDB, cfg: dict[str, Any], big_pid: int) -> dict[str, A
                 if t:
                     c.submit(t["lease_id"], "a", active_ms=1)
         out["next_p50"], out["next_p99"], out["next_n"] = pct(nexts, 50), pct(nexts, 99), len(nexts)
-        # 2) 8 concurrent clients, each looping next -> submit.
-        clients = [Client(url, tok) for tok in tokens[:8]]
-        stop, lock = threading.Event(), threading.Lock()
-        budget = [cfg["submit_max"]]
-        n8: list[float] = []
-        s8: list[float] = []
-        deadline = time.perf_counter() + cfg["submit_seconds"]
-        threads = [threading.Thread(target=_loop, args=(c, big_pid, stop, deadline, budget, lock, n8, s8)) for c in clients]
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
-        out["client_cpu"] = (time.process_time() - cpu0) / elapsed  # cores the HTTP clients themselves used
-        for c in clients:
-            c.close()
-    out.update(submits=len(s8), submit_rate=len(s8) / elapsed, submit_p50=pct(s8, 50), submit_p99=pct(s8, 99),
-               next8_p50=pct(n8, 50), next8_p99=pct(n8, 99))
+        # 2) 8 concurrent clients against one server process (`truthline serve`).
+        out.update(_clients_loop(url, tokens[:8], big_pid, cfg))
+    # 3) the same against two server processes (`truthline serve --workers 2`: one per core here).
+    with uvicorn_process(bench.url, workers=2) as url:
+        out["workers2"] = _clients_loop(url, tokens[:8], big_pid, cfg)
     return out
 
 
@@ -177,7 +185,7 @@ def _ms(p50: float, p99: float) -> str:
 def table(r: dict[str, Any], quick: bool, elapsed: float) -> str:
     """The Markdown report: one row per measurement, with its target and Label Studio's figure."""
     ok = lambda good: "yes" if good else "**no**"  # noqa: E731
-    auto, mv = r["auto"], r["mv"]
+    auto, mv, w2 = r["auto"], r["mv"], r["workers2"]
     big = r["big_items"]
     rows = [
         ("Submits/s, 8 concurrent HTTP clients (next+submit loop)",
@@ -185,6 +193,10 @@ def table(r: dict[str, Any], quick: bool, elapsed: float) -> str:
          ">= 1,000/s", ok(r["submit_rate"] >= 1000), "8.6/s", ratio(r["submit_rate"], 8.6, True)),
         ("Submit latency p50 / p99, 8 clients", _ms(r["submit_p50"], r["submit_p99"]),
          "p99 < 25 ms", ok(r["submit_p99"] < 25), "p99 1,960 ms", ratio(r["submit_p99"], 1960, False)),
+        ("Same, two server processes (`serve --workers 2`): submits/s, latency p50 / p99",
+         f"{w2['submit_rate']:,.0f}/s, {_ms(w2['submit_p50'], w2['submit_p99'])}",
+         ">= 1,000/s, p99 < 25 ms", ok(w2["submit_rate"] >= 1000 and w2["submit_p99"] < 25), "8.6/s",
+         ratio(w2["submit_rate"], 8.6, True)),
         (f"Next-task p50 / p99, {big:,}-item project (1 client)", _ms(r["next_p50"], r["next_p99"]),
          "p99 < 10 ms (1M items)", ok(r["next_p99"] < 10 and big >= 1_000_000),
          "p50 212 ms (100k)", ratio(r["next_p50"], 212, False)),

@@ -123,3 +123,67 @@ def test_serve_serves_the_api_on_a_migrated_database(db_url: str) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in out
+
+
+def test_serve_with_two_workers_shares_the_work_and_loses_no_label(
+    db_url: str, project: Any, add_items: Any, make_annotator: Any, count_rows: Any,
+) -> None:
+    """`serve --workers 2`: two server processes on one port; concurrent annotators through both get every
+    item labelled exactly once (overlap 1), with no error and no lost or doubled write."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from truthline.client import Client
+
+    add_items(project, 120)
+    people = [make_annotator(project) for _ in range(4)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truthline.cli", "serve", "--db", db_url, "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/v1/openapi.json", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        # uvicorn's supervisor has spawned the two worker processes
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert sum("spawn_main" in Path(f"/proc/{c}/cmdline").read_text() for c in children) == 2
+        done: list[int] = []
+        errors: list[BaseException] = []
+
+        def work(token: str) -> None:
+            try:
+                with Client(url, token) as c:
+                    while (task := c.next_task(project.id)) is not None:
+                        c.submit(task["lease_id"], "cat", active_ms=500)
+                        done.append(1)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(p.token,)) for p in people]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+        assert len(done) == 120 and count_rows("annotations")["annotations"] == 120
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "with 2 worker processes" in out

@@ -14,6 +14,8 @@ from .serving import run_server
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind (default: settings.host, 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option("--port", help="Port to listen on (default: settings.port, 8000).")]
+WorkersOption = Annotated[int, typer.Option(
+    "--workers", min=1, max=64, help="Server processes sharing the port (one per core uses them all).")]
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
@@ -57,9 +59,9 @@ def init(
 
 
 @handle_errors
-def serve(db: DbOption = None, host: HostOption = None, port: PortOption = None) -> None:
+def serve(db: DbOption = None, host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
     """Serve the web app and the REST API (refuses an unmigrated database)."""
-    run_server(state.url(db), host, port)
+    run_server(state.url(db), host, port, workers)
 
 
 @handle_errors
