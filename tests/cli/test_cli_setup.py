@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from truthline.services import users
 from truthline.store.db import current_revision, head_revision, make_engine
@@ -92,37 +100,40 @@ def test_unreachable_postgres_is_a_clear_error(cli: Cli) -> None:
     assert result.exit_code == 1 and "cannot use the database" in result.stderr
 
 
-def test_serve_serves_the_api_on_a_migrated_database(db_url: str) -> None:
-    """`truthline serve` as a real process: it answers on 127.0.0.1, then stops cleanly on SIGTERM."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
+@contextmanager
+def _serve(db_url: str, *args: str) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
+    """`truthline serve` as a real process on a free 127.0.0.1 port, once it answers: yields (base URL, the
+    process, a list that holds its stdout after it was stopped with SIGTERM)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "truthline.cli", "serve", "--db", db_url, "--port", str(port)],
+        [sys.executable, "-m", "truthline.cli", "serve", "--db", db_url, "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    url, output = f"http://127.0.0.1:{port}", []
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+                httpx.get(f"{url}/api/v1/openapi.json", timeout=1)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.1)
-        assert response.status_code == 200 and "/api/v1/projects" in response.json()["paths"]
+        yield url, proc, output
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-    assert f"http://127.0.0.1:{port}/" in out
+        output.append(proc.communicate(timeout=30)[0])
+
+
+def test_serve_serves_the_api_on_a_migrated_database(db_url: str) -> None:
+    """`truthline serve` as a real process: it answers on 127.0.0.1, then stops cleanly on SIGTERM."""
+    with _serve(db_url) as (url, _, output):
+        response = httpx.get(f"{url}/api/v1/openapi.json", timeout=5)
+        assert response.status_code == 200 and "/api/v1/projects" in response.json()["paths"]
+    assert f"{url}/" in output[0]
 
 
 def test_serve_with_two_workers_shares_the_work_and_loses_no_label(
@@ -130,37 +141,11 @@ def test_serve_with_two_workers_shares_the_work_and_loses_no_label(
 ) -> None:
     """`serve --workers 2`: two server processes on one port; concurrent annotators through both get every
     item labelled exactly once (overlap 1), with no error and no lost or doubled write."""
-    import socket
-    import subprocess
-    import sys
-    import threading
-    import time
-    from pathlib import Path
-
-    import httpx
-
     from truthline.client import Client
 
     add_items(project, 120)
     people = [make_annotator(project) for _ in range(4)]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "truthline.cli", "serve", "--db", db_url, "--port", str(port), "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/v1/openapi.json", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.2)
+    with _serve(db_url, "--workers", "2") as (url, proc, output):
         # uvicorn's supervisor has spawned the two worker processes
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert sum("spawn_main" in Path(f"/proc/{c}/cmdline").read_text() for c in children) == 2
@@ -183,7 +168,4 @@ def test_serve_with_two_workers_shares_the_work_and_loses_no_label(
             t.join(timeout=120)
         assert not errors, errors
         assert len(done) == 120 and count_rows("annotations")["annotations"] == 120
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    assert "with 2 worker processes" in out
+    assert "with 2 worker processes" in output[0]
