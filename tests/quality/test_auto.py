@@ -51,10 +51,14 @@ def test_weights_and_scores() -> None:
     assert (r.answers == truth).mean() > 0.8
 
 
-def test_subsampled_scoring_is_used_on_large_input() -> None:
-    data, truth = simulate(n_items=300, n_workers=10, k=3, seed=22)
-    scores = auto.heldout_scores(data, max_labels=1000)
-    assert all(np.isfinite(list(scores.values())))
+def test_large_input_is_scored_on_one_split_of_all_its_labels() -> None:
+    # above max_labels: one held-out tenth, every other label trains (the crowd's own density per worker)
+    data, _ = simulate(n_items=300, n_workers=10, k=3, seed=22)
+    assert data.n_labels > 1000
+    one_split = auto.heldout_scores(data, folds=1)
+    assert auto.heldout_scores(data, max_labels=1000) == one_split
+    assert auto.heldout_scores(data) == auto.heldout_scores(data, folds=4) != one_split
+    assert all(np.isfinite(list(one_split.values())))
 
 
 def test_options_are_checked() -> None:

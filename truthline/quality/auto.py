@@ -84,20 +84,14 @@ def heldout_scores(
 ) -> dict[str, float]:
     """Mean held-out log-probability per label of each candidate (higher is better).
 
-    Above `max_labels` labels, scoring uses the labels of a random subset of items of about that size.
+    folds defaults to 4 below 50k labels, 2 up to `max_labels` and 1 above: a tenth of a large crowd's
+    labels is plenty to score on. Every split trains on all the other labels, so the candidates are
+    judged at the crowd's own density of labels per worker (scoring on a sample of items instead gives
+    each worker a fraction of its labels and favours the rigid models: on the 500k-label synthetic crowd
+    it kept Dawid-Skene out of the blend, 0.969 against 0.971 with it).
     """
-    if labels.n_labels > max_labels:
-        rng = np.random.default_rng(seed + 1)
-        chosen = rng.random(labels.n_items) < max_labels / labels.n_labels
-        new_index = np.cumsum(chosen) - 1  # compact item indices of the sample
-        sub = labels.subset(chosen[labels.items])
-        labels = CrowdLabels(
-            new_index[sub.items], sub.workers, sub.labels, int(chosen.sum()), sub.n_workers, sub.n_classes
-        )
-        if known:
-            known = {int(new_index[int(i)]): c for i, c in known.items() if chosen[int(i)]}
     if folds is None:
-        folds = 2 if labels.n_labels >= 50_000 else 4
+        folds = 1 if labels.n_labels > max_labels else 4 if labels.n_labels < 50_000 else 2
     splits = []
     for hold in _folds(labels.n_labels, holdout, folds, seed):
         mask = np.ones(labels.n_labels, dtype=bool)
@@ -129,7 +123,7 @@ def fit(
     """Pick/blend models by held-out predictive log-probability.
 
     candidates: names from CANDIDATES; holdout: share of labels held out per fold;
-    folds: number of random held-out splits (default: 4 below 50k labels, else 2);
+    folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
     worker_params gets "confusion" (weighted mix), and "model_weights" (one per candidate, in order).
