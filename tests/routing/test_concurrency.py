@@ -46,11 +46,15 @@ def test_fifty_annotators_label_concurrently(engine: Engine, admin: Any, make_pr
                 live_max[task.item_id] = max(live_max[task.item_id], live[task.item_id])
             seen.append(task.item_id)
             if len(seen) % 7 == 3:
+                # counted off before the skip commits: the freed slot may be leased to another worker at once,
+                # before this thread runs again (counting it off after made the test see 4 on PostgreSQL)
+                with lock:
+                    live[task.item_id] -= 1
                 skip(engine, user, task.lease_id)
             else:
                 submit(engine, user, task.lease_id, "cat", 5, f"{user.id}-{task.lease_id}")
-            with lock:
-                live[task.item_id] -= 1
+                with lock:
+                    live[task.item_id] -= 1
         return seen
 
     with ThreadPoolExecutor(WORKERS) as pool:
