@@ -68,6 +68,20 @@ def test_gold_is_clamped_and_truth_is_only_scored(tmp_path: Path) -> None:
     assert clamped.n_scored == 3 and clamped.accuracy == pytest.approx(expected)
 
 
+def test_gold_and_truth_spelled_differently_from_the_labels_still_match(tmp_path: Path) -> None:
+    # pandas writes an integer column with gaps as floats ("1.0"); hand-made files carry stray spaces
+    labels = write_csv(tmp_path / "l.csv", [("a", "w1", "1"), ("a", "w2", " 1"), ("b", "w1", "0"), ("b", "w2", "0 ")])
+    gold = write_csv(tmp_path / "g.csv", [("a", "1.0")], header="item,gold")
+    truth = write_csv(tmp_path / "t.csv", [("a", " 1.0"), ("b", "0.0")], header="item,truth")
+    problem = crowdfile.load(labels, gold_path=gold, truth_path=truth)
+    assert problem.classes == ["0", "1"] and problem.labels.n_classes == 2  # no "1.0" or " 1" class
+    assert problem.gold == {0: 1}
+    result = crowdfile.infer(problem, "auto")
+    assert result.answers == ["1", "0"] and result.accuracy == 1.0 and result.n_scored == 2
+    text = write_csv(tmp_path / "t2.csv", [("a", "1.5"), ("b", "zero")], header="item,truth")
+    assert crowdfile.infer(crowdfile.load(labels, truth_path=text), "mv").accuracy == 0.0  # no match: wrong
+
+
 def test_auto_reports_its_model_weights(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     rows = [(f"i{i}", f"w{w}", str(int(rng.random() < 0.8) if i % 2 else int(rng.random() < 0.2)))

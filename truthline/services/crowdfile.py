@@ -157,6 +157,35 @@ def _class_order(values: set[str]) -> list[str]:
         return sorted(values)
 
 
+def _trimmed(column: Any) -> Any:
+    """Text cells without surrounding spaces (" 1" and "1" are one answer)."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_trim_whitespace(column)
+
+
+def _label_spelling(label_names: Sequence[str]) -> Any:
+    """value -> the labels file's spelling of the same answer: gold and truth files written by other tools
+    say "1.0" where workers said "1" (pandas writes float columns so); anything else is kept as it is."""
+    names, by_number = set(label_names), {}
+    for name in label_names:
+        try:
+            by_number.setdefault(float(name), name)
+        except ValueError:
+            continue
+
+    def spell(value: str) -> str:
+        value = value.strip()
+        if value in names:
+            return value
+        try:
+            return by_number.get(float(value), value)
+        except ValueError:
+            return value
+
+    return spell
+
+
 def _answers_file(path: Path, item_index: dict[str, int]) -> tuple[dict[int, str], int]:
     """item index -> value for the items of the labels file; and how many rows name other items."""
     table = _read_table(path)
@@ -179,10 +208,13 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
         labels_path, (ITEM, "item"), (WORKER, "worker"), (LABEL, "label"))
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
-    label_codes, label_names = _codes(label_col)
+    label_codes, label_names = _codes(_trimmed(label_col))
     item_index = {name: i for i, name in enumerate(item_names)}
     gold_text, gold_unmatched = _answers_file(gold_path, item_index) if gold_path else ({}, 0)
     truth, truth_unmatched = _answers_file(truth_path, item_index) if truth_path else ({}, 0)
+    spelling = _label_spelling(label_names)
+    gold_text = {i: spelling(v) for i, v in gold_text.items()}
+    truth = {i: spelling(v) for i, v in truth.items()}
     classes = _class_order(set(label_names) | set(gold_text.values()))  # truth stays out: it must not inform
     if len(classes) == 1:  # everyone gave the same answer: still a choice between it and "something else"
         classes.append("")  # (no cell is empty, so this name is free)
