@@ -7,6 +7,7 @@ side) so both see the same integer indices. Standard library + NumPy only.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def _rows(path: Path, wanted: tuple[str, ...]) -> list[dict[str, str]]:
         return [{name: row[col].strip() for name, col in found.items()} for row in reader]
 
 
+def _spelling(labels: set[str]) -> Callable[[str], str]:
+    """truth value -> the answers' spelling of the same class ("1.0" -> "1", as pandas writes floats)."""
+    by_number = {}
+    for v in labels:
+        try:
+            by_number.setdefault(float(v), v)
+        except ValueError:
+            continue
+    return lambda v: v if v in labels else by_number.get(_float(v), v)
+
+
+def _float(v: str) -> float | None:
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
 def load_real(name: str, root: Path = DATASETS_DIR) -> LabelSet:
     """A set's answers.csv (item,worker,label) and truth.csv (item,truth) as compact integer arrays.
 
@@ -58,6 +77,8 @@ def load_real(name: str, root: Path = DATASETS_DIR) -> LabelSet:
     truth_rows = _rows(folder / "truth.csv", ("item", "truth"))
     item_ids = {v: i for i, v in enumerate(sorted({r["item"] for r in rows}))}
     worker_ids = {v: i for i, v in enumerate(sorted({r["worker"] for r in rows}))}
+    spelling = _spelling({r["label"] for r in rows})
+    truth_rows = [{**r, "truth": spelling(r["truth"])} for r in truth_rows]
     values = {r["label"] for r in rows} | {r["truth"] for r in truth_rows if r["item"] in item_ids}
     numeric = all(v.lstrip("-").isdigit() for v in values)
     class_ids = {v: i for i, v in enumerate(sorted(values, key=int if numeric else str))}

@@ -85,6 +85,9 @@ def test_labels_become_compact_classes(quality: ModuleType, tmp_path) -> None:
     s = quality.load_real("grades", tmp_path)
     assert s.n_classes == 4  # 1, 2, 3, 10 in numeric order
     assert s.labels.tolist() == [0, 2, 2, 3] and s.truth.tolist() == [0, 1, -1]
+    _write_set(tmp_path, "floats", [("x", "w1", "0"), ("y", "w1", "1")], [("x", "0.0"), ("y", "1.0")])
+    f = quality.load_real("floats", tmp_path)  # truth written by pandas as floats: the same classes
+    assert (f.n_classes, f.truth.tolist()) == (2, [0, 1])
     _write_set(tmp_path, "words", [("x", "w1", "cat"), ("x", "w2", "dog")], [("x", "dog")])
     t = quality.load_real("words", tmp_path)
     assert (t.n_classes, t.labels.tolist(), t.truth.tolist()) == (2, [0, 1], [1])
