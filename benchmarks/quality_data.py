@@ -51,12 +51,10 @@ def _rows(path: Path, wanted: tuple[str, ...]) -> list[dict[str, str]]:
 
 def _spelling(labels: set[str]) -> Callable[[str], str]:
     """truth value -> the answers' spelling of the same class ("1.0" -> "1", as pandas writes floats)."""
-    by_number = {}
+    by_number: dict[float | None, str] = {}
     for v in labels:
-        try:
-            by_number.setdefault(float(v), v)
-        except ValueError:
-            continue
+        by_number.setdefault(_float(v), v)
+    by_number.pop(None, None)  # text labels have no number
     return lambda v: v if v in labels else by_number.get(_float(v), v)
 
 
