@@ -17,8 +17,8 @@ FAST = settings(max_examples=12, deadline=None, derandomize=True, suppress_healt
 def test_public_api() -> None:
     for name in ("CrowdLabels", "Aggregate", "QualityInputError", "aggregate", "METHODS"):
         assert name in tq.__all__
-    assert set(METHODS) == {"mv", "wmv", "one_coin", "ds", "glad", "mace", "bcc", "auto"}
-    for name in ("fit_mv", "fit_wmv", "fit_one_coin", "fit_ds", "fit_glad", "fit_mace", "fit_bcc", "fit_auto"):
+    assert set(METHODS) == {"mv", "wmv", "one_coin", "ds", "glad", "mace", "bcc", "ebcc", "auto"}
+    for name in ("fit_mv", "fit_wmv", "fit_one_coin", "fit_ds", "fit_glad", "fit_mace", "fit_bcc", "fit_ebcc", "fit_auto"):
         assert name in tq.__all__ and callable(getattr(tq, name))
 
 

@@ -87,7 +87,7 @@ def test_auto_reports_its_model_weights(tmp_path: Path) -> None:
     rows = [(f"i{i}", f"w{w}", str(int(rng.random() < 0.8) if i % 2 else int(rng.random() < 0.2)))
             for i in range(60) for w in rng.choice(8, 3, replace=False)]
     result = crowdfile.infer(crowdfile.load(write_csv(tmp_path / "l.csv", rows)), "auto")
-    assert set(result.model_weights) == {"pooled", "one_coin", "ds", "mace", "bcc"}
+    assert set(result.model_weights) == {"pooled", "one_coin", "ds", "mace", "bcc", "ebcc"}
     assert sum(result.model_weights.values()) == pytest.approx(1.0, abs=1e-3)
 
 

@@ -172,5 +172,5 @@ def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, ad
     assert data.memo(("quality_report", "ds"), lambda: None) is not None  # computed once, kept with the labels
     assert again["models"] == {}  # only auto blends models
     models = quality_report(engine, admin.user, labelled.id, "auto")["models"]
-    assert models and set(models) <= {"pooled", "one_coin", "ds", "mace", "bcc"}
+    assert models and set(models) <= {"pooled", "one_coin", "ds", "mace", "bcc", "ebcc"}
     assert abs(sum(models.values()) - 1) < 1e-3

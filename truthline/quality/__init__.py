@@ -16,6 +16,7 @@ from .one_coin import fit as fit_one_coin
 from .glad import fit as fit_glad
 from .mace import fit as fit_mace
 from .bcc import fit as fit_bcc
+from .ebcc import fit as fit_ebcc
 from .auto import fit as fit_auto
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
 from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, spammer_score, worker_stats
@@ -36,6 +37,7 @@ __all__ = [
     "fit_glad",
     "fit_mace",
     "fit_bcc",
+    "fit_ebcc",
     "fit_auto",
     "PairwiseKappa",
     "cohen_kappa_pairwise",

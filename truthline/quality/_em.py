@@ -170,10 +170,14 @@ class LabelIndex:
             out[...] = m @ table
         return out
 
+    def per_worker_label(self, post: np.ndarray) -> np.ndarray:
+        """(n_items, C) -> (n_workers*K_label, C): for each (worker, given label), the sum of the rows of
+        the items it was given to."""
+        return np.asarray(self.matrix.T @ post)
+
     def confusion_counts(self, post: np.ndarray) -> np.ndarray:
         """Soft counts (W, K_true, K_label): sum over labels of P(true class of item) for each given label."""
-        d = self.data
-        counts = np.asarray(self.matrix.T @ post).reshape(d.n_workers, self.k, self.k)
+        counts = self.per_worker_label(post).reshape(self.data.n_workers, self.k, self.k)
         return counts.transpose(0, 2, 1)
 
     def log_evidence(self, log_confusion: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import auto, bcc, dawid_skene, glad, mace, majority, one_coin, weighted_majority
+from . import auto, bcc, dawid_skene, ebcc, glad, mace, majority, one_coin, weighted_majority
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -22,6 +22,7 @@ METHODS: dict[str, Method] = {
     "glad": glad.fit,
     "mace": mace.fit,
     "bcc": bcc.fit,
+    "ebcc": ebcc.fit,
     "auto": auto.fit,
 }
 

@@ -17,6 +17,7 @@ class Aggregate:
     `worker_accuracy` is each worker's estimated probability of giving the true class.
     `worker_params` holds method-specific arrays: "confusion" (n_workers, K, K) for every method
     (row = true class, column = given label), plus e.g. "skill", "difficulty", "spam".
+    `item_params` holds method-specific per-item arrays beyond the posteriors (EBCC: "subtypes").
     """
 
     method: str
@@ -26,6 +27,7 @@ class Aggregate:
     iterations: int = 0
     converged: bool = True
     class_prior: np.ndarray | None = None
+    item_params: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def answers(self) -> np.ndarray:
