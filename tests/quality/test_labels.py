@@ -46,3 +46,12 @@ def test_bad_input_names_the_argument(kwargs: dict, field: str) -> None:
 def test_direct_construction_is_checked() -> None:
     with pytest.raises(QualityInputError):
         CrowdLabels(np.array([0]), np.array([0]), np.array([3]), 1, 1, 2)
+
+
+def test_distinct_drops_repeated_identical_answers_only() -> None:
+    d = CrowdLabels.from_arrays([0, 0, 1, 0, 0, 1], [0, 1, 0, 0, 0, 0], [1, 1, 0, 1, 0, 0], n_items=3, n_classes=3)
+    u = d.distinct()
+    # (item 0, worker 0, 1) twice and (1, 0, 0) twice: the later copies go; a different answer stays
+    assert list(zip(u.items, u.workers, u.labels)) == [(0, 0, 1), (0, 1, 1), (1, 0, 0), (0, 0, 0)]
+    assert (u.n_items, u.n_workers, u.n_classes) == (3, 2, 3)
+    assert u.distinct() is u

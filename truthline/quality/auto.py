@@ -167,6 +167,7 @@ def fit(
     fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
+    A worker's repeated identical answers to an item count once (`CrowdLabels.distinct`).
     worker_params gets "confusion" (weighted mix), and "model_weights" (one per candidate, in order).
     """
     bad = [c for c in candidates if c not in CANDIDATES]
@@ -179,6 +180,7 @@ def fit(
     if not 0.0 < holdout < 1.0:
         raise QualityInputError(f"holdout: must be in (0, 1), got {holdout}", "holdout")
     parse_known(known, labels)  # validate once, early
+    labels = labels.distinct()
     names = list(candidates)
     tried = [n for n in names if len(names) == 1 or n not in CHALLENGERS or labels.n_labels <= EBCC_MAX_LABELS]
     if labels.n_labels >= 10 and len(tried) > 1:
