@@ -2,7 +2,7 @@
 
 Runs every Truthline method on each real set in ../shared/datasets (every folder holding answers.csv
 and truth.csv; skipped cleanly if absent), on a synthetic crowd (100k items, 1,000 workers, 5 classes,
-~10% spammers, 5 labels per item = 500k labels) and on eleven small synthetic crowds of different kinds
+~10% spammers, 5 labels per item = 500k labels) and on twelve small synthetic crowds of different kinds
 (quality_data.REGIMES, 3 seeds each); runs crowd-kit's methods on the same integer arrays in a separate
 virtualenv (subprocess, so Truthline never depends on it); writes benchmarks/results/quality.md (with
 issue #3's targets checked per set) and prints it.

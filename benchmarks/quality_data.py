@@ -176,6 +176,8 @@ REGIMES = {
     "zipf-workers": "3 classes, 300 workers whose label counts follow Zipf's law, 4 per item",
     "good-crowd": "5 classes, 30 workers 85-97% accurate, 3 per item",
     "ten-classes": "10 classes, 44 workers 40-90% accurate whose errors each fall on a few classes, 4 per item",
+    "shared-errors": "2 classes (25% positive), 30 workers; on the 30% of negatives that are hard, the 70% sloppy "
+                     "workers answer positive 3 times in 4 (ZenCrowd-like correlated errors), 5 per item",
 }
 
 
@@ -236,4 +238,17 @@ def regimes(seed: int = 0) -> list[LabelSet]:
         _crowd(rng, "good-crowd", 2000, _one_coin(rng.uniform(0.85, 0.97, 30), 5), 3),
         # drawn last, so the crowds above stay as they were (and crowd-kit's cached answers with them)
         _crowd(rng, "ten-classes", 700, _skewed(rng, 44, 10, 0.4, 0.9, conc=0.3), 4),
+        _shared_errors(rng, "shared-errors", 2000, 30, 5),
     ]
+
+
+def _shared_errors(rng: np.random.Generator, name: str, n_items: int, n_workers: int, per_item: int) -> LabelSet:
+    """Errors correlated across workers: hard negatives that most (sloppy) workers call positive."""
+    truth = (rng.random(n_items) < 0.25).astype(np.int64)
+    hard = (truth == 0) & (rng.random(n_items) < 0.3)
+    sloppy = rng.random(n_workers) < 0.7
+    items = np.repeat(np.arange(n_items), per_item)
+    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in range(n_items)])
+    p_positive = np.where(truth[items] == 1, 0.8, np.where(hard[items] & sloppy[workers], 0.75, 0.1))
+    labels = (rng.random(len(items)) < p_positive).astype(np.int64)
+    return LabelSet(name, items.astype(np.int64), workers.astype(np.int64), labels, n_items, n_workers, 2, truth)
