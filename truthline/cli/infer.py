@@ -90,8 +90,8 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
             console.print(f"note: {count:,} --{name} rows name items the labels file does not have (ignored)",
                           highlight=False, soft_wrap=True)
     if result.model_weights:
-        used = ", ".join(f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0)
-        console.print(f"auto blended: {used}", highlight=False)
+        used = [f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0]
+        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}", highlight=False)
     console.print(_distribution(problem.classes, result.answers))
     if result.accuracy is not None:
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",
