@@ -125,13 +125,19 @@ def test_auto_takes_ebcc_on_shared_errors() -> None:
     assert (r.answers == truth).mean() >= (aggregate(data, "ds").answers == truth).mean() + 0.02
 
 
-def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "EBCC_MAX_ITEM_CLASSES"])
+def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
     data, _ = shared_errors(n_items=600, seed=2)
-    monkeypatch.setattr(auto, "EBCC_MAX_LABELS", data.n_labels - 1)
+    size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_items * data.n_classes
+    monkeypatch.setattr(auto, limit, size - 1)
     calls = []
-    monkeypatch.setitem(auto.CANDIDATES, "ebcc", lambda *a, **k: calls.append(1))
+    real = auto.CANDIDATES["ebcc"]
+    monkeypatch.setitem(auto.CANDIDATES, "ebcc", lambda *a, **k: calls.append(1) or real(*a, **k))
     r = auto.fit(data)
     assert not calls and dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))["ebcc"] == 0.0
+    monkeypatch.setattr(auto, limit, size)  # at the limit it is tried
+    auto.fit(data)
+    assert calls
 
 
 def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,8 @@ held-out probability of a label is the kept models' average) and replaces it whe
 held-out labels better. Its item subtypes model errors that are shared across workers; where that
 structure is real (ZenCrowd: 0.82 -> 0.91 on the US workers' set) it is usually alone in seeing it,
 so averaging it with the per-worker models would outvote it. It is tried on crowds of up to
-`EBCC_MAX_LABELS` labels: each fit costs about `subtypes` times a Dawid-Skene fit.
+`EBCC_MAX_LABELS` labels and `EBCC_MAX_ITEM_CLASSES` items x classes: each fit costs about
+`subtypes` times a Dawid-Skene fit, and holds three (items, classes, subtypes) arrays.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ CANDIDATES: dict[str, Callable[..., Aggregate]] = {
 }
 # compared with the blend of the others as a whole, never averaged into it
 CHALLENGERS = ("ebcc",)
-EBCC_MAX_LABELS = 200_000  # 500k labels: ~7 s per EBCC fit, against auto's 3 s budget
+EBCC_MAX_LABELS = 200_000  # 500k labels: ~4 s per EBCC fit, against auto's 3 s budget
+EBCC_MAX_ITEM_CLASSES = 1_000_000  # ~80 MB per (items, classes, 10 subtypes) float64 array
 
 
 def _predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
@@ -163,7 +165,8 @@ def fit(
     """Pick/blend models by held-out predictive log-probability.
 
     candidates: names from CANDIDATES (those in CHALLENGERS compete with the blend of the others, and
-    are skipped above EBCC_MAX_LABELS labels unless named alone); holdout: share of labels held out per
+    are skipped above EBCC_MAX_LABELS labels or EBCC_MAX_ITEM_CLASSES items x classes unless named
+    alone); holdout: share of labels held out per
     fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
@@ -182,7 +185,8 @@ def fit(
     parse_known(known, labels)  # validate once, early
     labels = labels.distinct()
     names = list(candidates)
-    tried = [n for n in names if len(names) == 1 or n not in CHALLENGERS or labels.n_labels <= EBCC_MAX_LABELS]
+    small = labels.n_labels <= EBCC_MAX_LABELS and labels.n_items * labels.n_classes <= EBCC_MAX_ITEM_CLASSES
+    tried = [n for n in names if len(names) == 1 or n not in CHALLENGERS or small]
     if labels.n_labels >= 10 and len(tried) > 1:
         probs = heldout_probs(labels, known, candidates=tried, holdout=holdout, folds=folds, seed=seed)
         weights = choose_weights(probs, names, tolerance)
