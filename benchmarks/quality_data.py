@@ -238,12 +238,13 @@ def regimes(seed: int = 0) -> list[LabelSet]:
         _crowd(rng, "good-crowd", 2000, _one_coin(rng.uniform(0.85, 0.97, 30), 5), 3),
         # drawn last, so the crowds above stay as they were (and crowd-kit's cached answers with them)
         _crowd(rng, "ten-classes", 700, _skewed(rng, 44, 10, 0.4, 0.9, conc=0.3), 4),
-        _shared_errors(rng, "shared-errors", 2000, 30, 5),
+        shared_errors(rng, "shared-errors", 2000, 30, 5),
     ]
 
 
-def _shared_errors(rng: np.random.Generator, name: str, n_items: int, n_workers: int, per_item: int) -> LabelSet:
-    """Errors correlated across workers: hard negatives that most (sloppy) workers call positive."""
+def shared_errors(rng: np.random.Generator, name: str, n_items: int, n_workers: int, per_item: int) -> LabelSet:
+    """Errors correlated across workers: 25% positives; 30% of the negatives are hard, and there the 70%
+    sloppy workers answer positive 3 times in 4 (careful ones stay right). Also the tests' crowd for EBCC."""
     truth = (rng.random(n_items) < 0.25).astype(np.int64)
     hard = (truth == 0) & (rng.random(n_items) < 0.3)
     sloppy = rng.random(n_workers) < 0.7

@@ -7,6 +7,7 @@ tests that need them skip cleanly when the folder is absent.
 from __future__ import annotations
 
 import csv
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from truthline.quality import CrowdLabels
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SET_NAMES = ["D_Product", "S_Dog", "S_Rel", "rte", "web", "ZC_in"]
 
 
@@ -81,16 +83,15 @@ def assert_distributions(post: np.ndarray, n_items: int, k: int) -> None:
     np.testing.assert_allclose(post.sum(axis=1), 1.0, atol=1e-9)
 
 
+
 def shared_errors(n_items: int = 2000, n_workers: int = 30, per_item: int = 5, seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
-    """A ZenCrowd-like crowd whose errors are correlated: 30% of the negatives are hard, and there the
-    70% sloppy workers answer "positive" three times in four (careful ones stay right). Per-worker
-    confusion models (DS, BCC) explain the hard negatives as positives; EBCC's subtypes do not."""
-    rng = np.random.default_rng(seed)
-    truth = (rng.random(n_items) < 0.25).astype(np.int64)
-    hard = (truth == 0) & (rng.random(n_items) < 0.3)
-    sloppy = rng.random(n_workers) < 0.7
-    items = np.repeat(np.arange(n_items), per_item)
-    workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in range(n_items)])
-    p_positive = np.where(truth[items] == 1, 0.8, np.where(hard[items] & sloppy[workers], 0.75, 0.1))
-    labels = (rng.random(len(items)) < p_positive).astype(np.int64)
-    return CrowdLabels.from_arrays(items, workers, labels, n_items=n_items, n_workers=n_workers, n_classes=2), truth
+    """The benchmark's ZenCrowd-like `shared-errors` crowd (benchmarks/quality_data.py): per-worker
+    confusion models (DS, BCC) explain its hard negatives as positives; EBCC's subtypes do not."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from quality_data import shared_errors as draw
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    s = draw(np.random.default_rng(seed), "shared-errors", n_items, n_workers, per_item)
+    data = CrowdLabels.from_arrays(s.items, s.workers, s.labels, n_items=n_items, n_workers=n_workers, n_classes=2)
+    return data, s.truth
