@@ -127,7 +127,7 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     assert "cat: 1." in html and "dog: 1." in html  # the chart's text description
     assert 'value="mv" selected' in html and 'id="auto-models"' not in html
     auto = login("manager").get(f"/projects/{site.project_id}/manage").text  # the default method
-    assert re.search(r'id="auto-models".*1</span>.*model blended by auto<br>pooled 100', auto), auto  # 2 labels
+    assert re.search(r'id="auto-models".*1</span>.*model chosen by auto<br>pooled 100', auto), auto  # 2 labels
 
 
 def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:
