@@ -113,7 +113,7 @@ def fit(
         flat /= row_sums(flat)[:, None]
         zg = flat.reshape(n, k, m)
         _clamp(zg, kn.idx, kn.cls)
-        prev, post = post, _sum_subtypes(zg)
+        prev, post = post, row_sums(flat.reshape(n * k, m)).reshape(n, k)  # summed over subtypes
         if np.abs(post - prev).max(initial=0.0) <= tol:
             converged = True
             break
@@ -146,14 +146,6 @@ def _m_step(
     counts = index.per_worker_label(zg.reshape(n, k * m)).reshape(n_workers, k, k, m)  # (W, L, K, M)
     mu = counts.transpose(0, 2, 3, 1) + beta[None, :, None, :]
     return eta, nu, mu
-
-
-def _sum_subtypes(zg: np.ndarray) -> np.ndarray:
-    """(n, K, M) -> (n, K), adding the M columns (faster than a reduction along a short last axis)."""
-    out = zg[:, :, 0].copy()
-    for j in range(1, zg.shape[2]):
-        out += zg[:, :, j]
-    return out
 
 
 def predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
