@@ -125,10 +125,15 @@ def test_auto_takes_ebcc_on_shared_errors() -> None:
     assert (r.answers == truth).mean() >= (aggregate(data, "ds").answers == truth).mean() + 0.02
 
 
-@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "EBCC_MAX_ITEM_CLASSES"])
+@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "items x classes", "workers x classes^2"])
 def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
-    data, _ = shared_errors(n_items=600, seed=2)
-    size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_items * data.n_classes
+    if limit == "workers x classes^2":  # many workers, few items: the workers' arrays are the larger
+        data, _ = simulate(n_items=60, n_workers=300, k=3, per_item=10, seed=2)
+        size = data.n_workers * 9
+    else:
+        data, _ = shared_errors(n_items=600, seed=2)
+        size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_items * data.n_classes
+    limit = "EBCC_MAX_LABELS" if limit == "EBCC_MAX_LABELS" else "EBCC_MAX_CELLS"
     monkeypatch.setattr(auto, limit, size - 1)
     calls = []
     real = auto.CANDIDATES["ebcc"]

@@ -19,8 +19,9 @@ held-out probability of a label is the kept models' average) and replaces it whe
 held-out labels better. Its item subtypes model errors that are shared across workers; where that
 structure is real (ZenCrowd: 0.82 -> 0.91 on the US workers' set) it is usually alone in seeing it,
 so averaging it with the per-worker models would outvote it. It is tried on crowds of up to
-`EBCC_MAX_LABELS` labels and `EBCC_MAX_ITEM_CLASSES` items x classes: each fit costs about
-`subtypes` times a Dawid-Skene fit, and holds three (items, classes, subtypes) arrays.
+`EBCC_MAX_LABELS` labels, and while items x classes and workers x classes^2 stay within
+`EBCC_MAX_CELLS`: each fit costs about `subtypes` times a Dawid-Skene fit, and holds (items, classes,
+subtypes) and (workers, classes, subtypes, classes) arrays.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ CANDIDATES: dict[str, Callable[..., Aggregate]] = {
 # compared with the blend of the others as a whole, never averaged into it
 CHALLENGERS = ("ebcc",)
 EBCC_MAX_LABELS = 200_000  # 500k labels: ~4 s per EBCC fit, against auto's 3 s budget
-EBCC_MAX_ITEM_CLASSES = 1_000_000  # ~80 MB per (items, classes, 10 subtypes) float64 array
+EBCC_MAX_CELLS = 1_000_000  # x 10 subtypes: ~80 MB per float64 array
 
 
 def _predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
@@ -165,8 +166,7 @@ def fit(
     """Pick/blend models by held-out predictive log-probability.
 
     candidates: names from CANDIDATES (those in CHALLENGERS compete with the blend of the others, and
-    are skipped above EBCC_MAX_LABELS labels or EBCC_MAX_ITEM_CLASSES items x classes unless named
-    alone); holdout: share of labels held out per
+    are skipped on crowds beyond EBCC_MAX_LABELS or EBCC_MAX_CELLS unless named alone); holdout: share of labels held out per
     fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
@@ -185,7 +185,8 @@ def fit(
     parse_known(known, labels)  # validate once, early
     labels = labels.distinct()
     names = list(candidates)
-    small = labels.n_labels <= EBCC_MAX_LABELS and labels.n_items * labels.n_classes <= EBCC_MAX_ITEM_CLASSES
+    k = labels.n_classes
+    small = labels.n_labels <= EBCC_MAX_LABELS and max(labels.n_items * k, labels.n_workers * k * k) <= EBCC_MAX_CELLS
     tried = [n for n in names if len(names) == 1 or n not in CHALLENGERS or small]
     if labels.n_labels >= 10 and len(tried) > 1:
         probs = heldout_probs(labels, known, candidates=tried, holdout=holdout, folds=folds, seed=seed)
