@@ -118,7 +118,7 @@ def fit(
             converged = True
             break
     eta, nu, mu = _m_step(index, zg, alpha, beta, a_pi, w)
-    post = check_finite(post / np.maximum(row_sums(post), 1e-300)[:, None], "ebcc")
+    post = check_finite(normalize_rows(post), "ebcc")
     v = mu / mu.sum(axis=3, keepdims=True)  # (W, K, M, L) posterior mean confusion rows
     pi = eta / eta.sum(axis=1, keepdims=True)  # (K, M)
     conf = np.einsum("km,wkml->wkl", pi, v)  # a worker's confusion over a class's typical subtypes
