@@ -6,6 +6,7 @@
     result.answers, result.confidence, result.worker_accuracy
 """
 
+from ._malloc import keep_freed_memory
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 from .registry import METHODS, aggregate
@@ -23,6 +24,8 @@ from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, 
 from .multilabel import MultilabelAggregate, aggregate_multilabel
 from .numeric import NumericAggregate, aggregate_numeric
 from .pairwise import CrowdPairwiseScores, PairwiseScores, bradley_terry, crowd_bradley_terry
+
+keep_freed_memory()  # fits re-use each other's freed buffers instead of page-faulting them in (see _malloc)
 
 __all__ = [
     "CrowdLabels",
