@@ -120,6 +120,13 @@ def col_sums(mat: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     return np.einsum("i,ij->j", weights, mat, dtype=np.float64)
 
 
+def labelled_weights(counts: np.ndarray) -> np.ndarray | None:
+    """`col_sums` weights that leave out items without labels (their posteriors are the prior itself);
+    None when every item has labels, since the unweighted sum is faster."""
+    labelled = row_sums(counts) > 0
+    return None if labelled.all() else labelled.astype(np.float64)
+
+
 def safe_log(x: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(x, TINY))
 
@@ -205,25 +212,36 @@ def softmax_rows_f32(
     Classes more than 80 nats below a row's best get probability ~e^-80 rather than 0 (exp is slow on
     inputs that underflow, and near-certain posteriors produce many of them).
     """
-    logp = np.asarray(logp, dtype=np.float64)
+    logp = np.ascontiguousarray(logp, dtype=np.float64)
     n, k = logp.shape
     if n == 0:
         return np.zeros((0, k), dtype=out_dtype), np.zeros(0)
     m = logp[:, 0].copy()
     for j in range(1, k):  # column-wise max: much faster than a reduction along a short last axis
         np.maximum(m, logp[:, j], out=m)
-    t = np.empty((n, k), dtype=np.float32) if scratch is None else scratch
-    np.subtract(logp, m[:, None], out=t, casting="same_kind")
-    if t.min() < -80.0:  # a read-only check is cheaper than an unconditional clipping pass
-        np.maximum(t, -80.0, out=t)
+    t = _flat_buffer(scratch, (n, k), np.float32)
+    # An (n, K) op (n, 1) broadcast runs a K-long inner loop per row, several times slower than the same
+    # operation on flat arrays: per-row and per-class terms are repeated out to flat ones instead.
+    flat = t.reshape(-1)
+    np.subtract(logp.reshape(-1), np.repeat(m, k), out=flat, casting="same_kind")
+    if flat.min() < -80.0:  # a read-only check is cheaper than an unconditional clipping pass
+        np.maximum(flat, -80.0, out=flat)
     if log_prior is not None:
-        t += np.asarray(log_prior, dtype=np.float32)[None, :]
-    np.exp(t, out=t)
+        flat += np.tile(np.asarray(log_prior, dtype=np.float32), n)
+    np.exp(flat, out=flat)
     s = row_sums(t)  # >= e^min(log_prior) (the best class contributes it): a float32 log is exact enough
     if out is None and out_dtype == np.float32:
         out = t
-    post = np.multiply(t, (1.0 / s).astype(out_dtype)[:, None], out=out)
+    post = _flat_buffer(out, (n, k), out_dtype)
+    np.multiply(flat, np.repeat((1.0 / s).astype(out_dtype), k), out=post.reshape(-1))
     return post, np.log(s).astype(np.float64) + m
+
+
+def _flat_buffer(buf: np.ndarray | None, shape: tuple[int, int], dtype: type) -> np.ndarray:
+    """`buf` when it can be written through a flat view (C-contiguous, right shape and type), else a new array."""
+    if buf is not None and buf.shape == shape and buf.dtype == dtype and buf.flags.c_contiguous:
+        return buf
+    return np.empty(shape, dtype=dtype)
 
 
 def softmax_rows_ll(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ from ._em import (
     accuracy_from_confusion,
     check_finite,
     col_sums,
+    labelled_weights,
     diagonal_dominant,
     normalize_rows,
     parse_known,
@@ -82,7 +83,7 @@ def fit(
     k = labels.n_classes
     index = LabelIndex(labels)
     counts = vote_counts(labels)
-    labelled = (row_sums(counts) > 0).astype(np.float64)
+    labelled = labelled_weights(counts)
     post = kn.clamp(normalize_rows(counts))
 
     n_wkl = index.confusion_counts(post)

@@ -18,8 +18,8 @@ from ._em import (
     diagonal_dominant,
     check_finite,
     col_sums,
+    labelled_weights,
     normalize_rows,
-    row_sums,
     parse_known,
     safe_log,
     softmax_rows_f32,
@@ -32,7 +32,7 @@ __all__ = ["fit", "m_step"]
 
 
 def m_step(
-    index: LabelIndex, post: np.ndarray, labelled: np.ndarray, smoothing: float
+    index: LabelIndex, post: np.ndarray, labelled: np.ndarray | None, smoothing: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed confusion matrices (W, K_true, K_label) and class prior, given item posteriors."""
     counts = index.confusion_counts(post)
@@ -88,7 +88,7 @@ def fit(
     index = LabelIndex(labels)
     k = labels.n_classes
     counts = vote_counts(labels)
-    labelled = (row_sums(counts) > 0).astype(np.float64)
+    labelled = labelled_weights(counts)
     if init is None:
         post = normalize_rows(counts)
     else:

@@ -15,6 +15,7 @@ from ._em import (
     LabelIndex,
     check_finite,
     col_sums,
+    labelled_weights,
     normalize_rows,
     parse_known,
     row_sums,
@@ -61,7 +62,7 @@ def fit(
     w_count = labels.n_workers
     index = LabelIndex(labels)
     counts = vote_counts(labels)
-    labelled = (row_sums(counts) > 0).astype(np.float64)
+    labelled = labelled_weights(counts)
     post = kn.clamp(normalize_rows(counts))
     n_w = np.bincount(labels.workers, minlength=w_count).astype(np.float64)
     n_wl = np.bincount(index.worker_label, minlength=w_count * k).reshape(w_count, k).astype(np.float64)

@@ -18,6 +18,7 @@ from ._em import (
     LabelIndex,
     check_finite,
     col_sums,
+    labelled_weights,
     confusion_from_accuracy,
     normalize_rows,
     parse_known,
@@ -72,7 +73,7 @@ def fit(
     kn = parse_known(known, labels)
     k = labels.n_classes
     counts = vote_counts(labels)
-    labelled = (row_sums(counts) > 0).astype(np.float64)
+    labelled = labelled_weights(counts)
     post = normalize_rows(counts if init is None else np.asarray(init, dtype=np.float64).reshape(labels.n_items, k))
     kn.clamp(post)
     index = LabelIndex(labels)
@@ -111,6 +112,6 @@ def fit(
     )
 
 
-def _class_prior(post: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+def _class_prior(post: np.ndarray, labelled: np.ndarray | None) -> np.ndarray:
     prior = col_sums(post, labelled) + 1.0
     return prior / prior.sum()
