@@ -58,3 +58,33 @@ def test_lbfgsb_verdict_falls_back_to_the_projected_gradient() -> None:
     assert not lbfgsb_converged(moving, 1e-6, lower, upper)
     assert lbfgsb_converged(OptimizeResult(success=True, x=np.zeros(2), jac=np.ones(2)), 1e-6)
     assert not lbfgsb_converged(OptimizeResult(success=False, x=np.zeros(1), jac=np.array([np.nan])), 1e-6)
+
+
+def test_softmax_rows_whose_prior_underflows_float32_are_exact() -> None:
+    # the best class by the labels has a prior of e^-120 (an unused EBCC subtype): every float32 term of
+    # the row underflows unless it is redone in float64
+    logp = np.array([[0.0, -90.0, -95.0], [0.0, -1.0, -2.0]])
+    log_prior = np.array([-120.0, np.log(0.6), np.log(0.4)])
+    post, lse = softmax_rows_f32(logp, log_prior, np.float64)
+    assert np.all(np.isfinite(post)) and np.all(np.isfinite(lse))
+    np.testing.assert_allclose(post, softmax(logp + log_prior, axis=1), rtol=1e-6, atol=1e-30)
+    assert post[0, 0] > 1e-14  # redone in float64: not rounded to 0
+    np.testing.assert_allclose(lse, logsumexp(logp + log_prior, axis=1), rtol=1e-9, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 60), st.sampled_from([9, 20, 40]), st.integers(0, 2**32 - 1))
+def test_softmax_of_wide_rows(n: int, k: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    logp = rng.normal(size=(n, k)) * 30
+    log_prior = np.log(rng.dirichlet(np.ones(k)))
+    post, lse = softmax_rows_f32(logp, log_prior, np.float64)
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, atol=1e-6)  # float32 row sums
+    np.testing.assert_allclose(post, softmax(logp + log_prior, axis=1), rtol=1e-5, atol=1e-30)
+    np.testing.assert_allclose(lse, logsumexp(logp + log_prior, axis=1), rtol=1e-9, atol=1e-5)
+
+
+def test_row_sums_of_wide_rows() -> None:
+    m = np.random.default_rng(2).random((50, 40)).astype(np.float32)
+    np.testing.assert_allclose(row_sums(m), m.sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(row_sums(m[:, :5]), m[:, :5].sum(axis=1), rtol=1e-6)

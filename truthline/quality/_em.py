@@ -241,11 +241,22 @@ def softmax_rows_f32(
         lp = np.asarray(log_prior, dtype=np.float32)
         t += lp[None, :] if wide else np.tile(lp, n).reshape(n, k)
     np.exp(t, out=t)
-    s = row_sums(t)  # >= e^min(log_prior) (the best class contributes it): a float32 log is exact enough
+    s = row_sums(t)  # float32: rows sum to 1 up to float32 rounding (EM loops renormalize once, at the end)
+    # The prior is added after the shift: a row whose best class has a tiny prior (EBCC's unused
+    # subtypes: e^-100) can leave every float32 term (near) underflowed. Such rows are redone in float64.
+    bad = np.flatnonzero(~(s > 1e-30))  # float32's smallest normal number is 1.2e-38
+    s[bad] = 1.0
     if out is None and out_dtype == np.float32:
         out = t
     post = np.multiply(t, per_row((1.0 / s).astype(out_dtype)), out=_contiguous_buffer(out, (n, k), out_dtype))
-    return post, np.log(s).astype(np.float64) + m
+    lse = np.log(s).astype(np.float64) + m
+    if len(bad):
+        rows = logp[bad] + (0.0 if log_prior is None else np.asarray(log_prior, dtype=np.float64)[None, :])
+        top = rows.max(axis=1)
+        e = np.exp(rows - top[:, None])
+        post[bad] = e / e.sum(axis=1, keepdims=True)
+        lse[bad] = np.log(e.sum(axis=1)) + top
+    return post, lse
 
 
 def _contiguous_buffer(buf: np.ndarray | None, shape: tuple[int, int], dtype: type) -> np.ndarray:

@@ -24,7 +24,6 @@ from ._em import (
     diagonal_dominant,
     normalize_rows,
     parse_known,
-    row_sums,
     softmax_rows_f32,
     vote_counts,
 )
@@ -104,9 +103,7 @@ def fit(
         rho = col_sums(post, labelled) + class_prior_strength
         e_log_rho = digamma(rho) - digamma(rho.sum())
         index.log_evidence(e_log_conf, logp)
-        logp += e_log_rho
-        post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
-        post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
+        post, lse = softmax_rows_f32(logp, e_log_rho, np.float64, post_buf, exp_buf)
         kn.clamp(post)
         n_wkl = index.confusion_counts(post)
         ll = float(lse.sum())
@@ -114,7 +111,7 @@ def fit(
             converged = True
             break
         prev_ll = ll
-    post = check_finite(post, "bcc")
+    post = check_finite(normalize_rows(post), "bcc")  # rows summed to 1 in float32 until here
     a = n_wkl + alpha0[None]
     conf = a / a.sum(axis=2, keepdims=True)
     rho = col_sums(post, labelled) + class_prior_strength

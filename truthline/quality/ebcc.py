@@ -110,15 +110,15 @@ def fit(
         table = e_log_v.transpose(0, 3, 1, 2).reshape(w * k, k * m)  # rows: worker*K + given label
         log_prior = (e_log_pi + e_log_tau[:, None]).ravel()
         flat, _ = softmax_rows_f32(index.sum_per_item(table, logz), log_prior, np.float64, flat_buf, exp_buf)
-        flat /= row_sums(flat)[:, None]
         zg = flat.reshape(n, k, m)
         _clamp(zg, kn.idx, kn.cls)
         prev, post = post, row_sums(flat.reshape(n * k, m)).reshape(n, k)  # summed over subtypes
         if np.abs(post - prev).max(initial=0.0) <= tol:
             converged = True
             break
+    zg = normalize_rows(zg.reshape(n, k * m)).reshape(n, k, m)  # rows summed to 1 in float32 until here
+    post = check_finite(row_sums(zg.reshape(n * k, m)).reshape(n, k), "ebcc")
     eta, nu, mu = _m_step(index, zg, alpha, beta, a_pi, w)
-    post = check_finite(normalize_rows(post), "ebcc")
     v = mu / mu.sum(axis=3, keepdims=True)  # (W, K, M, L) posterior mean confusion rows
     pi = eta / eta.sum(axis=1, keepdims=True)  # (K, M)
     conf = np.einsum("km,wkml->wkl", pi, v)  # a worker's confusion over a class's typical subtypes

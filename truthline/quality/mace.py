@@ -18,7 +18,6 @@ from ._em import (
     labelled_weights,
     normalize_rows,
     parse_known,
-    row_sums,
     safe_log,
     softmax_rows_f32,
     vote_counts,
@@ -79,9 +78,7 @@ def fit(
     for it in range(0, max_iter + 1):
         if it > 0:
             index.log_evidence(safe_log(_confusion(theta, xi)), logp)
-            logp += safe_log(prior)
-            post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
-            post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
+            post, lse = softmax_rows_f32(logp, safe_log(prior), np.float64, post_buf, exp_buf)
             kn.clamp(post)
             ll = float(lse.sum())
         # M-step: expected "knew it" and "spammed label l" counts per (worker, label); only the soft
@@ -99,7 +96,7 @@ def fit(
                 converged = True
                 break
             prev_ll = ll
-    post = check_finite(post, "mace")
+    post = check_finite(normalize_rows(post), "mace")  # rows summed to 1 in float32 until here
     conf = _confusion(theta, xi)
     acc = np.clip(theta + (1.0 - theta) * (xi @ prior), 0.0, 1.0)
     return Aggregate(

@@ -22,7 +22,6 @@ from ._em import (
     confusion_from_accuracy,
     normalize_rows,
     parse_known,
-    row_sums,
     safe_log,
     softmax_rows_f32,
     vote_counts,
@@ -89,9 +88,7 @@ def fit(
     it = 0
     for it in range(1, max_iter + 1):
         index.log_evidence(np.log(confusion_from_accuracy(acc, k)), logp)
-        logp += safe_log(prior)
-        post, lse = softmax_rows_f32(logp, None, np.float64, post_buf, exp_buf)
-        post /= row_sums(post)[:, None]  # rows sum to 1 exactly, as softmax_rows_ll gives them
+        post, lse = softmax_rows_f32(logp, safe_log(prior), np.float64, post_buf, exp_buf)
         kn.clamp(post)
         ll = float(lse.sum())
         acc, _ = accuracy_m_step(index, post, n_w, smoothing, shared)
@@ -100,7 +97,7 @@ def fit(
             converged = True
             break
         prev_ll = ll
-    post = check_finite(post, "one_coin")
+    post = check_finite(normalize_rows(post), "one_coin")  # rows summed to 1 in float32 until here
     return Aggregate(
         method="one_coin",
         posteriors=post,
