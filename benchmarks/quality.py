@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,25 @@ def accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
     return float((np.asarray(answers)[m] == truth[m]).mean())
 
 
+def balanced_accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
+    """Mean over the true classes of the share of their items answered right (recall): unlike accuracy,
+    a method gains nothing by leaning toward the majority class."""
+    answers = np.asarray(answers)
+    return float(np.mean([(answers[truth == c] == c).mean() for c in np.unique(truth[truth >= 0])]))
+
+
+def _score_rows(names: list[str], real: list[str], truth: dict, rows: list, score: Callable) -> list[str]:
+    """Table rows: one per method, a cell per set and the mean over the real sets (when all have one)."""
+    lines = []
+    for label, ans in rows:
+        vals = {n: score(ans[n], truth[n]) if ans[n] is not None else None for n in names}
+        real_vals = [vals[n] for n in real if vals[n] is not None]
+        mean = f"{np.mean(real_vals):.4f}" if len(real_vals) == len(real) and real else "–"
+        cells = [f"{vals[n]:.3f}" if vals[n] is not None else "–" for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
+    return lines
+
+
 def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3, ebcc: dict[str, float] | None = None) -> str:
     names = [s.name for s in sets]
     truth = {s.name: s.truth for s in sets}
@@ -136,16 +156,15 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3, ebcc: dic
     lines += ["## Accuracy", "", head, "|" + "---|" * (len(names) + 2)]
     rows = [(f"tl:{m}", {n: tl[n][m]["answers"] for n in names}) for m in TL_METHODS]
     rows += [(f"ck:{m}", {n: ck.get(n, {}).get(m, {}).get("answers") for n in names}) for m in CK_METHODS]
-    for label, ans in rows:
-        accs = {n: accuracy(ans[n], truth[n]) if ans[n] is not None else None for n in names}
-        real_accs = [accs[n] for n in real if accs[n] is not None]
-        mean = f"{np.mean(real_accs):.4f}" if len(real_accs) == len(real) and real else "–"
-        cells = [f"{accs[n]:.3f}" if accs[n] is not None else "–" for n in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
+    lines += _score_rows(names, real, truth, rows, accuracy)
     ebcc = ebcc or {}
     lines.append("| EBCC (published) | " + " | ".join(f"{ebcc[n]:.3f}" if n in ebcc else "–" for n in names)
                  + " | – (not published for every set) |")
     lines += render_targets([s for s in sets if s.name != "synthetic"], tl, ck, ebcc)
+    lines += ["", "## Balanced accuracy (mean over true classes of the share answered right)", "",
+              "Where one class dominates (ZC_in: 78% negatives), accuracy rewards leaning toward it; this does not.",
+              "", head, "|" + "---|" * (len(names) + 2)]
+    lines += _score_rows(names, real, truth, rows, balanced_accuracy)
     lines += ["", f"## Seconds (fit only; best of {repeats} runs for Truthline, of {max(repeats - 1, 1)} for crowd-kit on synthetic, else 1 run)", "", head.replace(" mean (real sets) |", ""),
               "|" + "---|" * (len(names) + 1)]
     for m in TL_METHODS:

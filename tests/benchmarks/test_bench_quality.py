@@ -140,3 +140,13 @@ def test_crowdkit_glad_and_mace_are_left_out_on_very_large_sets(quality: ModuleT
     assert "GLAD" not in big and "MACE" not in big and "DS" in big
     assert quality._crowdkit_methods(labelset("synthetic", 10), False, 100) == quality.CK_SYNTHETIC
     assert quality._crowdkit_methods(labelset("synthetic", 10), True, 100) == quality.CK_METHODS
+
+
+def test_balanced_accuracy_does_not_reward_the_majority_class(quality: ModuleType) -> None:
+    truth = np.array([0] * 8 + [1] * 2 + [-1])  # the last item has no truth
+    always_zero = np.zeros(11, np.int64)
+    assert quality.accuracy(always_zero, truth) == pytest.approx(0.8)
+    assert quality.balanced_accuracy(always_zero, truth) == pytest.approx(0.5)  # recall 1.0 and 0.0
+    finds_one = always_zero.copy()
+    finds_one[[0, 8]] = 1  # one negative lost, one positive found
+    assert quality.balanced_accuracy(finds_one, truth) == pytest.approx((7 / 8 + 1 / 2) / 2)
