@@ -112,12 +112,12 @@ def fit(
         flat, _ = softmax_rows_f32(index.sum_per_item(table, logz), log_prior, np.float64, flat_buf, exp_buf)
         zg = flat.reshape(n, k, m)
         _clamp(zg, kn.idx, kn.cls)
-        prev, post = post, row_sums(flat.reshape(n * k, m)).reshape(n, k)  # summed over subtypes
+        prev, post = post, _class_posteriors(zg)
         if np.abs(post - prev).max(initial=0.0) <= tol:
             converged = True
             break
     zg = normalize_rows(zg.reshape(n, k * m)).reshape(n, k, m)  # rows summed to 1 in float32 until here
-    post = check_finite(row_sums(zg.reshape(n * k, m)).reshape(n, k), "ebcc")
+    post = check_finite(_class_posteriors(zg), "ebcc")
     eta, nu, mu = _m_step(index, zg, alpha, beta, a_pi, w)
     v = mu / mu.sum(axis=3, keepdims=True)  # (W, K, M, L) posterior mean confusion rows
     pi = eta / eta.sum(axis=1, keepdims=True)  # (K, M)
@@ -133,6 +133,12 @@ def fit(
         converged=converged,
         class_prior=prior,
     )
+
+
+def _class_posteriors(zg: np.ndarray) -> np.ndarray:
+    """(n_items, K, M) posteriors over (class, subtype) -> (n_items, K), summed over subtypes."""
+    n, k, m = zg.shape
+    return row_sums(zg.reshape(n * k, m)).reshape(n, k)
 
 
 def _m_step(
