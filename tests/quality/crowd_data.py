@@ -83,7 +83,6 @@ def assert_distributions(post: np.ndarray, n_items: int, k: int) -> None:
     np.testing.assert_allclose(post.sum(axis=1), 1.0, atol=1e-9)
 
 
-
 def shared_errors(n_items: int = 2000, n_workers: int = 30, per_item: int = 5, seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
     """The benchmark's ZenCrowd-like `shared-errors` crowd (benchmarks/quality_data.py): per-worker
     confusion models (DS, BCC) explain its hard negatives as positives; EBCC's subtypes do not."""

@@ -53,9 +53,7 @@ def _clamp(zg: np.ndarray, known_idx: np.ndarray, known_cls: np.ndarray) -> None
     """Gold items: all mass on the true class, keeping the subtype split the labels suggest."""
     if not len(known_idx):
         return
-    rows = zg[known_idx, known_cls]  # (n_known, M)
-    s = rows.sum(axis=1, keepdims=True)
-    rows = np.where(s > 0, rows / np.where(s > 0, s, 1.0), 1.0 / zg.shape[2])
+    rows = normalize_rows(zg[known_idx, known_cls])  # (n_known, M); no mass on the class: uniform
     zg[known_idx] = 0.0
     zg[known_idx, known_cls] = rows
 
