@@ -112,6 +112,10 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
     assert tl.export(pid, out, fmt="jsonl", method="mv") == len(out.getvalue())
     exported = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {r["external_id"] for r in exported} == {"a", "b", "c", "d"}
+    out = io.BytesIO()
+    tl.export(pid, out, method="mv", probabilities=True)
+    soft = {r["external_id"]: r["probabilities"] for r in map(json.loads, out.getvalue().splitlines())}
+    assert soft["a"] == {label: float(label == rows["a"]["answer"]) for label in soft["a"]}
     pq_out = tmp_path / "out.parquet"
     with pq_out.open("wb") as fh:
         tl.export(pid, fh, fmt="parquet")

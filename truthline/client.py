@@ -220,19 +220,24 @@ class Client:
     def summary(self, project_id: int) -> dict[str, Any]:
         return dict(self._json("GET", f"/projects/{project_id}/summary"))
 
-    def export_chunks(self, project_id: int, fmt: str = "jsonl", method: str = "auto") -> Iterator[bytes]:
-        """Stream an export (jsonl, csv or parquet) chunk by chunk, with flat memory."""
-        params = {"format": fmt, "method": method}
+    def export_chunks(self, project_id: int, fmt: str = "jsonl", method: str = "auto",
+                      probabilities: bool = False) -> Iterator[bytes]:
+        """Stream an export (jsonl, csv or parquet) chunk by chunk, with flat memory; probabilities adds
+        each label's probability per item."""
+        params: dict[str, Any] = {"format": fmt, "method": method}
+        if probabilities:
+            params["probabilities"] = "true"
         with self._http.stream("GET", f"/projects/{project_id}/export", params=params) as response:
             if response.status_code >= 400:
                 response.read()
                 raise TruthlineAPIError.from_response(response)
             yield from response.iter_bytes()
 
-    def export(self, project_id: int, out: BinaryIO, fmt: str = "jsonl", method: str = "auto") -> int:
+    def export(self, project_id: int, out: BinaryIO, fmt: str = "jsonl", method: str = "auto",
+               probabilities: bool = False) -> int:
         """Write an export to the binary stream `out`; returns the number of bytes written."""
         written = 0
-        for chunk in self.export_chunks(project_id, fmt, method):
+        for chunk in self.export_chunks(project_id, fmt, method, probabilities):
             out.write(chunk)
             written += len(chunk)
         return written

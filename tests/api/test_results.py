@@ -92,6 +92,18 @@ def test_export_jsonl(manager: Any, labeled: int) -> None:
     assert len(i3["annotations"]) == 2 and {"answer", "confidence", "data"} <= set(i3)
 
 
+def test_export_probabilities(manager: Any, labeled: int, assert_error: Any) -> None:
+    r = manager.get(f"/projects/{labeled}/export", params={"method": "mv", "probabilities": "true"})
+    assert r.status_code == 200
+    rows = {row["external_id"]: row["probabilities"] for row in map(json.loads, r.text.splitlines())}
+    assert rows == {"i0": {"pos": 1.0, "neg": 0.0}, "i1": {"pos": 1.0, "neg": 0.0}, "i2": {"pos": 1.0, "neg": 0.0},
+                    "i3": {"pos": 0.5, "neg": 0.5}}
+    r = manager.get(f"/projects/{labeled}/export", params={"format": "csv", "probabilities": "true"})
+    assert next(csv.reader(io.StringIO(r.text)))[4:6] == ["p:pos", "p:neg"]
+    assert_error(manager.get(f"/projects/{labeled}/export", params={"probabilities": "maybe"}), 422,
+                 field="probabilities")
+
+
 def test_export_csv_and_parquet(manager: Any, labeled: int) -> None:
     r = manager.get(f"/projects/{labeled}/export", params={"format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")

@@ -140,6 +140,16 @@ def test_export_writes_every_format(cli: Cli, seeded: dict, fmt: str) -> None:
     assert all("truth" not in r and "gold" not in r for r in rows)
 
 
+def test_export_probabilities(cli: Cli, seeded: dict) -> None:
+    label_all(seeded["db"], seeded["pid"])
+    out = seeded["tmp"] / "soft.jsonl"
+    result = cli("export", "Pets", "--probabilities", "--method", "mv", "--out", out, db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    rows = {r["external_id"]: r["probabilities"] for r in map(json.loads, out.read_bytes().splitlines())}
+    # p0: w0 and w1 say cat, w2 says bird
+    assert rows["p0"] == {"cat": pytest.approx(2 / 3, abs=1e-6), "dog": 0.0, "bird": pytest.approx(1 / 3, abs=1e-6)}
+
+
 def test_export_bad_format_writes_nothing(cli: Cli, seeded: dict) -> None:
     out = seeded["tmp"] / "out.xml"
     result = cli("export", "Pets", "--format", "xml", "--out", out, db=seeded["db"])

@@ -82,3 +82,77 @@ def test_multilabel_export(engine: Engine, admin: Any, make_project: Callable, m
     out = io.BytesIO()
     export(engine, admin.user, project.id, "jsonl", out, method="mv")
     assert json.loads(out.getvalue().splitlines()[0])["answer"] == ["red", "green"]
+
+
+@pytest.fixture
+def soft(engine: Engine, make_project: Callable, make_annotator: Callable, add_items: Callable,
+         label_all: Callable) -> Any:
+    """Labels cat/dog/bird, overlap 2: item-0 gold "bird"; item-1 dog+dog; item-2 cat+dog; item-3 never labelled."""
+    project = make_project(overlap=2, labels=["cat", "dog", "a,b \"c\""])  # a label that needs CSV quoting
+    add_items(project, 1, gold="a,b \"c\"")
+    add_items(project, 2, start=1)
+    people = [make_annotator(project, username=f"w{k}") for k in range(2)]
+    answers = {"item-0": ["cat", "cat"], "item-1": ["dog", "dog"], "item-2": ["cat", "dog"]}
+    label_all(project, people, lambda p, t: answers[t.external_id][int(p.user.username[1])])
+    add_items(project, 1, start=3)  # after labelling: no labels, no gold
+    return project
+
+
+EXPECTED_SOFT = {  # majority vote's shares; gold clamps item-0
+    "item-0": {"cat": 0.0, "dog": 0.0, 'a,b "c"': 1.0},
+    "item-1": {"cat": 0.0, "dog": 1.0, 'a,b "c"': 0.0},
+    "item-2": {"cat": 0.5, "dog": 0.5, 'a,b "c"': 0.0},
+    "item-3": None,
+}
+
+
+def test_probabilities_in_every_format(engine: Engine, admin: Any, soft: Any) -> None:
+    def run(fmt: str, **opts: Any) -> bytes:
+        out = io.BytesIO()
+        export(engine, admin.user, soft.id, fmt, out, method="mv", **opts)
+        return out.getvalue()
+
+    rows = {r["external_id"]: r for r in map(json.loads, run("jsonl", probabilities=True).splitlines())}
+    assert {k: r["probabilities"] for k, r in rows.items()} == EXPECTED_SOFT
+    assert list(rows["item-1"]) == ["external_id", "data", "answer", "confidence", "probabilities", "annotations"]
+    assert rows["item-3"]["answer"] is None
+    assert all("probabilities" not in json.loads(line) for line in run("jsonl").splitlines())  # only on request
+
+    table = csv.reader(io.StringIO(run("csv", probabilities=True).decode()))
+    header = next(table)
+    assert header == ["external_id", "data", "answer", "confidence", "p:cat", "p:dog", 'p:a,b "c"', "n_labels",
+                      "annotations"]
+    by_id = {r[0]: dict(zip(header, r)) for r in table}
+    for ext, probs in EXPECTED_SOFT.items():
+        got = [by_id[ext][f"p:{label}"] for label in ("cat", "dog", 'a,b "c"')]
+        assert got == (["", "", ""] if probs is None else [repr(p) for p in probs.values()])
+    assert "p:cat" not in run("csv").decode().splitlines()[0]
+
+    parquet = pq.read_table(io.BytesIO(run("parquet", probabilities=True)))
+    assert parquet.column_names[4] == "probabilities"
+    assert {r["external_id"]: r["probabilities"] for r in parquet.to_pylist()} == EXPECTED_SOFT
+    assert "probabilities" not in pq.read_table(io.BytesIO(run("parquet"))).column_names
+
+
+def test_probabilities_follow_the_method(engine: Engine, admin: Any, soft: Any) -> None:
+    out = io.BytesIO()
+    export(engine, admin.user, soft.id, "jsonl", out, probabilities=True)  # auto
+    for row in map(json.loads, out.getvalue().splitlines()):
+        probs = row["probabilities"]
+        if row["answer"] is None:
+            assert probs is None
+            continue
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert max(probs, key=probs.get) == row["answer"] and max(probs.values()) == row["confidence"]
+
+
+def test_multilabel_probabilities(engine: Engine, admin: Any, make_project: Callable, make_annotator: Callable,
+                                  add_items: Callable, label_all: Callable) -> None:
+    project = make_project(task_type="multilabel", labels=["red", "green"], overlap=2)
+    add_items(project, 1)
+    people = [make_annotator(project, username=f"w{k}") for k in range(2)]
+    label_all(project, people, lambda p, t: ["green", "red"] if p.user.username == "w0" else ["green"])
+    out = io.BytesIO()
+    export(engine, admin.user, project.id, "jsonl", out, method="mv", probabilities=True)
+    row = json.loads(out.getvalue())
+    assert row["probabilities"] == {"red": 0.5, "green": 1.0}  # per label: the probability it applies

@@ -126,6 +126,13 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     assert 'id="workers"' in html and ">ann<" in html
     assert "cat: 1." in html and "dog: 1." in html  # the chart's text description
     assert 'value="mv" selected' in html and 'id="auto-models"' not in html
+    soft = re.search(r'id="export-soft">\s*<a class="button" href="([^"]+)"', html)
+    assert soft is not None, html
+    r = login("manager").get(soft.group(1).replace("&amp;", "&"))  # the link downloads soft labels
+    assert r.status_code == 200
+    rows = [json.loads(line) for line in r.text.splitlines()]
+    assert sorted(tuple(sorted(row["probabilities"].items())) for row in rows if row["probabilities"]) == [
+        (("bird", 0.0), ("cat", 0.0), ("dog", 1.0)), (("bird", 0.0), ("cat", 1.0), ("dog", 0.0))]
     auto = login("manager").get(f"/projects/{site.project_id}/manage").text  # the default method
     assert re.search(r'id="auto-models".*1</span>.*model chosen by auto<br>pooled 100', auto), auto  # 2 labels
 

@@ -199,6 +199,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl|csv|parquet")] = "jsonl",
     method: Annotated[str, typer.Option("--method", help="Truth-inference method for the answer column.")] = "auto",
+    probabilities: Annotated[bool, typer.Option(
+        "--probabilities", help="Add each label's probability per item (soft labels).")] = False,
     db: DbOption = None,
 ) -> None:
     """Export items with their inferred answer, confidence and every raw annotation."""
@@ -214,7 +216,7 @@ def export(
         with tmp.open("wb") as raw, _bytes_progress() as progress:
             task = progress.add_task(f"Exporting project #{proj.id}", total=None)
             writer = _CountingWriter(raw, progress, task)
-            exporting.export(engine, actor, proj.id, fmt, writer, method=method)
+            exporting.export(engine, actor, proj.id, fmt, writer, method=method, probabilities=probabilities)
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 """Streaming export: one row per item with its data, inferred answer, confidence and every raw
-annotation. Items and annotations are read in keyset batches, so memory stays flat in the number of
+annotation, and on request the probability of each label (soft labels, for training on the crowd's
+uncertainty). Items and annotations are read in keyset batches, so memory stays flat in the number of
 items (inference needs the label arrays, which are small). Gold and hidden truth are not exported."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
+from truthline.tasktypes import Inference
 
 FORMATS = ("jsonl", "csv", "parquet")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
@@ -47,10 +49,24 @@ class Row:
     confidence: float | None
     notes: str  # JSON array of {worker, answer, active_ms, created_at}
     n_labels: int
+    probabilities: list[float] | None = None  # per project label, when asked for and the item has an answer
 
 
-def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto") -> Iterator[bytes]:
-    """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks."""
+def _probability_rows(inf: Inference) -> list[list[float] | None]:
+    """Per item: its label probabilities rounded like confidence, or None where it has no answer."""
+    if inf.probabilities is None:
+        raise Invalid(f"this project's task type gives no label probabilities (method {inf.method})",
+                      field="probabilities")
+    probs = inf.probabilities.round(6)
+    return [None if answer is None else row for answer, row in zip(inf.answers, probs.tolist(), strict=True)]
+
+
+def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto",
+                probabilities: bool = False) -> Iterator[bytes]:
+    """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks.
+
+    probabilities: add each label's probability per item (JSONL: a {label: p} object; CSV: a `p:LABEL`
+    column per label; Parquet: a struct with one field per label)."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
     with read_tx(engine) as conn:
@@ -61,24 +77,28 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
             data = load_for(engine, actor, project_id)
             inf = data.infer(method)
             by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
+            probs = _probability_rows(inf) if probabilities else None
     except BaseException:
         ahead.close()
         raise
-    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist())
+    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs)
     weakref.finalize(rows, ahead.stop.set)  # a dropped, never-started iterator must not keep the reader
-    return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows)
+    names = list(data.project.config["labels"]) if probabilities else None
+    return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows, names)
 
 
-def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO, method: str = "auto") -> int:
+def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO, method: str = "auto",
+           probabilities: bool = False) -> int:
     """Write the export to `out`; returns the number of bytes written."""
     written = 0
-    for chunk in iter_export(engine, actor, project_id, fmt, method):
+    for chunk in iter_export(engine, actor, project_id, fmt, method, probabilities):
         out.write(chunk)
         written += len(chunk)
     return written
 
 
-def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidence: list[float]) -> Iterator[list[Row]]:
+def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidence: list[float],
+          probs: list[list[float] | None] | None) -> Iterator[list[Row]]:
     try:
         for batch, notes in ahead:
             with gc_paused():  # one batch at a time: the consumer may be a slow HTTP client
@@ -87,7 +107,8 @@ def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidenc
                     i = by_id.get(item_id)
                     conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
                     text, n = notes.get(item_id, ("[]", 0))
-                    out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n))
+                    out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n,
+                                   None if i is None or probs is None else probs[i]))
             yield out
     finally:
         ahead.close()
@@ -163,8 +184,16 @@ class _Prefetch:
             self.thread.join()
 
 
-def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
+def _probabilities_json(keys: list[str], probs: list[float] | None) -> str:
+    """',"probabilities":{...}' (keys: the labels, JSON-encoded), null for an item without an answer."""
+    if probs is None:
+        return ',"probabilities":null'
+    return ',"probabilities":{' + ",".join(f"{k}:{p!r}" for k, p in zip(keys, probs, strict=True)) + "}"
+
+
+def _jsonl(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
     answer_text: dict[tuple[type, Any], str] = {}  # few distinct answers: encode each once
+    keys = None if names is None else [_dumps(n).decode() for n in names]
     for batch in batches:
         parts = []
         for r in batch:
@@ -178,7 +207,8 @@ def _jsonl(batches: Iterator[list[Row]]) -> Iterator[bytes]:
                 answer = _encode(a)
             # orjson writes strings exactly as _encode does; repr(float) is what json writes for floats
             parts.append(f'{{"external_id":{_dumps(r.external_id).decode()},"data":{r.data},"answer":{answer},'
-                         f'"confidence":{"null" if r.confidence is None else repr(r.confidence)},'
+                         f'"confidence":{"null" if r.confidence is None else repr(r.confidence)}'
+                         f'{"" if keys is None else _probabilities_json(keys, r.probabilities)},'
                          f'"annotations":{r.notes}}}\n')
         yield "".join(parts).encode()
 
@@ -199,15 +229,18 @@ def _csv_cell(value: Any) -> str:
     return value
 
 
-def _csv(batches: Iterator[list[Row]]) -> Iterator[bytes]:
+def _csv(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
     cell = _csv_cell
-    header = ["external_id", "data", "answer", "confidence", "n_labels", "annotations"]
-    pending = [",".join(header) + "\r\n"]
+    header = ["external_id", "data", "answer", "confidence", *(f"p:{n}" for n in names or ()), "n_labels",
+              "annotations"]
+    blank = [""] * len(names or ())
+    pending = [",".join(map(cell, header)) + "\r\n"]
     for batch in batches:
         for r in batch:
+            probs = blank if names is None or r.probabilities is None else map(repr, r.probabilities)
             pending.append(",".join([
                 cell(r.external_id), cell(r.data), cell(_answer_cell(r.answer) or ""),
-                "" if r.confidence is None else repr(r.confidence), str(r.n_labels), cell(r.notes),
+                "" if r.confidence is None else repr(r.confidence), *probs, str(r.n_labels), cell(r.notes),
             ]) + "\r\n")
         yield "".join(pending).encode()
         pending = []
@@ -239,14 +272,17 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
+def _parquet(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     note = pa.struct([("worker", pa.string()), ("answer", pa.string()), ("active_ms", pa.int64()),
                       ("created_at", pa.string())])
-    schema = pa.schema([("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
-                        ("confidence", pa.float64()), ("annotations", pa.list_(note))])
+    fields = [("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
+              ("confidence", pa.float64()), ("annotations", pa.list_(note))]
+    if names is not None:
+        fields.insert(4, ("probabilities", pa.struct([(n, pa.float64()) for n in names])))
+    schema = pa.schema(fields)
     loads = orjson.loads  # the notes are JSON the database wrote: no NaN, no big integers
 
     sink = _Drain()
@@ -260,6 +296,9 @@ def _parquet(batches: Iterator[list[Row]]) -> Iterator[bytes]:
             "annotations": [[{**note, "answer": _answer_cell(note["answer"]) or ""} for note in loads(r.notes)]
                             for r in batch],
         }
+        if names is not None:
+            columns["probabilities"] = [None if r.probabilities is None else dict(zip(names, r.probabilities))
+                                        for r in batch]
         writer.write_table(pa.table(columns, schema=schema))
         yield sink.take()
     writer.close()

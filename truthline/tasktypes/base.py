@@ -23,6 +23,9 @@ class Inference:
     answers: list[Any]  # per item: the inferred answer, None where the item has no labels and no gold
     confidence: np.ndarray  # per item, in [0, 1]; NaN where answers[i] is None
     worker_accuracy: np.ndarray  # per worker index
+    # per item and label of the project (its config order): the posterior probability of the label (of the
+    # class, for one-answer types; of the label being selected, for multilabel); NaN rows where answers[i] is None
+    probabilities: np.ndarray | None = None
 
 
 @dataclass

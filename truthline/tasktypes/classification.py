@@ -61,7 +61,8 @@ class Classification(TaskType):
         has[list(known)] = True
         answers = [names[k] if h else None for k, h in zip(agg.answers.tolist(), has.tolist(), strict=True)]
         confidence = np.where(has, agg.confidence, np.nan)
-        return Inference(agg.method, answers, confidence, np.asarray(agg.worker_accuracy, dtype=float))
+        probabilities = np.where(has[:, None], agg.posteriors, np.nan)
+        return Inference(agg.method, answers, confidence, np.asarray(agg.worker_accuracy, dtype=float), probabilities)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         counts = dict.fromkeys(config["labels"], 0)

@@ -65,7 +65,8 @@ class Multilabel(TaskType):
                    for row, h in zip(agg.answers, has.tolist(), strict=True)]
         # An item's confidence is that of its least certain yes/no decision.
         confidence = np.where(has, np.maximum(p_yes, 1 - p_yes).min(axis=1), np.nan)
-        return Inference(method, answers, confidence, agg.worker_accuracy.mean(axis=1))
+        probabilities = np.where(has[:, None], p_yes, np.nan)
+        return Inference(method, answers, confidence, agg.worker_accuracy.mean(axis=1), probabilities)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         counts = dict.fromkeys(config["labels"], 0)

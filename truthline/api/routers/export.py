@@ -25,11 +25,12 @@ async def export(
     project_id: ProjectId,
     format: Literal["jsonl", "csv", "parquet"] = Query("jsonl", description="File format."),
     method: str = Depends(method_param),
+    probabilities: bool = Query(False, description="Add each label's probability per item (soft labels)."),
     user: Any = Depends(current_user),
     engine: Any = Depends(get_engine),
 ) -> StreamingResponse:
     # iter_export authorizes and runs inference before returning, so errors become normal JSON errors;
     # the chunks (one batch of items each) are then pulled from the database as the client reads.
-    chunks = await run_in_threadpool(service.iter_export, engine, user, project_id, format, method)
+    chunks = await run_in_threadpool(service.iter_export, engine, user, project_id, format, method, probabilities)
     headers = {"Content-Disposition": f'attachment; filename="project-{project_id}.{format}"'}
     return StreamingResponse(chunks, media_type=service.MEDIA_TYPES[format], headers=headers)
