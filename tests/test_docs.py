@@ -127,9 +127,10 @@ def test_quality_doc_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "prefs.csv").write_text("item_a,item_b,winner,worker\nx,y,x,w1\ny,z,y,w2\nx,z,x,w1\n")
     (tmp_path / "tags.csv").write_text("item,worker,labels\nt1,w1,a|b\nt1,w2,a\nt2,w1,\nt2,w2,b\n")
     lines = [line.split("#")[0].strip() for line in block.strip().splitlines()]
-    assert len(lines) == 5 and all(line.startswith("truthline infer ") for line in lines)
+    assert len(lines) == 6 and all(line.startswith("truthline infer ") for line in lines)
     runner = CliRunner()
     for line in lines:
         result = runner.invoke(app, shlex.split(line)[1:], catch_exceptions=False)
         assert result.exit_code == 0, (line, result.output)
     assert (tmp_path / "answers.jsonl").exists() and (tmp_path / "workers.csv").exists()
+    assert (tmp_path / "soft.csv").read_text().splitlines()[0] == "item,answer,confidence,n_labels,p:no,p:yes"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +35,19 @@ def test_infer_prints_answers_and_writes_files(cli: Cli, tmp_path: Path) -> None
     assert "auto blended: ds 0.50, bcc 0.50" in result.output and "wrote 10 answers" in result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["item"]: r["answer"] for r in rows} == {f"q{i}": "cat" if i % 2 else "dog" for i in range(10)}
+    assert "probabilities" not in rows[0]
+
+    result = cli("infer", labels, "--method", "mv", "--out", out, "--probabilities")
+    assert result.exit_code == 0, result.output
+    soft = {r["item"]: r["probabilities"] for r in map(json.loads, out.read_text().splitlines())}
+    assert soft["q1"] == {"cat": 0.75, "dog": 0.25} and soft["q2"] == {"cat": 0.25, "dog": 0.75}  # w3 dissents
+    flat = tmp_path / "answers.csv"
+    assert cli("infer", labels, "--method", "mv", "--out", flat, "--probabilities").exit_code == 0
+    table = list(csv.DictReader(io.StringIO(flat.read_text())))
+    assert list(table[0]) == ["item", "answer", "confidence", "n_labels", "p:cat", "p:dog"]
+    assert {r["item"]: (r["p:cat"], r["p:dog"]) for r in table}["q1"] == ("0.75", "0.25")
+    result = cli("infer", labels, "--probabilities")
+    assert result.exit_code == 2 and "--probabilities needs --out" in result.stderr
     lines = workers.read_text().splitlines()
     assert lines[0].startswith("worker,n_labels,accuracy,lower,upper") and len(lines) == 5
 
@@ -79,6 +94,8 @@ def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "4 comparisons" in result.output and "│ x" in result.output
     refused = cli("infer", pairs, "--kind", "pairwise", "--method", "ds")
     assert refused.exit_code == 2 and "only apply to categorical labels" in refused.stderr
+    refused = cli("infer", pairs, "--kind", "pairwise", "--probabilities", "--out", tmp_path / "p.jsonl")
+    assert refused.exit_code == 2 and "--probabilities only apply to categorical labels" in refused.stderr
     assert cli("infer", pairs, "--kind", "graph").exit_code == 2
 
 

@@ -36,6 +36,9 @@ def infer(
         "to the method).")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", dir_okay=False, help="Write item,answer,confidence,n_labels to this .csv or .jsonl.")] = None,
+    probabilities: Annotated[bool, typer.Option(
+        "--probabilities", help="categorical only: add each class's probability per item to --out (soft "
+        "labels).")] = False,
     workers_out: Annotated[Path | None, typer.Option(
         "--workers-out", dir_okay=False, help="Write each worker's accuracy, credible interval and spammer score "
         "to this .csv or .jsonl.")] = None,
@@ -56,17 +59,20 @@ def infer(
     if bias_prior is not None and kind != "numeric":
         raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
-        options = {"--method": method != "auto" and kind != "multilabel", "--gold": gold, "--workers-out": workers_out}
+        options = {"--method": method != "auto" and kind != "multilabel", "--gold": gold, "--workers-out": workers_out,
+                   "--probabilities": probabilities}
         given = [name for name, value in options.items() if value]
         if given:
             raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
         _scored(kind, labels_file, truth, out, limit, method, 1.0 if bias_prior is None else bias_prior)
         return
-    _categorical(labels_file, method, gold, truth, out, workers_out, limit)
+    if probabilities and out is None:
+        raise Invalid("--probabilities needs --out (the file the probabilities go to)", field="probabilities")
+    _categorical(labels_file, method, gold, truth, out, workers_out, limit, probabilities)
 
 
 def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path | None, out: Path | None,
-                 workers_out: Path | None, limit: int) -> None:
+                 workers_out: Path | None, limit: int, probabilities: bool) -> None:
     """Categorical labels: infer, report, show or write the answers (and the workers)."""
     from truthline.services import crowdfile
 
@@ -78,7 +84,7 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
         result = crowdfile.infer(problem, method)
         progress.update(step, description="Writing")
         if out is not None:
-            crowdfile.write_answers(out, problem, result)
+            crowdfile.write_answers(out, problem, result, probabilities)
         if workers_out is not None:
             crowdfile.write_workers(workers_out, problem, result)
     data = problem.labels

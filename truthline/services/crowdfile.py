@@ -254,11 +254,21 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
     )
 
 
-def write_answers(path: Path, problem: CrowdProblem, result: Inferred) -> int:
-    """item, answer, confidence, n_labels per item to a .csv or .jsonl file; returns the rows written."""
+def write_answers(path: Path, problem: CrowdProblem, result: Inferred, probabilities: bool = False) -> int:
+    """item, answer, confidence, n_labels per item to a .csv or .jsonl file; returns the rows written.
+    probabilities: add each class's posterior (CSV: a `p:CLASS` column each; JSONL: a {class: p} object)."""
+    columns: tuple[str, ...] = ("item", "answer", "confidence", "n_labels")
     rows = [(i, a, round(c, 6), n) for i, a, c, n in zip(
         problem.items, result.answers, result.confidence.tolist(), result.n_labels.tolist(), strict=True)]
-    return write_rows(path, ("item", "answer", "confidence", "n_labels"), rows)
+    if probabilities:
+        posteriors = result.aggregate.posteriors.round(6).tolist()
+        if output_format(path) == "csv":
+            columns += tuple(f"p:{c}" for c in problem.classes)
+            rows = [(*row, *p) for row, p in zip(rows, posteriors, strict=True)]
+        else:
+            columns += ("probabilities",)
+            rows = [(*row, dict(zip(problem.classes, p))) for row, p in zip(rows, posteriors, strict=True)]
+    return write_rows(path, columns, rows)
 
 
 def _number(x: float) -> float | None:
