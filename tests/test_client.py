@@ -104,6 +104,8 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
 
     rows = {r["external_id"]: r for r in tl.results(pid, method="mv")}
     assert rows["a"]["answer"] == "cat" and rows["c"]["n_labels"] == 1
+    soft_rows = {r["external_id"]: r["probabilities"] for r in tl.results(pid, method="mv", probabilities=True)}
+    assert soft_rows["a"] == {"cat": 1.0, "dog": 0.0} and "probabilities" not in rows["a"]
     assert {w["username"] for w in tl.workers(pid)} == set(names)
     assert tl.summary(pid)["progress"]["items"] == 4
     quality = tl.quality(pid, method="ds")

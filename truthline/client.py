@@ -205,8 +205,12 @@ class Client:
         return dict(response.json()) if response.content else {}
 
     # -- results --------------------------------------------------------------------------------
-    def results(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
-        data = self._json("GET", f"/projects/{project_id}/results", params={"method": method})
+    def results(self, project_id: int, method: str = "auto", probabilities: bool = False) -> list[dict[str, Any]]:
+        """Each item's answer, confidence and label count; probabilities adds {label: probability}."""
+        params: dict[str, Any] = {"method": method}
+        if probabilities:
+            params["probabilities"] = "true"
+        data = self._json("GET", f"/projects/{project_id}/results", params=params)
         return list(data["results"])  # the body is {"project_id", "method", "results": [...]}
 
     def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:

@@ -39,6 +39,17 @@ def test_results(manager: Any, labeled: int, method: str | None) -> None:
     assert rows["i1"]["answer"] == "pos" and 0.5 <= rows["i1"]["confidence"] <= 1.0
 
 
+def test_results_probabilities(manager: Any, labeled: int, assert_error: Any) -> None:
+    r = manager.get(f"/projects/{labeled}/results", params={"method": "mv", "probabilities": "true"})
+    assert r.status_code == 200
+    rows = {row["external_id"]: row for row in r.json()["results"]}
+    assert rows["i3"]["probabilities"] == {"pos": 0.5, "neg": 0.5}
+    assert rows["i1"]["probabilities"] == {"pos": 1.0, "neg": 0.0}
+    plain = manager.get(f"/projects/{labeled}/results", params={"method": "mv"}).json()["results"]
+    assert all("probabilities" not in row for row in plain)  # only on request
+    assert_error(manager.get(f"/projects/{labeled}/results", params={"probabilities": "2"}), 422, field="probabilities")
+
+
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_every_advertised_method_answers(manager: Any, labeled: int, method: str) -> None:
     for path in ("results", "workers"):

@@ -177,6 +177,7 @@ class ItemResult(BaseModel):
     answer: Any
     confidence: float | None
     n_labels: int | None = None
+    probabilities: dict[str, float] | None = None  # only when asked for (?probabilities=true)
 
 
 class ResultsOut(BaseModel):

@@ -22,12 +22,11 @@ from sqlalchemy.pool import StaticPool
 from truthline.errors import Invalid
 from truthline.services.access import project_for
 from truthline.services.bulk import gc_paused
-from truthline.services.results import load_for
+from truthline.services.results import load_for, probability_rows
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
-from truthline.tasktypes import Inference
 
 FORMATS = ("jsonl", "csv", "parquet")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
@@ -52,15 +51,6 @@ class Row:
     probabilities: list[float] | None = None  # per project label, when asked for and the item has an answer
 
 
-def _probability_rows(inf: Inference) -> list[list[float] | None]:
-    """Per item: its label probabilities rounded like confidence, or None where it has no answer."""
-    if inf.probabilities is None:
-        raise Invalid(f"this project's task type gives no label probabilities (method {inf.method})",
-                      field="probabilities")
-    probs = inf.probabilities.round(6)
-    return [None if answer is None else row for answer, row in zip(inf.answers, probs.tolist(), strict=True)]
-
-
 def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto",
                 probabilities: bool = False) -> Iterator[bytes]:
     """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks.
@@ -77,7 +67,7 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
             data = load_for(engine, actor, project_id)
             inf = data.infer(method)
             by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
-            probs = _probability_rows(inf) if probabilities else None
+            probs = probability_rows(inf) if probabilities else None
     except BaseException:
         ahead.close()
         raise

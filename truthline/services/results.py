@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
+from truthline.errors import Invalid
 from truthline.services.access import project_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -133,16 +134,33 @@ def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
-def item_results(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
-    """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known."""
+def probability_rows(inf: Inference) -> list[list[float] | None]:
+    """Per item: each label's probability (project label order), rounded like confidence; None where the
+    item has no answer."""
+    if inf.probabilities is None:
+        raise Invalid(f"this project's task type gives no label probabilities (method {inf.method})",
+                      field="probabilities")
+    probs = inf.probabilities.round(6)
+    return [None if answer is None else row for answer, row in zip(inf.answers, probs.tolist(), strict=True)]
+
+
+def item_results(engine: Engine, actor: User, project_id: int, method: str = "auto",
+                 probabilities: bool = False) -> list[dict[str, Any]]:
+    """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known.
+    probabilities: add {label: probability} per item (None where nothing is known)."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
-    return [
+    rows = [
         {"item_id": int(item_id), "external_id": ext, "answer": answer, "confidence": _num(conf), "n_labels": int(n)}
         for item_id, ext, answer, conf, n in zip(
             data.item_ids.tolist(), data.external_ids, inf.answers, inf.confidence.tolist(),
             data.n_labels_per_item.tolist(), strict=True)
     ]
+    if probabilities:
+        names = data.project.config["labels"]
+        for row, probs in zip(rows, probability_rows(inf), strict=True):
+            row["probabilities"] = None if probs is None else dict(zip(names, probs, strict=True))
+    return rows
 
 
 def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from truthline.services import dashboard
 from truthline.services import results as service
@@ -15,11 +15,14 @@ from ..schemas import ResultsOut, WorkersOut
 router = APIRouter(tags=["results"])
 
 
-@router.get("/projects/{project_id}/results", response_model=ResultsOut, summary="Each item's inferred answer and confidence")
+@router.get("/projects/{project_id}/results", response_model=ResultsOut, response_model_exclude_unset=True,
+            summary="Each item's inferred answer and confidence")
 def item_results(
-    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+    project_id: ProjectId, method: str = Depends(method_param),
+    probabilities: bool = Query(False, description="Add each label's probability per item (soft labels)."),
+    user: Any = Depends(current_user), engine: Any = Depends(get_engine)
 ) -> Any:
-    rows = list(service.item_results(engine, user, project_id, method=method))
+    rows = list(service.item_results(engine, user, project_id, method=method, probabilities=probabilities))
     return {"project_id": project_id, "method": method, "results": rows}
 
 
