@@ -64,3 +64,6 @@ def test_a_new_task_type_is_one_class_and_a_register_call(engine: Engine, admin:
         submit(engine, person.user, task.lease_id, 9, 1)
     submit(engine, person.user, task.lease_id, 4, 1)
     assert item_results(engine, admin.user, project.id)[0]["answer"] == 4.0
+    with pytest.raises(Invalid) as err:  # this type gives no label probabilities: a clear error, not a crash
+        item_results(engine, admin.user, project.id, probabilities=True)
+    assert err.value.field == "probabilities" and "no label probabilities" in err.value.message
