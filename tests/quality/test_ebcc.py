@@ -34,6 +34,30 @@ def test_outputs_are_consistent() -> None:
     np.testing.assert_allclose(sum(ebcc.predictive(r, p) for p in probe), 1.0)
 
 
+def test_dropping_empty_subtypes_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = shared_errors(seed=1)
+    known = {0: 1, 5: 0}
+    widths: list[int] = []  # columns of each E-step's softmax
+    softmax = ebcc.softmax_rows_f32
+
+    def recording(logp: np.ndarray, *args: object) -> tuple[np.ndarray, np.ndarray]:
+        widths.append(logp.shape[1])
+        return softmax(logp, *args)
+
+    monkeypatch.setattr(ebcc, "softmax_rows_f32", recording)
+    pruned = ebcc.fit(data, known)
+    assert widths[0] == 20 and widths[-1] <= 10  # most of the 2 x 10 (class, subtype) columns were dropped
+    widths.clear()
+    monkeypatch.setattr(ebcc, "DEAD_MASS", 0.0)  # every column kept to the end
+    full = ebcc.fit(data, known)
+    assert set(widths) == {20} and pruned.iterations == full.iterations
+    np.testing.assert_allclose(pruned.posteriors, full.posteriors, atol=1e-6)
+    np.testing.assert_allclose(pruned.item_params["subtypes"], full.item_params["subtypes"], atol=1e-6)
+    for key in ("confusion", "subtype_confusion", "subtype_share"):
+        np.testing.assert_allclose(pruned.worker_params[key], full.worker_params[key], atol=1e-6)
+    assert pruned.posteriors[0, 1] == 1.0 and pruned.posteriors[5, 0] == 1.0  # gold clamped either way
+
+
 def test_one_subtype_is_a_fixed_prior_bcc() -> None:
     data, truth = simulate(n_items=300, n_workers=12, k=3, seed=5)
     r = ebcc.fit(data, subtypes=1)

@@ -10,6 +10,9 @@ Priors as in the paper: confusion rows Dirichlet(a_v on the diagonal, b_v elsewh
 within a class Dirichlet(a_pi / M), class proportions Dirichlet with the majority-vote class counts
 as pseudo-counts ("empirical prior"). Updates use E[log p] = digamma(a) - digamma(sum a).
 
+Most subtypes empty out within a few iterations (the prior on subtype shares is sparse); the loop then
+drops them (`DEAD_MASS`), which makes EBCC 1.5-3x faster on the real sets.
+
 The paper starts the subtype responsibilities at random and keeps the best of 40 restarts by ELBO;
 here they start from each item's vote share for the class, spread over the subtypes by soft bins,
 so the fit is deterministic and relabelling items or workers relabels the result (the accuracy on the
@@ -49,13 +52,26 @@ def _initial_subtypes(share: np.ndarray, m: int) -> np.ndarray:
     return z * share[:, :, None]
 
 
-def _clamp(zg: np.ndarray, known_idx: np.ndarray, known_cls: np.ndarray) -> None:
-    """Gold items: all mass on the true class, keeping the subtype split the labels suggest."""
+def _clamp(z: np.ndarray, col_class: np.ndarray, known_idx: np.ndarray, known_cls: np.ndarray) -> None:
+    """Gold items: all mass on the true class, keeping the subtype split the labels suggest.
+    z: (n, C) over the live (class, subtype) columns, col_class: (C,) each column's class."""
     if not len(known_idx):
         return
-    rows = normalize_rows(zg[known_idx, known_cls])  # (n_known, M); no mass on the class: uniform
-    zg[known_idx] = 0.0
-    zg[known_idx, known_cls] = rows
+    own = col_class[None, :] == known_cls[:, None]  # (n_known, C): the columns of each item's true class
+    rows = np.where(own, z[known_idx], 0.0)
+    sums = row_sums(rows)
+    empty = ~(sums > 0)  # no mass on the class: uniform over its columns
+    rows[empty] = own[empty]
+    sums[empty] = own[empty].sum(axis=1)
+    z[known_idx] = rows / sums[:, None]
+
+
+# A (class, subtype) column whose responsibilities sum to less than this over all items is dropped from
+# the loop. Its share's prior is Dirichlet(a_pi / M) with a_pi / M ~ 0.01, so E[log share] ~ -100: once
+# empty it stays empty (its float32 terms underflow to 0 or ~e^-100), and most of the K x M columns empty
+# within 10-20 iterations (S_Rel: 4 of 40 live at the end). Dropping them moves posteriors only by float32
+# rounding (< 1e-6 on every set benchmarked) and makes each later iteration a fraction of a full one.
+DEAD_MASS = 1e-30
 
 
 def fit(
@@ -91,32 +107,42 @@ def fit(
     share = normalize_rows(vote_counts(labels), fallback=np.zeros(k))  # unlabelled items: all zero
     kn.clamp(share)
     alpha = col_sums(share) + 1.0  # empirical class prior (+1: defined on an empty crowd)
-    zg = _initial_subtypes(share, m)
-    _clamp(zg, kn.idx, kn.cls)
+    cols = np.arange(k * m)  # live (class, subtype) columns, as flat indices class * M + subtype
+    z = _initial_subtypes(share, m).reshape(n, k * m)  # (n, live columns)
+    _clamp(z, cols // m, kn.idx, kn.cls)
     beta = np.full((k, k), b_v) + np.eye(k) * (a_v - b_v)  # (true class, given label)
     post = share
     # E-step buffers reused across iterations (fresh arrays each step cost page faults)
-    logz, flat_buf = np.empty((n, k * m)), np.empty((n, k * m))
-    exp_buf = np.empty((n, k * m), dtype=np.float32)
+    bufs = np.empty(n * k * m), np.empty(n * k * m), np.empty(n * k * m, dtype=np.float32)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        eta, nu, mu = _m_step(index, zg, alpha, beta, a_pi, w)
+        used = col_sums(z)
+        live = used >= DEAD_MASS
+        if it > 1 and live.any() and not live.all():  # after an E-step: the start gives unlabelled items no mass
+            z, cols, used = np.ascontiguousarray(z[:, live]), cols[live], used[live]
+        c = len(cols)
+        eta, nu, mu = _m_step(index, z, used, cols, alpha, beta, a_pi, m, w)
         e_log_pi = digamma(eta) - digamma(eta.sum(axis=1, keepdims=True))  # (K, M)
         e_log_tau = digamma(nu) - digamma(nu.sum())  # (K,)
-        e_log_v = digamma(mu) - digamma(mu.sum(axis=3, keepdims=True))  # (W, K, M, L)
-        table = e_log_v.transpose(0, 3, 1, 2).reshape(w * k, k * m)  # rows: worker*K + given label
-        log_prior = (e_log_pi + e_log_tau[:, None]).ravel()
-        flat, _ = softmax_rows_f32(index.sum_per_item(table, logz), log_prior, np.float64, flat_buf, exp_buf)
-        zg = flat.reshape(n, k, m)
-        _clamp(zg, kn.idx, kn.cls)
-        prev, post = post, _class_posteriors(zg)
+        e_log_v = digamma(mu) - digamma(mu.sum(axis=2, keepdims=True))  # (W, C, L)
+        table = e_log_v.transpose(0, 2, 1).reshape(w * k, c)  # rows: worker*K + given label
+        log_prior = (e_log_pi + e_log_tau[:, None]).ravel()[cols]
+        logz, flat_buf, exp_buf = (b[: n * c].reshape(n, c) for b in bufs)
+        z, _ = softmax_rows_f32(index.sum_per_item(table, logz), log_prior, np.float64, flat_buf, exp_buf)
+        _clamp(z, cols // m, kn.idx, kn.cls)
+        prev, post = post, _class_sums(z, cols // m, k)
         if np.abs(post - prev).max(initial=0.0) <= tol:
             converged = True
             break
-    zg = normalize_rows(zg.reshape(n, k * m)).reshape(n, k, m)  # rows summed to 1 in float32 until here
-    post = check_finite(_class_posteriors(zg), "ebcc")
-    eta, nu, mu = _m_step(index, zg, alpha, beta, a_pi, w)
+    full = np.zeros((n, k * m))
+    full[:, cols] = normalize_rows(z)  # rows summed to 1 in float32 until here
+    all_cols = np.arange(k * m)
+    post = _class_sums(full, all_cols // m, k)
+    kn.clamp(post)  # exactly one-hot (summing a gold row's subtypes can leave it 1 - 1e-16)
+    post = check_finite(post, "ebcc")
+    eta, nu, mu = _m_step(index, full, col_sums(full), all_cols, alpha, beta, a_pi, m, w)
+    mu = mu.reshape(w, k, m, k)
     v = mu / mu.sum(axis=3, keepdims=True)  # (W, K, M, L) posterior mean confusion rows
     pi = eta / eta.sum(axis=1, keepdims=True)  # (K, M)
     conf = np.einsum("km,wkml->wkl", pi, v)  # a worker's confusion over a class's typical subtypes
@@ -126,29 +152,34 @@ def fit(
         posteriors=post,
         worker_accuracy=accuracy_from_confusion(conf, prior),
         worker_params={"confusion": conf, "subtype_confusion": v, "subtype_share": pi},
-        item_params={"subtypes": zg},
+        item_params={"subtypes": full.reshape(n, k, m)},
         iterations=it,
         converged=converged,
         class_prior=prior,
     )
 
 
-def _class_posteriors(zg: np.ndarray) -> np.ndarray:
-    """(n_items, K, M) posteriors over (class, subtype) -> (n_items, K), summed over subtypes."""
-    n, k, m = zg.shape
-    return row_sums(zg.reshape(n * k, m)).reshape(n, k)
+def _class_sums(z: np.ndarray, col_class: np.ndarray, k: int) -> np.ndarray:
+    """(n, C) responsibilities over live columns (sorted by class) -> (n, K) class posteriors."""
+    present, starts = np.unique(col_class, return_index=True)
+    out = np.zeros((z.shape[0], k))
+    out[:, present] = np.add.reduceat(z, starts, axis=1)
+    return out
 
 
 def _m_step(
-    index: LabelIndex, zg: np.ndarray, alpha: np.ndarray, beta: np.ndarray, a_pi: float, n_workers: int
+    index: LabelIndex, z: np.ndarray, used: np.ndarray, cols: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
+    a_pi: float, m: int, n_workers: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Variational Dirichlet parameters: subtype shares (K, M), class proportions (K,), confusion rows (W, K, M, L)."""
-    n, k, m = zg.shape
-    used = col_sums(zg.reshape(n, k * m)).reshape(k, m)
-    eta = a_pi / m + used
-    nu = alpha + used.sum(axis=1)
-    counts = index.per_worker_label(zg.reshape(n, k * m)).reshape(n_workers, k, k, m)  # (W, L, K, M)
-    mu = counts.transpose(0, 2, 3, 1) + beta[None, :, None, :]
+    """Variational Dirichlet parameters from the responsibilities z over the live columns `cols` (their
+    sums: `used`): subtype shares (K, M), class proportions (K,), confusion rows (W, C, L) of those columns."""
+    k = len(alpha)
+    shares = np.zeros(k * m)
+    shares[cols] = used
+    eta = a_pi / m + shares.reshape(k, m)
+    nu = alpha + shares.reshape(k, m).sum(axis=1)
+    counts = index.per_worker_label(z).reshape(n_workers, k, len(cols))  # (W, L, C)
+    mu = counts.transpose(0, 2, 1) + beta[cols // m][None]
     return eta, nu, mu
 
 
