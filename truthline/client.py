@@ -207,9 +207,7 @@ class Client:
     # -- results --------------------------------------------------------------------------------
     def results(self, project_id: int, method: str = "auto", probabilities: bool = False) -> list[dict[str, Any]]:
         """Each item's answer, confidence and label count; probabilities adds {label: probability}."""
-        params: dict[str, Any] = {"method": method}
-        if probabilities:
-            params["probabilities"] = "true"
+        params = {"method": method, "probabilities": probabilities}  # httpx sends true/false
         data = self._json("GET", f"/projects/{project_id}/results", params=params)
         return list(data["results"])  # the body is {"project_id", "method", "results": [...]}
 
@@ -228,9 +226,7 @@ class Client:
                       probabilities: bool = False) -> Iterator[bytes]:
         """Stream an export (jsonl, csv or parquet) chunk by chunk, with flat memory; probabilities adds
         each label's probability per item."""
-        params: dict[str, Any] = {"format": fmt, "method": method}
-        if probabilities:
-            params["probabilities"] = "true"
+        params = {"format": fmt, "method": method, "probabilities": probabilities}
         with self._http.stream("GET", f"/projects/{project_id}/export", params=params) as response:
             if response.status_code >= 400:
                 response.read()
