@@ -25,6 +25,21 @@ def test_openapi_and_docs(anon: Any) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
+def test_openapi_documents_the_one_error_shape(anon: Any) -> None:
+    """Generated clients read errors from the document: every operation's 4xx is our ErrorOut, and FastAPI's
+    default 422 body (`{"detail": [...]}`, never sent) is nowhere."""
+    spec = anon.get("/openapi.json").json()
+    for path, operations in spec["paths"].items():
+        for verb, op in operations.items():
+            assert set(op["responses"]) - {"200", "201", "204"} == {"4XX"}, (verb, path)
+            assert op["responses"]["4XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    method = next(p for p in spec["paths"]["/api/v1/projects/{project_id}/results"]["get"]["parameters"] if p["name"] == "method")
+    assert {"auto", "mv", "ds", "ebcc"} <= set(method["schema"]["enum"])
+    error = spec["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"code", "message", "field", "line", "details"}
+
+
 def test_unmigrated_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotReady, match="truthline db upgrade"):
         create_app(Settings(db=f"sqlite:///{tmp_path / 'empty.db'}"))

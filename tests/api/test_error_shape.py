@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from truthline.api.schemas import ErrorOut
 from truthline.store import tables
 
 GOOD = [{"external_id": "ok1", "data": {"text": "fine"}}, {"external_id": "ok2", "data": {"text": "also fine"}}]
@@ -104,10 +105,24 @@ def test_bad_requests_elsewhere(
         ("unknown export format", manager.get(f"/projects/{pid}/export", params={"format": "xlsx"}), 422, "format"),
         ("unknown project field", manager.post("/projects", json={"name": "x", "labels": ["a"], "colour": 1}), 422, "colour"),
         ("wrong type overlap", manager.post("/projects", json={"name": "x", "labels": ["a"], "overlap": "two"}), 422, "overlap"),
+        ("boolean overlap", manager.post("/projects", json={"name": "x", "labels": ["a", "b"], "overlap": True}), 422, "overlap"),
+        ("boolean lease_seconds", manager.patch(f"/projects/{pid}", json={"lease_seconds": True}), 422, "lease_seconds"),
+        ("boolean held id", ann.post(f"/projects/{pid}/next", json={"held": [True]}), 422, "held[0]"),
         ("malformed json", manager.post("/projects", content=b'{"name": ', headers={"Content-Type": "application/json"}), 422, "body"),
+        ("json nested past the parser's depth", manager.post(f"/projects/{pid}/items", content=b"[" * 2000 + b"]" * 2000,
+                                                             headers={"Content-Type": "application/json"}), 422, "body"),
+        ("body not utf-8", manager.post("/projects", content=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}),
+         422, "body"),
+        ("oversize body without content-length", manager.post("/projects", content=iter([b" " * 1024] * 3000),
+                                                               headers={"Content-Type": "application/json"}), 413, "body"),
+        ("logout without a token", anon.post("/auth/logout"), 401, None),
+        ("bad method without a token", anon.get(f"/projects/{pid}/results", params={"method": "oracle"}), 401, None),
+        ("bad method without a token, export", anon.get(f"/projects/{pid}/export", params={"method": "oracle"}), 401, None),
         ("unknown route", manager.get("/nothing/here"), 404, None),
         ("wrong verb", manager.delete(f"/projects/{pid}"), 405, None),
     ]
+    allow = manager.delete("/projects")
+    assert allow.status_code == 405 and allow.headers["Allow"] == "GET, POST"  # both routes on the path, not the first
     for name, r, status, field in cases:
         try:
             assert_error(r, status, field=field)
@@ -164,7 +179,8 @@ def test_no_route_answers_5xx_to_garbage(app: Any, world: Any, make_client: Any,
                 r = client.request(verb, url, params=query, **body)
                 assert r.status_code < 500, (verb, url, body, query, r.text)
                 if r.status_code >= 400:
-                    err = r.json()["error"]
-                    assert set(err) == {"code", "message", "field", "line", "details"}, (verb, url, r.text)
+                    err = ErrorOut.model_validate(r.json()).error  # the shape the OpenAPI document gives
+                    assert set(r.json()["error"]) == {"code", "message", "field", "line", "details"}, (verb, url, r.text)
+                    assert err.message, (verb, url, r.text)
                 seen += 1
     assert seen > 500

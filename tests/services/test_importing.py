@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,10 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import Engine
 
-from truthline.errors import Forbidden, Invalid, NotFound
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound
 from truthline.services import importing
 from truthline.services.importing import format_for, import_file, import_items, read_records
 from truthline.services.tasks import next_task
+from truthline.services.text import MAX_DEPTH
 
 
 def recs(*records: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -197,6 +199,49 @@ def test_hostile_inputs_are_bad_lines_not_crashes(engine: Engine, admin: Any, pr
         import_items(engine, admin.user, project.id, recs(item("e", data={"x": float("nan")})))
     assert nan.value.details[0].field == "data"
     assert count_rows("items") == {"items": 0}
+
+
+def test_data_nested_too_deep_to_serve_is_a_bad_line(engine: Engine, admin: Any, project: Any,
+                                                     count_rows: Callable) -> None:
+    def nest(levels: int) -> Any:
+        value: Any = "leaf"
+        for i in range(levels):
+            value = [value] if i % 2 else {"k": value}
+        return value
+
+    fine = item("ok", data={"text": "x", "tree": nest(MAX_DEPTH - 1)})  # data itself is one level
+    deep = item("deep", data={"text": "x", "tree": nest(MAX_DEPTH)})
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, project.id, recs(fine, deep))
+    assert [(p.line, p.field) for p in err.value.details] == [(2, "data")]
+    assert str(MAX_DEPTH) in err.value.details[0].message
+    assert count_rows("items") == {"items": 0}
+    import_items(engine, admin.user, project.id, recs(fine))
+    assert next_task(engine, admin.user, project.id).data == fine["data"]  # served back whole
+
+
+def test_concurrent_imports_of_the_same_new_items(engine: Engine, admin: Any, project: Any,
+                                                  count_rows: Callable) -> None:
+    """Racing imports of the same new external ids: each succeeds or gets a clear Conflict, never a
+    driver error, and every item ends up stored once."""
+    batch = recs(*[item(f"race-{i}") for i in range(2000)])
+    results: list[Any] = []
+
+    def run() -> None:
+        try:
+            results.append(import_items(engine, admin.user, project.id, batch).as_dict())
+        except Conflict as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    assert any(isinstance(r, dict) and r["created"] == 2000 for r in results)
+    assert all(isinstance(r, Conflict) or r["created"] + r["unchanged"] == 2000 for r in results)
+    assert count_rows("items") == {"items": 2000}
 
 
 def test_csv_cells_may_hold_inline_images(engine: Engine, admin: Any, project: Any) -> None:

@@ -23,6 +23,9 @@ def test_validate_answer() -> None:
     with pytest.raises(Invalid) as err:
         tt.validate_answer("Dog", CONFIG, field="gold")
     assert err.value.field == "gold" and "valid labels: cat, dog, bird" in err.value.message
+    with pytest.raises(Invalid) as err:
+        tt.validate_answer({"x": "y" * 2_000_000}, CONFIG)
+    assert err.value.message.startswith("{'x': 'yyy") and len(err.value.message) < 200  # quoted, not echoed whole
 
 
 def test_validate_item() -> None:

@@ -21,6 +21,9 @@ def test_answers_are_normalized_subsets() -> None:
         with pytest.raises(Invalid) as err:
             tt.validate_answer(bad, CONFIG)
         assert err.value.field == "answer"
+    with pytest.raises(Invalid) as err:
+        tt.validate_answer(["red"] + [f"pink{i}" for i in range(10_000)], CONFIG)
+    assert err.value.message.startswith("'pink0', 'pink1', 'pink2', 'pink3', 'pink4' (and 9995 more) not labels")
 
 
 def test_infer_per_label() -> None:

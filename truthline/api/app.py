@@ -16,6 +16,7 @@ from truthline.store import db
 from .bodylimit import BodyLimit
 from .errors import install_error_handlers
 from .responses import SafeJSONResponse
+from .schemas import ErrorOut
 from .routers import ROUTERS
 
 API_PREFIX = "/api/v1"
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         default_response_class=SafeJSONResponse,
+        # one error shape for every route (this also replaces FastAPI's default 422 schema, which we never send)
+        responses={"4XX": {"model": ErrorOut, "description": "The request was refused; `error` says why and where"}},
     )
     app.state.settings = settings
     app.state.engine = engine

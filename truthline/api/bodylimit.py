@@ -42,7 +42,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:  # chunked upload without Content-Length (ends as a 4xx in our shape)
+                if seen > self.max_bytes:  # chunked upload without Content-Length (errors.py unwraps the 400 FastAPI makes of it: 413)
                     raise self._error()
             return message
 

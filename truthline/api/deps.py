@@ -85,7 +85,7 @@ async def _acting_user(request: Request, credentials: HTTPAuthorizationCredentia
 async def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
     """The raw bearer token of this request (for revoking it)."""
     if credentials is None:
-        raise Invalid("send the token to revoke as `Authorization: Bearer <token>`", field="Authorization")
+        raise Unauthorized("send the token to revoke as `Authorization: Bearer <token>`")
     return credentials.credentials
 
 
@@ -102,7 +102,8 @@ async def current_user(
 
 async def method_param(
     request: Request,
-    method: str | None = Query(None, description=f"Truth-inference method: {', '.join(sorted(METHODS))}. Default: the server's default_method."),
+    method: str | None = Query(None, description="Truth-inference method. Default: the server's default_method.",
+                               json_schema_extra={"enum": sorted(METHODS)}),
 ) -> str:
     """The validated truth-inference method name (422 naming `method` if unknown)."""
     name = method if method is not None else request.app.state.settings.default_method

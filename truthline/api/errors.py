@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from truthline import errors as E
 
@@ -113,6 +114,16 @@ def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     return problems
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the API serves on this path, from the OpenAPI document (Starlette's 405 names only the
+    methods of the first route whose path matched)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods.update(m.upper() for m in operations)
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = None) -> None:
     """Register the handlers. `render_error` (from the web package) may answer non-API paths with HTML."""
 
@@ -138,13 +149,20 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        # FastAPI turns any failure while reading a body into a bare 400 "error parsing the body"; say what it was
+        if isinstance(exc.__cause__, E.TruthlineError):  # BodyLimit's 413 on a body sent without Content-Length
+            return await on_domain(request, exc.__cause__)
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            return respond(request, 422, error_payload("invalid", f"body is not valid UTF-8 JSON ({exc.__cause__})", "body"))
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}; see /api/v1/docs"
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /api/v1/docs"
-        return respond(request, exc.status_code, error_payload(code, message), dict(exc.headers or {}) or None)
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return respond(request, exc.status_code, error_payload(code, message), headers or None)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

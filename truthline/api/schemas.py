@@ -1,6 +1,7 @@
 """Pydantic request and response models of the REST API (the HTTP layer's own; services never see them).
 
-Requests forbid unknown fields, so a typo (`overlapp`) is a 422 naming it instead of being ignored.
+Requests forbid unknown fields, so a typo (`overlapp`) is a 422 naming it instead of being ignored, and take
+values as JSON types them (`"overlap": true` is a 422, not 1).
 Deep checks (is this label in the project's label set? is this task type registered?) stay in the services,
 which every interface shares.
 """
@@ -29,11 +30,30 @@ Text = Annotated[str, AfterValidator(_storable)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON true is not the number 1, nor "5" the number 5 (lax mode would quietly accept both)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    message: str
+    field: str | None = Field(description="The field at fault (dotted, e.g. `labels[0]`), or null.")
+    line: int | None = Field(description="The line of an uploaded file or the record of a batch (from 1), or null.")
+
+
+class ErrorBody(ErrorDetail):
+    code: str = Field(description="Machine-readable: invalid, not_found, conflict, unauthorized, forbidden, too_large, ...")
+    details: list[ErrorDetail] = Field(description="Every problem found (a batch lists each bad line).")
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx (and 5xx) response."""
+
+    error: ErrorBody
 
 
 # -- auth and users -------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ async def _spool_body(request: Request, limit: int) -> BinaryIO:
 def _json_records(raw: bytes, max_items: int) -> list[tuple[int, Any]]:
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise Invalid(f"body is not valid JSON ({exc}); send a JSON array of item records", field="body") from exc
     if not isinstance(data, list):
         raise Invalid("body must be a JSON array of item records, e.g. [{\"external_id\": \"a\", \"data\": {...}}]", field="body")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from truthline.errors import Conflict, Invalid, Problem
 from truthline.services.access import project_for
 from truthline.services.readers import FORMATS, format_for, read_records
-from truthline.services.text import text_problem
+from truthline.services.text import MAX_DEPTH, text_problem, too_deep
 from truthline.store import items as store
 from truthline.store.projects import bump_items_version
 from truthline.store.db import read_tx, write_tx
@@ -98,9 +98,12 @@ def _json_text(value: Any, key: str, found: list[Problem]) -> str | None:
                 return _fast_encode(value).decode()
             except TypeError:
                 pass
+    if too_deep(value):
+        found.append(Problem(f"nests more than {MAX_DEPTH} levels of arrays/objects", field=key))
+        return None
     try:
         text = _encode(value)
-    except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes, deep nesting
+    except (ValueError, TypeError, RecursionError) as exc:  # NaN, Parquet timestamps/bytes
         found.append(Problem(f"cannot be stored as JSON: {exc}", field=key))
         return None
     if not text.isascii() and (problem := text_problem(text)):  # NULs come out escaped; lone surrogates don't

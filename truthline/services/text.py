@@ -1,5 +1,6 @@
-"""Checks for strings that no database can store: NUL characters (PostgreSQL text refuses them) and
-lone UTF-16 surrogates (valid in JSON escapes, not encodable as UTF-8)."""
+"""Checks for values that cannot be stored or served back: NUL characters (PostgreSQL text refuses them),
+lone UTF-16 surrogates (valid in JSON escapes, not encodable as UTF-8), and JSON nested too deep to send
+(pydantic's serializer stops at 255 levels, so such an item would fail every `next` that leased it)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,16 @@ def text_problem(value: str) -> str | None:
 
 def storable(value: Any) -> bool:
     return not isinstance(value, str) or text_problem(value) is None
+
+
+MAX_DEPTH = 64  # levels of JSON arrays/objects an item's data may nest
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True if `value` nests lists/dicts more than `limit` levels (iterative: no recursion limit to hit)."""
+    level = [value]
+    for _ in range(limit):
+        level = [c for v in level if isinstance(v, (list, dict)) for c in (v.values() if isinstance(v, dict) else v)]
+        if not level:
+            return False
+    return any(isinstance(v, (list, dict)) for v in level)

@@ -23,7 +23,7 @@ from truthline.store.records import User
 ROLES = ("admin", "member")
 TOKEN_KINDS = ("api", "session")
 SESSION_SECONDS = 14 * 24 * 3600
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # fullmatch: `$` would let a trailing newline in
 
 hasher = PasswordHasher()  # module attribute so tests can swap in cheaper parameters
 
@@ -37,7 +37,7 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
     password None makes a token-only account (no password login)."""
     if actor is not None:
         require_admin(actor, "create users")
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
     if role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")

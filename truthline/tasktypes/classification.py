@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from truthline.errors import Invalid
-from truthline.tasktypes.base import Inference, Labels, TaskType
+from truthline.tasktypes.base import Inference, Labels, TaskType, shown
 
 
 def run_aggregate(items: np.ndarray, workers: np.ndarray, classes: np.ndarray, n_items: int, n_workers: int,
@@ -39,8 +39,7 @@ class Classification(TaskType):
     def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> str:
         labels = config["labels"]
         if not isinstance(answer, str) or answer not in labels:
-            got = repr(answer) if not isinstance(answer, str) else f'"{answer}"'
-            raise Invalid(f"{got} is not a label of this project; valid labels: {', '.join(labels)}", field=field)
+            raise Invalid(f"{shown(answer)} is not a label of this project; valid labels: {', '.join(labels)}", field=field)
         return answer
 
     def to_arrays(self, labels: Labels, config: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

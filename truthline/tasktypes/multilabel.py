@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from truthline.errors import Invalid
-from truthline.tasktypes.base import Inference, Labels, TaskType
+from truthline.tasktypes.base import Inference, Labels, TaskType, shown
 from truthline.tasktypes.classification import quality_error
 
 
@@ -40,7 +40,8 @@ class Multilabel(TaskType):
                           field=field)
         unknown = [a for a in answer if a not in labels]
         if unknown:
-            raise Invalid(f"{', '.join(repr(u) for u in unknown)} not labels of this project; valid labels: "
+            more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            raise Invalid(f"{', '.join(shown(u) for u in unknown[:5])}{more} not labels of this project; valid labels: "
                           f"{', '.join(labels)}", field=field)
         chosen = set(answer)
         return [label for label in labels if label in chosen]  # canonical order, no repeats

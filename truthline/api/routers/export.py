@@ -23,10 +23,10 @@ router = APIRouter(tags=["export"])
 )
 async def export(
     project_id: ProjectId,
+    user: Any = Depends(current_user),  # first: a caller without a token gets 401, not a 422 about `method`
     format: Literal["jsonl", "csv", "parquet"] = Query("jsonl", description="File format."),
     method: str = Depends(method_param),
     probabilities: bool = Query(False, description="Add each label's probability per item (soft labels)."),
-    user: Any = Depends(current_user),
     engine: Any = Depends(get_engine),
 ) -> StreamingResponse:
     # iter_export authorizes and runs inference before returning, so errors become normal JSON errors;

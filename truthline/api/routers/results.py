@@ -13,14 +13,16 @@ from ..deps import ProjectId, current_user, get_engine, method_param
 from ..schemas import ResultsOut, WorkersOut
 
 router = APIRouter(tags=["results"])
+# `user` comes before `method` in every signature: dependencies run in order, so a caller without a
+# token gets 401 rather than a 422 about the method it asked for.
 
 
 @router.get("/projects/{project_id}/results", response_model=ResultsOut, response_model_exclude_unset=True,
             summary="Each item's inferred answer and confidence")
 def item_results(
-    project_id: ProjectId, method: str = Depends(method_param),
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param),
     probabilities: bool = Query(False, description="Add each label's probability per item (soft labels)."),
-    user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+    engine: Any = Depends(get_engine)
 ) -> Any:
     rows = list(service.item_results(engine, user, project_id, method=method, probabilities=probabilities))
     return {"project_id": project_id, "method": method, "results": rows}
@@ -28,7 +30,7 @@ def item_results(
 
 @router.get("/projects/{project_id}/workers", response_model=WorkersOut, summary="Each worker's estimated accuracy")
 def worker_stats(
-    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:
     rows = list(service.worker_stats(engine, user, project_id, method=method))
     return {"project_id": project_id, "method": method, "workers": rows}
@@ -37,7 +39,7 @@ def worker_stats(
 @router.get("/projects/{project_id}/quality", summary="Agreement metrics, each worker's accuracy interval and spammer "
             "score, the models auto blended")
 def quality_report(
-    project_id: ProjectId, method: str = Depends(method_param), user: Any = Depends(current_user), engine: Any = Depends(get_engine)
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:
     return {"project_id": project_id, "method": method, **dashboard.quality_report(engine, user, project_id, method)}
 
