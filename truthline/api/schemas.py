@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from truthline.services.users import USERNAME_PATTERN
+
 
 def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and no database takes a lone surrogate (JSON allows "\ud800"):
@@ -71,7 +73,8 @@ class TokenOut(BaseModel):
 
 
 class UserIn(_In):
-    username: Text = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100, pattern=rf"^{USERNAME_PATTERN}$",
+                           description="Letters, digits and . _ @ -")
     password: Text = Field(min_length=8, max_length=1000)
     role: Literal["admin", "member"] = "member"
 
@@ -89,9 +92,9 @@ class ProjectIn(_In):
     labels: list[Text] = Field(min_length=1, description="The label set, in display order.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
     overlap: int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
-    pay_cents: int = Field(0, ge=0, description="Pay per accepted answer, in cents.")
+    pay_cents: int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
     status: Literal["active", "paused", "archived"] = "active"
-    lease_seconds: int | None = Field(None, ge=1, description="Lease length; default: the server's lease_seconds.")
+    lease_seconds: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="Lease length; default: the server's lease_seconds.")
 
 
 class ProjectPatch(_In):
@@ -102,9 +105,9 @@ class ProjectPatch(_In):
     labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
-    pay_cents: int = Field(None, ge=0)  # type: ignore[assignment]
+    pay_cents: int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
     status: Literal["active", "paused", "archived"] = Field(None)  # type: ignore[assignment]
-    lease_seconds: int = Field(None, ge=1)  # type: ignore[assignment]
+    lease_seconds: int = Field(None, ge=1, le=7 * 24 * 3600)  # type: ignore[assignment]
 
 
 class ProjectOut(_Out):

@@ -23,7 +23,8 @@ from truthline.store.records import User
 ROLES = ("admin", "member")
 TOKEN_KINDS = ("api", "session")
 SESSION_SECONDS = 14 * 24 * 3600
-_USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")  # fullmatch: `$` would let a trailing newline in
+USERNAME_PATTERN = r"[A-Za-z0-9_.@-]{1,100}"
+_USERNAME = re.compile(USERNAME_PATTERN)  # fullmatch: `$` would let a trailing newline in
 
 hasher = PasswordHasher()  # module attribute so tests can swap in cheaper parameters
 
