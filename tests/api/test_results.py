@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from truthline.quality import METHODS
+from truthline.services import dashboard, results, users
 
 ITEMS = [{"external_id": f"i{n}", "data": {"text": f"t{n}"}, "gold": "pos" if n == 0 else None} for n in range(4)]
 
@@ -78,6 +79,23 @@ def test_quality_report(manager: Any, labeled: int) -> None:
     assert all(w["lower"] <= w["accuracy"] <= w["upper"] and w["n_labels"] == 4 for w in workers.values())
     ds = manager.get(f"/projects/{labeled}/quality", params={"method": "ds"}).json()
     assert ds["method"] == "ds" and ds["models"] == {}
+
+
+def test_typed_reports_keep_every_field(manager: Any, labeled: int, engine: Any, world: Any) -> None:
+    """The OpenAPI response models filter what they do not declare: the API must give all the service gives."""
+    actor = users.user_for_token(engine, world.manager_token)
+    expected = {
+        "workers": {"project_id": labeled, "method": "ds", "workers": results.worker_stats(engine, actor, labeled, "ds")},
+        "quality": {"project_id": labeled, "method": "ds", **dashboard.quality_report(engine, actor, labeled, "ds")},
+        "summary": results.project_summary(engine, actor, labeled),
+    }
+    for path, want in expected.items():
+        got = manager.get(f"/projects/{labeled}/{path}", params={} if path == "summary" else {"method": "ds"}).json()
+        want = json.loads(json.dumps(want))
+        if path == "summary":
+            got["progress"].pop("leased"), want["progress"].pop("leased")  # live leases can lapse in between
+        assert got == want, path
+    assert expected["summary"]["project"]["created_at"] and expected["quality"]["workers"][0]["lower"] is not None
 
 
 @pytest.mark.parametrize("path", ["results", "workers", "summary", "export", "quality"])

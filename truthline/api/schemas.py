@@ -209,7 +209,78 @@ class ResultsOut(BaseModel):
     results: list[ItemResult]
 
 
+class WorkerStat(BaseModel):
+    user_id: int
+    username: str
+    n_labels: int
+    accuracy: float | None = Field(description="Estimated by the method, from agreement with the inferred answers.")
+    gold_labels: int = Field(description="Labels this worker gave on gold items.")
+    gold_correct: int
+    mean_active_ms: float
+
+
 class WorkersOut(BaseModel):
     project_id: int
     method: str
-    workers: list[dict[str, Any]]
+    workers: list[WorkerStat]
+
+
+class Agreement(BaseModel):
+    krippendorff_alpha: float | None = Field(description="Nominal alpha over all labels; null when undefined.")
+    fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
+
+
+class WorkerQuality(BaseModel):
+    user_id: int
+    username: str
+    n_labels: int
+    accuracy: float | None = Field(description="Posterior mean of agreement with the inferred answers.")
+    lower: float | None = Field(description="Lower end of the credible interval (at `level`).")
+    upper: float | None
+    spammer_score: float | None = Field(description="Raykar & Yu: 0 = the answer does not depend on the item, 1 = perfect.")
+    mean_active_ms: float | None
+
+
+class QualityOut(BaseModel):
+    project_id: int
+    method: str
+    agreement: Agreement
+    level: float = Field(description="Credibility of the workers' intervals.")
+    accuracy_vs_truth: float | None = Field(description="Share right among labelled items with hidden truth.")
+    models: dict[str, float] = Field(description="The models `auto` blended and their weights (empty otherwise).")
+    workers: list[WorkerQuality]
+
+
+class Progress(BaseModel):
+    items: int
+    done: int = Field(description="Items with all the labels they need.")
+    labels: int
+    leased: int = Field(description="Live leases.")
+    gold: int
+    percent: float
+
+
+class SummaryAgreement(BaseModel):
+    mv_vs_ds: float | None = Field(description="Share of labelled items where majority vote and Dawid-Skene agree.")
+    items: int
+
+
+class SummaryAccuracy(BaseModel):
+    against: Literal["truth", "gold"] | None
+    items: int
+    mv: float | None
+    ds: float | None
+
+
+class SummaryProject(ProjectOut):
+    created_by: int | None
+    created_at: str = Field(description="ISO 8601, UTC.")
+
+
+class SummaryOut(BaseModel):
+    project: SummaryProject
+    progress: Progress
+    label_distribution: dict[str, int]
+    workers: int
+    agreement: SummaryAgreement
+    accuracy: SummaryAccuracy

@@ -10,7 +10,7 @@ from truthline.services import dashboard
 from truthline.services import results as service
 
 from ..deps import ProjectId, current_user, get_engine, method_param
-from ..schemas import ResultsOut, WorkersOut
+from ..schemas import QualityOut, ResultsOut, SummaryOut, WorkersOut
 
 router = APIRouter(tags=["results"])
 # `user` comes before `method` in every signature: dependencies run in order, so a caller without a
@@ -36,7 +36,7 @@ def worker_stats(
     return {"project_id": project_id, "method": method, "workers": rows}
 
 
-@router.get("/projects/{project_id}/quality", summary="Agreement metrics, each worker's accuracy interval and spammer "
+@router.get("/projects/{project_id}/quality", response_model=QualityOut, summary="Agreement metrics, each worker's accuracy interval and spammer "
             "score, the models auto blended")
 def quality_report(
     project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
@@ -44,6 +44,6 @@ def quality_report(
     return {"project_id": project_id, "method": method, **dashboard.quality_report(engine, user, project_id, method)}
 
 
-@router.get("/projects/{project_id}/summary", summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")
+@router.get("/projects/{project_id}/summary", response_model=SummaryOut, summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")
 def project_summary(project_id: ProjectId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> Any:
     return service.project_summary(engine, user, project_id)
