@@ -42,8 +42,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:  # chunked upload without Content-Length (errors.py unwraps the 400 FastAPI makes of it: 413)
-                    raise self._error()
+                if seen > self.max_bytes:  # chunked upload without Content-Length
+                    raise self._error()  # FastAPI wraps it in a 400; errors.py unwraps it into this 413
             return message
 
         await self.app(scope, counted, send)

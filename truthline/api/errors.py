@@ -161,7 +161,9 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /api/v1/docs"
-            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+            allowed = _allowed_methods(request)  # empty off the API: keep Starlette's header
+            if allowed:
+                headers["Allow"] = allowed
         return respond(request, exc.status_code, error_payload(code, message), headers or None)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
