@@ -134,10 +134,15 @@ def test_csv_reader_data_column_and_bad_cells() -> None:
             'a,"{""text"": ""t""}",1\n'
             'b,{bad,1\n'
             'c,"{}",one\n'
-            'd,"{}",1,extra\n').encode()
+            'd,"{}",1,extra\n'
+            'e,"{}"\n').encode()
     out = read(data, "csv")
     assert out[0][1] == {"external_id": "a", "data": {"text": "t"}, "priority": 1}
-    assert [(line, p.field) for line, p in out[1:]] == [(3, "data"), (4, "priority"), (5, None)]
+    assert [(line, p.field) for line, p in out[1:]] == [(3, "data"), (4, "priority"), (5, None), (6, None)]
+    assert out[-1][1].message == "2 cells but the header has 3"  # a short row: DictReader pads it with None
+    with pytest.raises(Invalid) as err:
+        read(b"external_id,text,text\na,x,y\n", "csv")
+    assert (err.value.line, "text" in err.value.message) == (1, True)
 
 
 def test_csv_needs_an_external_id_column() -> None:

@@ -143,6 +143,7 @@ def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> Non
     url = f"/api/v1/projects/{site.project_id}/next"
     assert client.post(url).status_code == 403
     assert client.post(url, headers={"X-Truthline-CSRF": "0" * 64}).status_code == 403
+    assert client.post(url, headers={"X-Truthline-CSRF": "é".encode()}).status_code == 403  # not a 500
     r = client.post(url, headers={"X-Truthline-CSRF": csrf})
     assert r.status_code == 200, r.text
     assert "gold" not in r.text
@@ -170,6 +171,7 @@ def test_logout_ends_the_session(login: Login, site: Site) -> None:
     client = login("ann")
     csrf = csrf_of(client.get("/").text)
     assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    assert client.post("/logout", data={"csrf": "é"}).status_code == 403  # non-ASCII: refused, not a 500
     r = client.post("/logout", data={"csrf": csrf})
     assert r.status_code == 303 and r.headers["location"] == "/login"
     assert client.get("/").status_code == 303

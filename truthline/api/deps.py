@@ -43,6 +43,11 @@ async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def csrf_matches(sent: str, expected: str) -> bool:
+    """Constant-time comparison of a sent CSRF value (any text: compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
+
+
 def csrf_token(request: Request, session_token: str) -> str:
     """The value web pages send as `X-Truthline-CSRF` for this session."""
     key: bytes = request.app.state.secret_key
@@ -77,7 +82,7 @@ async def _acting_user(request: Request, credentials: HTTPAuthorizationCredentia
     user = await _user_for_token(engine, session, "session")
     if request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent, csrf_token(request, session)):
+        if not csrf_matches(sent, csrf_token(request, session)):
             raise Forbidden(f"cookie-authenticated writes need the {CSRF_HEADER} header from the page", field=CSRF_HEADER)
     return user
 

@@ -124,10 +124,17 @@ def _csv(stream: BinaryIO) -> Iterator[Record]:
         fields = reader.fieldnames or []
         if "external_id" not in fields:
             raise Invalid("CSV needs a header row with an external_id column", field="external_id", line=1)
+        repeated = sorted({f for f in fields if fields.count(f) > 1})
+        if repeated:  # DictReader would keep the last one silently
+            raise Invalid(f"CSV header repeats column(s): {', '.join(repeated)}", field="file", line=1)
         for row in reader:
             line_no = reader.line_num
             if None in row:
                 yield line_no, Problem(f"{len(row[None]) + len(fields)} cells but the header has {len(fields)}")
+                continue
+            if None in row.values():  # DictReader pads a short row with None
+                given = sum(v is not None for v in row.values())
+                yield line_no, Problem(f"{given} cells but the header has {len(fields)}")
                 continue
             try:
                 yield line_no, _csv_record(row)

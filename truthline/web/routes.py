@@ -10,7 +10,6 @@ raised on non-API paths, so a 401 becomes a redirect to the login page and 403/4
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -20,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from truthline import __version__
-from truthline.api.deps import SESSION_COOKIE, ProjectId, csrf_token, get_engine, optional_user
+from truthline.api.deps import SESSION_COOKIE, ProjectId, csrf_matches, csrf_token, get_engine, optional_user
 from truthline.errors import Forbidden, NotFound, Unauthorized
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
@@ -141,7 +140,7 @@ def login(
 def logout(request: Request, csrf: str = Form("", max_length=200), engine: Any = Depends(get_engine)) -> Response:
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        if not _same_origin(request) or not hmac.compare_digest(csrf, csrf_token(request, session)):
+        if not _same_origin(request) or not csrf_matches(csrf, csrf_token(request, session)):
             raise Forbidden("log out from Truthline's own pages (the form's CSRF value did not match)", field="csrf")
         try:
             user_service.revoke_token(engine, session)
