@@ -75,9 +75,12 @@ def test_bad_label_records(engine: Engine, admin: Any, project: Any, add_items: 
             {"external_id": "item-0", "worker": "bob", "answer": "cat"},
             {"external_id": "item-0", "worker": "bob", "answer": "dog"},
             {"worker": "bob", "answer": "cat", "extra": 1},
-        ))
+            {"external_id": "item-0", "worker": "ann", "answer": "cat", "active_ms": 10**23},  # past SQLite's int64
+            {"external_id": "item-0", "worker": " w9 ", "answer": "cat"},  # --create-workers would make it a user
+        ), create_workers=True)
     assert {(p.line, p.field) for p in err.value.details} == {
-        (1, "answer"), (2, "active_ms"), (4, "worker"), (5, "external_id"), (5, "extra")}
+        (1, "answer"), (2, "active_ms"), (4, "worker"), (5, "external_id"), (5, "extra"), (6, "active_ms"),
+        (7, "worker")}
     with pytest.raises(Invalid) as missing:
         import_annotations(engine, admin.user, project.id, recs(
             {"external_id": "nope", "worker": "bob", "answer": "cat"},

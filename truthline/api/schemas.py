@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from truthline.services.tasks import MAX_ACTIVE_MS
 from truthline.services.users import USERNAME_PATTERN
 
 
@@ -165,7 +166,7 @@ class TaskOut(BaseModel):
 
 class SubmitIn(_In):
     answer: Any = Field(description="classification: one label; multilabel: a list of labels.")
-    active_ms: int = Field(0, ge=0, le=86_400_000, description="Time the annotator actively spent, in ms.")
+    active_ms: int = Field(0, ge=0, le=MAX_ACTIVE_MS, description="Time the annotator actively spent, in ms.")
     idempotency_key: Text | None = Field(
         None, min_length=1, max_length=200, description="Retries with the same key return the same annotation."
     )

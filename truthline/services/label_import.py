@@ -23,7 +23,10 @@ from truthline.errors import Conflict, Forbidden, Invalid, Problem
 from truthline.routing.claim import end_lease
 from truthline.services.access import project_for
 from truthline.services.importing import MAX_PROBLEMS
+from truthline.services.tasks import MAX_ACTIVE_MS
 from truthline.services.text import storable
+from truthline.services.users import valid_username
+from truthline.tasktypes.base import shown
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store import leases as lease_store
@@ -69,8 +72,12 @@ def import_annotations(engine: Engine, actor: User, project_id: int, records: It
             for key, value in (("external_id", ext), ("worker", worker)):
                 if not isinstance(value, str) or not value or not storable(value):
                     found.append(Problem("is required: a non-empty string", field=key))
-            if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
-                found.append(Problem("must be a non-negative integer", field="active_ms"))
+            if isinstance(worker, str) and worker and not valid_username(worker):  # may become a user
+                found.append(Problem(f"{shown(worker)} is not a valid username: 1-100 letters, digits or . _ @ -",
+                                     field="worker"))
+            if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_ACTIVE_MS:
+                found.append(Problem(f"must be an integer number of milliseconds from 0 to {MAX_ACTIVE_MS}",
+                                     field="active_ms"))
             try:
                 answer = tt.validate_answer(rec.get("answer"), project.config)
             except Invalid as exc:

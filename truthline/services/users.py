@@ -29,6 +29,10 @@ _USERNAME = re.compile(USERNAME_PATTERN)  # fullmatch: `$` would let a trailing 
 hasher = PasswordHasher()  # module attribute so tests can swap in cheaper parameters
 
 
+def valid_username(name: str) -> bool:
+    return _USERNAME.fullmatch(name) is not None
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -38,7 +42,7 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
     password None makes a token-only account (no password login)."""
     if actor is not None:
         require_admin(actor, "create users")
-    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+    if not isinstance(username, str) or not valid_username(username):
         raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
     if role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
