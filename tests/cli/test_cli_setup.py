@@ -43,6 +43,27 @@ def test_commands_on_an_unmigrated_database_say_what_to_run(cli: Cli, tmp_path: 
     assert result.exit_code == 1 and "truthline db upgrade" in result.stderr
 
 
+def test_a_file_that_is_not_a_database_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("hello\n")
+    for args in (("project", "list"), ("db", "upgrade")):
+        result = cli(*args, db=f"sqlite:///{junk}")
+        assert result.exit_code == 1 and "not a database" in result.stderr, result.output
+    assert junk.read_text() == "hello\n"
+
+
+def test_a_database_from_a_newer_truthline_is_refused_not_downgraded(cli: Cli, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'future.db'}"
+    assert cli("db", "upgrade", "--db", url).exit_code == 0
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
+    engine.dispose()
+    for args in (("project", "list"), ("db", "upgrade")):
+        result = cli(*args, db=url)
+        assert result.exit_code == 1 and "newer Truthline" in result.stderr and "9999_future" in result.stderr, result.output
+
+
 def test_db_in_a_missing_directory_is_bad_input(cli: Cli, tmp_path: Path) -> None:
     result = cli("db", "upgrade", "--db", f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
     assert result.exit_code == 2 and "--db" in result.stderr and "does not exist" in result.stderr

@@ -128,6 +128,8 @@ def handle_errors(fn: F) -> F:
         except sa_exc.OperationalError as exc:
             msg = f"cannot use the database: {exc.orig or exc}; check --db and that the server is running"
             raise fail(escape(msg), 1) from None
+        except sa_exc.DatabaseError as exc:  # e.g. SQLite on a file that is not a database
+            raise fail(escape(f"cannot use the database: {exc.orig or exc}; check --db"), 1) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
