@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,6 +161,40 @@ def test_export_bad_format_writes_nothing(cli: Cli, seeded: dict) -> None:
 def test_export_to_a_missing_directory_is_bad_input(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     result = cli("export", "Pets", "--out", tmp_path / "no" / "such" / "dir.jsonl", db=seeded["db"])
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_export_out_paths(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    """A symlink is written through (kept as a link), a device in place; paths that cannot be files are clear errors."""
+    real = tmp_path / "real.jsonl"
+    real.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    assert cli("export", "Pets", "--out", link, db=seeded["db"]).exit_code == 0
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 12
+    pipe = tmp_path / "pipe"  # a FIFO, like /dev/stdout (not /dev/null itself: a regression would replace it)
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = cli("export", "Pets", "--out", pipe, db=seeded["db"])
+    reader.join(10)
+    assert result.exit_code == 0 and pipe.is_fifo() and len(got[0].splitlines()) == 12, result.output
+    for bad, code, words in (("/", 2, "names no file"), (".", 2, "names no file"), (str(real / "sub"), 1, "directory"),
+                             (str(tmp_path / ("x" * 300)), 1, "too long")):
+        result = cli("export", "Pets", "--out", bad, db=seeded["db"])
+        assert result.exit_code == code and words in result.stderr and "Traceback" not in result.output, (bad, result.output)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
+
+
+def test_project_references(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    assert cli("workers", "\u00b2", db=seeded["db"]).exit_code == 1  # a superscript two is a name, not id 2
+    result = cli("workers", "\u0661", db=seeded["db"])  # Arabic-Indic one: not project 1
+    assert result.exit_code == 1 and "no project named" in result.stderr
+    config = tmp_path / "again.yaml"
+    config.write_text("name: Pets\ntask_type: classification\nlabels: [a, b]\n")
+    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
+    result = cli("workers", "Pets", db=seeded["db"])
+    assert result.exit_code == 2 and "2 projects are named 'Pets'" in result.stderr
 
 
 def test_import_labels_migrates_existing_labels(cli: Cli, seeded: dict) -> None:

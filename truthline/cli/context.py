@@ -122,6 +122,8 @@ def handle_errors(fn: F) -> F:
             raise fail(escape(f"{exc.filename}: is a directory, expected a file"), 2) from None
         except PermissionError as exc:
             raise fail(escape(f"{exc.filename}: permission denied"), 1) from None
+        except OSError as exc:  # not a directory, name too long, disk full, ...
+            raise fail(escape(f"{exc.filename or 'file'}: {exc.strerror or exc}"), 1) from None
         except sa_exc.ArgumentError as exc:
             msg = f"--db: not a usable database URL ({exc}); {USABLE_URLS}"
             raise fail(escape(msg), 2) from None

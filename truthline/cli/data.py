@@ -31,11 +31,14 @@ def resolve_project(engine: Any, actor: Any, ref: str) -> Any:
     """A project by id (digits) or by exact name."""
     from truthline.services import projects
 
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # not "²" or "١", which isdigit() also accepts
         return projects.get_project(engine, actor, int(ref))
     matches = [p for p in projects.list_projects(engine, actor) if p.name == ref]
     if not matches:
         raise NotFound(f"no project named {ref!r}; `truthline project list` shows them", field="PROJECT")
+    if len(matches) > 1:
+        ids = ", ".join(str(p.id) for p in matches)
+        raise Invalid(f"{len(matches)} projects are named {ref!r} (ids {ids}); give the id instead", field="PROJECT")
     return matches[0]
 
 
@@ -208,18 +211,26 @@ def export(
 
     if fmt not in ("jsonl", "csv", "parquet"):
         raise Invalid(f"unknown format {fmt!r}; use jsonl, csv or parquet", field="--format")
+    if not out.name:
+        raise Invalid(f"--out {str(out)!r} names no file", field="--out")
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
-    tmp = out.with_name(out.name + ".partial")  # never leave a half-written file under the real name
+    target = out.resolve()  # through a symlink: write its target, keep the link
+    # A regular file is written under a temporary name and renamed, so a failure never leaves half a file
+    # under the real one; a device or pipe (/dev/stdout, a FIFO) cannot be renamed over, so it is written in place.
+    direct = target.exists() and not target.is_file()
+    tmp = target if direct else target.with_name(target.name + ".partial")
     try:
         with tmp.open("wb") as raw, _bytes_progress() as progress:
             task = progress.add_task(f"Exporting project #{proj.id}", total=None)
             writer = _CountingWriter(raw, progress, task)
             exporting.export(engine, actor, proj.id, fmt, writer, method=method, probabilities=probabilities)
-        tmp.replace(out)
+        if not direct:
+            tmp.replace(target)
     finally:
-        tmp.unlink(missing_ok=True)
+        if not direct:
+            tmp.unlink(missing_ok=True)
     console.print(f"Wrote {escape(str(out))} ({writer.written:,} bytes, {fmt}).")
 
 
