@@ -64,6 +64,12 @@ def test_a_database_from_a_newer_truthline_is_refused_not_downgraded(cli: Cli, t
         assert result.exit_code == 1 and "newer Truthline" in result.stderr and "9999_future" in result.stderr, result.output
 
 
+def test_serve_refuses_a_port_out_of_range(cli: Cli, db_url: str) -> None:
+    for port in ("70000", "0", "-1"):
+        result = cli("serve", "--port", port, db=db_url)
+        assert result.exit_code == 2 and "--port" in result.output, result.output
+
+
 def test_db_in_a_missing_directory_is_bad_input(cli: Cli, tmp_path: Path) -> None:
     result = cli("db", "upgrade", "--db", f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
     assert result.exit_code == 2 and "--db" in result.stderr and "does not exist" in result.stderr
@@ -82,7 +88,7 @@ def test_init_creates_the_first_admin_once_and_prints_a_working_token(cli: Cli, 
 
 def test_init_rejects_a_short_password_naming_the_field(cli: Cli, db_url: str) -> None:
     result = cli("init", "--password", "short", db=db_url)
-    assert result.exit_code == 2 and "password" in result.stderr and "8 characters" in result.stderr
+    assert result.exit_code == 2 and "password" in result.stderr and "8 to 1000 characters" in result.stderr
 
 
 def test_commands_before_init_say_to_run_init(cli: Cli, db_url: str) -> None:

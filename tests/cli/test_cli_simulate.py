@@ -60,6 +60,13 @@ def test_simulate_bad_input(cli: Cli, seeded: dict, server: str) -> None:
     truth.write_text("external_id,truth\np0,cat\np1,hamster\n")
     result = cli("simulate", "Pets", "--url", server, "--truth", truth, db=seeded["db"])
     assert result.exit_code == 2 and "line 3" in result.stderr and "hamster" in result.stderr
+    bad_files = {"{bad\n": "not valid JSON", '{"truth": "cat"}\n': "external_id", "[1]\n": "must be an object",
+                 '{"external_id": "p0", "truth": "cat"}\n\xff\n': "not UTF-8"}
+    for text, words in bad_files.items():
+        jsonl = seeded["tmp"] / "truth.jsonl"
+        jsonl.write_bytes(text.encode("latin-1"))
+        result = cli("simulate", "Pets", "--url", server, "--truth", jsonl, db=seeded["db"])
+        assert result.exit_code == 2 and words in result.stderr and "Traceback" not in result.output, (text, result.output)
     result = cli("simulate", "Pets", "--workers", "0", "--url", server, db=seeded["db"])
     assert result.exit_code == 2
 

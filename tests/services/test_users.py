@@ -85,7 +85,8 @@ def test_only_admins_create_users(engine: Engine, admin, make_person: Callable) 
     ("username", "password", "role", "field"),
     [("", "password123", "member", "username"), ("bad name", "password123", "member", "username"),
      ("admin\n", "password123", "member", "username"),  # `$` alone would let a trailing newline pass
-     ("ok", "short", "member", "password"), ("ok", "password123", "boss", "role")],
+     ("ok", "short", "member", "password"), ("ok", "x" * 1001, "member", "password"),  # longer than logins take
+     ("ok", "password123", "boss", "role")],
 )
 def test_create_user_names_the_bad_field(engine: Engine, username: str, password: str, role: str, field: str) -> None:
     with pytest.raises(Invalid) as err:

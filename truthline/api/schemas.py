@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from truthline.services.tasks import MAX_ACTIVE_MS
-from truthline.services.users import USERNAME_PATTERN
+from truthline.services.users import MAX_PASSWORD, USERNAME_PATTERN
 
 
 def _storable(value: str) -> str:
@@ -62,7 +62,7 @@ class ErrorOut(BaseModel):
 # -- auth and users -------------------------------------------------------------------------------
 class LoginIn(_In):
     username: Text = Field(min_length=1, max_length=100)
-    password: Text = Field(min_length=1, max_length=1000)
+    password: Text = Field(min_length=1, max_length=MAX_PASSWORD)
 
 
 class TokenIn(_In):
@@ -76,7 +76,7 @@ class TokenOut(BaseModel):
 class UserIn(_In):
     username: Text = Field(min_length=1, max_length=100, pattern=rf"^{USERNAME_PATTERN}$",
                            description="Letters, digits and . _ @ -")
-    password: Text = Field(min_length=8, max_length=1000)
+    password: Text = Field(min_length=8, max_length=MAX_PASSWORD)
     role: Literal["admin", "member"] = "member"
 
 

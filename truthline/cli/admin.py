@@ -13,7 +13,8 @@ from .context import DbOption, console, handle_errors, state
 from .serving import run_server
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind (default: settings.host, 127.0.0.1).")]
-PortOption = Annotated[int | None, typer.Option("--port", help="Port to listen on (default: settings.port, 8000).")]
+PortOption = Annotated[int | None, typer.Option("--port", min=1, max=65535,
+                                               help="Port to listen on (default: settings.port, 8000).")]
 WorkersOption = Annotated[int, typer.Option(
     "--workers", min=1, max=64, help="Server processes sharing the port (one per core uses them all).")]
 

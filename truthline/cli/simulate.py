@@ -22,13 +22,30 @@ def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
     """external_id -> class index from a .jsonl ({"external_id", "truth"}) or .csv (external_id,truth) file."""
     index = {label: i for i, label in enumerate(labels)}
     out: dict[str, int] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows: Any = csv.DictReader(fh) if path.suffix.lower() == ".csv" else (json.loads(x) for x in fh if x.strip())
-        for line, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 1):
-            label = str(row.get("truth", ""))
-            if label not in index:
-                raise Invalid(f"truth {label!r} is not one of the project's labels", field="truth", line=line)
-            out[str(row["external_id"])] = index[label]
+    is_csv = path.suffix.lower() == ".csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows: Any = csv.DictReader(fh) if is_csv else fh
+            for line, row in enumerate(rows, start=2 if is_csv else 1):
+                if not is_csv:
+                    if not row.strip():
+                        continue
+                    try:
+                        row = json.loads(row)
+                    except (ValueError, RecursionError) as exc:
+                        raise Invalid(f"not valid JSON: {exc}", field="--truth", line=line) from None
+                if not isinstance(row, dict):
+                    raise Invalid('must be an object like {"external_id": ..., "truth": ...}', field="--truth", line=line)
+                if row.get("external_id") in (None, ""):
+                    raise Invalid("external_id is required", field="external_id", line=line)
+                label = str(row.get("truth", ""))
+                if label not in index:
+                    raise Invalid(f"truth {label!r} is not one of the project's labels", field="truth", line=line)
+                out[str(row["external_id"])] = index[label]
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path}: not UTF-8 text ({exc})", field="--truth") from None
+    except csv.Error as exc:
+        raise Invalid(f"{path}: cannot be read as CSV ({exc})", field="--truth") from None
     return out
 
 

@@ -24,6 +24,7 @@ ROLES = ("admin", "member")
 TOKEN_KINDS = ("api", "session")
 SESSION_SECONDS = 14 * 24 * 3600
 USERNAME_PATTERN = r"[A-Za-z0-9_.@-]{1,100}"
+MAX_PASSWORD = 1000  # characters; the login forms take no more
 _USERNAME = re.compile(USERNAME_PATTERN)  # fullmatch: `$` would let a trailing newline in
 
 hasher = PasswordHasher()  # module attribute so tests can swap in cheaper parameters
@@ -46,8 +47,9 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
         raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
     if role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
-    if password is not None and (not isinstance(password, str) or len(password) < 8 or not storable(password)):
-        raise Invalid("password must be at least 8 characters (valid Unicode, no NUL)", field="password")
+    if password is not None and (not isinstance(password, str) or not 8 <= len(password) <= MAX_PASSWORD
+                                 or not storable(password)):
+        raise Invalid(f"password must be 8 to {MAX_PASSWORD} characters (valid Unicode, no NUL)", field="password")
     hashed = hasher.hash(password) if password is not None else None
     taken = Conflict(f"user {username!r} already exists; pick another username", field="username")
     try:

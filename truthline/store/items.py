@@ -52,7 +52,8 @@ def bulk_writes(conn: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")  # pooled connection: give the memory back
+        if not conn.invalidated:  # an interrupt (Ctrl-C) invalidates it; the pool then drops it anyway
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before)}")  # pooled connection: give the memory back
 
 
 INSERT_COLUMNS = ("project_id", "external_id", "data", "priority", "gold", "truth", "overlap", "n_labels", "n_leases",

@@ -109,7 +109,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(
     request: Request,
     username: str = Form("", max_length=100),
-    password: str = Form("", max_length=1000),
+    password: str = Form("", max_length=user_service.MAX_PASSWORD),
     next: str = Form("/", max_length=2000),
     engine: Any = Depends(get_engine),
 ) -> Response:
