@@ -41,6 +41,7 @@ def test_serve_refuses_an_unmigrated_database_and_names_the_fix(cli: Cli, tmp_pa
 def test_commands_on_an_unmigrated_database_say_what_to_run(cli: Cli, tmp_path: Path) -> None:
     result = cli("project", "list", db=f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.exit_code == 1 and "truthline db upgrade" in result.stderr
+    assert not (tmp_path / "empty.db").exists()  # a mistyped --db leaves no empty database behind
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:

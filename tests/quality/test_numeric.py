@@ -62,6 +62,7 @@ def test_no_bias_model_and_degenerate_cases() -> None:
     [
         ({"values": [1.0, np.nan, 2.0]}, "values"),
         ({"values": [1.0, np.inf, 2.0]}, "values"),
+        ({"values": [1.0, 1e308, 2.0]}, "values"),  # finite, but its squares are not
         ({"values": [1.0, 2.0]}, "values"),
         ({"values": ["a", "b", "c"]}, "values"),
         ({"items": [0, -1, 1]}, "items"),

@@ -27,6 +27,8 @@ from .labels import CrowdLabels, QualityInputError, _as_index_array
 
 __all__ = ["NumericAggregate", "aggregate_numeric"]
 
+MAX_ABS_VALUE = 1e150  # squares of differences must stay finite in float64 (max ~1.8e308)
+
 
 @dataclass(frozen=True)
 class NumericAggregate:
@@ -99,6 +101,8 @@ def aggregate_numeric(
         raise QualityInputError(f"values: has {len(x)} entries but items has {len(it)}; one per label", "values")
     if not np.all(np.isfinite(x)):
         raise QualityInputError("values: contains NaN or infinite values; drop or fix those labels", "values")
+    if len(x) and float(np.max(np.abs(x))) > MAX_ABS_VALUE:  # squared deviations would overflow float64
+        raise QualityInputError(f"values: must lie within ±{MAX_ABS_VALUE:g}; rescale them (e.g. to other units)", "values")
     data = CrowdLabels.from_arrays(it, workers, np.zeros(len(it), np.int64), n_items=n_items, n_workers=n_workers)
     if df is not None:
         df = _positive("df", df)
