@@ -215,6 +215,11 @@ def test_multilabel_file_in_every_cell_format(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as err:
         crowdfile.infer_multilabel(bad)
     assert err.value.line == 2 and err.value.field == "labels"
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"item": "a", "worker": "w1", "labels": ["red"]}\n{"item": "a", "worker": "w2", "labels": ["", null]}\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_multilabel(odd)  # not labels "1" and "None"
+    assert (err.value.line, err.value.field) == (2, "labels")
     none = tmp_path / "none.csv"
     none.write_text("item,worker,labels\na,w1,\n")
     with pytest.raises(Invalid) as err:

@@ -417,7 +417,11 @@ def _label_sets(table: Any, path: Path, names: Sequence[str] = LABELS) -> tuple[
         if cell is None or cell == "":
             out.append(frozenset())
         elif isinstance(cell, list):
-            out.append(frozenset(str(x) for x in cell))
+            if not all(isinstance(x, str) and x for x in cell):  # str() would make labels of 1, None, {}
+                line = _first_row_line(_format(path), row)
+                raise Invalid(f"{path.name}: line {line}: {found} must list label names (non-empty strings)",
+                              field=found, line=line)
+            out.append(frozenset(cell))
         else:
             out.append(frozenset(part.strip() for part in str(cell).split("|") if part.strip()))
     return found, out
