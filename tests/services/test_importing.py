@@ -143,6 +143,9 @@ def test_csv_reader_data_column_and_bad_cells() -> None:
     with pytest.raises(Invalid) as err:
         read(b"external_id,text,text\na,x,y\n", "csv")
     assert (err.value.line, "text" in err.value.message) == (1, True)
+    with pytest.raises(Invalid) as err:  # an unclosed quote would otherwise swallow the rest of the file
+        read(b'external_id,text\na,"two\n lines"\nb,"unclosed\nc,fine\n', "csv")
+    assert err.value.line == 4 and "starting at line 4" in err.value.message
 
 
 def test_csv_needs_an_external_id_column() -> None:

@@ -119,16 +119,18 @@ def _cell_json(value: str) -> Any:
 
 def _csv(stream: BinaryIO) -> Iterator[Record]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    done = 0  # last physical line of the last record read: a broken record starts after it
     try:
-        reader = csv.DictReader(text)
+        reader = csv.DictReader(text, strict=True)  # strict: an unclosed quote is an error, not the rest of the file
         fields = reader.fieldnames or []
+        done = reader.line_num
         if "external_id" not in fields:
             raise Invalid("CSV needs a header row with an external_id column", field="external_id", line=1)
         repeated = sorted({f for f in fields if fields.count(f) > 1})
         if repeated:  # DictReader would keep the last one silently
             raise Invalid(f"CSV header repeats column(s): {', '.join(repeated)}", field="file", line=1)
         for row in reader:
-            line_no = reader.line_num
+            line_no = done = reader.line_num
             if None in row:
                 yield line_no, Problem(f"{len(row[None]) + len(fields)} cells but the header has {len(fields)}")
                 continue
@@ -143,8 +145,8 @@ def _csv(stream: BinaryIO) -> Iterator[Record]:
     except UnicodeDecodeError as exc:
         raise Invalid(f"CSV is not UTF-8: {exc}", field="file") from None
     except csv.Error as exc:
-        raise Invalid(f"CSV cannot be read near line {reader.line_num}: {exc}", field="file",
-                      line=reader.line_num) from None
+        raise Invalid(f"CSV cannot be read in the record starting at line {done + 1}: {exc}", field="file",
+                      line=done + 1) from None
     finally:
         text.detach()
 
