@@ -12,6 +12,13 @@ from dataclasses import dataclass, field as dc_field
 from typing import Any
 
 
+def shown(value: Any, limit: int = 80) -> str:
+    """`value` as an error message quotes it: repr, cut to `limit` characters (a 2 MB bad answer must not
+    come back as a 2 MB error)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @dataclass
 class Problem:
     """One thing wrong with the input."""

@@ -19,14 +19,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Conflict, Forbidden, Invalid, Problem
+from truthline.errors import Conflict, Forbidden, Invalid, Problem, shown
 from truthline.routing.claim import end_lease
 from truthline.services.access import project_for
 from truthline.services.importing import MAX_PROBLEMS
 from truthline.services.tasks import MAX_ACTIVE_MS
 from truthline.services.text import storable
 from truthline.services.users import valid_username
-from truthline.tasktypes.base import shown
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store import leases as lease_store

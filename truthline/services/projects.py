@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Invalid, NotFound
+from truthline.errors import Invalid, NotFound, shown
 from truthline.services.access import PROJECT_ROLES, project_for
 from truthline.services.text import storable, text_problem
 from truthline.settings import get_settings
@@ -47,7 +47,8 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
     merged = {**base, **spec}
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise Invalid("name is required: a non-empty string of at most 200 characters", field="name")
+        got = "" if name is None else f", got {type(name).__name__} {shown(name)}"  # YAML `name: 5` is a number
+        raise Invalid(f"name is required: a non-empty string of at most 200 characters{got}", field="name")
     task_type = get_task_type(merged.get("task_type", "classification"))
     config = task_type.validate_config(merged)
     guidelines = merged.get("guidelines", "")

@@ -15,13 +15,6 @@ from truthline.errors import Invalid, Problem
 MAX_LABELS = 200
 
 
-def shown(value: Any, limit: int = 80) -> str:
-    """`value` as an error message quotes it: repr, cut to `limit` characters (a 2 MB bad answer must not
-    come back as a 2 MB error)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 @dataclass
 class Inference:
     """Truth inference over a project's items (index = position in the item list passed in)."""

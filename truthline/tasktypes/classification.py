@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from truthline.errors import Invalid
-from truthline.tasktypes.base import Inference, Labels, TaskType, shown
+from truthline.errors import Invalid, shown
+from truthline.tasktypes.base import Inference, Labels, TaskType
 
 
 def run_aggregate(items: np.ndarray, workers: np.ndarray, classes: np.ndarray, n_items: int, n_workers: int,

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from truthline.errors import Invalid
-from truthline.tasktypes.base import Inference, Labels, TaskType, shown
+from truthline.errors import Invalid, shown
+from truthline.tasktypes.base import Inference, Labels, TaskType
 from truthline.tasktypes.classification import quality_error
 
 
