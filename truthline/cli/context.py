@@ -50,9 +50,11 @@ class State:
 
         url = self.url(db)
         _check_sqlite_parent(url)
-        if migrated and url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):].split("?")[0]).expanduser().exists():
+        sqlite_file = Path(url[len("sqlite:///"):].split("?")[0]).expanduser() if url.startswith("sqlite:///") else None
+        if migrated and sqlite_file is not None and not sqlite_file.exists():
             # opening it would create an empty file; a typo in --db should not leave one behind
-            raise NotReady(f"no database at {url}: create one with `truthline db upgrade --db {url}` (or `truthline demo`)")
+            raise NotReady(f"no database at {url}: create one with `truthline db upgrade --db {url}` "
+                           "(or `truthline demo`)")
         if url not in self._engines:
             self._engines[url] = make_engine(url)
         engine = self._engines[url]
