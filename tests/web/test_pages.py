@@ -103,6 +103,14 @@ def test_workspace_of_someone_elses_project_is_not_found(login: Login, site: Sit
         assert r.status_code in (404, 422) and "text/html" in r.headers["content-type"], (bad, r.status_code)
 
 
+def test_pages_answer_head(login: Login, site: Site) -> None:
+    client = login("manager")
+    for path in ("/login", "/", f"/projects/{site.project_id}/manage"):
+        r = client.head(path)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"], (path, r.status_code)
+    assert login("outsider").head(f"/projects/{site.project_id}/annotate").status_code == 404  # same access rules
+
+
 def test_manager_page_is_for_managers_and_admins_only(login: Login, site: Site) -> None:
     path = f"/projects/{site.project_id}/manage"
     r = login("ann").get(path)

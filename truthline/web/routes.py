@@ -47,6 +47,7 @@ _HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
+PAGE_METHODS = ["GET", "HEAD"]  # HEAD: link checkers and uptime monitors ask pages before fetching them
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -99,7 +100,7 @@ def render_error(request: Request, status: int, payload: dict[str, Any]) -> Resp
 
 
 # -- login / logout ------------------------------------------------------------------------------
-@router.get("/login", response_class=HTMLResponse)
+@router.api_route("/login", methods=PAGE_METHODS, response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
     return page(request, "login.html", {"user": None, "next": _safe_next(next), "username": "", "error": None})
 
@@ -152,7 +153,7 @@ def logout(request: Request, csrf: str = Form("", max_length=200), engine: Any =
 
 
 # -- pages ---------------------------------------------------------------------------------------
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=PAGE_METHODS, response_class=HTMLResponse)
 def home(request: Request, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)) -> Response:
     if user is None:
         return _login_redirect(request)
@@ -163,7 +164,7 @@ def home(request: Request, user: Any = Depends(optional_user), engine: Any = Dep
     return page(request, "home.html", {"user": user, "rows": rows})
 
 
-@router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
+@router.api_route("/projects/{project_id}/annotate", methods=PAGE_METHODS, response_class=HTMLResponse)
 def workspace(
     request: Request, project_id: ProjectId, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)
 ) -> Response:
@@ -186,7 +187,7 @@ def workspace(
     )
 
 
-@router.get("/projects/{project_id}/manage", response_class=HTMLResponse)
+@router.api_route("/projects/{project_id}/manage", methods=PAGE_METHODS, response_class=HTMLResponse)
 def manage(
     request: Request,
     project_id: ProjectId,
