@@ -128,6 +128,7 @@ def test_errors_carry_the_json_error_shape(tl: Client, server: str) -> None:
     with pytest.raises(TruthlineAPIError) as bad:
         tl.create_project({"name": "X", "labels": ["a"], "colour": "red"})
     assert bad.value.status_code == 422 and bad.value.code == "invalid" and bad.value.field == "colour"
+    assert str(bad.value) == "422 invalid: colour: Extra inputs are not permitted"  # the field once, no echo line
     pid = tl.create_project({"name": "X", "task_type": "classification", "labels": ["a", "b"]})["id"]
     with pytest.raises(TruthlineAPIError) as lines:
         tl.import_items(pid, [{"external_id": "1", "data": {"text": "ok"}}, {"external_id": "2", "data": {}}])
@@ -160,3 +161,12 @@ def test_error_from_a_non_truthline_response() -> None:
     with Client("http://proxy.invalid", "t", transport=transport) as client, pytest.raises(TruthlineAPIError) as err:
         client.me()
     assert err.value.status_code == 502 and err.value.code == "http_error" and "proxy" in err.value.message
+
+
+def test_error_text_names_the_place_once() -> None:
+    many = TruthlineAPIError(422, "invalid", "2 bad record(s)", "data", 2,
+                             [{"message": "must be a non-empty JSON object", "field": "data", "line": 2},
+                              {"message": "external_id is required", "field": "external_id", "line": 3}])
+    assert str(many) == ("422 invalid: line 2, data: 2 bad record(s)\n  - line 2, data: must be a non-empty JSON object"
+                         "\n  - line 3: external_id is required")
+    assert str(TruthlineAPIError(409, "conflict", "lease expired", "lease_id")) == "409 conflict: lease_id: lease expired"

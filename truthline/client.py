@@ -8,7 +8,9 @@
         tl.submit(task["lease_id"], "1", active_ms=1200)
 
 Every non-2xx answer raises `TruthlineAPIError`, which carries the server's JSON error shape
-(`code`, `message`, `field`, `line`, `details`) and the HTTP status.
+(`code`, `message`, `field`, `line`, `details`) and the HTTP status. When no answer arrives (server down,
+connection cut mid-export, timeout) httpx's own `httpx.TransportError` subclasses propagate: retry those,
+not TruthlineAPIError. `export(project, out)` may then have written part of the stream.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
+
+from truthline.errors import described
 
 __all__ = ["Client", "TruthlineAPIError"]
 
@@ -57,14 +61,8 @@ class TruthlineAPIError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = ", ".join(x for x in (f"line {self.line}" if self.line is not None else "", self.field or "") if x)
-        text = f"{self.status_code} {self.code}: " + (f"{where}: " if where else "") + self.message
-        for d in self.details:
-            loc = ", ".join(
-                x for x in (f"line {d['line']}" if d.get("line") is not None else "", d.get("field") or "") if x
-            )
-            text += "\n  - " + (f"{loc}: " if loc else "") + str(d.get("message", ""))
-        return text
+        details = [(str(d.get("message", "")), d.get("field"), d.get("line")) for d in self.details]
+        return f"{self.status_code} {self.code}: " + described(self.message, self.field, self.line, details)
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> TruthlineAPIError:

@@ -43,25 +43,25 @@ class TruthlineError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        where = []
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.field:
-            where.append(self.field)
-        prefix = f"{', '.join(where)}: " if where else ""
-        text = prefix + self.message
-        if self.details:
-            text += "".join(f"\n  - {_describe(p)}" for p in self.details)
-        return text
+        return described(self.message, self.field, self.line, [(p.message, p.field, p.line) for p in self.details])
 
 
-def _describe(p: Problem) -> str:
-    where = []
-    if p.line is not None:
-        where.append(f"line {p.line}")
-    if p.field:
-        where.append(p.field)
-    return (f"{', '.join(where)}: " if where else "") + p.message
+def located(message: str, field: str | None, line: int | None) -> str:
+    """`message` behind "line N, field: ", leaving out the field where the message already starts with it
+    ("name is required", "project_id: Input should be ...")."""
+    named = bool(field) and (message.startswith(f"{field}:") or message.startswith(f"{field} "))
+    where = [x for x in (f"line {line}" if line is not None else "", "" if named else field or "") if x]
+    return (f"{', '.join(where)}: " if where else "") + message
+
+
+def described(message: str, field: str | None, line: int | None,
+              details: list[tuple[str, str | None, int | None]]) -> str:
+    """The error's located message, then each problem on its own line (one problem that only repeats the
+    message is not listed again)."""
+    text = located(message, field, line)
+    if details and not (len(details) == 1 and details[0][0] == message):
+        text += "".join(f"\n  - {located(*d)}" for d in details)
+    return text
 
 
 @dataclass
