@@ -108,6 +108,8 @@ def test_bad_requests_elsewhere(
         ("boolean overlap", manager.post("/projects", json={"name": "x", "labels": ["a", "b"], "overlap": True}), 422, "overlap"),
         ("boolean lease_seconds", manager.patch(f"/projects/{pid}", json={"lease_seconds": True}), 422, "lease_seconds"),
         ("boolean held id", ann.post(f"/projects/{pid}/next", json={"held": [True]}), 422, "held[0]"),
+        ("fractional overlap", manager.patch(f"/projects/{pid}", json={"overlap": 2.5}), 422, "overlap"),
+        ("numeric string overlap", manager.patch(f"/projects/{pid}", json={"overlap": "2"}), 422, "overlap"),
         ("malformed json", manager.post("/projects", content=b'{"name": ', headers={"Content-Type": "application/json"}), 422, "body"),
         ("json nested past the parser's depth", manager.post(f"/projects/{pid}/items", content=b"[" * 2000 + b"]" * 2000,
                                                              headers={"Content-Type": "application/json"}), 422, "body"),

@@ -19,6 +19,8 @@ def test_create_list_get_update(ann: Any, manager: Any, outsider: Any, world: An
     r = manager.patch(f"/projects/{world.project_id}", json={"overlap": 3, "guidelines": "Read twice."})
     assert r.status_code == 200 and r.json()["overlap"] == 3 and r.json()["guidelines"] == "Read twice."
     assert_error(ann.patch(f"/projects/{world.project_id}", json={"overlap": 1}), 403)
+    r = manager.patch(f"/projects/{world.project_id}", json={"overlap": 3.0, "lease_seconds": 600.0})  # whole floats
+    assert r.status_code == 200 and (r.json()["overlap"], r.json()["lease_seconds"]) == (3, 600), r.text
     assert_error(manager.patch(f"/projects/{world.project_id}", json={"name": None}), 422, field="name")
     assert_error(manager.patch(f"/projects/{world.project_id}", json={"overlap": 0}), 422, field="overlap")
     assert manager.get(f"/projects/{world.project_id}").json()["overlap"] == 3

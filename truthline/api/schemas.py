@@ -1,7 +1,7 @@
 """Pydantic request and response models of the REST API (the HTTP layer's own; services never see them).
 
 Requests forbid unknown fields, so a typo (`overlapp`) is a 422 naming it instead of being ignored, and take
-values as JSON types them (`"overlap": true` is a 422, not 1).
+values as JSON types them (`"overlap": true` or `"5"` is a 422, not a number; 5.0 is 5).
 Deep checks (is this label in the project's label set? is this task type registered?) stay in the services,
 which every interface shares.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from truthline.services.tasks import MAX_ACTIVE_MS
 from truthline.services.users import MAX_PASSWORD, USERNAME_PATTERN
@@ -30,6 +30,15 @@ def _storable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
+
+
+def _whole(value: Any) -> Any:
+    # JSON (and JSON Schema's "integer") does not tell 5 from 5.0; a client that computed 5.0 means 5.
+    # Strict validation still refuses 5.5, true and "5".
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_whole)]
 
 
 class _In(BaseModel):
@@ -92,10 +101,10 @@ class ProjectIn(_In):
     task_type: Text = Field("classification", description="A registered task type: classification, multilabel.")
     labels: list[Text] = Field(min_length=1, description="The label set, in display order.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
-    overlap: int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
-    pay_cents: int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
+    overlap: Int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
+    pay_cents: Int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
     status: Literal["active", "paused", "archived"] = "active"
-    lease_seconds: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="Lease length; default: the server's lease_seconds.")
+    lease_seconds: Int | None = Field(None, ge=1, le=7 * 24 * 3600, description="Lease length; default: the server's lease_seconds.")
 
 
 class ProjectPatch(_In):
@@ -105,10 +114,10 @@ class ProjectPatch(_In):
     task_type: Text = Field(None, description="Only while the project has no items.")  # type: ignore[assignment]
     labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
-    overlap: int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
-    pay_cents: int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
+    overlap: Int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
+    pay_cents: Int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
     status: Literal["active", "paused", "archived"] = Field(None)  # type: ignore[assignment]
-    lease_seconds: int = Field(None, ge=1, le=7 * 24 * 3600)  # type: ignore[assignment]
+    lease_seconds: Int = Field(None, ge=1, le=7 * 24 * 3600)  # type: ignore[assignment]
 
 
 class ProjectOut(_Out):
@@ -166,7 +175,7 @@ class TaskOut(BaseModel):
 
 class SubmitIn(_In):
     answer: Any = Field(description="classification: one label; multilabel: a list of labels.")
-    active_ms: int = Field(0, ge=0, le=MAX_ACTIVE_MS, description="Time the annotator actively spent, in ms.")
+    active_ms: Int = Field(0, ge=0, le=MAX_ACTIVE_MS, description="Time the annotator actively spent, in ms.")
     idempotency_key: Text | None = Field(
         None, min_length=1, max_length=200, description="Retries with the same key return the same annotation."
     )
@@ -182,7 +191,7 @@ class AnnotationOut(_Out):
 
 
 class NextIn(_In):
-    held: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+    held: list[Annotated[Int, Field(ge=1, le=2**63 - 1)]] = Field(
         default_factory=list,
         max_length=10,
         description="Lease ids this client already holds (prefetch): the server leases another item instead.",
