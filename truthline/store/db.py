@@ -117,6 +117,21 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+@contextmanager
+def dbapi_cursor(conn: Connection, sql: str, params: Any = None) -> Iterator[Any]:
+    """A DB-API cursor on `conn`'s connection (same transaction), closed after. Driver errors come out as the
+    SQLAlchemy exceptions `conn.execute` raises (IntegrityError, OperationalError, ...), so callers handle
+    one family whichever path ran the statement."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
+
+
 def raw_rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Run a read on the DB-API cursor of `conn` (same transaction) and return plain tuples.
 
@@ -124,12 +139,9 @@ def raw_rows(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> list[t
     row is a large share of the time. `sql` uses `?` placeholders and must be portable SQL."""
     if conn.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with dbapi_cursor(conn, sql, params) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-    finally:
-        cursor.close()
 
 
 def _alembic_config(conn: Connection) -> Any:

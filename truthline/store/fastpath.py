@@ -15,10 +15,11 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.dml import Insert
+
+from truthline.store.db import dbapi_cursor
 
 Processor = Callable[[Any], Any] | None
 
@@ -91,17 +92,10 @@ def execute(conn: Connection, stmt: Executable, params: dict[str, Any]) -> Any:
         else:
             value = literal
         args.append(value if proc is None else proc(value))
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    dbapi_error = conn.dialect.loaded_dbapi.Error
-    try:
-        try:
-            cursor.execute(plan.sql, args)
-        except dbapi_error as exc:  # the same exception classes conn.execute raises (IntegrityError, OperationalError)
-            raise sa_exc.DBAPIError.instance(plan.sql, args, exc, dbapi_error) from exc
+    with dbapi_cursor(conn, plan.sql, args) as cursor:  # errors: the classes conn.execute raises
+        cursor.execute(plan.sql, args)
         rows: list[Any] = []
         if plan.row is not None:
             make, procs = plan.row._make, plan.procs
             rows = [make([v if p is None else p(v) for v, p in zip(raw, procs)]) for raw in cursor.fetchall()]
         return _Result(rows, cursor.rowcount, cursor.lastrowid)
-    finally:
-        cursor.close()

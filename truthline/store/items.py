@@ -8,9 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy import exc as sa_exc
 
-from truthline.store.db import raw_rows
+from truthline.store.db import dbapi_cursor, raw_rows
 from truthline.store.tables import items
 
 _LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
@@ -72,16 +71,9 @@ def insert_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         return
     if conn.dialect.name == "postgresql":  # COPY: several times faster than executemany
         sql = f"COPY items ({', '.join(INSERT_COLUMNS)}) FROM STDIN"
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        dbapi_error = conn.dialect.loaded_dbapi.Error
-        try:
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except dbapi_error as exc:  # raw cursor: raise what conn.execute would (IntegrityError on a duplicate)
-            raise sa_exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-        finally:
-            cursor.close()
+        with dbapi_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:  # a duplicate: IntegrityError
+            for row in rows:
+                copy.write_row(row)
         return
     sql = f"INSERT INTO items ({', '.join(INSERT_COLUMNS)}) VALUES ({_marks(conn, len(INSERT_COLUMNS))})"
     conn.exec_driver_sql(sql, rows)
