@@ -219,10 +219,13 @@ class ResultsOut(BaseModel):
     results: list[ItemResult]
 
 
-class WorkerStat(BaseModel):
+class _Worker(BaseModel):
     user_id: int
     username: str
     n_labels: int
+
+
+class WorkerStat(_Worker):
     accuracy: float | None = Field(description="Estimated by the method, from agreement with the inferred answers.")
     gold_labels: int = Field(description="Labels this worker gave on gold items.")
     gold_correct: int
@@ -240,10 +243,7 @@ class Agreement(BaseModel):
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
 
 
-class WorkerQuality(BaseModel):
-    user_id: int
-    username: str
-    n_labels: int
+class WorkerQuality(_Worker):
     accuracy: float | None = Field(description="Posterior mean of agreement with the inferred answers.")
     lower: float | None = Field(description="Lower end of the credible interval (at `level`).")
     upper: float | None

@@ -159,7 +159,7 @@ def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        _refuse_newer(engine, current_revision(engine))
+        _refuse_newer(engine, current_revision(engine), _scripts())
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
     finally:
@@ -187,12 +187,12 @@ def head_revision() -> str | None:
     return _scripts().get_current_head()
 
 
-def _refuse_newer(engine: Engine, current: str | None) -> None:
+def _refuse_newer(engine: Engine, current: str | None, scripts: Any) -> None:
     """NotReady if the database is at a migration this code does not have (a newer Truthline made it)."""
-    if current is not None and current not in {s.revision for s in _scripts().walk_revisions()}:
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
         url = engine.url.render_as_string(hide_password=True)
         raise NotReady(f"database {url} is at migration {current}, which this version of Truthline does not know "
-                       f"(its latest is {head_revision()}): a newer Truthline migrated it; upgrade Truthline")
+                       f"(its latest is {scripts.get_current_head()}): a newer Truthline migrated it; upgrade Truthline")
 
 
 def schema_diff(conn: Connection) -> list[Any]:
@@ -213,8 +213,9 @@ def schema_diff(conn: Connection) -> list[Any]:
 def ensure_migrated(engine: Engine) -> None:
     """Raise NotReady naming the command to run unless the database is at the latest migration."""
     current = current_revision(engine)
-    head = head_revision()
-    _refuse_newer(engine, current)
+    scripts = _scripts()  # parsed once: every CLI command and server start comes through here
+    head = scripts.get_current_head()
+    _refuse_newer(engine, current, scripts)
     if current != head:
         url = engine.url.render_as_string(hide_password=True)
         state = "is not migrated" if current is None else f"is at migration {current}, code expects {head}"
