@@ -18,6 +18,7 @@ set crowd-kit's MV, Wawa, one-coin and DS are re-run every time so speed ratios 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import hashlib
 import json
@@ -348,11 +349,12 @@ def main(argv: list[str] | None = None) -> None:
     names = available_sets(args.datasets)
     if not names:
         print(f"note: no sets in {args.datasets}; real sets skipped", file=sys.stderr)
-    sets = []
+    sets, skipped = [], []
     for n in names:
         try:
             sets.append(load_real(n, args.datasets))
-        except (ValueError, KeyError, OSError) as exc:  # one malformed folder must not sink the run
+        except (ValueError, KeyError, OSError, csv.Error) as exc:
+            skipped.append(f"- `{n}`: {exc}")  # one malformed folder must not sink the run
             print(f"note: skipping set {n}: {exc}", file=sys.stderr)
     if not args.no_synthetic:
         sets.append(synthetic())
@@ -370,6 +372,8 @@ def main(argv: list[str] | None = None) -> None:
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
     text = render(sets, tl, ck, args.repeats, published_ebcc(args.datasets))
+    if skipped:
+        text += "\n## Sets skipped\n\n" + "\n".join(skipped) + "\n"
     if crowds:
         no_ml = {m: v for m, v in TL_METHODS.items() if m != "ds_ml"}
         text += render_regimes(crowds, {s.name: run_truthline(s, 1, no_ml) for s in crowds}, ck)

@@ -7,6 +7,7 @@ side) so both see the same integer indices. Standard library + NumPy only.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,16 @@ COLUMNS = {"item": ("item", "task", "item_id", "task_id"), "worker": ("worker", 
 
 
 def _rows(path: Path, wanted: tuple[str, ...]) -> list[dict[str, str]]:
-    """The CSV's rows as {wanted name: cell}, each wanted column found under any of its COLUMNS spellings."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    """The CSV's rows as {wanted name: cell}, each wanted column found under any of its COLUMNS spellings.
+
+    UTF-8 (with or without a byte-order mark); a file that is not is read as Latin-1, as older
+    crowdsourcing sets often are (ids only need to stay distinct)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in reader.fieldnames or []]
         found = {}
@@ -46,7 +55,12 @@ def _rows(path: Path, wanted: tuple[str, ...]) -> list[dict[str, str]]:
                 raise ValueError(f"{path}: no {name} column (expected one of {', '.join(COLUMNS[name])}; found {header})")
             found[name] = match
         reader.fieldnames = header
-        return [{name: row[col].strip() for name, col in found.items()} for row in reader]
+        rows = []
+        for row in reader:
+            if any(row[col] is None for col in found.values()):
+                raise ValueError(f"{path}: line {reader.line_num} has fewer cells than the header")
+            rows.append({name: row[col].strip() for name, col in found.items()})
+        return rows
 
 
 def _spelling(labels: set[str]) -> Callable[[str], str]:
@@ -88,6 +102,13 @@ def load_real(name: str, root: Path = DATASETS_DIR) -> LabelSet:
         i = item_ids.get(r["item"])
         if i is not None:
             truth[i] = class_ids[r["truth"]]
+    # a set no accuracy can be computed on is refused here, so the run skips it instead of failing later
+    if not rows:
+        raise ValueError(f"{folder / 'answers.csv'}: no answers")
+    if len(class_ids) < 2:
+        raise ValueError(f"{folder}: every answer and truth is {next(iter(class_ids))!r}: one class, nothing to infer")
+    if not (truth >= 0).any():
+        raise ValueError(f"{folder / 'truth.csv'}: none of its items has an answer in answers.csv")
     return LabelSet(name, items, workers, labels, len(item_ids), len(worker_ids), len(class_ids), truth)
 
 

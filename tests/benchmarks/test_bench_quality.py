@@ -105,6 +105,46 @@ def test_sets_in_crowd_kit_spelling_load_too(quality: ModuleType, tmp_path) -> N
         quality.load_real("toloka", tmp_path)
 
 
+def test_sets_nothing_can_be_measured_on_are_refused_by_name(quality: ModuleType, tmp_path) -> None:
+    _write_set(tmp_path, "one_class", [("x", "w1", "0"), ("y", "w2", "0")], [("x", "0")])
+    with pytest.raises(ValueError, match="one class, nothing to infer"):
+        quality.load_real("one_class", tmp_path)
+    _write_set(tmp_path, "no_truth", [("x", "w1", "0"), ("y", "w2", "1")], [("elsewhere", "1")])
+    with pytest.raises(ValueError, match=r"truth\.csv: none of its items has an answer"):
+        quality.load_real("no_truth", tmp_path)
+    _write_set(tmp_path, "empty", [], [("x", "1")])
+    with pytest.raises(ValueError, match=r"answers\.csv: no answers"):
+        quality.load_real("empty", tmp_path)
+    folder = tmp_path / "short"
+    folder.mkdir()
+    (folder / "answers.csv").write_text("item,worker,label\nx,w1,0\ny,w2\n")
+    (folder / "truth.csv").write_text("item,truth\nx,0\n")
+    with pytest.raises(ValueError, match="line 3 has fewer cells than the header"):
+        quality.load_real("short", tmp_path)
+
+
+def test_a_latin1_set_loads(quality: ModuleType, tmp_path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "answers.csv").write_bytes("item,worker,label\ncaf\xe9,w1,0\ncafe,w1,1\n".encode("latin-1"))
+    (folder / "truth.csv").write_bytes("item,truth\ncaf\xe9,0\n".encode("latin-1"))
+    s = quality.load_real("old", tmp_path)
+    # items in order: "cafe" < "café"; only café has truth
+    assert (s.n_items, s.items.tolist(), s.truth.tolist()) == (2, [1, 0], [-1, 0])
+
+
+def test_a_bad_set_is_skipped_and_listed_the_others_still_run(quality: ModuleType, tmp_path) -> None:
+    answers = [(f"i{i}", f"w{w}", str((i + (w == 0)) % 2)) for i in range(20) for w in range(3)]
+    _write_set(tmp_path, "fine", answers, [(f"i{i}", str(i % 2)) for i in range(20)])
+    _write_set(tmp_path, "one_class", [("x", "w1", "0")], [("x", "0")])
+    out = tmp_path / "table.md"
+    quality.main(["--datasets", str(tmp_path), "--out", str(out), "--no-crowdkit", "--no-synthetic",
+                  "--no-regimes", "--repeats", "1"])
+    text = out.read_text()
+    assert "| method | fine | mean (real sets) |" in text and "| tl:mv | 1.000 | 1.0000 |" in text
+    assert f"## Sets skipped\n\n- `one_class`: {tmp_path / 'one_class'}: every answer and truth is '0'" in text
+
+
 def test_ebcc_figures_are_read_from_the_readme(quality: ModuleType, tmp_path) -> None:
     (tmp_path / "README.md").write_text(
         "# sets\n\n| set | MV | EBCC (published) |\n|---|---|---|\n| a | 0.5 | 0.812 |\n| b | 0.6 | – |\n\n"
