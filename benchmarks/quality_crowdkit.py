@@ -28,6 +28,9 @@ METHODS = {
     "DS100": lambda: ck.DawidSkene(n_iter=100, tol=-1e300),
     "GLAD": lambda: ck.GLAD(),
     "MACE": lambda: ck.MACE(),
+    "ZBS": lambda: ck.ZeroBasedSkill(),
+    "KOS": lambda: ck.KOS(),  # two classes only
+    "MMSR": lambda: ck.MMSR(),
 }
 
 

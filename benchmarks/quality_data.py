@@ -274,3 +274,39 @@ def shared_errors(rng: np.random.Generator, name: str, n_items: int, n_workers: 
     p_positive = np.where(truth[items] == 1, 0.8, np.where(hard[items] & sloppy[workers], 0.75, 0.1))
     labels = (rng.random(len(items)) < p_positive).astype(np.int64)
     return LabelSet(name, items.astype(np.int64), workers.astype(np.int64), labels, n_items, n_workers, 2, truth)
+
+
+# Crowds with many classes or many workers: where BCC's and EBCC's fits get costly, so `auto` must leave
+# them out to stay fast. name -> (items, workers, classes, labels per item, Zipf-distributed workers)
+WIDE = {
+    "50 classes, 2,000 workers": (20_000, 2_000, 50, 5, False),
+    "100 classes, 100 workers": (10_000, 100, 100, 5, False),
+    "20 classes, 1,000 workers": (100_000, 1_000, 20, 3, False),
+    "4 classes, 30,000 workers (Zipf)": (40_000, 30_000, 4, 5, True),
+}
+
+
+def wide_crowds(seed: int = 0) -> list[LabelSet]:
+    """One crowd per entry of WIDE: one-coin workers 50-95% accurate, errors uniform over the other classes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, (n_items, n_workers, k, per_item, zipf) in WIDE.items():
+        p = None
+        if zipf:
+            p = 1.0 / np.arange(1, n_workers + 1) ** 1.1
+            p /= p.sum()
+        workers = rng.choice(n_workers, (n_items, per_item), p=p)
+        for _ in range(50):  # redraw the rows that name a worker twice
+            s = np.sort(workers, axis=1)
+            dup = (s[:, 1:] == s[:, :-1]).any(axis=1)
+            if not dup.any():
+                break
+            workers[dup] = rng.choice(n_workers, (int(dup.sum()), per_item), p=p)
+        truth = rng.integers(0, k, n_items)
+        items = np.repeat(np.arange(n_items), per_item)
+        acc = rng.uniform(0.5, 0.95, n_workers)
+        right = rng.random(len(items)) < acc[workers.ravel()]
+        labels = np.where(right, truth[items], (truth[items] + rng.integers(1, k, len(items))) % k)
+        out.append(LabelSet(name, items, workers.ravel().astype(np.int64), labels.astype(np.int64),
+                            n_items, n_workers, k, truth.astype(np.int64)))
+    return out

@@ -139,7 +139,7 @@ def test_a_bad_set_is_skipped_and_listed_the_others_still_run(quality: ModuleTyp
     _write_set(tmp_path, "one_class", [("x", "w1", "0")], [("x", "0")])
     out = tmp_path / "table.md"
     quality.main(["--datasets", str(tmp_path), "--out", str(out), "--no-crowdkit", "--no-synthetic",
-                  "--no-regimes", "--repeats", "1"])
+                  "--no-regimes", "--no-wide", "--repeats", "1"])
     text = out.read_text()
     assert "| method | fine | mean (real sets) |" in text and "| tl:mv | 1.000 | 1.0000 |" in text
     assert f"## Sets skipped\n\n- `one_class`: {tmp_path / 'one_class'}: every answer and truth is '0'" in text
@@ -161,12 +161,16 @@ def test_targets_section_checks_each_set_and_the_means(quality: ModuleType) -> N
     one_wrong[0], two_wrong[:2] = 1, 1 - truth[:2]
     tl = {"near": {"auto": {"answers": right}}, "far": {"auto": {"answers": two_wrong}}}
     ck = {"near": {"DS": {"answers": one_wrong.tolist()}, "MV": {"answers": two_wrong.tolist()}},
-          "far": {"DS": {"answers": right.tolist()}, "MV": {"answers": two_wrong.tolist()}}}
+          "far": {"DS": {"answers": right.tolist()}, "MV": {"answers": two_wrong.tolist()},
+                  "MMSR": {"error": "ValueError: Skill value is missing"}}}
     text = "\n".join(quality.render_targets(sets, tl, ck, {"near": 0.95}))
-    without = "(without Wawa, OneCoinDS, DS100, GLAD, MACE)"  # the crowd-kit methods that did not run
+    without = "(without Wawa, OneCoinDS, DS100, GLAD, MACE, ZBS, KOS, MMSR)"  # the crowd-kit methods that did not run
     assert f"| near | 1.000 | 0.900 DS {without} | +10.0 pt | yes |" in text
     assert f"| far | 0.800 | 1.000 DS {without} | -20.0 pt | **no** |" in text
+    assert "crowd-kit failed (these count as not run): MMSR on far (ValueError: Skill value is missing)." in text
     assert "auto 0.9000; crowd-kit: MV 0.8000 (beaten), DS 0.9500 (**not beaten**)" in text
+    four = [dataclasses.replace(sets[0], n_classes=4)]  # KOS handles two classes only: not missed on four
+    assert "(without Wawa, OneCoinDS, DS100, GLAD, MACE, ZBS, MMSR)" in "\n".join(quality.render_targets(four, tl, ck, {}))
     assert "Over the 1 set(s) with an EBCC figure: auto 1.0000, EBCC (published) 0.9500 (beaten)" in text
 
 
@@ -176,6 +180,8 @@ def test_crowdkit_glad_and_mace_are_left_out_on_very_large_sets(quality: ModuleT
         return quality.LabelSet(name, z, z, z, 1, 1, 2, np.zeros(1, np.int64))
 
     assert quality._crowdkit_methods(labelset("small", 10), False, 100) == quality.CK_METHODS
+    four = dataclasses.replace(labelset("four", 10), n_classes=4)
+    assert quality._crowdkit_methods(four, False, 100) == [m for m in quality.CK_METHODS if m != "KOS"]
     big = quality._crowdkit_methods(labelset("big", 101), False, 100)
     assert "GLAD" not in big and "MACE" not in big and "DS" in big
     assert quality._crowdkit_methods(labelset("synthetic", 10), False, 100) == quality.CK_SYNTHETIC
@@ -190,3 +196,20 @@ def test_balanced_accuracy_does_not_reward_the_majority_class(quality: ModuleTyp
     finds_one = always_zero.copy()
     finds_one[[0, 8]] = 1  # one negative lost, one positive found
     assert quality.balanced_accuracy(finds_one, truth) == pytest.approx((7 / 8 + 1 / 2) / 2)
+
+
+def test_wide_crowds_table_names_the_models_auto_tried(quality: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = quality.wide_crowds(seed=0)
+    assert [s.name for s in big] == list(quality.WIDE)
+    for s, (n_items, n_workers, k, per_item, _) in zip(big, quality.WIDE.values()):
+        assert (s.n_items, s.n_workers, s.n_classes, len(s.labels)) == (n_items, n_workers, k, n_items * per_item)
+        pairs = s.items * s.n_workers + s.workers
+        assert len(np.unique(pairs)) == len(pairs)  # one label per (item, worker)
+    small = dataclasses.replace(quality.regimes(seed=0)[1], name="four classes")  # 50 workers x 4^2 = 800 cells
+    monkeypatch.setattr(quality.auto, "BCC_MAX_CELLS", 799)
+    line = next(x for x in quality.bench_wide([small]).splitlines() if x.startswith("| four classes |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1] == f"{len(small.labels):,}"
+    assert cells[7] == "pooled, one_coin, ds, mace, ebcc"  # bcc left out: one cell over the limit
+    assert set(cells[8].split(", ")) <= set(cells[7].split(", ")) and cells[8]
+    assert 0.5 < float(cells[5]) <= 1.0

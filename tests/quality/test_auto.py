@@ -125,14 +125,21 @@ def test_auto_takes_ebcc_on_shared_errors() -> None:
     assert (r.answers == truth).mean() >= (aggregate(data, "ds").answers == truth).mean() + 0.02
 
 
-@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "items x classes", "workers x classes^2"])
+@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "labels x classes", "items x classes", "workers x classes^2"])
 def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
     if limit == "workers x classes^2":  # many workers, few items: the workers' arrays are the larger
         data, _ = simulate(n_items=60, n_workers=300, k=3, per_item=10, seed=2)
         size = data.n_workers * 9
+    elif limit == "items x classes":  # most items unlabelled: the item arrays are the larger
+        data, _ = shared_errors(n_items=600, seed=2)
+        data = CrowdLabels.from_arrays(data.items, data.workers, data.labels, n_items=5_000,
+                                       n_workers=data.n_workers, n_classes=data.n_classes)
+        size = data.n_items * data.n_classes
     else:
         data, _ = shared_errors(n_items=600, seed=2)
-        size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_items * data.n_classes
+        size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_labels * data.n_classes
+    assert size == (data.n_labels if limit == "EBCC_MAX_LABELS" else max(
+        data.n_items * data.n_classes, data.n_workers * data.n_classes**2, data.n_labels * data.n_classes))
     limit = "EBCC_MAX_LABELS" if limit == "EBCC_MAX_LABELS" else "EBCC_MAX_CELLS"
     monkeypatch.setattr(auto, limit, size - 1)
     calls = []
@@ -141,6 +148,22 @@ def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limi
     r = auto.fit(data)
     assert not calls and dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))["ebcc"] == 0.0
     monkeypatch.setattr(auto, limit, size)  # at the limit it is tried
+    auto.fit(data)
+    assert calls
+
+
+def test_bcc_is_not_tried_on_crowds_with_many_workers_times_classes_squared(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = simulate(n_items=60, n_workers=300, k=3, per_item=10, seed=2)
+    calls = []
+    real = auto.CANDIDATES["bcc"]
+    monkeypatch.setitem(auto.CANDIDATES, "bcc", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(auto, "BCC_MAX_CELLS", 300 * 9 - 1)
+    r = auto.fit(data)
+    assert not calls and dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))["bcc"] == 0.0
+    assert auto.fit(data, candidates=["bcc"]).worker_params["model_weights"].tolist() == [1.0]  # named alone: fitted
+    assert calls
+    calls.clear()
+    monkeypatch.setattr(auto, "BCC_MAX_CELLS", 300 * 9)  # at the limit it is tried
     auto.fit(data)
     assert calls
 

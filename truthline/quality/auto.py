@@ -19,9 +19,10 @@ held-out probability of a label is the kept models' average) and replaces it whe
 held-out labels better. Its item subtypes model errors that are shared across workers; where that
 structure is real (ZenCrowd: 0.82 -> 0.91 on the US workers' set) it is usually alone in seeing it,
 so averaging it with the per-worker models would outvote it. It is tried on crowds of up to
-`EBCC_MAX_LABELS` labels, and while items x classes and workers x classes^2 stay within
-`EBCC_MAX_CELLS`: each fit costs about `subtypes` times a Dawid-Skene fit, and holds (items, classes,
-subtypes) and (workers, classes, subtypes, classes) arrays.
+`EBCC_MAX_LABELS` labels, and while items x classes, workers x classes^2 and labels x classes stay
+within `EBCC_MAX_CELLS`: each fit costs about `subtypes` times a Dawid-Skene fit, and holds (items,
+classes, subtypes) and (workers, classes, subtypes, classes) arrays. BCC is tried while workers x
+classes^2 stays within `BCC_MAX_CELLS` (see `affordable`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ._em import accuracy_from_confusion, check_finite, parse_known
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
-__all__ = ["fit", "heldout_probs", "heldout_scores", "CANDIDATES", "CHALLENGERS"]
+__all__ = ["fit", "affordable", "heldout_probs", "heldout_scores", "CANDIDATES", "CHALLENGERS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,8 +60,26 @@ CANDIDATES: dict[str, Callable[..., Aggregate]] = {
 }
 # compared with the blend of the others as a whole, never averaged into it
 CHALLENGERS = ("ebcc",)
+# The costly candidates are tried only where their fits stay within auto's budget of a few seconds.
 EBCC_MAX_LABELS = 200_000  # 500k labels: ~4 s per EBCC fit, against auto's 3 s budget
-EBCC_MAX_CELLS = 1_000_000  # x 10 subtypes: ~80 MB per float64 array
+# items x classes, workers x classes^2 and labels x classes, each x 10 subtypes: ~80 MB per float64
+# array, and ~10 s per fit at 100 classes on 50k labels
+EBCC_MAX_CELLS = 1_000_000
+# workers x classes^2: BCC takes digammas of every worker's confusion several times per iteration, and
+# where workers look alike its shared prior keeps sharpening to the 100-iteration cap (2,000 workers x
+# 50 classes: 50 s per fit; the largest real crowd measured, S_Rel, has 12k cells)
+BCC_MAX_CELLS = 100_000
+
+
+def affordable(name: str, labels: CrowdLabels) -> bool:
+    """Whether auto tries candidate `name` on this crowd (see EBCC_MAX_* and BCC_MAX_CELLS)."""
+    k = labels.n_classes
+    if name == "ebcc":
+        cells = max(labels.n_items * k, labels.n_workers * k * k, labels.n_labels * k)
+        return labels.n_labels <= EBCC_MAX_LABELS and cells <= EBCC_MAX_CELLS
+    if name == "bcc":
+        return labels.n_workers * k * k <= BCC_MAX_CELLS
+    return True
 
 
 def _predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
@@ -165,8 +184,8 @@ def fit(
 ) -> Aggregate:
     """Pick/blend models by held-out predictive log-probability.
 
-    candidates: names from CANDIDATES (those in CHALLENGERS compete with the blend of the others, and
-    are skipped on crowds beyond EBCC_MAX_LABELS or EBCC_MAX_CELLS unless named alone); holdout: share of labels held out per
+    candidates: names from CANDIDATES (those in CHALLENGERS compete with the blend of the others; EBCC
+    and BCC are skipped on crowds too large for them, see `affordable`, unless only costly ones are named); holdout: share of labels held out per
     fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
@@ -185,9 +204,7 @@ def fit(
     parse_known(known, labels)  # validate once, early
     labels = labels.distinct()
     names = list(candidates)
-    k = labels.n_classes
-    small = labels.n_labels <= EBCC_MAX_LABELS and max(labels.n_items * k, labels.n_workers * k * k) <= EBCC_MAX_CELLS
-    tried = [n for n in names if len(names) == 1 or n not in CHALLENGERS or small]
+    tried = [n for n in names if affordable(n, labels)] or names  # all of them if the caller named only costly ones
     if labels.n_labels >= 10 and len(tried) > 1:
         probs = heldout_probs(labels, known, candidates=tried, holdout=holdout, folds=folds, seed=seed)
         weights = choose_weights(probs, names, tolerance)
