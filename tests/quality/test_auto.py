@@ -125,22 +125,18 @@ def test_auto_takes_ebcc_on_shared_errors() -> None:
     assert (r.answers == truth).mean() >= (aggregate(data, "ds").answers == truth).mean() + 0.02
 
 
-@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "labels x classes", "items x classes", "workers x classes^2"])
-def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
-    if limit == "workers x classes^2":  # many workers, few items: the workers' arrays are the larger
+@pytest.mark.parametrize("crowd", ["long", "wide", "sparse"])
+@pytest.mark.parametrize("limit", ["EBCC_MAX_LABELS", "EBCC_MAX_CELLS"])
+def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limit: str, crowd: str) -> None:
+    if crowd == "wide":  # many workers, few items: the workers' arrays are the larger
         data, _ = simulate(n_items=60, n_workers=300, k=3, per_item=10, seed=2)
-        size = data.n_workers * 9
-    elif limit == "items x classes":  # most items unlabelled: the item arrays are the larger
-        data, _ = shared_errors(n_items=600, seed=2)
-        data = CrowdLabels.from_arrays(data.items, data.workers, data.labels, n_items=5_000,
-                                       n_workers=data.n_workers, n_classes=data.n_classes)
-        size = data.n_items * data.n_classes
     else:
         data, _ = shared_errors(n_items=600, seed=2)
-        size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_labels * data.n_classes
-    assert size == (data.n_labels if limit == "EBCC_MAX_LABELS" else max(
-        data.n_items * data.n_classes, data.n_workers * data.n_classes**2, data.n_labels * data.n_classes))
-    limit = "EBCC_MAX_LABELS" if limit == "EBCC_MAX_LABELS" else "EBCC_MAX_CELLS"
+        if crowd == "sparse":  # most items unlabelled: the item arrays are the larger
+            data = CrowdLabels.from_arrays(data.items, data.workers, data.labels, n_items=5_000,
+                                           n_workers=data.n_workers, n_classes=data.n_classes)
+    k = data.n_classes
+    size = data.n_labels if limit == "EBCC_MAX_LABELS" else data.n_items * k + data.n_workers * k * k + data.n_labels * k
     monkeypatch.setattr(auto, limit, size - 1)
     calls = []
     real = auto.CANDIDATES["ebcc"]

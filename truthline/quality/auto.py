@@ -19,7 +19,7 @@ held-out probability of a label is the kept models' average) and replaces it whe
 held-out labels better. Its item subtypes model errors that are shared across workers; where that
 structure is real (ZenCrowd: 0.82 -> 0.91 on the US workers' set) it is usually alone in seeing it,
 so averaging it with the per-worker models would outvote it. It is tried on crowds of up to
-`EBCC_MAX_LABELS` labels, and while items x classes, workers x classes^2 and labels x classes stay
+`EBCC_MAX_LABELS` labels, and while items x classes + workers x classes^2 + labels x classes stays
 within `EBCC_MAX_CELLS`: each fit costs about `subtypes` times a Dawid-Skene fit, and holds (items,
 classes, subtypes) and (workers, classes, subtypes, classes) arrays. BCC is tried while workers x
 classes^2 stays within `BCC_MAX_CELLS` (see `affordable`).
@@ -62,8 +62,8 @@ CANDIDATES: dict[str, Callable[..., Aggregate]] = {
 CHALLENGERS = ("ebcc",)
 # The costly candidates are tried only where their fits stay within auto's budget of a few seconds.
 EBCC_MAX_LABELS = 200_000  # 500k labels: ~4 s per EBCC fit, against auto's 3 s budget
-# items x classes, workers x classes^2 and labels x classes, each x 10 subtypes: ~80 MB per float64
-# array, and ~10 s per fit at 100 classes on 50k labels
+# items x classes + workers x classes^2 + labels x classes: each iteration's work and arrays are these
+# x 10 subtypes (~80 MB per float64 array at the limit); 100 classes on 50k labels: ~10 s per fit
 EBCC_MAX_CELLS = 1_000_000
 # workers x classes^2: BCC takes digammas of every worker's confusion several times per iteration, and
 # where workers look alike its shared prior keeps sharpening to the 100-iteration cap (2,000 workers x
@@ -75,7 +75,7 @@ def affordable(name: str, labels: CrowdLabels) -> bool:
     """Whether auto tries candidate `name` on this crowd (see EBCC_MAX_* and BCC_MAX_CELLS)."""
     k = labels.n_classes
     if name == "ebcc":
-        cells = max(labels.n_items * k, labels.n_workers * k * k, labels.n_labels * k)
+        cells = labels.n_items * k + labels.n_workers * k * k + labels.n_labels * k
         return labels.n_labels <= EBCC_MAX_LABELS and cells <= EBCC_MAX_CELLS
     if name == "bcc":
         return labels.n_workers * k * k <= BCC_MAX_CELLS
