@@ -185,8 +185,8 @@ def fit(
     """Pick/blend models by held-out predictive log-probability.
 
     candidates: names from CANDIDATES (those in CHALLENGERS compete with the blend of the others; EBCC
-    and BCC are skipped on crowds too large for them, see `affordable`, unless only costly ones are named); holdout: share of labels held out per
-    fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
+    and BCC are skipped on crowds too large for them, see `affordable`, unless only costly ones are
+    named); holdout: share of labels held out per fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best).
     A worker's repeated identical answers to an item count once (`CrowdLabels.distinct`).
