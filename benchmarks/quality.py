@@ -268,7 +268,7 @@ def render_targets(sets: list[LabelSet], tl: dict, ck: dict, ebcc: dict[str, flo
         best = max(acc[s.name], key=acc[s.name].get)
         gap = (auto[s.name] - acc[s.name][best]) * 100
         ok = "yes" if gap >= -TARGET_GAP_PT else "**no**"
-        missing = [m for m in CK_METHODS if m not in acc[s.name] and (s.n_classes == 2 or m not in TWO_CLASS_CK)]
+        missing = [m for m in CK_METHODS if m not in acc[s.name] and _ck_applies(m, s)]
         among = f" (without {', '.join(missing)})" if missing else ""
         lines.append(f"| {s.name} | {auto[s.name]:.3f} | {acc[s.name][best]:.3f} {best}{among} | {gap:+.1f} pt | {ok} |")
     failed = [f"{m} on {s.name} ({r['error'][:120]})" for s in sets for m, r in ck.get(s.name, {}).items() if "error" in r]
@@ -349,12 +349,16 @@ def bench_wide(sets: list[LabelSet]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ck_applies(method: str, s: LabelSet) -> bool:
+    return s.n_classes == 2 or method not in TWO_CLASS_CK
+
+
 def _crowdkit_methods(s: LabelSet, glad_synthetic: bool, slow_max_labels: int) -> list[str]:
     """crowd-kit methods to run on a set: on the synthetic set CK_SYNTHETIC unless asked for all; on a real
     set all but GLAD and MACE (minutes per 100k labels) above `slow_max_labels` labels, else all."""
     if s.name == "synthetic":
         return CK_METHODS if glad_synthetic else CK_SYNTHETIC
-    methods = [m for m in CK_METHODS if s.n_classes == 2 or m not in TWO_CLASS_CK]
+    methods = [m for m in CK_METHODS if _ck_applies(m, s)]
     if len(s.labels) <= slow_max_labels:
         return methods
     print(f"note: {s.name} has {len(s.labels):,} labels: crowd-kit GLAD and MACE not run on it "
