@@ -5,8 +5,8 @@ and truth.csv; skipped cleanly if absent), on a synthetic crowd (100k items, 1,0
 ~10% spammers, 5 labels per item = 500k labels) and on twelve small synthetic crowds of different kinds
 (quality_data.REGIMES, 3 seeds each) and times `auto` on four wide crowds (many classes or workers);
 runs crowd-kit's methods on the same integer arrays in a separate virtualenv (subprocess, so Truthline
-never depends on it); writes benchmarks/results/quality.md (with
-issue #3's targets checked per set) and prints it.
+never depends on it); writes benchmarks/results/quality.md (with issue #3's targets checked per set)
+and prints it.
 
     python benchmarks/quality.py [--crowdkit-python .venv-bench/bin/python] [--no-crowdkit]
                                  [--crowdkit-glad-synthetic] [--no-synthetic] [--no-regimes] [--no-wide]
@@ -334,13 +334,13 @@ def bench_wide(sets: list[LabelSet]) -> str:
     for s in sets:
         data = CrowdLabels.from_arrays(s.items, s.workers, s.labels, n_items=s.n_items, n_workers=s.n_workers,
                                        n_classes=s.n_classes)
-        times, answers = {}, {}
+        times, fits = {}, {}
         for method in ("auto", "ds", "mv"):
             t = time.perf_counter()
-            agg = aggregate(data, method)
-            times[method], answers[method] = time.perf_counter() - t, agg.answers
-            if method == "auto":
-                kept = [n for n, w in zip(auto.CANDIDATES, agg.worker_params["model_weights"]) if w > 0]
+            fits[method] = aggregate(data, method)
+            times[method] = time.perf_counter() - t
+        answers = {m: f.answers for m, f in fits.items()}
+        kept = [n for n, w in zip(auto.CANDIDATES, fits["auto"].worker_params["model_weights"]) if w > 0]
         tried = [n for n in auto.CANDIDATES if auto.affordable(n, data.distinct())]
         print(f"  truthline wide {s.name}: auto {times['auto']:.2f}s", file=sys.stderr, flush=True)
         lines.append(f"| {s.name} | {len(s.labels):,} | {times['auto']:.2f} | {times['ds']:.2f} | "
