@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 
 from truthline.quality import aggregate, bcc
+from truthline.quality.labels import QualityInputError
 
 from crowd_data import simulate
 
@@ -27,3 +29,22 @@ def test_fixed_prior_option() -> None:
     r = bcc.fit(data, learn_prior=False, prior_strength=2.0)
     mv = (aggregate(data, "mv").answers == truth).mean()
     assert (r.answers == truth).mean() >= mv - 0.02
+
+
+def test_stops_when_answers_settle_on_look_alike_workers() -> None:
+    # Workers of one accuracy band: the shared prior's precision grows every iteration (no finite
+    # optimum), so the bound never settles; the posterior-change rule must end the fit well before the cap.
+    data, truth = simulate(n_items=2000, n_workers=50, k=5, acc_range=(0.7, 0.8), spammers=0, seed=3)
+    drifting = bcc.fit(data, post_tol=0.0)
+    assert drifting.iterations == 100 and not drifting.converged
+    r = bcc.fit(data)
+    assert r.converged and r.iterations <= 60
+    assert (r.answers == drifting.answers).mean() >= 0.99
+    assert (r.answers == truth).mean() >= (drifting.answers == truth).mean() - 0.005
+
+
+def test_post_tol_must_be_a_number_at_least_zero() -> None:
+    data, _ = simulate(n_items=50, n_workers=5, k=2, seed=1)
+    for bad in (-1e-3, float("nan")):
+        with pytest.raises(QualityInputError, match="post_tol"):
+            bcc.fit(data, post_tol=bad)

@@ -24,6 +24,7 @@ from ._em import (
     diagonal_dominant,
     normalize_rows,
     parse_known,
+    row_sums,
     softmax_rows_f32,
     vote_counts,
 )
@@ -61,13 +62,19 @@ def fit(
     prior_strength: float = 4.0,
     learn_prior: bool = True,
     class_prior_strength: float = 1.0,
+    post_tol: float = 3e-4,
 ) -> Aggregate:
     """Fit variational BCC.
 
     prior_strength: initial pseudo-labels per confusion row (spread like the majority-vote pooled
         confusion); with `learn_prior` the shared prior is then re-estimated every iteration.
     class_prior_strength: Dirichlet pseudo-count per class of the class proportions.
-    max_iter, tol: stop when the log-evidence bound proxy changes by less than `tol` per label.
+    max_iter, tol: stop when the log-evidence bound proxy changes by less than `tol` per label, or
+        (post_tol) when item posteriors move by less than `post_tol` per item on average (L1). The
+        second rule is for crowds whose workers look alike: there the shared prior's precision has no
+        finite optimum (soft counts look less dispersed than any Dirichlet-multinomial), it grows every
+        iteration and moves the bound long after the answers have settled; following it to the cap
+        costs time and, pulling every worker toward the typical one, some accuracy.
     Extra output: worker_params["prior"] (the learned K x K shared Dirichlet prior).
     """
     if not np.isfinite(prior_strength) or prior_strength <= 0:
@@ -78,6 +85,8 @@ def fit(
         )
     if max_iter < 1:
         raise QualityInputError(f"max_iter: must be >= 1, got {max_iter}", "max_iter")
+    if not post_tol >= 0:  # also refuses NaN
+        raise QualityInputError(f"post_tol: must be a number >= 0, got {post_tol}", "post_tol")
     kn = parse_known(known, labels)
     k = labels.n_classes
     index = LabelIndex(labels)
@@ -91,7 +100,9 @@ def fit(
     alpha0 = prior_strength * pooled
     # E-step buffers reused across iterations (fresh arrays each step cost page faults)
     logp = np.empty((labels.n_items, k))
-    post_buf, exp_buf = np.empty_like(logp), np.empty(logp.shape, dtype=np.float32)
+    # two posterior buffers, alternating, so the previous iteration's posteriors stay readable
+    post_bufs, exp_buf = (np.empty_like(logp), np.empty_like(logp)), np.empty(logp.shape, dtype=np.float32)
+    n_labelled = max(1, int(np.count_nonzero(row_sums(counts))))
     prev_ll = -np.inf
     converged = False
     it = 0
@@ -103,11 +114,16 @@ def fit(
         rho = col_sums(post, labelled) + class_prior_strength
         e_log_rho = digamma(rho) - digamma(rho.sum())
         index.log_evidence(e_log_conf, logp)
-        post, lse = softmax_rows_f32(logp, e_log_rho, np.float64, post_buf, exp_buf)
+        prev_post = post
+        post, lse = softmax_rows_f32(logp, e_log_rho, np.float64, post_bufs[it % 2], exp_buf)
         kn.clamp(post)
         n_wkl = index.confusion_counts(post)
         ll = float(lse.sum())
         if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
+            converged = True
+            break
+        # the mean is over items with labels (a project's unlabelled items would dilute it)
+        if it > 1 and float(np.abs(post - prev_post).sum()) <= post_tol * n_labelled:
             converged = True
             break
         prev_ll = ll
