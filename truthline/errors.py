@@ -48,7 +48,10 @@ class TruthlineError(Exception):
 
 def located(message: str, field: str | None, line: int | None) -> str:
     """`message` behind "line N, field: ", leaving out the field where the message already starts with it
-    ("name is required", "project_id: Input should be ...")."""
+    ("name is required", "project_id: Input should be ...") and both where it already says "line N:"
+    ("labels.csv: line 3: label is empty")."""
+    if line is not None and f"line {line}:" in message:
+        return message
     named = bool(field) and (message.startswith(f"{field}:") or message.startswith(f"{field} "))
     where = [x for x in (f"line {line}" if line is not None else "", "" if named else field or "") if x]
     return (f"{', '.join(where)}: " if where else "") + message

@@ -128,6 +128,8 @@ def test_bad_files_name_the_column_or_line(tmp_path: Path, text: str, field: str
     with pytest.raises(Invalid) as err:
         crowdfile.load(path)
     assert err.value.field == field and err.value.line == line and words in err.value.message
+    if line is not None:  # the message names its line already: str() does not say it twice
+        assert str(err.value).count(f"line {line}") == 1
 
 
 def test_bad_format_and_method(tmp_path: Path) -> None:
