@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from truthline.quality import aggregate, bcc
-from truthline.quality.labels import QualityInputError
+from truthline.quality.labels import CrowdLabels, QualityInputError
 
 from crowd_data import simulate
 
@@ -48,3 +48,16 @@ def test_post_tol_must_be_a_number_at_least_zero() -> None:
     for bad in (-1e-3, float("nan")):
         with pytest.raises(QualityInputError, match="post_tol"):
             bcc.fit(data, post_tol=bad)
+
+
+def test_settled_posteriors_do_not_stop_confusions_still_sharpening() -> None:
+    # three perfect workers and one always wrong: the answers are certain after two iterations, but the
+    # confusions (what auto scores held-out labels with) sharpen for several more
+    items = np.repeat(np.arange(10), 4)
+    workers = np.tile(np.arange(4), 10)
+    labels = (items + (workers == 3)) % 2
+    data = CrowdLabels.from_arrays(items, workers, labels)
+    full, r = bcc.fit(data, post_tol=0.0), bcc.fit(data)
+    assert r.iterations == full.iterations
+    np.testing.assert_allclose(r.worker_params["confusion"], full.worker_params["confusion"])
+    assert r.worker_params["confusion"][3, 0, 1] > 0.95

@@ -33,6 +33,8 @@ from .result import Aggregate
 
 __all__ = ["fit", "fit_dirichlet_prior"]
 
+_SLOW = 100.0  # the posterior-change rule applies once the bound moves by less than this many `tol`s
+
 
 def fit_dirichlet_prior(counts: np.ndarray, alpha0: np.ndarray, steps: int = 5) -> np.ndarray:
     """Empirical-Bayes update of the shared Dirichlet prior of confusion rows.
@@ -70,11 +72,12 @@ def fit(
         confusion); with `learn_prior` the shared prior is then re-estimated every iteration.
     class_prior_strength: Dirichlet pseudo-count per class of the class proportions.
     max_iter, tol: stop when the log-evidence bound proxy changes by less than `tol` per label, or
-        (post_tol) when item posteriors move by less than `post_tol` per item on average (L1). The
-        second rule is for crowds whose workers look alike: there the shared prior's precision has no
-        finite optimum (soft counts look less dispersed than any Dirichlet-multinomial), it grows every
-        iteration and moves the bound long after the answers have settled; following it to the cap
-        costs time and, pulling every worker toward the typical one, some accuracy.
+        (post_tol) when item posteriors move by less than `post_tol` per item on average (L1) while the
+        bound changes by less than 100 `tol` per label. The second rule is for crowds whose workers look
+        alike: there the shared prior's precision creeps up every iteration (Minka's fixed point
+        towards a very large or infinite optimum) and moves the bound long after the answers have
+        settled; following it to the cap costs time and, pulling every worker toward the typical one,
+        some accuracy.
     Extra output: worker_params["prior"] (the learned K x K shared Dirichlet prior).
     """
     if not np.isfinite(prior_strength) or prior_strength <= 0:
@@ -122,8 +125,10 @@ def fit(
         if abs(ll - prev_ll) <= tol * max(1, labels.n_labels):
             converged = True
             break
-        # the mean is over items with labels (a project's unlabelled items would dilute it)
-        if it > 1 and float(np.abs(post - prev_post).sum()) <= post_tol * n_labelled:
+        # the mean is over items with labels (a project's unlabelled items would dilute it); where the
+        # bound still moves fast the confusions are still sharpening, even on posteriors that have settled
+        slow = abs(ll - prev_ll) <= _SLOW * tol * max(1, labels.n_labels)
+        if it > 1 and slow and float(np.abs(post - prev_post).sum()) <= post_tol * n_labelled:
             converged = True
             break
         prev_ll = ll
