@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -115,8 +116,41 @@ def test_aggregate_and_workers_show_ds_and_accuracy_against_truth(cli: Cli, seed
     assert "Accuracy against truth" in result.stdout
     mv = cli("aggregate", "Pets", "--method", "mv", "--limit", "0", db=seeded["db"])
     assert mv.exit_code == 0 and "p11" in mv.stdout
+    auto = cli("aggregate", "Pets", db=seeded["db"])  # the default method's own figure comes first
+    assert auto.exit_code == 0 and "(12 items): auto 1.000, Dawid-Skene 1.000" in auto.stdout
     workers = cli("workers", "Pets", db=seeded["db"])
-    assert workers.exit_code == 0 and all(f"w{i}" in workers.stdout for i in range(3))
+    assert workers.exit_code == 0, workers.output
+    rows = {m[1]: m.groups()[1:] for m in re.finditer(
+        r"(w\d)\s*│\s*12\s*│\s*([\d.]+) \[([\d.]+), ([\d.]+)\]\s*│\s*([\d.]+)\s*│\s*0 / 0\s*│", workers.stdout)}
+    assert sorted(rows) == ["w0", "w1", "w2"], workers.stdout
+    acc, lower, upper, spam = (dict(zip(rows, map(float, col))) for col in zip(*rows.values()))
+    assert all(lower[w] < acc[w] < upper[w] for w in rows)
+    assert upper["w2"] < lower["w0"] and spam["w2"] < 0.05 < 0.9 < spam["w0"]  # w2 always says "bird"
+    assert re.search(r"Krippendorff's alpha 0\.\d+, Fleiss' kappa 0\.\d+", workers.stdout)
+    assert "auto blended:" in workers.stdout
+    mv_workers = cli("workers", "Pets", "--method", "mv", db=seeded["db"])
+    assert mv_workers.exit_code == 0 and "auto blended" not in mv_workers.stdout
+
+
+def test_aggregate_scores_the_method_against_gold_without_truth(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    engine = make_engine(seeded["db"])
+    admin = users.first_admin(engine)
+    items = tmp_path / "gold.jsonl"
+    items.write_text("".join(f'{{"external_id": "g{i}", "data": {{"text": "g{i}"}}, "gold": "cat"}}\n' for i in range(4)))
+    config = tmp_path / "golden.yaml"
+    config.write_text("name: Golden\ntask_type: classification\nlabels: [cat, dog]\noverlap: 2\n")
+    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
+    assert cli("import", "Golden", items, db=seeded["db"]).exit_code == 0
+    pid = next(p.id for p in projects.list_projects(engine, admin) if p.name == "Golden")
+    for w, answer in (("gw0", "cat"), ("gw1", "dog")):
+        user = users.create_user(engine, admin, w, None)
+        projects.add_member(engine, admin, pid, user.username, "annotator")
+        while (task := tasks.next_task(engine, user, pid)) is not None:
+            tasks.submit(engine, user, task.lease_id, answer, 1000, f"{w}-{task.lease_id}")
+    engine.dispose()
+    result = cli("aggregate", "Golden", "--method", "one_coin", db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Accuracy against gold \(4 items\): one_coin [\d.]+, Dawid-Skene", result.stdout), result.stdout
 
 
 def test_aggregate_unknown_method_is_bad_input(cli: Cli, seeded: dict) -> None:

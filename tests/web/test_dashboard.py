@@ -91,3 +91,19 @@ def test_unknown_method_names_the_field(engine: Any, admin: Any, project: Any, a
     with pytest.raises(Invalid) as err:
         dashboard.quality_report(engine, admin.user, project.id, method="nope")
     assert err.value.field == "method"
+
+
+def test_report_gives_each_workers_gold_record(engine: Any, admin: Any, make_project: Callable[..., Any],
+                                               make_annotator: Callable[..., Any]) -> None:
+    project = make_project(overlap=2)
+    rows = [{"external_id": f"i{k}", "data": {"text": f"i{k}"}} for k in range(4)]
+    rows += [{"external_id": f"g{k}", "data": {"text": f"g{k}"}, "gold": "dog"} for k in range(3)]
+    importing.import_items(engine, admin.user, project.id, list(enumerate(rows, start=1)))
+    good, bad = make_annotator(project, username="good"), make_annotator(project, username="bad")
+    _label(engine, good, project.id, {r["external_id"]: "dog" if "gold" in r else "bird" for r in rows})
+    _label(engine, bad, project.id, {r["external_id"]: "cat" for r in rows})
+    report = dashboard.quality_report(engine, admin.user, project.id)
+    record = {w["username"]: (w["gold_correct"], w["gold_labels"]) for w in report["workers"]}
+    assert record == {"good": (3, 3), "bad": (0, 3)}
+    page = view.build(engine, admin.user, project, "auto")
+    assert {w["username"]: w["gold_correct"] for w in page["workers"]} == {"good": 3, "bad": 0}

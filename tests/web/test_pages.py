@@ -132,6 +132,9 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     assert re.search(r'<progress id="progress" max="4" value="2"', html), html
     assert "<strong>2</strong> of 4 items complete" in html
     assert 'id="workers"' in html and ">ann<" in html
+    row = re.search(r">ann</th>(.*?)</tr>", html, re.S)
+    assert row is not None and ">Gold right</th>" in html
+    assert [c.strip() for c in re.findall(r'<td class="num">([^<]*)</td>', row.group(1))][-2:] == ["1 / 1", "1.5 s"]  # a0's gold is cat
     assert "cat: 1." in html and "dog: 1." in html  # the chart's text description
     assert 'value="mv" selected' in html and 'id="auto-models"' not in html
     soft = re.search(r'id="export-soft">\s*<a class="button" href="([^"]+)"', html)

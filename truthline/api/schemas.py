@@ -248,6 +248,8 @@ class WorkerQuality(_Worker):
     lower: float | None = Field(description="Lower end of the credible interval (at `level`).")
     upper: float | None
     spammer_score: float | None = Field(description="Raykar & Yu: 0 = the answer does not depend on the item, 1 = perfect.")
+    gold_labels: int = Field(description="Labels this worker gave to gold items.")
+    gold_correct: int = Field(description="Of those, how many match the gold answer.")
     mean_active_ms: float | None
 
 

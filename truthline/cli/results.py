@@ -69,8 +69,10 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
     summary = results.project_summary(engine, actor, proj.id)
     accuracy = summary.get("accuracy") or {}
     if accuracy.get("against"):
+        own = "" if method in ("mv", "ds") else (
+            f"{escape(method)} {cell_text(results.method_accuracy(engine, actor, proj.id, method)['accuracy'])}, ")
         console.print(
-            f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): "
+            f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): {own}"
             f"Dawid-Skene {cell_text(accuracy.get('ds'))}, majority vote {cell_text(accuracy.get('mv'))}",
             highlight=False,
         )
@@ -81,21 +83,35 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
 
 @handle_errors
 def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOption = 0, db: DbOption = None) -> None:
-    """Show each worker's label count, active time and estimated accuracy."""
-    from truthline.services import results
+    """Show each worker's label count, estimated accuracy with its credible interval, spammer score, gold
+    record and active time, and the crowd's agreement."""
+    from truthline.services import dashboard
 
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
-    rows = [as_dict(r) for r in results.worker_stats(engine, actor, proj.id, method=method)]
-    if not rows:
+    report = dashboard.quality_report(engine, actor, proj.id, method)  # the manager page's figures
+    if not report["workers"]:
         console.print(f"Project #{proj.id} has no labels yet.")
         return
-    columns = [k for k in rows[0] if k not in ("user_id", "project_id", "confusion")]
-    table = Table(*(c.replace("_", " ") for c in columns), title=f"Workers · project #{proj.id} · method {method}")
-    for r in rows[: limit or None]:
-        table.add_row(*(cell_text(r.get(c), c) for c in columns))
+    table = Table(title=f"Workers · project #{proj.id} · method {method}")
+    table.add_column("worker")
+    table.add_column("labels", justify="right")
+    table.add_column(f"accuracy [{report['level']:.0%} interval]", no_wrap=True)
+    for name in ("spammer score", "gold right", "ms / label"):
+        table.add_column(name, justify="right")
+    for w in report["workers"][: limit or None]:
+        interval = "" if w["lower"] is None else f" [{w['lower']:.3f}, {w['upper']:.3f}]"
+        table.add_row(cell_text(w["username"]), cell_text(w["n_labels"]), cell_text(w["accuracy"]) + interval,
+                      cell_text(w["spammer_score"]), f"{w['gold_correct']} / {w['gold_labels']}",
+                      cell_text(w["mean_active_ms"], "mean_active_ms"))
     console.print(table)
+    agreement = report["agreement"]
+    console.print(f"Agreement between workers: Krippendorff's alpha {cell_text(agreement['krippendorff_alpha'])}, "
+                  f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
+    if report["models"]:
+        used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
+        console.print(f"auto blended: {used}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

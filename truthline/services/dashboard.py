@@ -21,7 +21,7 @@ from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
-from truthline.services.results import ProjectLabels, load_for, worker_info
+from truthline.services.results import ProjectLabels, gold_record, load_for, worker_info
 from truthline.store.records import User
 from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
@@ -97,7 +97,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
      "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
-                  "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
+                  "gold_labels", "gold_correct", "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
     if method not in METHODS:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
     data = load_for(engine, actor, project_id)
@@ -117,10 +117,12 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     user_ids = data.user_ids.tolist()
     names, active = worker_info(engine, data)
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
+    gold_n, gold_ok = gold_record(data)
     report["workers"] = [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
          "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
-         "spammer_score": _num(stats.spammer_score[w]), "mean_active_ms": _num(active.get(int(uid)))}
+         "spammer_score": _num(stats.spammer_score[w]), "gold_labels": int(gold_n[w]),
+         "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid)))}
         for w, uid in enumerate(user_ids)
     ]
     return report

@@ -170,6 +170,18 @@ def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "au
     inf = data.infer(method)
     names, active = worker_info(engine, data)
     counts = np.bincount(data.labels.workers, minlength=len(data.user_ids))
+    gold_n, gold_ok = gold_record(data)
+    return [
+        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(counts[w]),
+         "accuracy": _num(inf.worker_accuracy[w]) if w < len(inf.worker_accuracy) else None,
+         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w]),
+         "mean_active_ms": round(active.get(int(uid), 0.0), 1)}
+        for w, uid in enumerate(data.user_ids.tolist())
+    ]
+
+
+def gold_record(data: ProjectLabels) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker index: labels given to gold items, and how many of them match the gold answer."""
     gold_n = np.zeros(len(data.user_ids), dtype=np.int64)
     gold_ok = np.zeros(len(data.user_ids), dtype=np.int64)
     same = data.task_type.same_answer
@@ -178,13 +190,20 @@ def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "au
         if item in data.gold:
             gold_n[worker] += 1
             gold_ok[worker] += same(answer, data.gold[item])
-    return [
-        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(counts[w]),
-         "accuracy": _num(inf.worker_accuracy[w]) if w < len(inf.worker_accuracy) else None,
-         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w]),
-         "mean_active_ms": round(active.get(int(uid), 0.0), 1)}
-        for w, uid in enumerate(data.user_ids.tolist())
-    ]
+    return gold_n, gold_ok
+
+
+def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -> dict[str, Any]:
+    """{"against", "items", "accuracy"}: how often `method`'s answers match hidden truth, or without truth
+    gold (inferred with gold left unclamped, as the summary's figures); against None where neither exists."""
+    data = load_for(engine, actor, project_id)
+    labelled = data.n_labels_per_item > 0
+    reference, against = (data.truth, "truth") if data.truth else (data.gold, "gold")
+    items = sum(1 for i in reference if labelled[i])
+    if not items:
+        return {"against": None, "items": 0, "accuracy": None}
+    acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference, labelled)
+    return {"against": against, "items": items, "accuracy": None if acc is None else round(acc, 4)}
 
 
 def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled: np.ndarray) -> float | None:
