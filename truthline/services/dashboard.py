@@ -97,7 +97,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
      "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
-                  "gold_labels", "gold_correct", "mean_active_ms"}]}  (accuracy = Beta posterior mean of agreement with the item posteriors)."""
+                  "gold_labels", "gold_correct", "mean_active_ms"}]}
+    (accuracy = Beta posterior mean of agreement with the item posteriors)."""
     if method not in METHODS:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
     data = load_for(engine, actor, project_id)
