@@ -24,7 +24,6 @@ from ._em import (
     diagonal_dominant,
     normalize_rows,
     parse_known,
-    row_sums,
     softmax_rows_f32,
     vote_counts,
 )
@@ -105,7 +104,7 @@ def fit(
     logp = np.empty((labels.n_items, k))
     # two posterior buffers, alternating, so the previous iteration's posteriors stay readable
     post_bufs, exp_buf = (np.empty_like(logp), np.empty_like(logp)), np.empty(logp.shape, dtype=np.float32)
-    n_labelled = max(1, int(np.count_nonzero(row_sums(counts))))
+    n_labelled = max(1, labels.n_items if labelled is None else int(labelled.sum()))
     prev_ll = -np.inf
     converged = False
     it = 0

@@ -198,12 +198,17 @@ def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -
     gold (inferred with gold left unclamped, as the summary's figures); against None where neither exists."""
     data = load_for(engine, actor, project_id)
     labelled = data.n_labels_per_item > 0
-    reference, against = (data.truth, "truth") if data.truth else (data.gold, "gold")
+    reference, against = _reference(data)
     items = sum(1 for i in reference if labelled[i])
     if not items:
         return {"against": None, "items": 0, "accuracy": None}
     acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference, labelled)
     return {"against": against, "items": items, "accuracy": None if acc is None else round(acc, 4)}
+
+
+def _reference(data: ProjectLabels) -> tuple[dict[int, Any], str]:
+    """What answers are scored against: hidden truth, or where there is none, gold (inferred unclamped)."""
+    return (data.truth, "truth") if data.truth else (data.gold, "gold")
 
 
 def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled: np.ndarray) -> float | None:
@@ -245,7 +250,7 @@ def _figures(data: ProjectLabels) -> dict[str, Any]:
     labelled = data.n_labels_per_item > 0
     if not labelled.any():
         return summary
-    reference, against = (data.truth, "truth") if data.truth else (data.gold, "gold")
+    reference, against = _reference(data)
     use_gold = against == "truth"  # scoring against gold is only meaningful when gold does not clamp
     mv, ds = data.infer("mv", use_gold), data.infer("ds", use_gold)
     both = np.flatnonzero(labelled)
