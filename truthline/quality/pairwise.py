@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, ndtri
 
 from ._em import lbfgsb_converged, one_blas_thread
 from .labels import QualityInputError, _as_index_array
@@ -207,9 +207,7 @@ def _stderr(
 
 
 def _scores(s: np.ndarray, se: np.ndarray, level: float, iterations: int, converged: bool) -> dict[str, Any]:
-    from scipy.stats import norm  # here, not at module import: scipy.stats alone costs seconds of start-up
-
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = float(ndtri(0.5 + level / 2.0))  # the normal quantile, without importing scipy.stats (see workers.py)
     return {
         "scores": s,
         "stderr": se,
