@@ -353,8 +353,6 @@ def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: flo
 
 def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.95) -> Scored:
     """item, score, lower, upper, n_comparisons for a pairwise file (Bradley-Terry with noisy workers)."""
-    from scipy.stats import spearmanr
-
     from truthline.quality.pairwise import crowd_bradley_terry
 
     (_, a_col), (_, b_col), (win_name, win_col), (_, worker_col) = _columns(
@@ -386,6 +384,8 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     truth = _truth_numbers(truth_path, index)
     if len(truth) < 2:
         return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(truth))
+    from scipy.stats import spearmanr  # only here: scipy.stats costs a second of start-up
+
     keys = sorted(truth)
     rho = spearmanr([fit.scores[i] for i in keys], [truth[i] for i in keys]).statistic
     return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys), value=float(rho))
