@@ -70,7 +70,7 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
     accuracy = summary.get("accuracy") or {}
     if accuracy.get("against"):
         own = "" if method in ("mv", "ds") else (
-            f"{escape(method)} {cell_text(results.method_accuracy(engine, actor, proj.id, method)['accuracy'])}, ")
+            f"{escape(method)} {cell_text(results.method_accuracy(engine, actor, proj.id, method))}, ")
         console.print(
             f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): {own}"
             f"Dawid-Skene {cell_text(accuracy.get('ds'))}, majority vote {cell_text(accuracy.get('mv'))}",

@@ -184,26 +184,26 @@ def gold_record(data: ProjectLabels) -> tuple[np.ndarray, np.ndarray]:
     """Per worker index: labels given to gold items, and how many of them match the gold answer."""
     gold_n = np.zeros(len(data.user_ids), dtype=np.int64)
     gold_ok = np.zeros(len(data.user_ids), dtype=np.int64)
+    if not data.gold:
+        return gold_n, gold_ok
+    is_gold = np.zeros(data.labels.n_items, dtype=bool)
+    is_gold[list(data.gold)] = True
     same = data.task_type.same_answer
-    for item, worker, answer in zip(data.labels.items.tolist(), data.labels.workers.tolist(), data.labels.answers,
-                                    strict=True):
-        if item in data.gold:
-            gold_n[worker] += 1
-            gold_ok[worker] += same(answer, data.gold[item])
+    for j in np.flatnonzero(is_gold[data.labels.items]).tolist():  # only labels on gold items, not every label
+        worker = int(data.labels.workers[j])
+        gold_n[worker] += 1
+        gold_ok[worker] += same(data.labels.answers[j], data.gold[int(data.labels.items[j])])
     return gold_n, gold_ok
 
 
-def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -> dict[str, Any]:
-    """{"against", "items", "accuracy"}: how often `method`'s answers match hidden truth, or without truth
-    gold (inferred with gold left unclamped, as the summary's figures); against None where neither exists."""
+def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -> float | None:
+    """How often `method`'s answers match what the summary scores against (hidden truth, or without it
+    gold, inferred with gold left unclamped); None where no labelled item has either."""
     data = load_for(engine, actor, project_id)
-    labelled = data.n_labels_per_item > 0
     reference, against = _reference(data)
-    items = sum(1 for i in reference if labelled[i])
-    if not items:
-        return {"against": None, "items": 0, "accuracy": None}
-    acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference, labelled)
-    return {"against": against, "items": items, "accuracy": None if acc is None else round(acc, 4)}
+    acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference,
+                    data.n_labels_per_item > 0)
+    return None if acc is None else round(acc, 4)
 
 
 def _reference(data: ProjectLabels) -> tuple[dict[int, Any], str]:
