@@ -85,7 +85,7 @@ def test_typed_reports_keep_every_field(manager: Any, labeled: int, engine: Any,
     """The OpenAPI response models filter what they do not declare: the API must give all the service gives."""
     actor = users.user_for_token(engine, world.manager_token)
     expected = {
-        "workers": {"project_id": labeled, "method": "ds", "workers": results.worker_stats(engine, actor, labeled, "ds")},
+        "workers": {"project_id": labeled, "method": "ds", "workers": dashboard.workers_table(engine, actor, labeled, "ds")},
         "quality": {"project_id": labeled, "method": "ds", **dashboard.quality_report(engine, actor, labeled, "ds")},
         "summary": results.project_summary(engine, actor, labeled),
     }

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 
 from truthline.errors import Forbidden, Invalid
 from truthline.services.importing import import_items
-from truthline.services.results import item_results, project_summary, worker_stats
+from truthline.services.dashboard import quality_report, workers_table
+from truthline.services.results import item_results, project_summary
 
 LABELS = ["cat", "dog", "bird"]
 
@@ -55,9 +56,12 @@ def test_item_results(engine: Engine, admin: Any, labelled: Any, add_items: Call
 
 
 def test_worker_stats_find_the_spammer(engine: Engine, admin: Any, labelled: Any) -> None:
-    stats = {w["username"]: w for w in worker_stats(engine, admin.user, labelled.id, method="ds")}
+    stats = {w["username"]: w for w in workers_table(engine, admin.user, labelled.id, method="ds")}
     assert set(stats) == {"good0", "good1", "good2", "good3", "spammer"}
-    assert stats["spammer"]["accuracy"] < min(stats[f"good{k}"]["accuracy"] for k in range(4))
+    assert stats["spammer"]["upper"] < min(stats[f"good{k}"]["lower"] for k in range(4))
+    assert all(w["lower"] <= w["accuracy"] <= w["upper"] for w in stats.values())
+    # one figure per worker: the workers table and the quality report agree
+    assert quality_report(engine, admin.user, labelled.id, "ds")["workers"] == list(stats.values())
     assert stats["spammer"]["gold_labels"] == 8 and stats["spammer"]["n_labels"] == 40
     assert stats["good0"]["gold_correct"] >= 5
 
@@ -76,12 +80,12 @@ def test_summary_of_an_empty_project(engine: Engine, admin: Any, project: Any) -
     s = project_summary(engine, admin.user, project.id)
     assert s["progress"]["items"] == 0 and s["agreement"]["mv_vs_ds"] is None
     assert item_results(engine, admin.user, project.id) == []
-    assert worker_stats(engine, admin.user, project.id) == []
+    assert workers_table(engine, admin.user, project.id) == []
 
 
 def test_results_are_for_managers_only(engine: Engine, labelled: Any, make_annotator: Callable) -> None:
     someone = make_annotator(labelled)
-    for fn in (item_results, worker_stats, project_summary):
+    for fn in (item_results, workers_table, project_summary):
         with pytest.raises(Forbidden):
             fn(engine, someone.user, labelled.id)
 
@@ -169,7 +173,7 @@ def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, ad
     again = quality_report(engine, admin.user, labelled.id, "ds")
     assert again["agreement"]["fleiss_kappa"] != 99.0 and again["workers"][0]["accuracy"] >= 0
     data = load_for(engine, admin.user, labelled.id)
-    assert data.memo(("quality_report", "ds"), lambda: None) is not None  # computed once, kept with the labels
+    assert data.memo(("worker_quality", "ds"), lambda: None) is not None  # computed once, kept with the labels
     assert again["models"] == {}  # only auto blends models
     models = quality_report(engine, admin.user, labelled.id, "auto")["models"]
     assert models and set(models) <= {"pooled", "one_coin", "ds", "mace", "bcc", "ebcc"}

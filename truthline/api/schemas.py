@@ -225,19 +225,6 @@ class _Worker(BaseModel):
     n_labels: int
 
 
-class WorkerStat(_Worker):
-    accuracy: float | None = Field(description="Estimated by the method, from agreement with the inferred answers.")
-    gold_labels: int = Field(description="Labels this worker gave on gold items.")
-    gold_correct: int
-    mean_active_ms: float
-
-
-class WorkersOut(BaseModel):
-    project_id: int
-    method: str
-    workers: list[WorkerStat]
-
-
 class Agreement(BaseModel):
     krippendorff_alpha: float | None = Field(description="Nominal alpha over all labels; null when undefined.")
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
@@ -251,6 +238,12 @@ class WorkerQuality(_Worker):
     gold_labels: int = Field(description="Labels this worker gave to gold items.")
     gold_correct: int = Field(description="Of those, how many match the gold answer.")
     mean_active_ms: float | None
+
+
+class WorkersOut(BaseModel):
+    project_id: int
+    method: str
+    workers: list[WorkerQuality]
 
 
 class QualityOut(BaseModel):

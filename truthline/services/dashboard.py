@@ -78,16 +78,58 @@ def _metric(compute: Callable[[], float]) -> float | None:
         return None
 
 
-def _numerics(data: ProjectLabels, method: str) -> tuple[Any, Any, dict[str, float | None]]:
-    """(aggregate, worker stats, agreement metrics): the page's truth inference, memoized on `data`."""
-    crowd, known = _categorical(data)
-    agg = aggregate(crowd, method=method, known=known or None)
-    stats = worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
-    agreement = {
-        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
-        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
-    }
-    return agg, stats, agreement
+def _check(method: str) -> None:
+    if method not in METHODS:
+        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
+
+
+def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
+    """(aggregate, worker stats) from one run of `method`, memoized on `data`."""
+    def compute() -> tuple[Any, Any]:
+        crowd, known = _categorical(data)
+        agg = aggregate(crowd, method=method, known=known or None)
+        return agg, worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+
+    try:
+        return data.memo(("worker_quality", method), compute)
+    except QualityInputError as exc:
+        raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
+
+
+def _agreement(data: ProjectLabels) -> dict[str, float | None]:
+    """Krippendorff's alpha and Fleiss' kappa: the same for every method, so memoized apart."""
+    def compute() -> dict[str, float | None]:
+        crowd, _ = _categorical(data)
+        return {
+            "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
+            "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
+        }
+    return data.memo(("agreement",), compute)
+
+
+def _workers(engine: Engine, data: ProjectLabels, stats: Any) -> list[dict[str, Any]]:
+    user_ids = data.user_ids.tolist()
+    names, active = worker_info(engine, data)
+    n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
+    gold_n, gold_ok = gold_record(data)
+    return [
+        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
+         "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
+         "spammer_score": _num(stats.spammer_score[w]), "gold_labels": int(gold_n[w]),
+         "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid)))}
+        for w, uid in enumerate(user_ids)
+    ]
+
+
+def workers_table(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+    """Per worker: {user_id, username, n_labels, accuracy, lower, upper, spammer_score, gold_labels,
+    gold_correct, mean_active_ms}: the table `quality_report` gives, without the agreement metrics.
+    (accuracy = Beta posterior mean of agreement with the item posteriors, so every surface shows one figure.)"""
+    _check(method)
+    data = load_for(engine, actor, project_id)
+    if len(data.labels.answers) == 0:
+        return []
+    return _workers(engine, data, _inference(data, method)[1])
 
 
 def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
@@ -96,34 +138,18 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     {"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
-     "workers": [{"user_id", "username", "n_labels", "accuracy", "lower", "upper", "spammer_score",
-                  "gold_labels", "gold_correct", "mean_active_ms"}]}
-    (accuracy = Beta posterior mean of agreement with the item posteriors)."""
-    if method not in METHODS:
-        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
+     "workers": workers_table's rows}."""
+    _check(method)
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {}}
     if len(data.labels.answers) == 0:
         return report
-    try:
-        agg, stats, agreement = data.memo(("quality_report", method), lambda: _numerics(data, method))
-    except QualityInputError as exc:
-        raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
-    report["agreement"] = dict(agreement)
+    agg, stats = _inference(data, method)
+    report["agreement"] = dict(_agreement(data))
     report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
     if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
         report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
-    user_ids = data.user_ids.tolist()
-    names, active = worker_info(engine, data)
-    n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
-    gold_n, gold_ok = gold_record(data)
-    report["workers"] = [
-        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
-         "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
-         "spammer_score": _num(stats.spammer_score[w]), "gold_labels": int(gold_n[w]),
-         "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid)))}
-        for w, uid in enumerate(user_ids)
-    ]
+    report["workers"] = _workers(engine, data, stats)
     return report

@@ -163,23 +163,6 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
     return rows
 
 
-def worker_stats(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
-    """Per worker: {user_id, username, n_labels, accuracy (estimated), gold_labels, gold_correct,
-    mean_active_ms}."""
-    data = load_for(engine, actor, project_id)
-    inf = data.infer(method)
-    names, active = worker_info(engine, data)
-    counts = np.bincount(data.labels.workers, minlength=len(data.user_ids))
-    gold_n, gold_ok = gold_record(data)
-    return [
-        {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(counts[w]),
-         "accuracy": _num(inf.worker_accuracy[w]) if w < len(inf.worker_accuracy) else None,
-         "gold_labels": int(gold_n[w]), "gold_correct": int(gold_ok[w]),
-         "mean_active_ms": round(active.get(int(uid), 0.0), 1)}
-        for w, uid in enumerate(data.user_ids.tolist())
-    ]
-
-
 def gold_record(data: ProjectLabels) -> tuple[np.ndarray, np.ndarray]:
     """Per worker index: labels given to gold items, and how many of them match the gold answer."""
     gold_n = np.zeros(len(data.user_ids), dtype=np.int64)

@@ -28,11 +28,12 @@ def item_results(
     return {"project_id": project_id, "method": method, "results": rows}
 
 
-@router.get("/projects/{project_id}/workers", response_model=WorkersOut, summary="Each worker's estimated accuracy")
+@router.get("/projects/{project_id}/workers", response_model=WorkersOut, summary="Each worker's accuracy interval, spammer score and "
+            "gold record")
 def worker_stats(
     project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:
-    rows = list(service.worker_stats(engine, user, project_id, method=method))
+    rows = dashboard.workers_table(engine, user, project_id, method=method)
     return {"project_id": project_id, "method": method, "workers": rows}
 
 
