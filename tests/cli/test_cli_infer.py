@@ -52,6 +52,19 @@ def test_infer_prints_answers_and_writes_files(cli: Cli, tmp_path: Path) -> None
     assert lines[0].startswith("worker,n_labels,accuracy,lower,upper") and len(lines) == 5
 
 
+def test_infer_csv_outputs_defuse_spreadsheet_formulas(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\n" + "".join(f"=q{i},@w{w},-1\n" for i in range(3) for w in range(2)))
+    out, workers = tmp_path / "answers.csv", tmp_path / "workers.csv"
+    result = cli("infer", labels, "--method", "mv", "--out", out, "--workers-out", workers)
+    assert result.exit_code == 0, result.output
+    answers = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["item"], r["answer"]) for r in answers] == [(f"'=q{i}", "-1") for i in range(3)]  # -1: a number
+    assert sorted(r["worker"] for r in csv.DictReader(io.StringIO(workers.read_text()))) == ["'@w0", "'@w1"]
+    assert cli("infer", labels, "--method", "mv", "--out", tmp_path / "a.jsonl").exit_code == 0
+    assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])["item"] == "=q0"  # JSONL: verbatim
+
+
 def test_infer_bad_input_exits_2_naming_the_column(cli: Cli, tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("item,rater,label\nq1,w1,cat\n")

@@ -54,6 +54,29 @@ def test_csv_export(engine: Engine, admin: Any, done: Any) -> None:
     assert len(json.loads(rows[0]["annotations"])) == 2
 
 
+def test_csv_export_defuses_spreadsheet_formulas(engine: Engine, admin: Any, make_project: Callable,
+                                                make_annotator: Callable, label_all: Callable) -> None:
+    """External ids and answers a requester chose must not run as formulas where the CSV is opened;
+    numbers and the JSON columns stay as they are, and JSONL keeps every value verbatim."""
+    from truthline.services.importing import import_items
+
+    project = make_project(labels=["=1+1", "dog"])
+    ids = ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "+cmd", "-5", "\tx", "plain"]
+    import_items(engine, admin.user, project.id, [(i + 1, {"external_id": e, "data": {"t": "=2"}})
+                                                 for i, e in enumerate(ids)])
+    label_all(project, [make_annotator(project)], lambda p, t: "=1+1")
+    out = io.BytesIO()
+    export(engine, admin.user, project.id, "csv", out, method="mv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode())))
+    assert [r["external_id"] for r in rows] == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'+cmd", "-5", "'\tx", "plain"]
+    assert {r["answer"] for r in rows} == {"'=1+1"}
+    assert json.loads(rows[0]["data"]) == {"t": "=2"} and json.loads(rows[0]["annotations"])[0]["answer"] == "=1+1"
+    out = io.BytesIO()
+    export(engine, admin.user, project.id, "jsonl", out, method="mv")
+    raw = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["external_id"] for r in raw] == ids and {r["answer"] for r in raw} == {"=1+1"}
+
+
 def test_parquet_export(engine: Engine, admin: Any, done: Any) -> None:
     out = io.BytesIO()
     export(engine, admin.user, done.id, "parquet", out, method="mv")

@@ -30,6 +30,7 @@ from truthline.errors import Invalid
 from truthline.quality import Aggregate, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
+from truthline.services.text import formula_safe
 
 # accepted column names, first match wins
 ITEM = ("item", "task", "item_id", "external_id")
@@ -468,7 +469,7 @@ def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]
         if fmt == "csv":
             writer = csv.writer(fh)
             writer.writerow(columns)
-            writer.writerows(rows)
+            writer.writerows([formula_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
         else:
             for row in rows:
                 fh.write(json.dumps(dict(zip(columns, row))) + "\n")

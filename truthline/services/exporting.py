@@ -23,6 +23,7 @@ from truthline.errors import Invalid
 from truthline.services.access import project_for
 from truthline.services.bulk import gc_paused
 from truthline.services.results import load_for, probability_rows
+from truthline.services.text import formula_safe
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
@@ -220,7 +221,7 @@ def _csv_cell(value: Any) -> str:
 
 
 def _csv(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
-    cell = _csv_cell
+    cell, safe = _csv_cell, formula_safe  # data and annotations are JSON text ({ or [): never a formula
     header = ["external_id", "data", "answer", "confidence", *(f"p:{n}" for n in names or ()), "n_labels",
               "annotations"]
     blank = [""] * len(names or ())
@@ -229,7 +230,7 @@ def _csv(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[byte
         for r in batch:
             probs = blank if names is None or r.probabilities is None else map(repr, r.probabilities)
             pending.append(",".join([
-                cell(r.external_id), cell(r.data), cell(_answer_cell(r.answer) or ""),
+                cell(safe(r.external_id)), cell(r.data), cell(safe(_answer_cell(r.answer) or "")),
                 "" if r.confidence is None else repr(r.confidence), *probs, str(r.n_labels), cell(r.notes),
             ]) + "\r\n")
         yield "".join(pending).encode()

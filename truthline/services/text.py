@@ -1,6 +1,7 @@
 """Checks for values that cannot be stored or served back: NUL characters (PostgreSQL text refuses them),
 lone UTF-16 surrogates (valid in JSON escapes, not encodable as UTF-8), and JSON nested too deep to send
-(pydantic's serializer stops at 255 levels, so such an item would fail every `next` that leased it)."""
+(pydantic's serializer stops at 255 levels, so such an item would fail every `next` that leased it); and
+CSV cells a spreadsheet would run as a formula."""
 
 from __future__ import annotations
 
@@ -33,3 +34,19 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
         if not level:
             return False
     return any(isinstance(v, (list, dict)) for v in level)
+
+
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def formula_safe(value: str) -> str:
+    """`value` with a leading ' where a spreadsheet would run it as a formula (CSV injection: a requester's
+    `=HYPERLINK(...)` external id must not run on the machine of whoever opens the export). Numbers such as
+    -3.5 stay as they are, so numeric columns still read as numbers."""
+    if value[:1] not in _FORMULA_START:
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
