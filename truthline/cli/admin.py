@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from truthline.errors import Conflict
 
 from .context import DbOption, console, handle_errors, state
+from .results import summary_lines
 from .serving import run_server
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind (default: settings.host, 127.0.0.1).")]
@@ -95,7 +97,11 @@ def demo(
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"\nDemo project #{info.project_id}: {info.n_items} digit images"
                   + (f", {info.n_labels_seeded} simulated labels added." if info.n_labels_seeded else "."))
-    console.print(f"Open [bold]{url}/[/]  (API docs: {url}/api/v1/docs)")
+    for line in summary_lines(engine, state.actor(engine), info.project_id):
+        console.print(line, highlight=False)
+    serve_cmd = "truthline serve" + (f" --db {db}" if db else "")
+    console.print((f"Serve it with `{escape(serve_cmd)}`, then open" if no_serve else "Open")
+                  + f" [bold]{url}/[/]  (API docs: {url}/api/v1/docs)")
     for name, pw in info.logins.items():
         console.print(f"  log in as [bold]{name}[/] / {pw}", highlight=False)
     if not no_serve:

@@ -66,19 +66,27 @@ def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOp
         + (f"; answers: {', '.join(f'{k} {v}' for k, v in dist.most_common())}" if dist else ""),
         highlight=False,
     )
-    summary = results.project_summary(engine, actor, proj.id)
+    for line in summary_lines(engine, actor, proj.id, method):
+        console.print(line, highlight=False)
+
+
+def summary_lines(engine: Any, actor: Any, project_id: int, method: str = "auto") -> list[str]:
+    """The accuracy of `method`, Dawid-Skene and majority vote against hidden truth (or gold), and how
+    often MV and DS agree: what the manager page leads with (empty lines left out)."""
+    from truthline.services import results
+
+    summary = results.project_summary(engine, actor, project_id)
+    lines = []
     accuracy = summary.get("accuracy") or {}
     if accuracy.get("against"):
         own = "" if method in ("mv", "ds") else (
-            f"{escape(method)} {cell_text(results.method_accuracy(engine, actor, proj.id, method))}, ")
-        console.print(
-            f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): {own}"
-            f"Dawid-Skene {cell_text(accuracy.get('ds'))}, majority vote {cell_text(accuracy.get('mv'))}",
-            highlight=False,
-        )
+            f"{escape(method)} {cell_text(results.method_accuracy(engine, actor, project_id, method))}, ")
+        lines.append(f"Accuracy against {accuracy['against']} ({accuracy.get('items')} items): {own}"
+                     f"Dawid-Skene {cell_text(accuracy.get('ds'))}, majority vote {cell_text(accuracy.get('mv'))}")
     agreement = (summary.get("agreement") or {}).get("mv_vs_ds")
     if agreement is not None:
-        console.print(f"Majority vote and Dawid-Skene agree on {agreement:.1%} of labeled items.", highlight=False)
+        lines.append(f"Majority vote and Dawid-Skene agree on {agreement:.1%} of labeled items.")
+    return lines
 
 
 @handle_errors
