@@ -101,7 +101,7 @@ def demo(
         console.print(line, highlight=False)
     serve_cmd = "truthline serve" + (f" --db {db}" if db else "")
     console.print((f"Serve it with `{escape(serve_cmd)}`, then open" if no_serve else "Open")
-                  + f" [bold]{url}/[/]  (API docs: {url}/api/v1/docs)")
+                  + f" [bold]{url}/[/]  (API docs: {url}/api/v1/docs)", soft_wrap=True)  # copyable: unbroken
     for name, pw in info.logins.items():
         console.print(f"  log in as [bold]{name}[/] / {pw}", highlight=False)
     if not no_serve:
