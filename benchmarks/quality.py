@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from quality_data import (  # noqa: E402
-    DATASETS_DIR, REGIMES, WIDE, LabelSet, available_sets, load_real, published_ebcc, regimes, synthetic,
+    DATASETS_DIR, REGIMES, LabelSet, available_sets, load_real, published_ebcc, regimes, synthetic,
     wide_crowds,
 )
 

@@ -38,7 +38,6 @@ def jsonl(*lines: Any) -> bytes:
 
 def import_cases(pid: int, limit: int) -> list[tuple[str, dict[str, Any], int, str | None, int | None]]:
     """(name, request kwargs, status, field, line) for imports that must be refused as a whole."""
-    url = f"/projects/{pid}/items"
     ok = {"external_id": "n1", "data": {"text": "x"}}
     return [
         ("malformed jsonl line", {"files": {"file": ("a.jsonl", jsonl(ok, b'{"external_id": "n2", "data": '))}}, 422, None, 2),

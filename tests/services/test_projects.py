@@ -98,7 +98,7 @@ def test_raising_overlap_reopens_finished_items(engine: Engine, admin: Any, proj
 
 
 def test_members(engine: Engine, admin: Any, project: Any, make_person: Callable) -> None:
-    bob = make_person("bob")
+    make_person("bob")
     assert projects.add_member(engine, admin.user, project.id, "bob", "annotator").role == "annotator"
     assert projects.add_member(engine, admin.user, project.id, "bob", "reviewer").role == "reviewer"
     assert {m.username: m.role for m in projects.list_members(engine, admin.user, project.id)} == {
