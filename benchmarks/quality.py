@@ -38,8 +38,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality_data import (  # noqa: E402
-    DATASETS_DIR, REGIMES, LabelSet, available_sets, load_real, published_ebcc, regimes, synthetic,
+from quality_data import (  # noqa: E402, F401 (WIDE: for the tests)
+    DATASETS_DIR, REGIMES, WIDE, LabelSet, available_sets, load_real, published_ebcc, regimes, synthetic,
     wide_crowds,
 )
 
