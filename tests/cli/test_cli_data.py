@@ -132,6 +132,27 @@ def test_aggregate_and_workers_show_ds_and_accuracy_against_truth(cli: Cli, seed
     assert mv_workers.exit_code == 0 and "auto blended" not in mv_workers.stdout
 
 
+def test_workers_sorts_and_writes_the_table(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    label_all(seeded["db"], seeded["pid"])
+    out = tmp_path / "workers.csv"
+    result = cli("workers", "Pets", "--sort", "spammer", "--limit", "1", "--out", out, db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"│ w2\s*│", result.stdout) and "w0" not in result.stdout  # the spammer first, then the limit
+    assert "wrote 3 workers to" in result.stdout
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows[0]["worker"] == "w2" and sorted(r["worker"] for r in rows) == ["w0", "w1", "w2"]  # all, not --limit
+    assert list(rows[0]) == ["worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score",
+                             "gold_labels", "gold_correct", "mean_active_ms"]
+    assert float(rows[0]["upper"]) < float(rows[1]["lower"]) and rows[0]["n_labels"] == "12"
+    jsonl = tmp_path / "workers.jsonl"
+    assert cli("workers", "Pets", "--sort", "name", "--out", jsonl, db=seeded["db"]).exit_code == 0
+    assert [json.loads(line)["worker"] for line in jsonl.read_text().splitlines()] == ["w0", "w1", "w2"]
+    bad = cli("workers", "Pets", "--sort", "speed", db=seeded["db"])
+    assert bad.exit_code == 2 and "--sort must be one of" in bad.stderr
+    bad = cli("workers", "Pets", "--out", tmp_path / "w.txt", db=seeded["db"])
+    assert bad.exit_code == 2 and "w.txt" in bad.stderr and not (tmp_path / "w.txt").exists()
+
+
 def test_aggregate_scores_the_method_against_gold_without_truth(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     engine = make_engine(seeded["db"])
     admin = users.first_admin(engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -89,12 +90,36 @@ def summary_lines(engine: Any, actor: Any, project_id: int, method: str = "auto"
     return lines
 
 
+WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score", "gold_labels",
+                  "gold_correct", "mean_active_ms")
+SORTS = {"labels": lambda w: -w["n_labels"], "accuracy": lambda w: _missing_last(w["accuracy"]),
+         "spammer": lambda w: _missing_last(w["spammer_score"]), "name": lambda w: w["username"]}
+
+
+def _missing_last(value: float | None) -> tuple[bool, float]:
+    return value is None, value or 0.0
+
+
 @handle_errors
-def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOption = 0, db: DbOption = None) -> None:
+def workers(
+    project: ProjectArg,
+    method: MethodOption = "auto",
+    limit: LimitOption = 0,
+    sort: Annotated[str | None, typer.Option(
+        "--sort", help="labels (most first), accuracy or spammer (lowest first: the workers to look at), name.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", dir_okay=False, help="Also write every worker's figures to this .csv or .jsonl.")] = None,
+    db: DbOption = None,
+) -> None:
     """Show each worker's label count, estimated accuracy with its credible interval, spammer score, gold
     record and active time, and the crowd's agreement."""
-    from truthline.services import dashboard
+    from truthline.errors import Invalid
+    from truthline.services import crowdfile, dashboard
 
+    if sort is not None and sort not in SORTS:
+        raise Invalid(f"--sort must be one of: {', '.join(SORTS)}; got {sort!r}", field="sort")
+    if out is not None:
+        crowdfile.output_format(out)  # a bad name fails before the work
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
@@ -102,6 +127,11 @@ def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOpti
     if not report["workers"]:
         console.print(f"Project #{proj.id} has no labels yet.")
         return
+    if sort is not None:
+        report["workers"].sort(key=SORTS[sort])
+    if out is not None:
+        rows = [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in report["workers"]]
+        crowdfile.write_rows(out, WORKER_COLUMNS, rows)
     table = Table(title=f"Workers · project #{proj.id} · method {method}")
     table.add_column("worker")
     table.add_column("labels", justify="right")
@@ -120,6 +150,8 @@ def workers(project: ProjectArg, method: MethodOption = "auto", limit: LimitOpti
     if report["models"]:
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
         console.print(f"auto blended: {used}", highlight=False)
+    if out is not None:
+        console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
