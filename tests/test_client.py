@@ -110,6 +110,7 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
     assert tl.summary(pid)["progress"]["items"] == 4
     quality = tl.quality(pid, method="ds")
     assert quality["method"] == "ds" and {w["username"] for w in quality["workers"]} == set(names)
+    assert tl.workers(pid, method="ds") == quality["workers"]  # one figure per worker on every surface
     out = io.BytesIO()
     assert tl.export(pid, out, fmt="jsonl", method="mv") == len(out.getvalue())
     exported = [json.loads(line) for line in out.getvalue().splitlines()]

@@ -210,6 +210,8 @@ class Client:
         return list(data["results"])  # the body is {"project_id", "method", "results": [...]}
 
     def workers(self, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
+        """Each worker's label count, accuracy with its credible interval (lower, upper), spammer score,
+        gold record and mean active time: quality()'s table without the agreement metrics."""
         return list(self._json("GET", f"/projects/{project_id}/workers", params={"method": method})["workers"])
 
     def quality(self, project_id: int, method: str = "auto") -> dict[str, Any]:
