@@ -133,6 +133,11 @@ def test_aggregate_and_workers_show_ds_and_accuracy_against_truth(cli: Cli, seed
 
 
 def test_workers_sorts_and_writes_the_table(cli: Cli, seeded: dict, tmp_path: Path) -> None:
+    empty = tmp_path / "none.csv"
+    result = cli("workers", "Pets", "--out", empty, db=seeded["db"])
+    assert result.exit_code == 0 and "no labels yet" in result.stdout
+    assert empty.read_text().splitlines() == ["worker,user_id,n_labels,accuracy,lower,upper,spammer_score,gold_labels,"
+                                              "gold_correct,mean_active_ms"]
     label_all(seeded["db"], seeded["pid"])
     out = tmp_path / "workers.csv"
     result = cli("workers", "Pets", "--sort", "spammer", "--limit", "1", "--out", out, db=seeded["db"])

@@ -124,14 +124,14 @@ def workers(
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     report = dashboard.quality_report(engine, actor, proj.id, method)  # the manager page's figures
+    if sort is not None:
+        report["workers"].sort(key=SORTS[sort])
+    if out is not None:  # header only while nobody has labelled: scripts get the same file shape
+        rows = [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in report["workers"]]
+        crowdfile.write_rows(out, WORKER_COLUMNS, rows)
     if not report["workers"]:
         console.print(f"Project #{proj.id} has no labels yet.")
         return
-    if sort is not None:
-        report["workers"].sort(key=SORTS[sort])
-    if out is not None:
-        rows = [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in report["workers"]]
-        crowdfile.write_rows(out, WORKER_COLUMNS, rows)
     table = Table(title=f"Workers · project #{proj.id} · method {method}")
     table.add_column("worker")
     table.add_column("labels", justify="right")
