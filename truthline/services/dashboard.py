@@ -51,6 +51,11 @@ def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
     return crowd, {i: index[g] for i, g in data.gold.items() if g in index}
 
 
+def _crowd(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
+    """`_categorical`, built once per loaded label set (inference and agreement both need it)."""
+    return data.memo(("categorical",), lambda: _categorical(data))
+
+
 def _accuracy_vs_truth(data: ProjectLabels, answers: np.ndarray) -> float | None:
     """How often the method's answer equals the hidden evaluation truth, over labeled items that have one."""
     names = list(data.project.config["labels"])
@@ -86,7 +91,7 @@ def _check(method: str) -> None:
 def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
     """(aggregate, worker stats) from one run of `method`, memoized on `data`."""
     def compute() -> tuple[Any, Any]:
-        crowd, known = _categorical(data)
+        crowd, known = _crowd(data)
         agg = aggregate(crowd, method=method, known=known or None)
         return agg, worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
 
@@ -99,7 +104,7 @@ def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
 def _agreement(data: ProjectLabels) -> dict[str, float | None]:
     """Krippendorff's alpha and Fleiss' kappa: the same for every method, so memoized apart."""
     def compute() -> dict[str, float | None]:
-        crowd, _ = _categorical(data)
+        crowd, _ = _crowd(data)
         return {
             "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
             "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
