@@ -163,9 +163,9 @@ def fit(
 
 def _class_sums(z: np.ndarray, col_class: np.ndarray, k: int) -> np.ndarray:
     """(n, C) responsibilities over live columns (sorted by class) -> (n, K) class posteriors."""
-    present, starts = np.unique(col_class, return_index=True)
     out = np.zeros((z.shape[0], k))
-    out[:, present] = np.add.reduceat(z, starts, axis=1)
+    for j, cls in enumerate(col_class.tolist()):  # column adds: n-long loops (reduceat runs one per row)
+        out[:, cls] += z[:, j]
     return out
 
 
