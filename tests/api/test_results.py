@@ -67,6 +67,17 @@ def test_workers_and_summary(manager: Any, root: Any, labeled: int) -> None:
     assert r.status_code == 200 and isinstance(r.json(), dict)
 
 
+def test_workers_as_a_csv_file(manager: Any, labeled: int, assert_error: Any) -> None:
+    r = manager.get(f"/projects/{labeled}/workers", params={"method": "ds", "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == f'attachment; filename="project-{labeled}-workers.csv"'
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    want = manager.get(f"/projects/{labeled}/workers", params={"method": "ds"}).json()["workers"]
+    assert [(row["worker"], int(row["n_labels"]), float(row["lower"])) for row in rows] == [
+        (w["username"], w["n_labels"], w["lower"]) for w in want]  # the JSON table, as a file
+    assert_error(manager.get(f"/projects/{labeled}/workers", params={"format": "xml"}), 422, field="format")
+
+
 def test_quality_report(manager: Any, labeled: int) -> None:
     r = manager.get(f"/projects/{labeled}/quality")
     assert r.status_code == 200, r.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
@@ -144,6 +146,13 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     rows = [json.loads(line) for line in r.text.splitlines()]
     assert sorted(tuple(sorted(row["probabilities"].items())) for row in rows if row["probabilities"]) == [
         (("bird", 0.0), ("cat", 0.0), ("dog", 1.0)), (("bird", 0.0), ("cat", 1.0), ("dog", 0.0))]
+    link = re.search(r'id="workers-csv" href="([^"]+)"', html)
+    assert link is not None, html
+    r = login("manager").get(link.group(1).replace("&amp;", "&"))  # the workers table as a file
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    table = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(w["worker"], w["n_labels"], w["gold_correct"]) for w in table] == [("ann", "2", "1")]
     auto = login("manager").get(f"/projects/{site.project_id}/manage").text  # the default method
     assert re.search(r'id="auto-models".*1</span>.*model chosen by auto<br>pooled 100', auto), auto  # 2 labels
 

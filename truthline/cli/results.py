@@ -90,8 +90,6 @@ def summary_lines(engine: Any, actor: Any, project_id: int, method: str = "auto"
     return lines
 
 
-WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score", "gold_labels",
-                  "gold_correct", "mean_active_ms")
 SORTS = {"labels": lambda w: -w["n_labels"], "accuracy": lambda w: _missing_last(w["accuracy"]),
          "spammer": lambda w: _missing_last(w["spammer_score"]), "name": lambda w: w["username"]}
 
@@ -127,8 +125,7 @@ def workers(
     if sort is not None:
         report["workers"].sort(key=SORTS[sort])
     if out is not None:  # header only while nobody has labelled: scripts get the same file shape
-        rows = [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in report["workers"]]
-        crowdfile.write_rows(out, WORKER_COLUMNS, rows)
+        crowdfile.write_rows(out, dashboard.WORKER_COLUMNS, dashboard.worker_file_rows(report["workers"]))
     if not report["workers"]:
         console.print(f"Project #{proj.id} has no labels yet.")
         return

@@ -30,7 +30,7 @@ from truthline.errors import Invalid
 from truthline.quality import Aggregate, CrowdLabels, QualityInputError, aggregate
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
-from truthline.services.text import formula_safe
+from truthline.services.text import csv_text
 
 # accepted column names, first match wins
 ITEM = ("item", "task", "item_id", "external_id")
@@ -467,9 +467,7 @@ def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     fmt = output_format(path, field)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if fmt == "csv":
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            writer.writerows([formula_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
+            fh.write(csv_text(columns, rows))
         else:
             for row in rows:
                 fh.write(json.dumps(dict(zip(columns, row))) + "\n")

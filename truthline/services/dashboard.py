@@ -126,6 +126,15 @@ def _workers(engine: Engine, data: ProjectLabels, stats: Any) -> list[dict[str, 
     ]
 
 
+WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score", "gold_labels",
+                  "gold_correct", "mean_active_ms")
+
+
+def worker_file_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
+    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files)."""
+    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in workers]
+
+
 def workers_table(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
     """Per worker: {user_id, username, n_labels, accuracy, lower, upper, spammer_score, gold_labels,
     gold_correct, mean_active_ms}: the table `quality_report` gives, without the agreement metrics.

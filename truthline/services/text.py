@@ -5,6 +5,9 @@ CSV cells a spreadsheet would run as a formula."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -50,3 +53,12 @@ def formula_safe(value: str) -> str:
         return value
     except ValueError:
         return "'" + value
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Header and rows as CSV text, text cells defused for spreadsheets (`formula_safe`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    writer.writerows([formula_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
+    return buf.getvalue()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from truthline.services import dashboard
 from truthline.services import results as service
+from truthline.services.text import csv_text
 
 from ..deps import ProjectId, current_user, get_engine, method_param
 from ..schemas import QualityOut, ResultsOut, SummaryOut, WorkersOut
@@ -28,12 +29,20 @@ def item_results(
     return {"project_id": project_id, "method": method, "results": rows}
 
 
-@router.get("/projects/{project_id}/workers", response_model=WorkersOut, summary="Each worker's accuracy interval, spammer score and "
-            "gold record")
+@router.get("/projects/{project_id}/workers", response_model=WorkersOut,
+            responses={200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv a CSV file"}},
+            summary="Each worker's accuracy interval, spammer score and gold record")
 def worker_stats(
-    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param),
+    format: Literal["json", "csv"] = Query("json", description="csv: a file to download (text cells defused "
+                                           "for spreadsheets)."),
+    engine: Any = Depends(get_engine),
 ) -> Any:
     rows = dashboard.workers_table(engine, user, project_id, method=method)
+    if format == "csv":
+        text = csv_text(dashboard.WORKER_COLUMNS, dashboard.worker_file_rows(rows))
+        headers = {"Content-Disposition": f'attachment; filename="project-{project_id}-workers.csv"'}
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     return {"project_id": project_id, "method": method, "workers": rows}
 
 
