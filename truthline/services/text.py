@@ -1,7 +1,8 @@
 """Checks for values that cannot be stored or served back: NUL characters (PostgreSQL text refuses them),
 lone UTF-16 surrogates (valid in JSON escapes, not encodable as UTF-8), and JSON nested too deep to send
-(pydantic's serializer stops at 255 levels, so such an item would fail every `next` that leased it); and
-CSV cells a spreadsheet would run as a formula."""
+(pydantic's serializer stops at 255 levels, so such an item would fail every `next` that leased it). And
+for values served as CSV: cells a spreadsheet would run as a formula are defused (`formula_safe`,
+`csv_text`, used by every CSV the project writes)."""
 
 from __future__ import annotations
 
