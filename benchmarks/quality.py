@@ -115,8 +115,13 @@ def run_truthline(s: LabelSet, repeats: int, methods: dict = TL_METHODS) -> dict
             agg = aggregate(data, method, **opts)
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
+        known = s.truth >= 0
+        post = agg.posteriors[known]
         out[name] = {"answers": agg.answers, "seconds": float(min(times)), "cpu_seconds": float(min(cpu)),
-                     "iterations": agg.iterations}
+                     "iterations": agg.iterations, "confidence": post.max(axis=1),
+                     "right": agg.answers[known] == s.truth[known],
+                     "p_truth": post[np.arange(len(post)), s.truth[known]],
+                     "temperature": float(agg.worker_params.get("temperature", [1.0])[0])}
         print(f"  truthline {s.name} {name}: {min(times):.3f}s", file=sys.stderr, flush=True)
     return out
 
@@ -131,6 +136,42 @@ def balanced_accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
     a method gains nothing by leaning toward the majority class."""
     answers = np.asarray(answers)
     return float(np.mean([(answers[truth == c] == c).mean() for c in np.unique(truth[truth >= 0])]))
+
+
+def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: over 10 equal bins of confidence, the share of items in each times the
+    gap between its mean confidence and its accuracy (0: answers given with confidence p are right a
+    share p of the time)."""
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = [abs(confidence[which == b].mean() - right[which == b].mean()) * (which == b).mean()
+            for b in range(bins) if (which == b).any()]
+    return float(np.sum(gaps))
+
+
+def render_calibration(names: list[str], real: list[str], tl: dict) -> list[str]:
+    """How honest each method's confidence is, on the items with truth: calibration error and log loss."""
+    rows = [*TL_METHODS, "auto_untempered"]
+    labels = {"auto_untempered": "tl:auto, untempered (calibrate=False)"}
+    head = "| method | " + " | ".join(names) + " | mean (real sets) |"
+    out = ["", "## Confidence: do the probabilities mean what they say?", "",
+           "Each method's posterior on the items with truth. Models that take workers' errors as independent",
+           "count ten workers who share a blind spot as ten witnesses and grow too sure; `auto` tempers its",
+           "posteriors (raises them to a power tau <= 1 and renormalizes) by the tau that best predicts held-out",
+           "labels, which leaves every answer as it was (docs/quality.md, \"Confidence\").", ""]
+    out += ["Temperature `auto` chose: " + ", ".join(f"{n} {tl[n]['auto']['temperature']:.2f}" for n in names) + "."]
+    for title, score in (
+        ("Expected calibration error (10 bins of confidence; 0 = right as often as it says)",
+         lambda r: calibration_error(r["confidence"], r["right"])),
+        ("Log loss of the truth (mean -ln P(true class); lower is better)",
+         lambda r: float(-np.log(np.clip(r["p_truth"], 1e-12, 1.0)).mean())),
+    ):
+        out += ["", f"### {title}", "", head, "|" + "---|" * (len(names) + 2)]
+        for m in rows:
+            vals = [score(tl[n][m]) for n in names]
+            real_vals = [v for n, v in zip(names, vals) if n in real]
+            mean = f"{np.mean(real_vals):.4f}" if real_vals else "–"
+            out.append(f"| {labels.get(m, 'tl:' + m)} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {mean} |")
+    return out
 
 
 def _score_rows(names: list[str], real: list[str], truth: dict, rows: list, score: Callable) -> list[str]:
@@ -171,6 +212,7 @@ def render(sets: list[LabelSet], tl: dict, ck: dict, repeats: int = 3, ebcc: dic
               "Where one class dominates (ZC_in: 78% negatives), accuracy rewards leaning toward it; this does not.",
               "", head, "|" + "---|" * (len(names) + 2)]
     lines += _score_rows(names, real, truth, rows, balanced_accuracy)
+    lines += render_calibration(names, real, tl)
     lines += ["", f"## Seconds (fit only; best of {repeats} runs for Truthline, of {max(repeats - 1, 1)} for crowd-kit on synthetic, else 1 run)", "", head.replace(" mean (real sets) |", ""),
               "|" + "---|" * (len(names) + 1)]
     for m in TL_METHODS:
@@ -322,6 +364,26 @@ def render_regimes(sets: list[LabelSet], tl: dict, ck: dict) -> str:
     return "\n".join(lines)
 
 
+def render_regime_confidence(sets: list[LabelSet], tl: dict, untempered: dict) -> str:
+    """auto's temperature and calibration error, with and without tempering, per kind of synthetic crowd
+    (means over seeds)."""
+    names = list(dict.fromkeys(s.name.split("#")[0] for s in sets))
+    runs = {n: [s.name for s in sets if s.name.split("#")[0] == n] for n in names}
+
+    def mean(n: str, get: Callable[[str], float]) -> str:
+        return f"{np.mean([get(k) for k in runs[n]]):.3f}"
+
+    lines = ["### `auto`'s confidence on the synthetic crowds", "",
+             f"Means over {len(runs[names[0]])} seed(s); calibration error as in \"Confidence\" above.", "",
+             "| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1),
+             "| temperature | " + " | ".join(mean(n, lambda k: tl[k]["auto"]["temperature"]) for n in names) + " |"]
+    for label, runs_of in (("calibration error, untempered", untempered), ("calibration error, auto", tl)):
+        key = "auto_untempered" if runs_of is untempered else "auto"
+        lines.append(f"| {label} | " + " | ".join(
+            mean(n, lambda k: calibration_error(runs_of[k][key]["confidence"], runs_of[k][key]["right"])) for n in names) + " |")
+    return "\n".join(lines + [""])
+
+
 def bench_wide(sets: list[LabelSet]) -> str:
     """`auto` on crowds with many classes or workers: its seconds against one Dawid-Skene fit, and which
     candidate models it tried (BCC and EBCC are left out where their fits would take tens of seconds)."""
@@ -412,12 +474,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"note: {args.crowdkit_python} missing; crowd-kit columns skipped "
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
+    for s in sets:  # the same auto without its tempering, for the confidence tables
+        tl[s.name].update(run_truthline(s, 1, {"auto_untempered": ("auto", {"calibrate": False})}))
     text = render(sets, tl, ck, args.repeats, published_ebcc(args.datasets))
     if skipped:
         text += "\n## Sets skipped\n\n" + "\n".join(skipped) + "\n"
     if crowds:
         no_ml = {m: v for m, v in TL_METHODS.items() if m != "ds_ml"}
-        text += render_regimes(crowds, {s.name: run_truthline(s, 1, no_ml) for s in crowds}, ck)
+        tl_crowds = {s.name: run_truthline(s, 1, no_ml) for s in crowds}
+        untempered = {s.name: run_truthline(s, 1, {"auto_untempered": ("auto", {"calibrate": False})}) for s in crowds}
+        text += render_regimes(crowds, tl_crowds, ck) + render_regime_confidence(crowds, tl_crowds, untempered)
     if not args.no_wide:
         text += bench_wide(wide_crowds())
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -85,11 +85,12 @@ def test_quality_report(manager: Any, labeled: int) -> None:
     assert body["method"] == "auto" and body["level"] == 0.95
     assert set(body["agreement"]) == {"krippendorff_alpha", "fleiss_kappa"}
     assert body["models"] and abs(sum(body["models"].values()) - 1) < 1e-3
+    assert 0.1 <= body["temperature"] <= 1.0  # auto says how it tempered its posteriors
     workers = {w["username"]: w for w in body["workers"]}
     assert set(workers) == {"ann", "ann2"}
     assert all(w["lower"] <= w["accuracy"] <= w["upper"] and w["n_labels"] == 4 for w in workers.values())
     ds = manager.get(f"/projects/{labeled}/quality", params={"method": "ds"}).json()
-    assert ds["method"] == "ds" and ds["models"] == {}
+    assert ds["method"] == "ds" and ds["models"] == {} and ds["temperature"] is None
 
 
 def test_typed_reports_keep_every_field(manager: Any, labeled: int, engine: Any, world: Any) -> None:

@@ -213,3 +213,34 @@ def test_wide_crowds_table_names_the_models_auto_tried(quality: ModuleType, monk
     assert cells[7] == "pooled, one_coin, ds, mace, ebcc"  # bcc left out: one cell over the limit
     assert set(cells[8].split(", ")) <= set(cells[7].split(", ")) and cells[8]
     assert 0.5 < float(cells[5]) <= 1.0
+
+
+def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy(quality: ModuleType) -> None:
+    confidence = np.array([0.95] * 10 + [0.65] * 10)
+    right = np.array([True] * 9 + [False] + [True] * 5 + [False] * 5)  # 90% right at 0.95, 50% at 0.65
+    assert quality.calibration_error(confidence, right) == pytest.approx(0.5 * 0.05 + 0.5 * 0.15)
+    assert quality.calibration_error(np.array([1.0, 1.0]), np.array([True, True])) == 0.0  # 1.0 is in the top bin
+
+
+def test_confidence_section_compares_auto_with_and_without_tempering(quality: ModuleType, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 200)
+    hard = rng.random(200) < 0.3  # everyone guesses on these: the models grow too sure of them
+    answers = [(f"i{i}", f"w{w}", str(truth[i] if rng.random() < (0.5 if hard[i] else 0.8) else 1 - truth[i]))
+               for i in range(200) for w in rng.choice(12, 8, replace=False)]
+    _write_set(tmp_path, "guesses", answers, [(f"i{i}", str(t)) for i, t in enumerate(truth)])
+    out = tmp_path / "table.md"
+    quality.main(["--datasets", str(tmp_path), "--out", str(out), "--no-crowdkit", "--no-synthetic",
+                  "--no-regimes", "--no-wide", "--repeats", "1"])
+    text = out.read_text()
+    section = text.split("## Confidence")[1].split("## Seconds")[0]
+    tau = float(section.split("Temperature `auto` chose: guesses ")[1].split(".\n")[0])
+    assert tau < 1
+    ece, loss = section.split("### ")[1:3]
+    assert "Expected calibration error" in ece and "Log loss of the truth" in loss
+
+    def cell(table: str, row: str) -> float:
+        return float(next(line for line in table.splitlines() if line.startswith(f"| {row} |")).split("|")[2])
+
+    for table in (ece, loss):  # tempering made auto's confidence more honest on this crowd
+        assert cell(table, "tl:auto") < cell(table, "tl:auto, untempered (calibrate=False)")

@@ -90,7 +90,8 @@ def test_infer_on_a_real_data_set_matches_the_library(cli: Cli, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert f"accuracy against --truth: {expected:.4f} over {int(known.sum()):,} items" in result.output
     assert np.isclose(expected, 0.78, atol=0.02)
-    assert "auto chose: ebcc 1.00" in result.output  # one model: "chose", not "blended"
+    tau = float(aggregate(data, "auto").worker_params["temperature"][0])
+    assert tau < 1 and f"auto chose: ebcc 1.00; confidences tempered (τ {tau:.2f})" in result.output  # one model: "chose"
 
 
 def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
@@ -157,3 +158,23 @@ def test_infer_multilabel_kind_takes_a_method(cli: Cli, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [r["answer"] for r in rows] == ["blue|red"] * 3
     assert cli("infer", labels, "--kind", "multilabel", "--gold", labels).exit_code == 2
+
+
+def test_infer_says_when_auto_tempered_its_confidence(cli: Cli, tmp_path: Path) -> None:
+    from tests.quality.crowd_data import hard_items
+    from truthline.quality import aggregate
+
+    crowd, _ = hard_items()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\n" + "".join(
+        f"q{i},w{w},{'yes' if k else 'no'}\n"
+        for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist())))
+    out = tmp_path / "answers.jsonl"
+    result = cli("infer", labels, "--out", out)
+    assert result.exit_code == 0, result.output
+    tau = float(aggregate(crowd, "auto").worker_params["temperature"][0])
+    assert tau < 1 and f"confidences tempered (τ {tau:.2f})" in result.output
+    confidence = np.array([json.loads(line)["confidence"] for line in out.read_text().splitlines()])
+    untempered = aggregate(crowd, "auto", calibrate=False).confidence
+    assert confidence.mean() < untempered.mean() - 0.02  # the file carries the tempered confidence
+    assert "confidences tempered" not in cli("infer", labels, "--method", "ds").output

@@ -94,3 +94,17 @@ def shared_errors(n_items: int = 2000, n_workers: int = 30, per_item: int = 5, s
     s = draw(np.random.default_rng(seed), "shared-errors", n_items, n_workers, per_item)
     data = CrowdLabels.from_arrays(s.items, s.workers, s.labels, n_items=n_items, n_workers=n_workers, n_classes=2)
     return data, s.truth
+
+
+def hard_items(seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
+    """10 labels per item from workers 80% right, except on the 30% hard items, where everyone guesses:
+    the models count ten guesses as ten independent witnesses and grow too sure of those items."""
+    rng = np.random.default_rng(seed)
+    n, n_workers, per = 600, 20, 10
+    truth = rng.integers(0, 2, n)
+    hard = rng.random(n) < 0.3
+    items = np.repeat(np.arange(n), per)
+    workers = np.concatenate([rng.choice(n_workers, per, replace=False) for _ in range(n)])
+    right = rng.random(len(items)) < np.where(hard[items], 0.5, 0.8)
+    labels = np.where(right, truth[items], 1 - truth[items])
+    return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth

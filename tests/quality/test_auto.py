@@ -7,7 +7,7 @@ import pytest
 
 from truthline.quality import CrowdLabels, QualityInputError, aggregate, auto
 
-from crowd_data import SET_NAMES, load_set, shared_errors, simulate
+from crowd_data import SET_NAMES, assert_distributions, hard_items, load_set, shared_errors, simulate
 
 # Best crowd-kit 1.4.2 method per set, accuracy over items with truth (shared/datasets/README.md).
 BEST_CROWDKIT = {"D_Product": 0.940, "S_Dog": 0.843, "S_Rel": 0.617, "rte": 0.928, "web": 0.830, "ZC_in": 0.793}
@@ -185,3 +185,64 @@ def test_repeated_identical_answers_count_once() -> None:
         np.concatenate([data.labels, data.labels[again]]), n_items=data.n_items, n_workers=data.n_workers, n_classes=3,
     )
     np.testing.assert_array_equal(auto.fit(doubled).posteriors, auto.fit(data).posteriors)
+
+
+def test_temper_keeps_answers_and_exact_zeros_and_spreads_confidence() -> None:
+    post = np.array([[0.9, 0.1, 0.0], [0.2, 0.5, 0.3], [1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
+    soft = auto.temper(post, 0.5)
+    assert_distributions(soft, 4, 3)
+    np.testing.assert_array_equal(soft.argmax(axis=1), post.argmax(axis=1))
+    assert soft[0, 2] == 0.0 and soft[3].tolist() == [0.0, 1.0, 0.0]  # gold stays certain
+    assert soft[0, 0] < 0.9 and soft[1, 1] < 0.5
+    np.testing.assert_allclose(soft[0, :2], np.sqrt([0.9, 0.1]) / np.sqrt([0.9, 0.1]).sum())
+    np.testing.assert_allclose(soft[2], 1 / 3)
+    assert auto.temper(post, 1.0) is post
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_calibration_tempers_overconfident_posteriors_without_changing_answers(seed: int) -> None:
+    data, truth = hard_items(seed)
+    raw, calibrated = auto.fit(data, calibrate=False), auto.fit(data)
+    assert raw.worker_params["temperature"].tolist() == [1.0]
+    tau = float(calibrated.worker_params["temperature"][0])
+    assert tau <= 0.8
+    np.testing.assert_array_equal(calibrated.answers, raw.answers)
+    np.testing.assert_allclose(calibrated.posteriors, auto.temper(raw.posteriors, tau))
+    accuracy = (raw.answers == truth).mean()
+    over_raw, over_calibrated = raw.confidence.mean() - accuracy, calibrated.confidence.mean() - accuracy
+    assert over_raw > 0.05 and 0 <= over_calibrated < over_raw * 0.7
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_calibration_leaves_a_crowd_that_fits_the_model_nearly_alone(seed: int) -> None:
+    # independent one-coin workers: the models' own assumptions hold, so confidences need no tempering
+    data, _ = simulate(n_items=1000, n_workers=20, k=3, seed=seed)
+    assert auto.fit(data).worker_params["temperature"][0] >= 0.9
+
+
+def test_calibration_keeps_gold_items_certain() -> None:
+    data, truth = hard_items(0)
+    known = {i: int(truth[i]) for i in range(0, 600, 10)}
+    r = auto.fit(data, known)
+    assert r.worker_params["temperature"][0] < 1.0
+    rows = r.posteriors[list(known)]
+    np.testing.assert_array_equal(rows.argmax(axis=1), list(known.values()))
+    assert np.all(rows.max(axis=1) == 1.0)
+
+
+def test_folds_must_be_positive() -> None:
+    data, _ = simulate(n_items=20, n_workers=6, k=2)
+    with pytest.raises(QualityInputError, match="folds"):
+        auto.fit(data, folds=0)
+
+
+def test_temperature_is_fitted_on_a_bounded_sample_of_held_out_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = hard_items(0)  # 6,000 labels: 4 folds of 600 held out
+    held = auto.heldout(data)
+    assert all(len(p) == 2400 for p in held.probs.values())
+    assert all(p.shape == (2400, 2) for p in held.posteriors.values())  # all of them: within 200k cells
+    monkeypatch.setattr(auto, "TEMPERATURE_CELLS", 400)  # 200 rows: 50 a fold
+    small = auto.heldout(data)
+    assert all(p.shape == j.shape == (200, 2) for p, j in zip(small.posteriors.values(), small.joints.values()))
+    np.testing.assert_allclose(small.joints["ds"].sum(axis=1), held.probs["ds"].reshape(4, 600)[:, ::12].ravel())
+    assert auto.fit(data).worker_params["temperature"][0] < 0.8

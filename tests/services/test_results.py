@@ -174,7 +174,9 @@ def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, ad
     assert again["agreement"]["fleiss_kappa"] != 99.0 and again["workers"][0]["accuracy"] >= 0
     data = load_for(engine, admin.user, labelled.id)
     assert data.memo(("worker_quality", "ds"), lambda: None) is not None  # computed once, kept with the labels
-    assert again["models"] == {}  # only auto blends models
-    models = quality_report(engine, admin.user, labelled.id, "auto")["models"]
+    assert again["models"] == {} and again["temperature"] is None  # only auto blends models and tempers
+    report = quality_report(engine, admin.user, labelled.id, "auto")
+    assert 0.1 <= report["temperature"] <= 1.0
+    models = report["models"]
     assert models and set(models) <= {"pooled", "one_coin", "ds", "mace", "bcc", "ebcc"}
     assert abs(sum(models.values()) - 1) < 1e-3

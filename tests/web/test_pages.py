@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 
 from tests.asgi import PortalTransport
+from tests.quality.crowd_data import hard_items
 from tests.web.web_support import PASSWORD, Site, csrf_of
 from truthline.api.app import create_app
-from truthline.services import tasks
+from truthline.services import importing, label_import, projects, tasks
 from truthline.settings import Settings
 
 Login = Callable[[str], httpx.Client]
@@ -155,6 +156,25 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     assert [(w["worker"], w["n_labels"], w["gold_correct"]) for w in table] == [("ann", "2", "1")]
     auto = login("manager").get(f"/projects/{site.project_id}/manage").text  # the default method
     assert re.search(r'id="auto-models".*1</span>.*model chosen by auto<br>pooled 100', auto), auto  # 2 labels
+
+
+def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site: Site) -> None:
+    # everyone guesses on 30% of the items: auto's models grow too sure there, and it tempers them
+    crowd, _ = hard_items()
+    pid = projects.create_project(site.engine, site.manager, {"name": "Hard", "task_type": "classification",
+                                                                "labels": ["no", "yes"], "overlap": 10}).id
+    importing.import_items(site.engine, site.manager, pid,
+                           ((i + 1, {"external_id": f"h{i}", "data": {"text": f"h{i}"}}) for i in range(crowd.n_items)))
+    rows = ({"external_id": f"h{i}", "worker": f"w{w}", "answer": ["no", "yes"][k]}
+            for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist()))
+    label_import.import_annotations(site.engine, site.admin, pid, enumerate(rows, start=1), create_workers=True)
+    manager = login("manager")
+    tau = manager.get(f"/api/v1/projects/{pid}/quality").json()["temperature"]
+    assert 0.1 <= tau <= 0.8
+    html = manager.get(f"/projects/{pid}/manage").text
+    assert 'id="auto-temperature"' in html and f"confidence tempered: τ {tau:.2f}" in html
+    assert manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "ds"}).json()["temperature"] is None
+    assert 'id="auto-temperature"' not in manager.get(f"/projects/{pid}/manage?method=ds").text
 
 
 def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:

@@ -253,6 +253,11 @@ class QualityOut(BaseModel):
     level: float = Field(description="Credibility of the workers' intervals.")
     accuracy_vs_truth: float | None = Field(description="Share right among labelled items with hidden truth.")
     models: dict[str, float] = Field(description="The models `auto` blended and their weights (empty otherwise).")
+    temperature: float | None = Field(
+        default=None,
+        description="`auto` raises its posteriors to this power (then renormalizes) so that their confidence matches "
+                    "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods.",
+    )
     workers: list[WorkerQuality]
 
 

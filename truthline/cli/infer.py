@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .context import console, handle_errors
-from .results import LimitOption, MethodOption, cell_text
+from .results import LimitOption, MethodOption, cell_text, tempered
 
 FileArg = Annotated[Path, typer.Argument(help="Labels: .csv (header item,worker,label), .jsonl or .parquet.",
                                          exists=True, dir_okay=False, readable=True)]
@@ -97,7 +97,8 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
                           highlight=False, soft_wrap=True)
     if result.model_weights:
         used = [f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0]
-        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}", highlight=False)
+        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{tempered(result.temperature)}",
+                      highlight=False)
     console.print(_distribution(problem.classes, result.answers))
     if result.accuracy is not None:
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",

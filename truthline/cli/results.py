@@ -33,6 +33,11 @@ def cell_text(value: Any, key: str = "") -> str:
     return escape(_text(value, key))
 
 
+def tempered(temperature: float | None) -> str:
+    """"; confidences tempered (τ 0.33)" when auto softened its posteriors, else ""."""
+    return f"; confidences tempered (τ {temperature:.2f})" if temperature is not None and temperature < 1 else ""
+
+
 def _text(value: Any, key: str) -> str:
     if value is None:
         return "–"
@@ -146,7 +151,7 @@ def workers(
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
     if report["models"]:
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
-        console.print(f"auto blended: {used}", highlight=False)
+        console.print(f"auto blended: {used}{tempered(report['temperature'])}", highlight=False)
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 

@@ -188,6 +188,12 @@ def _m_step(
 def predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
     """P(each label in `data` | an EBCC fit made without them): sum over (class, subtype) of the item's
     posterior times the worker's confusion row for it."""
+    return class_predictive(agg, data).sum(axis=1)
+
+
+def class_predictive(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
+    """(labels, classes): P(the item is of class k and gets this label | a fit made without it), summed
+    over k's subtypes."""
     v = agg.worker_params["subtype_confusion"]
     zg = agg.item_params["subtypes"]
-    return np.einsum("nkm,nkm->n", zg[data.items], v[data.workers, :, :, data.labels])
+    return np.einsum("nkm,nkm->nk", zg[data.items], v[data.workers, :, :, data.labels])

@@ -67,6 +67,7 @@ class Inferred:
     accuracy: float | None  # against truth, over items that have one
     n_scored: int
     model_weights: dict[str, float]
+    temperature: float | None  # auto's tempering of its posteriors (None for other methods)
     seconds: float
 
 
@@ -251,6 +252,7 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         accuracy=float(np.mean(scored)) if scored else None,
         n_scored=len(scored),
         model_weights={} if weights is None else {n: round(float(w), 4) for n, w in zip(CANDIDATES, weights)},
+        temperature=float(agg.worker_params["temperature"][0]) if weights is not None else None,
         seconds=seconds,
     )
 

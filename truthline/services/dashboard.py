@@ -152,11 +152,13 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     {"agreement": {"krippendorff_alpha", "fleiss_kappa"}, "level": 0.95,
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
+     "temperature": what `auto` tempered its posteriors by (1 = not at all; None for other methods),
      "workers": workers_table's rows}."""
     _check(method)
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
-                              "accuracy_vs_truth": None, "workers": [], "models": {}}
+                              "accuracy_vs_truth": None, "workers": [], "models": {},
+                              "temperature": None}
     if len(data.labels.answers) == 0:
         return report
     agg, stats = _inference(data, method)
@@ -165,5 +167,6 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
     if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
         report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
+        report["temperature"] = float(agg.worker_params["temperature"][0])
     report["workers"] = _workers(engine, data, stats)
     return report

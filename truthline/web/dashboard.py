@@ -67,6 +67,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "alpha": report["agreement"]["krippendorff_alpha"],
             "kappa": report["agreement"]["fleiss_kappa"],
             "models": report["models"],
+            "temperature": report["temperature"],
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
