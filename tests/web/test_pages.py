@@ -172,7 +172,7 @@ def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site:
     tau = manager.get(f"/api/v1/projects/{pid}/quality").json()["temperature"]
     assert 0.1 <= tau <= 0.8
     html = manager.get(f"/projects/{pid}/manage").text
-    assert 'id="auto-temperature"' in html and f"confidence tempered: τ {tau:.2f}" in html
+    assert 'id="auto-temperature"' in html and f"confidence tempered: τ&nbsp;{tau:.2f}" in html
     assert manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "ds"}).json()["temperature"] is None
     assert 'id="auto-temperature"' not in manager.get(f"/projects/{pid}/manage?method=ds").text
 

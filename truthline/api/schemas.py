@@ -208,7 +208,11 @@ class ItemResult(BaseModel):
     item_id: int
     external_id: str
     answer: Any
-    confidence: float | None
+    confidence: float | None = Field(
+        description="The answer's posterior probability (multilabel: that of its least certain yes/no decision); "
+                    "`auto` tempers it to match held-out labels (the quality report's `temperature`). 1 for gold, "
+                    "null for items nobody labelled."
+    )
     n_labels: int | None = None
     probabilities: dict[str, float] | None = None  # only when asked for (?probabilities=true)
 
