@@ -44,6 +44,7 @@ from quality_data import (  # noqa: E402, F401 (WIDE: for the tests)
 )
 
 from truthline.quality import CrowdLabels, aggregate, auto  # noqa: E402
+from truthline.quality.workers import worker_stats  # noqa: E402
 
 RESULTS = HERE / "results" / "quality.md"
 CACHE = Path(os.environ.get("TRUTHLINE_BENCH_CACHE", Path.home() / ".cache" / "truthline-bench"))
@@ -121,7 +122,8 @@ def run_truthline(s: LabelSet, repeats: int, methods: dict = TL_METHODS) -> dict
                      "iterations": agg.iterations, "confidence": post.max(axis=1),
                      "right": agg.answers[known] == s.truth[known],
                      "p_truth": post[np.arange(len(post)), s.truth[known]],
-                     "temperature": float(agg.worker_params.get("temperature", [1.0])[0])}
+                     "temperature": float(agg.worker_params.get("temperature", [1.0])[0]),
+                     "worker_error": worker_accuracy_error(data, agg.posteriors, s.truth)}
         print(f"  truthline {s.name} {name}: {min(times):.3f}s", file=sys.stderr, flush=True)
     return out
 
@@ -136,6 +138,19 @@ def balanced_accuracy(answers: np.ndarray, truth: np.ndarray) -> float:
     a method gains nothing by leaning toward the majority class."""
     answers = np.asarray(answers)
     return float(np.mean([(answers[truth == c] == c).mean() for c in np.unique(truth[truth >= 0])]))
+
+
+def worker_accuracy_error(data: CrowdLabels, posteriors: np.ndarray, truth: np.ndarray, min_labels: int = 20) -> float:
+    """Mean absolute gap between a worker's accuracy in the workers table (scored against `posteriors`,
+    truth unseen) and its share right on the items with truth, over workers with `min_labels`+ such labels."""
+    has = truth[data.items] >= 0
+    n = np.bincount(data.workers[has], minlength=data.n_workers)
+    right = np.bincount(data.workers[has], weights=data.labels[has] == truth[data.items[has]], minlength=data.n_workers)
+    judged = n >= min_labels
+    if not judged.any():
+        return float("nan")
+    estimate = worker_stats(data, posteriors).accuracy
+    return float(np.abs(estimate[judged] - right[judged] / n[judged]).mean())
 
 
 def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
@@ -164,13 +179,17 @@ def render_calibration(names: list[str], real: list[str], tl: dict) -> list[str]
          lambda r: calibration_error(r["confidence"], r["right"])),
         ("Log loss of the truth (mean -ln P(true class); lower is better)",
          lambda r: float(-np.log(np.clip(r["p_truth"], 1e-12, 1.0)).mean())),
+        ("Workers' accuracy: mean absolute error of the workers table (scored against the posteriors, as "
+         "the product does) against each worker's share right on items with truth; workers with 20+ such labels",
+         lambda r: r["worker_error"]),
     ):
         out += ["", f"### {title}", "", head, "|" + "---|" * (len(names) + 2)]
         for m in rows:
-            vals = [score(tl[n][m]) for n in names]
+            vals = [score(tl[n][m]) for n in names]  # NaN: nothing to score on that set
             real_vals = [v for n, v in zip(names, vals) if n in real]
-            mean = f"{np.mean(real_vals):.4f}" if real_vals else "–"
-            out.append(f"| {labels.get(m, 'tl:' + m)} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | {mean} |")
+            mean = f"{np.mean(real_vals):.4f}" if real_vals and np.isfinite(real_vals).all() else "–"
+            cells = [f"{v:.3f}" if np.isfinite(v) else "–" for v in vals]
+            out.append(f"| {labels.get(m, 'tl:' + m)} | " + " | ".join(cells) + f" | {mean} |")
     return out
 
 

@@ -236,11 +236,27 @@ def test_confidence_section_compares_auto_with_and_without_tempering(quality: Mo
     section = text.split("## Confidence")[1].split("## Seconds")[0]
     tau = float(section.split("Temperature `auto` chose: guesses ")[1].split(".\n")[0])
     assert tau < 1
-    ece, loss = section.split("### ")[1:3]
+    ece, loss, workers = section.split("### ")[1:4]
     assert "Expected calibration error" in ece and "Log loss of the truth" in loss
+    assert "Workers' accuracy" in workers and "| tl:auto |" in workers
 
     def cell(table: str, row: str) -> float:
         return float(next(line for line in table.splitlines() if line.startswith(f"| {row} |")).split("|")[2])
 
     for table in (ece, loss):  # tempering made auto's confidence more honest on this crowd
         assert cell(table, "tl:auto") < cell(table, "tl:auto, untempered (calibrate=False)")
+
+
+def test_worker_accuracy_error_compares_the_workers_table_with_the_truth(quality: ModuleType) -> None:
+    from truthline.quality import CrowdLabels
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 100)
+    items = np.repeat(np.arange(100), 3)
+    workers = np.tile([0, 1, 2], 100)
+    right = rng.random(300) < np.array([0.9, 0.75, 0.6])[workers]
+    data = CrowdLabels.from_arrays(items, workers, np.where(right, truth[items], 1 - truth[items]), n_classes=2)
+    knows = np.eye(2)[truth]  # posteriors that are the truth: only the Beta prior's pull is left
+    assert quality.worker_accuracy_error(data, knows, truth) < 0.02
+    assert quality.worker_accuracy_error(data, knows[:, ::-1], truth) > 0.2  # posteriors that are all wrong
+    assert np.isnan(quality.worker_accuracy_error(data, knows, truth, min_labels=101))  # no worker judged
