@@ -66,6 +66,8 @@ CK_REGIMES = ["MV", "Wawa", "OneCoinDS", "DS", "MACE"]
 PAIRS = {
     "mv": "MV", "wmv": "Wawa", "one_coin": "OneCoinDS", "ds": "DS", "ds_ml": "DS100", "glad": "GLAD", "mace": "MACE",
 }
+# the same auto without its tempering, for the confidence tables
+UNTEMPERED = {"auto_untempered": ("auto", {"calibrate": False})}
 # issue #3: auto within this many accuracy points of the best crowd-kit method on every real set
 TARGET_GAP_PT = 0.5
 
@@ -396,10 +398,10 @@ def render_regime_confidence(sets: list[LabelSet], tl: dict, untempered: dict) -
              f"Means over {len(runs[names[0]])} seed(s); calibration error as in \"Confidence\" above.", "",
              "| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1),
              "| temperature | " + " | ".join(mean(n, lambda k: tl[k]["auto"]["temperature"]) for n in names) + " |"]
-    for label, runs_of in (("calibration error, untempered", untempered), ("calibration error, auto", tl)):
-        key = "auto_untempered" if runs_of is untempered else "auto"
+    for label, fits in (("calibration error, untempered", {k: r["auto_untempered"] for k, r in untempered.items()}),
+                        ("calibration error, auto", {k: r["auto"] for k, r in tl.items()})):
         lines.append(f"| {label} | " + " | ".join(
-            mean(n, lambda k: calibration_error(runs_of[k][key]["confidence"], runs_of[k][key]["right"])) for n in names) + " |")
+            mean(n, lambda k: calibration_error(fits[k]["confidence"], fits[k]["right"])) for n in names) + " |")
     return "\n".join(lines + [""])
 
 
@@ -493,15 +495,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"note: {args.crowdkit_python} missing; crowd-kit columns skipped "
                   "(make bench-quality creates it)", file=sys.stderr)
     tl = {s.name: run_truthline(s, args.repeats) for s in sets}
-    for s in sets:  # the same auto without its tempering, for the confidence tables
-        tl[s.name].update(run_truthline(s, 1, {"auto_untempered": ("auto", {"calibrate": False})}))
+    for s in sets:
+        tl[s.name].update(run_truthline(s, 1, UNTEMPERED))
     text = render(sets, tl, ck, args.repeats, published_ebcc(args.datasets))
     if skipped:
         text += "\n## Sets skipped\n\n" + "\n".join(skipped) + "\n"
     if crowds:
         no_ml = {m: v for m, v in TL_METHODS.items() if m != "ds_ml"}
         tl_crowds = {s.name: run_truthline(s, 1, no_ml) for s in crowds}
-        untempered = {s.name: run_truthline(s, 1, {"auto_untempered": ("auto", {"calibrate": False})}) for s in crowds}
+        untempered = {s.name: run_truthline(s, 1, UNTEMPERED) for s in crowds}
         text += render_regimes(crowds, tl_crowds, ck) + render_regime_confidence(crowds, tl_crowds, untempered)
     if not args.no_wide:
         text += bench_wide(wide_crowds())
