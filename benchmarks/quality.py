@@ -43,7 +43,7 @@ from quality_data import (  # noqa: E402, F401 (WIDE: for the tests)
     wide_crowds,
 )
 
-from truthline.quality import CrowdLabels, aggregate, auto  # noqa: E402
+from truthline.quality import CrowdLabels, aggregate, auto, calibration_error  # noqa: E402
 from truthline.quality.workers import worker_stats  # noqa: E402
 
 RESULTS = HERE / "results" / "quality.md"
@@ -153,16 +153,6 @@ def worker_accuracy_error(data: CrowdLabels, posteriors: np.ndarray, truth: np.n
         return float("nan")
     estimate = worker_stats(data, posteriors).accuracy
     return float(np.abs(estimate[judged] - right[judged] / n[judged]).mean())
-
-
-def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error: over 10 equal bins of confidence, the share of items in each times the
-    gap between its mean confidence and its accuracy (0: answers given with confidence p are right a
-    share p of the time)."""
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    gaps = [abs(confidence[which == b].mean() - right[which == b].mean()) * (which == b).mean()
-            for b in range(bins) if (which == b).any()]
-    return float(np.sum(gaps))
 
 
 def render_calibration(names: list[str], real: list[str], tl: dict) -> list[str]:

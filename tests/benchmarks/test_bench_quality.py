@@ -215,13 +215,6 @@ def test_wide_crowds_table_names_the_models_auto_tried(quality: ModuleType, monk
     assert 0.5 < float(cells[5]) <= 1.0
 
 
-def test_calibration_error_is_the_weighted_gap_between_confidence_and_accuracy(quality: ModuleType) -> None:
-    confidence = np.array([0.95] * 10 + [0.65] * 10)
-    right = np.array([True] * 9 + [False] + [True] * 5 + [False] * 5)  # 90% right at 0.95, 50% at 0.65
-    assert quality.calibration_error(confidence, right) == pytest.approx(0.5 * 0.05 + 0.5 * 0.15)
-    assert quality.calibration_error(np.array([1.0, 1.0]), np.array([True, True])) == 0.0  # 1.0 is in the top bin
-
-
 def test_confidence_section_compares_auto_with_and_without_tempering(quality: ModuleType, tmp_path) -> None:
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, 200)

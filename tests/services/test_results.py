@@ -180,3 +180,22 @@ def test_quality_report_is_reused_and_callers_cannot_spoil_it(engine: Engine, ad
     models = report["models"]
     assert models and set(models) <= {"pooled", "one_coin", "ds", "mace", "bcc", "ebcc"}
     assert abs(sum(models.values()) - 1) < 1e-3
+
+
+def test_calibration_is_scored_on_hidden_truth_without_gold(
+    engine: Engine, admin: Any, labelled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from truthline.quality import calibration_error
+    from truthline.services import dashboard
+
+    cal = quality_report(engine, admin.user, labelled.id, "ds")["calibration"]
+    assert cal["items"] == 32  # 40 items with truth, 8 of them gold (clamped certain: they would flatter it)
+    assert sum(b["items"] for b in cal["bins"]) == 32
+    rows = [r for r in item_results(engine, admin.user, labelled.id, method="ds") if int(r["external_id"][1:]) % 5]
+    confidence = np.array([r["confidence"] for r in rows])
+    right = np.array([r["answer"] == LABELS[int(r["external_id"][1:]) % 3] for r in rows])
+    assert cal["error"] == pytest.approx(calibration_error(confidence, right), abs=1e-3)  # the results' confidence
+    monkeypatch.setattr(dashboard, "MIN_CALIBRATION_ITEMS", 33)  # too few items to chart
+    assert quality_report(engine, admin.user, labelled.id, "ds")["calibration"] is None

@@ -140,6 +140,7 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
     assert [c.strip() for c in re.findall(r'<td class="num">([^<]*)</td>', row.group(1))][-2:] == ["1 / 1", "1.5 s"]  # a0's gold is cat
     assert "cat: 1." in html and "dog: 1." in html  # the chart's text description
     assert 'value="mv" selected' in html and 'id="auto-models"' not in html
+    assert 'id="calibration"' not in html  # no hidden truth, no chart of confidence against it
     soft = re.search(r'id="export-soft">\s*<a class="button" href="([^"]+)"', html)
     assert soft is not None, html
     r = login("manager").get(soft.group(1).replace("&amp;", "&"))  # the link downloads soft labels
@@ -160,21 +161,34 @@ def test_manager_page_shows_progress_distribution_and_workers(login: Login, site
 
 def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site: Site) -> None:
     # everyone guesses on 30% of the items: auto's models grow too sure there, and it tempers them
-    crowd, _ = hard_items()
+    crowd, truth = hard_items()
     pid = projects.create_project(site.engine, site.manager, {"name": "Hard", "task_type": "classification",
                                                                 "labels": ["no", "yes"], "overlap": 10}).id
-    importing.import_items(site.engine, site.manager, pid,
-                           ((i + 1, {"external_id": f"h{i}", "data": {"text": f"h{i}"}}) for i in range(crowd.n_items)))
+    importing.import_items(site.engine, site.manager, pid, (
+        (i + 1, {"external_id": f"h{i}", "data": {"text": f"h{i}"}, "truth": ["no", "yes"][t]})
+        for i, t in enumerate(truth.tolist())))
     rows = ({"external_id": f"h{i}", "worker": f"w{w}", "answer": ["no", "yes"][k]}
             for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist()))
     label_import.import_annotations(site.engine, site.admin, pid, enumerate(rows, start=1), create_workers=True)
     manager = login("manager")
-    tau = manager.get(f"/api/v1/projects/{pid}/quality").json()["temperature"]
+    report = manager.get(f"/api/v1/projects/{pid}/quality").json()
+    tau = report["temperature"]
     assert 0.1 <= tau <= 0.8
     html = manager.get(f"/projects/{pid}/manage").text
     assert 'id="auto-temperature"' in html and f"confidence tempered: τ&nbsp;{tau:.2f}" in html
-    assert manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "ds"}).json()["temperature"] is None
-    assert 'id="auto-temperature"' not in manager.get(f"/projects/{pid}/manage?method=ds").text
+    ds = manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "ds"}).json()
+    assert ds["temperature"] is None
+    ds_html = manager.get(f"/projects/{pid}/manage?method=ds").text
+    assert 'id="auto-temperature"' not in ds_html
+    # the hidden truth shows how far each method's confidence can be trusted: auto's, tempered, more than DS's
+    cal, ds_cal = report["calibration"], ds["calibration"]
+    assert cal["items"] == ds_cal["items"] == 600 and sum(b["items"] for b in cal["bins"]) == 600
+    assert all(0 <= b["lower"] <= b["confidence"] <= b["upper"] <= 1 and 0 <= b["accuracy"] <= 1 for b in cal["bins"])
+    assert cal["error"] < ds_cal["error"]
+    for page, figures in ((html, cal), (ds_html, ds_cal)):
+        assert 'id="calibration"' in page and f'id="calibration-error">{figures["error"]:.3f}<' in page
+        chart = page.split('id="calibration"')[1].split("</svg>")[0]
+        assert chart.count('<rect class="bar"') == len(figures["bins"])  # one bar per bin that holds items
 
 
 def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:

@@ -234,6 +234,20 @@ class Agreement(BaseModel):
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
 
 
+class CalibrationBin(BaseModel):
+    lower: float = Field(description="Confidence range [lower, upper) of the bin (the top bin includes 1).")
+    upper: float
+    items: int
+    confidence: float = Field(description="Mean confidence of its items.")
+    accuracy: float = Field(description="Share of its items whose answer equals the hidden truth.")
+
+
+class Calibration(BaseModel):
+    items: int = Field(description="Labeled items with hidden truth that are not gold.")
+    error: float = Field(description="Expected calibration error: the bins' |confidence - accuracy|, weighted by items.")
+    bins: list[CalibrationBin] = Field(description="Bins of width 0.1 that hold items.")
+
+
 class WorkerQuality(_Worker):
     accuracy: float | None = Field(description="Posterior mean of agreement with the inferred answers.")
     lower: float | None = Field(description="Lower end of the credible interval (at `level`).")
@@ -261,6 +275,10 @@ class QualityOut(BaseModel):
         default=None,
         description="`auto` raises its posteriors to this power (then renormalizes) so that their confidence matches "
                     "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods.",
+    )
+    calibration: Calibration | None = Field(
+        default=None,
+        description="The method's confidence against hidden truth (classification, 20+ such items; else null).",
     )
     workers: list[WorkerQuality]
 

@@ -19,6 +19,7 @@ from .mace import fit as fit_mace
 from .bcc import fit as fit_bcc
 from .ebcc import fit as fit_ebcc
 from .auto import fit as fit_auto
+from .calibration import ReliabilityBin, calibration_error, reliability
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
 from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, spammer_score, worker_stats
 from .multilabel import MultilabelAggregate, aggregate_multilabel
@@ -42,6 +43,9 @@ __all__ = [
     "fit_bcc",
     "fit_ebcc",
     "fit_auto",
+    "ReliabilityBin",
+    "calibration_error",
+    "reliability",
     "PairwiseKappa",
     "cohen_kappa_pairwise",
     "coincidence_matrix",

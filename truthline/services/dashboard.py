@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
-from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate
+from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate, calibration_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
@@ -27,6 +27,8 @@ from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
 
 LEVEL = 0.95  # credible-interval mass shown on the page
+# Fewer items with hidden truth than this make a reliability chart of noise (a bin of 2 items is 0, 50 or 100%).
+MIN_CALIBRATION_ITEMS = 20
 
 
 def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
@@ -69,6 +71,25 @@ def _accuracy_vs_truth(data: ProjectLabels, answers: np.ndarray) -> float | None
     else:
         right = sum(names[int(answers[i])] == data.truth[i] for i in scored)
     return round(right / len(scored), 4)
+
+
+def _calibration(data: ProjectLabels, posteriors: np.ndarray) -> dict[str, Any] | None:
+    """Confidence against hidden truth: reliability bins and the calibration error, over labeled items with
+    truth that are not gold (gold is clamped to certainty). Classification only; None below
+    MIN_CALIBRATION_ITEMS such items."""
+    if data.project.task_type != "classification":
+        return None
+    names = list(data.project.config["labels"])
+    labelled = data.n_labels_per_item > 0
+    scored = np.array([i for i in data.truth if labelled[i] and i not in data.gold], dtype=np.int64)
+    if len(scored) < MIN_CALIBRATION_ITEMS:
+        return None
+    post = posteriors[scored]
+    confidence = post.max(axis=1)
+    right = np.array([names[k] == data.truth[i] for i, k in zip(scored.tolist(), post.argmax(axis=1).tolist())])
+    bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
+             "accuracy": round(b.accuracy, 4)} for b in reliability(confidence, right)]
+    return {"items": len(scored), "error": round(calibration_error(confidence, right), 4), "bins": bins}
 
 
 def _num(x: Any) -> float | None:
@@ -153,17 +174,20 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
      "temperature": what `auto` tempered its posteriors by (1 = not at all; None for other methods),
+     "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
+                    against hidden truth (None without enough of it; see `_calibration`),
      "workers": workers_table's rows}."""
     _check(method)
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
-                              "temperature": None}
+                              "temperature": None, "calibration": None}
     if len(data.labels.answers) == 0:
         return report
     agg, stats = _inference(data, method)
     report["agreement"] = dict(_agreement(data))
     report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
+    report["calibration"] = _calibration(data, agg.posteriors)
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
     if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
         report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}

@@ -68,6 +68,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "kappa": report["agreement"]["fleiss_kappa"],
             "models": report["models"],
             "temperature": report["temperature"],
+            "calibration": report["calibration"],
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
