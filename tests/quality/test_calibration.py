@@ -22,6 +22,7 @@ def test_a_method_right_exactly_as_often_as_it_says_scores_zero() -> None:
     assert calibration_error(np.array([1.0, 1.0]), np.array([True, True])) == 0.0
     assert calibration_error(np.full(4, 0.5), np.array([True, False, True, False])) == 0.0
     assert np.isnan(calibration_error(np.zeros(0), np.zeros(0, dtype=bool)))
+    assert reliability(np.array([1 + 1e-15]), np.array([True]))[0].confidence == 1.0  # rounding above 1: clipped
 
 
 @pytest.mark.parametrize("confidence, right, field", [

@@ -34,8 +34,11 @@ def reliability(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> li
         raise QualityInputError("confidence, right: one value each per item", "right")
     if bins < 1:
         raise QualityInputError(f"bins: must be at least 1, got {bins}", "bins")
-    if confidence.size and not (np.isfinite(confidence).all() and confidence.min() >= 0 and confidence.max() <= 1):
+    slack = 1e-9  # a renormalized posterior's maximum may exceed 1 by rounding
+    if confidence.size and not (np.isfinite(confidence).all() and confidence.min() >= -slack
+                                and confidence.max() <= 1 + slack):
         raise QualityInputError("confidence: must be probabilities in [0, 1]", "confidence")
+    confidence = np.clip(confidence, 0.0, 1.0)
     which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
     out = []
     for b in range(bins):
