@@ -199,3 +199,26 @@ def test_calibration_is_scored_on_hidden_truth_without_gold(
     assert cal["error"] == pytest.approx(calibration_error(confidence, right), abs=1e-3)  # the results' confidence
     monkeypatch.setattr(dashboard, "MIN_CALIBRATION_ITEMS", 33)  # too few items to chart
     assert quality_report(engine, admin.user, labelled.id, "ds")["calibration"] is None
+
+
+def test_multilabel_calibration_scores_each_yes_no_decision(engine: Engine, admin: Any, make_project: Callable) -> None:
+    from truthline.services.label_import import import_annotations
+
+    tags = ["red", "round", "sweet"]
+    project = make_project(task_type="multilabel", labels=tags, overlap=3)
+    truth = {i: [t for j, t in enumerate(tags) if (i >> j) & 1] for i in range(12)}  # every subset, some twice
+    import_items(engine, admin.user, project.id, [
+        (i + 1, {"external_id": f"m{i}", "data": {"text": str(i)}, "truth": truth[i],
+                 **({"gold": truth[i]} if i == 0 else {})}) for i in range(12)])
+    rows = []
+    for i in range(12):  # two workers copy the truth; the third drops "sweet" and adds "round" everywhere
+        for w in ("a", "b", "c"):
+            answer = truth[i] if w != "c" else sorted({*truth[i], "round"} - {"sweet"})
+            rows.append((len(rows) + 1, {"external_id": f"m{i}", "worker": w, "answer": answer}))
+    import_annotations(engine, admin.user, project.id, rows, create_workers=True)
+    cal = quality_report(engine, admin.user, project.id, "mv")["calibration"]
+    assert cal["items"] == 33  # 11 non-gold items x 3 labels
+    right = sum(round(b["accuracy"] * b["items"]) for b in cal["bins"])
+    assert right == 33  # two of three workers always agree with the truth: every majority decision is right
+    assert {round(b["confidence"], 3) for b in cal["bins"]} <= {0.667, 1.0}  # 2-1 or 3-0 votes
+    assert 0 < cal["error"] < 0.34

@@ -243,7 +243,8 @@ class CalibrationBin(BaseModel):
 
 
 class Calibration(BaseModel):
-    items: int = Field(description="Labeled items with hidden truth that are not gold.")
+    items: int = Field(description="Labeled items with hidden truth that are not gold (multilabel: their yes/no "
+                                   "decisions, one per item and label).")
     error: float = Field(description="Expected calibration error: the bins' |confidence - accuracy|, weighted by items.")
     bins: list[CalibrationBin] = Field(description="Bins of width 0.1 that hold items.")
 
@@ -278,7 +279,7 @@ class QualityOut(BaseModel):
     )
     calibration: Calibration | None = Field(
         default=None,
-        description="The method's confidence against hidden truth (classification, 20+ such items; else null).",
+        description="The method's confidence against hidden truth (20+ such items or decisions; else null).",
     )
     workers: list[WorkerQuality]
 

@@ -75,21 +75,26 @@ def _accuracy_vs_truth(data: ProjectLabels, answers: np.ndarray) -> float | None
 
 def _calibration(data: ProjectLabels, posteriors: np.ndarray) -> dict[str, Any] | None:
     """Confidence against hidden truth: reliability bins and the calibration error, over labeled items with
-    truth that are not gold (gold is clamped to certainty). Classification only; None below
-    MIN_CALIBRATION_ITEMS such items."""
-    if data.project.task_type != "classification":
-        return None
+    truth that are not gold (gold is clamped to certainty); for multilabel, over each such item's yes/no
+    decision per label (the categorical crowd's rows). None below MIN_CALIBRATION_ITEMS such decisions."""
     names = list(data.project.config["labels"])
     labelled = data.n_labels_per_item > 0
-    scored = np.array([i for i in data.truth if labelled[i] and i not in data.gold], dtype=np.int64)
-    if len(scored) < MIN_CALIBRATION_ITEMS:
+    items = [i for i in data.truth if labelled[i] and i not in data.gold]
+    if data.project.task_type == "multilabel":
+        k = len(names)
+        rows = np.array([i * k + j for i in items for j in range(k)], dtype=np.int64)
+        truth = np.array([int(name in (data.truth[i] or [])) for i in items for name in names], dtype=np.int64)
+    else:
+        rows = np.array(items, dtype=np.int64)
+        index = {name: c for c, name in enumerate(names)}
+        truth = np.array([index.get(data.truth[i], -1) for i in items], dtype=np.int64)
+    if len(rows) < MIN_CALIBRATION_ITEMS:
         return None
-    post = posteriors[scored]
-    confidence = post.max(axis=1)
-    right = np.array([names[k] == data.truth[i] for i, k in zip(scored.tolist(), post.argmax(axis=1).tolist())])
+    post = posteriors[rows]
+    confidence, right = post.max(axis=1), post.argmax(axis=1) == truth
     bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
              "accuracy": round(b.accuracy, 4)} for b in reliability(confidence, right)]
-    return {"items": len(scored), "error": round(calibration_error(confidence, right), 4), "bins": bins}
+    return {"items": len(rows), "error": round(calibration_error(confidence, right), 4), "bins": bins}
 
 
 def _num(x: Any) -> float | None:
