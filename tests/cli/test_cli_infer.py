@@ -178,3 +178,30 @@ def test_infer_says_when_auto_tempered_its_confidence(cli: Cli, tmp_path: Path) 
     untempered = aggregate(crowd, "auto", calibrate=False).confidence
     assert confidence.mean() < untempered.mean() - 0.02  # the file carries the tempered confidence
     assert "confidences tempered" not in cli("infer", labels, "--method", "ds").output
+
+
+def test_infer_shows_how_far_the_confidence_holds_against_truth(cli: Cli, tmp_path: Path) -> None:
+    from tests.quality.crowd_data import simulate
+    from truthline.quality import aggregate, calibration_error
+
+    crowd, truth = simulate(n_items=200, n_workers=12, k=3, per_item=3, seed=4)
+    labels, truth_file, gold = tmp_path / "labels.csv", tmp_path / "truth.csv", tmp_path / "gold.csv"
+    labels.write_text("item,worker,label\n" + "".join(
+        f"q{i},w{w},c{k}\n" for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist())))
+    truth_file.write_text("item,truth\n" + "".join(f"q{i},c{k}\n" for i, k in enumerate(truth.tolist())))
+    gold.write_text("item,label\n" + "".join(f"q{i},c{truth[i]}\n" for i in range(30)))
+    result = cli("infer", labels, "--truth", truth_file, "--gold", gold, "--method", "ds")
+    assert result.exit_code == 0, result.output
+    # gold items are certain by construction: only the other 170 items with truth count
+    agg = aggregate(crowd, "ds", known={i: int(truth[i]) for i in range(30)})
+    hidden = np.arange(30, 200)
+    expected = calibration_error(agg.confidence[hidden], agg.answers[hidden] == truth[hidden])
+    assert f"calibration error against --truth: {expected:.3f} over 170 items" in result.output
+    assert "Confidence against --truth" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip()[:4] in {f"0.{d}-" for d in range(10)}]
+    assert rows and sum(int(r[1]) for r in rows) == 170  # one row per band, every item in one band
+
+    few = tmp_path / "few.csv"
+    few.write_text("item,truth\n" + "".join(f"q{i},c{truth[i]}\n" for i in range(10)))
+    result = cli("infer", labels, "--truth", few, "--method", "ds")
+    assert "accuracy against --truth" in result.output and "calibration error" not in result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.bar import Bar
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from .context import console, handle_errors
 from .results import LimitOption, MethodOption, cell_text, tempered
+
+if TYPE_CHECKING:
+    from truthline.services.crowdfile import Inferred
 
 FileArg = Annotated[Path, typer.Argument(help="Labels: .csv (header item,worker,label), .jsonl or .parquet.",
                                          exists=True, dir_okay=False, readable=True)]
@@ -103,6 +106,7 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
     if result.accuracy is not None:
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",
                       highlight=False)
+    _calibration(result)
     if out is None:
         table = Table("item", "answer", "confidence", "labels")
         for i in range(min(limit or data.n_items, data.n_items)):
@@ -125,6 +129,24 @@ def _distribution(classes: list[str], answers: list[str]) -> Table:
         n = counts.get(name, 0)
         table.add_row(escape(name) or "(other)", Bar(total, 0, n, width=30, color="cyan"), f"{n:,} ({n / total:.1%})")
     return table
+
+
+def _calibration(result: Inferred) -> None:
+    """How far the confidences can be trusted, against --truth on the items that are not gold: the
+    calibration error and, per band of confidence, the share answered right (bars)."""
+    from truthline.services.dashboard import MIN_CALIBRATION_ITEMS
+
+    n = sum(b.items for b in result.reliability)
+    if result.calibration_error is None or n < MIN_CALIBRATION_ITEMS:
+        return
+    console.print(f"calibration error against --truth: [bold]{result.calibration_error:.3f}[/] over {n:,} items "
+                  "(0 = right exactly as often as the confidence says)", highlight=False, soft_wrap=True)
+    table = Table("confidence", "items", "mean confidence", "", "right", title="Confidence against --truth",
+                  title_justify="left", box=None)
+    for b in result.reliability:
+        table.add_row(f"{b.lower:.1f}-{b.upper:.1f}", f"{b.items:,}", f"{b.confidence:.3f}",
+                      Bar(1.0, 0, b.accuracy, width=20, color="cyan"), f"{b.accuracy:.3f}")
+    console.print(table)
 
 
 def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int, method: str,

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from truthline.errors import Invalid
-from truthline.quality import Aggregate, CrowdLabels, QualityInputError, aggregate
+from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, calibration_error,
+                               reliability)
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
 from truthline.services.text import csv_text
@@ -69,6 +70,10 @@ class Inferred:
     model_weights: dict[str, float]
     temperature: float | None  # auto's tempering of its posteriors (None for other methods)
     seconds: float
+    # confidence against truth on the scored items that are not gold (gold is certain by construction);
+    # empty without truth
+    reliability: list[ReliabilityBin] = dataclasses.field(default_factory=list)
+    calibration_error: float | None = None
 
 
 def _format(path: Path) -> str:
@@ -243,17 +248,23 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
     n_labels = np.bincount(problem.labels.items, minlength=problem.labels.n_items)
     answers = [problem.classes[k] for k in agg.posteriors.argmax(axis=1).tolist()]
     scored = [answers[i] == value for i, value in problem.truth.items()]
+    confidence = agg.posteriors.max(axis=1)
+    hidden = [i for i in problem.truth if i not in problem.gold]
+    right = np.array([answers[i] == problem.truth[i] for i in hidden], dtype=bool)
+    bins = reliability(confidence[hidden], right) if hidden else []
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
     return Inferred(
         aggregate=agg,
         answers=answers,
-        confidence=agg.posteriors.max(axis=1),
+        confidence=confidence,
         n_labels=n_labels,
         accuracy=float(np.mean(scored)) if scored else None,
         n_scored=len(scored),
         model_weights={} if weights is None else {n: round(float(w), 4) for n, w in zip(CANDIDATES, weights)},
         temperature=float(agg.worker_params["temperature"][0]) if weights is not None else None,
         seconds=seconds,
+        reliability=bins,
+        calibration_error=calibration_error(confidence[hidden], right) if hidden else None,
     )
 
 
