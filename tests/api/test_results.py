@@ -86,6 +86,7 @@ def test_quality_report(manager: Any, labeled: int) -> None:
     assert set(body["agreement"]) == {"krippendorff_alpha", "fleiss_kappa"}
     assert body["models"] and abs(sum(body["models"].values()) - 1) < 1e-3
     assert 0.1 <= body["temperature"] <= 1.0  # auto says how it tempered its posteriors
+    assert body["temperature_gold_items"] == 0  # and that no gold checked it (too few gold items)
     workers = {w["username"]: w for w in body["workers"]}
     assert set(workers) == {"ann", "ann2"}
     assert all(w["lower"] <= w["accuracy"] <= w["upper"] and w["n_labels"] == 4 for w in workers.values())

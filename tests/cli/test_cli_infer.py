@@ -205,3 +205,19 @@ def test_infer_shows_how_far_the_confidence_holds_against_truth(cli: Cli, tmp_pa
     few.write_text("item,truth\n" + "".join(f"q{i},c{truth[i]}\n" for i in range(10)))
     result = cli("infer", labels, "--truth", few, "--method", "ds")
     assert "accuracy against --truth" in result.output and "calibration error" not in result.output
+
+
+def test_infer_says_how_many_gold_items_checked_the_confidence(cli: Cli, tmp_path: Path) -> None:
+    from tests.quality.crowd_data import blind_spot
+    from truthline.quality import aggregate
+
+    crowd, truth = blind_spot()
+    labels, gold = tmp_path / "labels.csv", tmp_path / "gold.csv"
+    labels.write_text("item,worker,label\n" + "".join(
+        f"q{i},w{w},{k}\n" for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist())))
+    gold.write_text("item,label\n" + "".join(f"q{i},{truth[i]}\n" for i in range(60)))
+    result = cli("infer", labels, "--gold", gold)
+    assert result.exit_code == 0, result.output
+    tau = float(aggregate(crowd, "auto", known={i: int(truth[i]) for i in range(60)}).worker_params["temperature"][0])
+    assert tau < 0.5 and f"confidences tempered (τ {tau:.2f}, checked against 60 gold items)" in result.output
+    assert "gold items)" not in cli("infer", labels).output  # without gold, held-out labels alone

@@ -108,3 +108,18 @@ def hard_items(seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
     right = rng.random(len(items)) < np.where(hard[items], 0.5, 0.8)
     labels = np.where(right, truth[items], 1 - truth[items])
     return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth
+
+
+def blind_spot(seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
+    """Workers 85% right, except on the 25% blind-spot items, where three in four of them give the same
+    wrong answer: the labels agree there, wrongly, so held-out labels cannot question the models'
+    confidence; only gold answers show it."""
+    rng = np.random.default_rng(seed)
+    n, n_workers, per = 600, 20, 7
+    truth = rng.integers(0, 2, n)
+    blind = rng.random(n) < 0.25
+    items = np.repeat(np.arange(n), per)
+    workers = np.concatenate([rng.choice(n_workers, per, replace=False) for _ in range(n)])
+    right = rng.random(len(items)) < np.where(blind[items], 0.25, 0.85)
+    labels = np.where(right, truth[items], 1 - truth[items])
+    return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth

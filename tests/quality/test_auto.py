@@ -7,7 +7,7 @@ import pytest
 
 from truthline.quality import CrowdLabels, QualityInputError, aggregate, auto
 
-from crowd_data import SET_NAMES, assert_distributions, hard_items, load_set, shared_errors, simulate
+from crowd_data import SET_NAMES, assert_distributions, blind_spot, hard_items, load_set, shared_errors, simulate
 
 # Best crowd-kit 1.4.2 method per set, accuracy over items with truth (shared/datasets/README.md).
 BEST_CROWDKIT = {"D_Product": 0.940, "S_Dog": 0.843, "S_Rel": 0.617, "rte": 0.928, "web": 0.830, "ZC_in": 0.793}
@@ -246,3 +246,46 @@ def test_temperature_is_fitted_on_a_bounded_sample_of_held_out_labels(monkeypatc
     assert all(p.shape == j.shape == (200, 2) for p, j in zip(small.posteriors.values(), small.joints.values()))
     np.testing.assert_allclose(small.joints["ds"].sum(axis=1), held.probs["ds"].reshape(4, 600)[:, ::12].ravel())
     assert auto.fit(data).worker_params["temperature"][0] < 0.8
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gold_softens_confidence_that_held_out_labels_cannot_question(seed: int) -> None:
+    from truthline.quality import Aggregate, calibration_error
+
+    data, truth = blind_spot(seed)  # a quarter of the items fool three workers in four the same way
+    known = {i: int(truth[i]) for i in range(60)}
+    rest = np.arange(60, data.n_items)
+    with_gold, raw, labels_only = auto.fit(data, known), auto.fit(data, known, calibrate=False), auto.fit(data)
+    assert with_gold.worker_params["temperature_gold_items"].tolist() == [60]
+    assert labels_only.worker_params["temperature_gold_items"].tolist() == [0]
+    tau = float(with_gold.worker_params["temperature"][0])
+    assert tau < float(labels_only.worker_params["temperature"][0]) - 0.3
+    np.testing.assert_array_equal(with_gold.answers, raw.answers)
+    np.testing.assert_allclose(with_gold.posteriors, auto.temper(raw.posteriors, tau))
+    assert np.all(with_gold.posteriors[:60].max(axis=1) == 1.0)  # gold itself stays certain
+
+    def error(agg: Aggregate) -> float:
+        return calibration_error(agg.confidence[rest], agg.answers[rest] == truth[rest])
+
+    assert error(raw) > 0.15 and error(with_gold) < 0.1 and error(with_gold) < error(labels_only) / 2
+
+
+def test_gold_never_sharpens_and_needs_enough_labelled_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, truth = hard_items(0)
+    plain = auto.fit(data)
+    labels_only = float(plain.worker_params["temperature"][0])
+    assert labels_only < 0.8
+    # gold that always agrees with the answers says "surer", which is noise from few items: ignored
+    sure = np.argsort(-plain.confidence)[:40]
+    agreeing = {int(i): int(plain.answers[i]) for i in sure}
+    tau, used = auto.gold_temperature(data, agreeing, list(auto.CANDIDATES), plain.worker_params["model_weights"])
+    assert used == 40 and tau == 1.0
+    assert auto.fit(data, agreeing).worker_params["temperature"][0] <= labels_only + 0.05
+    # gold items without labels cannot test anything, and fewer than GOLD_CALIBRATION_MIN are too few
+    wider = CrowdLabels.from_arrays(data.items, data.workers, data.labels, n_items=700, n_workers=data.n_workers)
+    unlabelled = {i: 0 for i in range(600, 700)}
+    assert auto.gold_temperature(wider, unlabelled, ["ds"], np.array([1.0])) == (1.0, 0)
+    few = {i: int(truth[i]) for i in range(auto.GOLD_CALIBRATION_MIN - 1)}
+    assert auto.gold_temperature(data, few, ["ds"], np.array([1.0])) == (1.0, 0)
+    monkeypatch.setattr(auto, "GOLD_CALIBRATION_MIN", 5)
+    assert auto.gold_temperature(data, few, ["ds"], np.array([1.0]))[1] == len(few)

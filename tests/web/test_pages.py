@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.asgi import PortalTransport
-from tests.quality.crowd_data import hard_items
+from tests.quality.crowd_data import blind_spot, hard_items
 from tests.web.web_support import PASSWORD, Site, csrf_of
 from truthline.api.app import create_app
 from truthline.services import importing, label_import, projects, tasks
@@ -189,6 +189,29 @@ def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site:
         assert 'id="calibration"' in page and f'id="calibration-error">{figures["error"]:.3f}<' in page
         chart = page.split('id="calibration"')[1].split("</svg>")[0]
         assert chart.count('<rect class="bar"') == len(figures["bins"])  # one bar per bin that holds items
+
+
+def test_manager_page_says_when_gold_softened_the_confidence(login: Login, site: Site) -> None:
+    # a quarter of the items fool most workers the same way: only the 60 gold items can show it
+    crowd, truth = blind_spot()
+    names = ["no", "yes"]
+    pid = projects.create_project(site.engine, site.manager, {"name": "Blind", "task_type": "classification",
+                                                                "labels": names, "overlap": 7}).id
+    importing.import_items(site.engine, site.manager, pid, (
+        (i + 1, {"external_id": f"b{i}", "data": {"text": f"b{i}"},
+                 **({"gold": names[t]} if i < 60 else {"truth": names[t]})})
+        for i, t in enumerate(truth.tolist())))
+    rows = ({"external_id": f"b{i}", "worker": f"w{w}", "answer": names[k]}
+            for i, w, k in zip(crowd.items.tolist(), crowd.workers.tolist(), crowd.labels.tolist()))
+    label_import.import_annotations(site.engine, site.admin, pid, enumerate(rows, start=1), create_workers=True)
+    manager = login("manager")
+    report = manager.get(f"/api/v1/projects/{pid}/quality").json()
+    tau = report["temperature"]
+    assert report["temperature_gold_items"] == 60 and tau < 0.5
+    assert report["calibration"]["items"] == 540 and report["calibration"]["error"] < 0.1  # gold left out
+    html = manager.get(f"/projects/{pid}/manage").text
+    assert f"confidence tempered: τ&nbsp;{tau:.2f}, checked against 60 gold items" in html
+    assert f"(τ&nbsp;{tau:.2f}) to match held-out labels and 60 gold answers" in html
 
 
 def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:

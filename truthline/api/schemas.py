@@ -277,6 +277,11 @@ class QualityOut(BaseModel):
         description="`auto` raises its posteriors to this power (then renormalizes) so that their confidence matches "
                     "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods.",
     )
+    temperature_gold_items: int = Field(
+        default=0,
+        description="How many gold items (with labels) checked `temperature`: gold answers the fit was not given may "
+                    "soften it below what held-out labels call for (20+ needed; 0 = held-out labels alone).",
+    )
     calibration: Calibration | None = Field(
         default=None,
         description="The method's confidence against hidden truth (20+ such items or decisions; else null).",

@@ -33,9 +33,13 @@ def cell_text(value: Any, key: str = "") -> str:
     return escape(_text(value, key))
 
 
-def tempered(temperature: float | None) -> str:
-    """"; confidences tempered (τ 0.33)" when auto softened its posteriors, else ""."""
-    return f"; confidences tempered (τ {temperature:.2f})" if temperature is not None and temperature < 1 else ""
+def tempered(temperature: float | None, gold_items: int = 0) -> str:
+    """"; confidences tempered (τ 0.33)" when auto softened its posteriors, else ""; with the number of
+    gold items that checked it."""
+    if temperature is None or temperature >= 1:
+        return ""
+    checked = f", checked against {gold_items:,} gold items" if gold_items else ""
+    return f"; confidences tempered (τ {temperature:.2f}{checked})"
 
 
 def _text(value: Any, key: str) -> str:
@@ -151,7 +155,7 @@ def workers(
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
     if report["models"]:
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
-        console.print(f"auto blended: {used}{tempered(report['temperature'])}", highlight=False)
+        console.print(f"auto blended: {used}{tempered(report['temperature'], report['temperature_gold_items'])}", highlight=False)
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 

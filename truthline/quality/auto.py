@@ -27,7 +27,10 @@ classes^2 stays within `BCC_MAX_CELLS` (see `affordable`).
 The same held-out labels then calibrate the result: the blend's posteriors are raised to the power tau
 (<= 1) that best predicts them and renormalized (`fit_temperature`). The models take workers' errors
 as independent given the class and grow too sure where errors are shared; tempering keeps every answer
-and spreads the confidence (S_Dog: mean confidence 0.988 -> 0.944 at 0.840 accuracy).
+and spreads the confidence (S_Dog: mean confidence 0.988 -> 0.944 at 0.840 accuracy). Errors the whole
+crowd shares leave the labels in agreement, so held-out labels cannot show them; where the caller gives
+gold answers (at least `GOLD_CALIBRATION_MIN` items with labels), a tau fitted on gold answers the blend
+was not given may soften the confidence further (`gold_temperature`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
 __all__ = [
-    "fit", "affordable", "heldout", "heldout_probs", "heldout_scores", "fit_temperature", "temper",
+    "fit", "affordable", "heldout", "heldout_probs", "heldout_scores", "fit_temperature", "gold_temperature", "temper",
     "CANDIDATES", "CHALLENGERS",
 ]
 
@@ -83,6 +86,8 @@ BCC_MAX_CELLS = 100_000
 # cells per candidate fits it as well as all of them, in bounded memory on wide crowds.
 TEMPERATURE_CELLS = 200_000
 TAU_MIN = 0.1  # the softest tempering allowed
+# Gold items with labels needed before they may soften the confidence further (fewer make tau noise).
+GOLD_CALIBRATION_MIN = 20
 
 
 def affordable(name: str, labels: CrowdLabels) -> bool:
@@ -246,9 +251,51 @@ def fit_temperature(held: Heldout, names: Sequence[str], weights: np.ndarray) ->
     def loss(tau: float) -> float:
         return -float(np.log(np.clip(np.einsum("nk,nk->n", temper(post, tau), given), 1e-12, None)).mean())
 
+    return _best_tau(loss)
+
+
+def _best_tau(loss: Callable[[float], float]) -> float:
+    """The tau in [TAU_MIN, 1] (two decimals) minimizing `loss`; 1 unless it beats tau = 1."""
     best = minimize_scalar(loss, bounds=(TAU_MIN, 1.0), method="bounded", options={"xatol": 1e-3})
     tau = round(float(best.x), 2)
     return tau if tau < 1.0 and loss(tau) < loss(1.0) else 1.0
+
+
+def gold_temperature(
+    labels: CrowdLabels, known: Mapping[int, int], names: Sequence[str], weights: np.ndarray, seed: int = 0
+) -> tuple[float, int]:
+    """(tau, gold items used): the temperature under which the weighted blend's posteriors best predict
+    gold answers they were not given; (1, 0) below GOLD_CALIBRATION_MIN gold items with labels.
+
+    Held-out labels cannot show errors the whole crowd shares (every worker falls for the same hard
+    items: the labels agree, and agree wrongly); gold can. The gold items with labels are split in two
+    halves, the blend is refitted twice with only one half clamped, and the other half's posteriors,
+    computed from their labels alone, are scored against their gold answers."""
+    kn = parse_known(known, labels)
+    labelled = np.bincount(labels.items, minlength=labels.n_items)[kn.idx] > 0  # no labels: nothing to test
+    items, classes = kn.idx[labelled], kn.cls[labelled]
+    if len(items) < GOLD_CALIBRATION_MIN:
+        return 1.0, 0
+    order = np.random.default_rng(seed).permutation(len(items))
+    halves = [order[0::2], order[1::2]]
+    kept = [(n, w) for n, w in zip(names, weights) if w > 0]
+    jobs = [(h, n) for h in range(2) for n, _ in kept]
+
+    def run(job: tuple[int, str]) -> np.ndarray:
+        h, name = job
+        clamped = halves[1 - h]
+        agg = CANDIDATES[name](labels, dict(zip(items[clamped].tolist(), classes[clamped].tolist())))
+        return agg.posteriors[items[halves[h]]]
+
+    fitted = _map(run, jobs, labels.n_labels)
+    post = np.concatenate([sum(w * fitted[h * len(kept) + j] for j, (_, w) in enumerate(kept)) for h in range(2)])
+    truth = np.concatenate([classes[halves[h]] for h in range(2)])
+    rows = np.arange(len(truth))
+
+    def loss(tau: float) -> float:
+        return -float(np.log(np.clip(temper(post, tau)[rows, truth], 1e-12, None)).mean())
+
+    return _best_tau(loss), len(items)
 
 
 def fit(
@@ -269,11 +316,13 @@ def fit(
     named); holdout: share of labels held out per fold; folds: number of random held-out splits (default: 4 below 50k labels, 2 up to 100k, else 1);
     seed: randomness of the splits; tolerance: nats per held-out label a model may trail the best by
     and still be averaged in (0 keeps only the best); calibrate: temper the posteriors by the
-    temperature that best predicts the held-out labels (`fit_temperature`; answers stay the same).
+    temperature that best predicts the held-out labels (`fit_temperature`; answers stay the same),
+    or the lower one that best predicts held-out gold answers (`gold_temperature`; costs two refits of
+    the kept models, and needs `GOLD_CALIBRATION_MIN` gold items with labels).
     A worker's repeated identical answers to an item count once (`CrowdLabels.distinct`).
-    worker_params gets "confusion" (weighted mix), "model_weights" (one per candidate, in order) and
-    "temperature" (one value; 1 where nothing was held out or tempering would not help).
-    """
+    worker_params gets "confusion" (weighted mix), "model_weights" (one per candidate, in order),
+    "temperature" (one value; 1 where nothing was held out or tempering would not help) and
+    "temperature_gold_items" (how many gold items checked it; 0 where gold did not take part)."""
     bad = [c for c in candidates if c not in CANDIDATES]
     if bad or not candidates:
         raise QualityInputError(
@@ -287,12 +336,17 @@ def fit(
     labels = labels.distinct()
     names = list(candidates)
     tried = [n for n in names if affordable(n, labels)] or names  # all of them if the caller named only costly ones
-    tau = 1.0
+    tau, gold_used = 1.0, 0
     if labels.n_labels >= 10 and len(tried) > 1:
         held = heldout(labels, known, candidates=tried, holdout=holdout, folds=folds, seed=seed)
         weights = choose_weights(held.probs, names, tolerance)
         if calibrate:
             tau = fit_temperature(held, names, weights)
+            if known:
+                # gold may only soften further: it sees shared errors that held-out labels cannot, while a
+                # gold tau above the labels' is noise from few items (30 gold on CF: 1.22)
+                tau_gold, gold_used = gold_temperature(labels, known, names, weights, seed)
+                tau = min(tau, tau_gold)
     else:
         # too few labels to hold any out: majority vote's model (per-worker models have nothing to go on)
         weights = np.zeros(len(names))
@@ -317,7 +371,8 @@ def fit(
         method="auto",
         posteriors=post,
         worker_accuracy=accuracy_from_confusion(conf, prior),
-        worker_params={"confusion": conf, "model_weights": weights, "temperature": np.array([tau])},
+        worker_params={"confusion": conf, "model_weights": weights, "temperature": np.array([tau]),
+                       "temperature_gold_items": np.array([gold_used])},
         iterations=iterations,
         converged=converged,
         class_prior=prior,

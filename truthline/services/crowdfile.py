@@ -69,6 +69,7 @@ class Inferred:
     n_scored: int
     model_weights: dict[str, float]
     temperature: float | None  # auto's tempering of its posteriors (None for other methods)
+    temperature_gold_items: int  # gold items that checked it (0: held-out labels alone)
     seconds: float
     # confidence against truth on the scored items that are not gold (gold is certain by construction);
     # empty without truth
@@ -262,6 +263,7 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         n_scored=len(scored),
         model_weights={} if weights is None else {n: round(float(w), 4) for n, w in zip(CANDIDATES, weights)},
         temperature=float(agg.worker_params["temperature"][0]) if weights is not None else None,
+        temperature_gold_items=int(agg.worker_params["temperature_gold_items"][0]) if weights is not None else 0,
         seconds=seconds,
         reliability=bins,
         calibration_error=calibration_error(confidence[hidden], right) if hidden else None,

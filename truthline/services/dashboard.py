@@ -179,6 +179,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "accuracy_vs_truth": share of labeled items with hidden truth where `method` is right (None without truth),
      "models": {model: weight} that `auto` blended (empty for other methods),
      "temperature": what `auto` tempered its posteriors by (1 = not at all; None for other methods),
+     "temperature_gold_items": how many gold items checked that temperature (0: held-out labels alone),
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
      "workers": workers_table's rows}."""
@@ -186,7 +187,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     data = load_for(engine, actor, project_id)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
-                              "temperature": None, "calibration": None}
+                              "temperature": None, "temperature_gold_items": 0, "calibration": None}
     if len(data.labels.answers) == 0:
         return report
     agg, stats = _inference(data, method)
@@ -197,5 +198,6 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
         report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
         report["temperature"] = float(agg.worker_params["temperature"][0])
+        report["temperature_gold_items"] = int(agg.worker_params["temperature_gold_items"][0])
     report["workers"] = _workers(engine, data, stats)
     return report

@@ -68,6 +68,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "kappa": report["agreement"]["fleiss_kappa"],
             "models": report["models"],
             "temperature": report["temperature"],
+            "temperature_gold_items": report["temperature_gold_items"],
             "calibration": report["calibration"],
         },
         "workers": workers,
