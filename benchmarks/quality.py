@@ -395,6 +395,54 @@ def render_regime_confidence(sets: list[LabelSet], tl: dict, untempered: dict) -
     return "\n".join(lines + [""])
 
 
+GOLD_SHARE, GOLD_DRAWS = 0.1, 3
+
+
+def bench_gold_confidence(sets: list[LabelSet]) -> str:
+    """`auto`'s confidence when a tenth of the items with truth are given as gold: untempered, tempered by
+    held-out labels alone, and softened further by the gold (scored on the other items with truth)."""
+    variants = {"untempered": {"calibrate": False}, "held-out labels": {"calibrate_on_gold": False}, "with gold": {}}
+    rows: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+    # enough items with truth for the gold and as many again to score on
+    sets = [s for s in sets if (s.truth >= 0).sum() >= 2 * auto.GOLD_CALIBRATION_MIN]
+    if not sets:
+        return ""
+    for s in sets:
+        data = CrowdLabels.from_arrays(s.items, s.workers, s.labels, n_items=s.n_items, n_workers=s.n_workers,
+                                       n_classes=s.n_classes)
+        rng = np.random.default_rng(0)
+        with_truth = np.flatnonzero(s.truth >= 0)
+        rows[s.name] = {v: [] for v in variants}
+        for _ in range(GOLD_DRAWS):
+            gold = rng.choice(with_truth, max(auto.GOLD_CALIBRATION_MIN, int(GOLD_SHARE * len(with_truth))), replace=False)
+            known = {int(i): int(s.truth[i]) for i in gold}
+            rest = np.setdiff1d(with_truth, gold)
+            for v, opts in variants.items():
+                agg = aggregate(data, "auto", known=known, **opts)
+                post = agg.posteriors[rest]
+                rows[s.name][v].append((
+                    float(agg.worker_params["temperature"][0]),
+                    calibration_error(post.max(axis=1), agg.answers[rest] == s.truth[rest]),
+                    float(-np.log(np.clip(post[np.arange(len(rest)), s.truth[rest]], 1e-12, 1.0)).mean())))
+        print(f"  truthline {s.name} auto with gold: done", file=sys.stderr, flush=True)
+    names = list(rows)
+    lines = ["", "## `auto`'s confidence with gold", "",
+             f"A tenth of each set's items with truth (at least {auto.GOLD_CALIBRATION_MIN}) given as gold; means over "
+             f"{GOLD_DRAWS} random draws,",
+             "scored on the other items with truth. Held-out labels cannot show errors the whole crowd shares;",
+             "gold answers the blend was not given can, and may soften the confidence further",
+             "(`auto.gold_temperature`; never above the held-out labels' tau). Answers are the same in all three.",
+             f"Sets with fewer than {2 * auto.GOLD_CALIBRATION_MIN} items with truth are left out.", "",
+             "| | " + " | ".join(names) + " | mean |", "|" + "---|" * (len(names) + 2)]
+    for col, what in ((0, "tau"), (1, "calibration error"), (2, "log loss of the truth")):
+        for v in variants:
+            if col == 0 and v == "untempered":
+                continue
+            vals = [float(np.mean([r[col] for r in rows[n][v]])) for n in names]
+            lines.append(f"| {what}, {v} | " + " | ".join(f"{x:.3f}" for x in vals) + f" | {np.mean(vals):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def bench_wide(sets: list[LabelSet]) -> str:
     """`auto` on crowds with many classes or workers: its seconds against one Dawid-Skene fit, and which
     candidate models it tried (BCC and EBCC are left out where their fits would take tens of seconds)."""
@@ -446,6 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-synthetic", action="store_true", help="skip the 500k-label synthetic set")
     ap.add_argument("--no-regimes", action="store_true", help="skip the small synthetic crowds of different kinds (REGIMES)")
     ap.add_argument("--no-wide", action="store_true", help="skip auto on the wide crowds (many classes or workers)")
+    ap.add_argument("--no-gold", action="store_true", help="skip auto's confidence with gold on the real sets")
     ap.add_argument("--regime-seeds", type=int, default=3, help="crowds drawn per kind (accuracies are averaged)")
     ap.add_argument("--crowdkit-glad-synthetic", action="store_true",
                     help="also run crowd-kit GLAD and MACE on the synthetic set (takes many minutes)")
@@ -488,6 +537,9 @@ def main(argv: list[str] | None = None) -> None:
     for s in sets:
         tl[s.name].update(run_truthline(s, 1, UNTEMPERED))
     text = render(sets, tl, ck, args.repeats, published_ebcc(args.datasets))
+    real = [s for s in sets if s.name != "synthetic"]
+    if real and not args.no_gold:
+        text += bench_gold_confidence(real)
     if skipped:
         text += "\n## Sets skipped\n\n" + "\n".join(skipped) + "\n"
     if crowds:

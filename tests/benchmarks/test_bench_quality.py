@@ -253,3 +253,26 @@ def test_worker_accuracy_error_compares_the_workers_table_with_the_truth(quality
     assert quality.worker_accuracy_error(data, knows, truth) < 0.02
     assert quality.worker_accuracy_error(data, knows[:, ::-1], truth) > 0.2  # posteriors that are all wrong
     assert np.isnan(quality.worker_accuracy_error(data, knows, truth, min_labels=101))  # no worker judged
+
+
+def test_gold_section_shows_gold_softening_what_held_out_labels_trust(quality: ModuleType, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 400)
+    blind = rng.random(400) < 0.25  # three workers in four give the same wrong answer: the labels agree, wrongly
+    answers = [(f"i{i}", f"w{w}", str(truth[i] if rng.random() < (0.25 if blind[i] else 0.85) else 1 - truth[i]))
+               for i in range(400) for w in rng.choice(15, 7, replace=False)]
+    _write_set(tmp_path, "blind", answers, [(f"i{i}", str(t)) for i, t in enumerate(truth)])
+    out = tmp_path / "table.md"
+    args = ["--datasets", str(tmp_path), "--out", str(out), "--no-crowdkit", "--no-synthetic", "--no-regimes",
+            "--no-wide", "--repeats", "1"]
+    quality.main(args)
+    section = out.read_text().split("## `auto`'s confidence with gold")[1]
+
+    def cell(row: str) -> float:
+        return float(next(line for line in section.splitlines() if line.startswith(f"| {row} |")).split("|")[2])
+
+    assert cell("tau, with gold") < cell("tau, held-out labels") - 0.2
+    assert cell("calibration error, with gold") < cell("calibration error, held-out labels") / 2
+    assert cell("log loss of the truth, with gold") < cell("log loss of the truth, untempered")
+    quality.main([*args, "--no-gold"])
+    assert "confidence with gold" not in out.read_text()

@@ -258,6 +258,9 @@ def test_gold_softens_confidence_that_held_out_labels_cannot_question(seed: int)
     with_gold, raw, labels_only = auto.fit(data, known), auto.fit(data, known, calibrate=False), auto.fit(data)
     assert with_gold.worker_params["temperature_gold_items"].tolist() == [60]
     assert labels_only.worker_params["temperature_gold_items"].tolist() == [0]
+    no_gold = auto.fit(data, known, calibrate_on_gold=False)  # gold clamped, but left out of the tempering
+    assert no_gold.worker_params["temperature_gold_items"].tolist() == [0]
+    assert no_gold.worker_params["temperature"][0] > with_gold.worker_params["temperature"][0] + 0.3
     tau = float(with_gold.worker_params["temperature"][0])
     assert tau < float(labels_only.worker_params["temperature"][0]) - 0.3
     np.testing.assert_array_equal(with_gold.answers, raw.answers)

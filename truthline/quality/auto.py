@@ -308,6 +308,7 @@ def fit(
     seed: int = 0,
     tolerance: float = 0.05,
     calibrate: bool = True,
+    calibrate_on_gold: bool = True,
 ) -> Aggregate:
     """Pick/blend models by held-out predictive log-probability.
 
@@ -318,7 +319,8 @@ def fit(
     and still be averaged in (0 keeps only the best); calibrate: temper the posteriors by the
     temperature that best predicts the held-out labels (`fit_temperature`; answers stay the same),
     or the lower one that best predicts held-out gold answers (`gold_temperature`; costs two refits of
-    the kept models, and needs `GOLD_CALIBRATION_MIN` gold items with labels).
+    the kept models, and needs `GOLD_CALIBRATION_MIN` gold items with labels; calibrate_on_gold=False
+    leaves gold out of it).
     A worker's repeated identical answers to an item count once (`CrowdLabels.distinct`).
     worker_params gets "confusion" (weighted mix), "model_weights" (one per candidate, in order),
     "temperature" (one value; 1 where nothing was held out or tempering would not help) and
@@ -342,7 +344,7 @@ def fit(
         weights = choose_weights(held.probs, names, tolerance)
         if calibrate:
             tau = fit_temperature(held, names, weights)
-            if known:
+            if known and calibrate_on_gold:
                 # gold may only soften further: it sees shared errors that held-out labels cannot, while a
                 # gold tau above the labels' is noise from few items (30 gold on CF: 1.22)
                 tau_gold, gold_used = gold_temperature(labels, known, names, weights, seed)
