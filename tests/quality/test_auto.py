@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from truthline.quality import CrowdLabels, QualityInputError, aggregate, auto
 
@@ -292,3 +293,27 @@ def test_gold_never_sharpens_and_needs_enough_labelled_items(monkeypatch: pytest
     assert auto.gold_temperature(data, few, ["ds"], np.array([1.0])) == (1.0, 0)
     monkeypatch.setattr(auto, "GOLD_CALIBRATION_MIN", 5)
     assert auto.gold_temperature(data, few, ["ds"], np.array([1.0]))[1] == len(few)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(n_items=st.integers(25, 60), n_workers=st.integers(2, 8), k=st.integers(2, 4), per_item=st.integers(1, 4),
+       n_gold=st.integers(20, 60), seed=st.integers(0, 2**16))
+def test_gold_tempering_keeps_answers_and_gold_whatever_the_gold_says(
+        n_items: int, n_workers: int, k: int, per_item: int, n_gold: int, seed: int) -> None:
+    # random gold (it may contradict every worker), some of it on items nobody labelled
+    rng = np.random.default_rng(seed)
+    labelled = rng.choice(n_items, n_items - n_items // 5, replace=False)
+    items = np.repeat(labelled, per_item)
+    data = CrowdLabels.from_arrays(items, rng.integers(0, n_workers, len(items)), rng.integers(0, k, len(items)),
+                                   n_items=n_items, n_workers=n_workers, n_classes=k)
+    gold = rng.choice(n_items, min(n_gold, n_items), replace=False)
+    known = {int(i): int(rng.integers(k)) for i in gold}
+    r, raw = auto.fit(data, known), auto.fit(data, known, calibrate=False)
+    assert_distributions(r.posteriors, n_items, k)
+    np.testing.assert_array_equal(r.answers, raw.answers)
+    tau, used = float(r.worker_params["temperature"][0]), int(r.worker_params["temperature_gold_items"][0])
+    assert auto.TAU_MIN <= tau <= 1.0
+    with_labels = int(np.isin(gold, labelled).sum())
+    assert used == (with_labels if data.distinct().n_labels >= 10 and with_labels >= auto.GOLD_CALIBRATION_MIN else 0)
+    for i, c in known.items():
+        assert r.posteriors[i, c] == 1.0
