@@ -414,7 +414,8 @@ def bench_gold_confidence(sets: list[LabelSet]) -> str:
         with_truth = np.flatnonzero(s.truth >= 0)
         rows[s.name] = {v: [] for v in variants}
         for _ in range(GOLD_DRAWS):
-            gold = rng.choice(with_truth, max(auto.GOLD_CALIBRATION_MIN, int(GOLD_SHARE * len(with_truth))), replace=False)
+            n_gold = max(auto.GOLD_CALIBRATION_MIN, int(GOLD_SHARE * len(with_truth)))
+            gold = rng.choice(with_truth, n_gold, replace=False)
             known = {int(i): int(s.truth[i]) for i in gold}
             rest = np.setdiff1d(with_truth, gold)
             for v, opts in variants.items():

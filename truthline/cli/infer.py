@@ -100,8 +100,8 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
                           highlight=False, soft_wrap=True)
     if result.model_weights:
         used = [f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0]
-        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{tempered(result.temperature, result.temperature_gold_items)}",
-                      highlight=False)
+        note = tempered(result.temperature, result.temperature_gold_items)
+        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{note}", highlight=False)
     console.print(_distribution(problem.classes, result.answers))
     if result.accuracy is not None:
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",

@@ -155,7 +155,8 @@ def workers(
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
     if report["models"]:
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
-        console.print(f"auto blended: {used}{tempered(report['temperature'], report['temperature_gold_items'])}", highlight=False)
+        note = tempered(report["temperature"], report["temperature_gold_items"])
+        console.print(f"auto blended: {used}{note}", highlight=False)
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 
