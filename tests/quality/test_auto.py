@@ -52,14 +52,20 @@ def test_weights_and_scores() -> None:
     assert (r.answers == truth).mean() > 0.8
 
 
-def test_large_input_is_scored_on_one_split_of_all_its_labels() -> None:
+def test_large_input_is_scored_on_one_split_of_all_its_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     # above max_labels: one held-out tenth, every other label trains (the crowd's own density per worker)
     data, _ = simulate(n_items=300, n_workers=10, k=3, seed=22)
-    assert data.n_labels > 1000
+    assert data.n_labels == 1500
     one_split = auto.heldout_scores(data, folds=1)
     assert auto.heldout_scores(data, max_labels=1000) == one_split
-    assert auto.heldout_scores(data) == auto.heldout_scores(data, folds=4) != one_split
     assert all(np.isfinite(list(one_split.values())))
+    # a small crowd: every label held out once (10 folds of a tenth), unless that costs more than
+    # FOLD_LABELS labels' worth of fits; never more folds than `holdout` shares
+    assert len(auto.heldout_probs(data)["ds"]) == 1500
+    assert auto.heldout_scores(data) == auto.heldout_scores(data, folds=10) != one_split
+    assert len(auto.heldout_probs(data, holdout=0.25)["ds"]) == 4 * 375
+    monkeypatch.setattr(auto, "FOLD_LABELS", 6000)  # 4 folds' worth of this crowd
+    assert auto.heldout_scores(data) == auto.heldout_scores(data, folds=4)
 
 
 def test_options_are_checked() -> None:
@@ -239,14 +245,14 @@ def test_folds_must_be_positive() -> None:
 
 def test_temperature_is_fitted_on_a_bounded_sample_of_held_out_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     data, _ = hard_items(0)  # 6,000 labels: 4 folds of 600 held out
-    held = auto.heldout(data)
+    held = auto.heldout(data, folds=4)
     assert all(len(p) == 2400 for p in held.probs.values())
     assert all(p.shape == (2400, 2) for p in held.posteriors.values())  # all of them: within 200k cells
     monkeypatch.setattr(auto, "TEMPERATURE_CELLS", 400)  # 200 rows: 50 a fold
-    small = auto.heldout(data)
+    small = auto.heldout(data, folds=4)
     assert all(p.shape == j.shape == (200, 2) for p, j in zip(small.posteriors.values(), small.joints.values()))
     np.testing.assert_allclose(small.joints["ds"].sum(axis=1), held.probs["ds"].reshape(4, 600)[:, ::12].ravel())
-    assert auto.fit(data).worker_params["temperature"][0] < 0.8
+    assert auto.fit(data, folds=4).worker_params["temperature"][0] < 0.8
 
 
 @pytest.mark.parametrize("seed", [0, 1])
