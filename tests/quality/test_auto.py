@@ -173,15 +173,18 @@ def test_bcc_is_not_tried_on_crowds_with_many_workers_times_classes_squared(monk
 
 def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     # large crowds fit the candidates side by side; the blend must not depend on it
-    data, _ = simulate(n_items=400, n_workers=15, k=3, per_item=4, seed=5)
+    data, truth = simulate(n_items=400, n_workers=15, k=3, per_item=4, seed=5)
+    gold = {i: int(truth[i]) for i in range(0, 400, 10)}  # 40 gold items: the gold refits run side by side too
     monkeypatch.setattr(auto, "THREADS", 1)
-    alone, alone_scores = auto.fit(data), auto.heldout_scores(data)
+    alone, alone_scores, alone_gold = auto.fit(data), auto.heldout_scores(data), auto.fit(data, gold)
     monkeypatch.setattr(auto, "THREADS", 3)
     monkeypatch.setattr(auto, "_PARALLEL_FROM", 0)
-    threaded, threaded_scores = auto.fit(data), auto.heldout_scores(data)
+    threaded, threaded_scores, threaded_gold = auto.fit(data), auto.heldout_scores(data), auto.fit(data, gold)
     assert threaded_scores == alone_scores
     assert np.array_equal(alone.posteriors, threaded.posteriors)
     assert np.array_equal(alone.worker_params["model_weights"], threaded.worker_params["model_weights"])
+    assert np.array_equal(alone_gold.posteriors, threaded_gold.posteriors)
+    assert alone_gold.worker_params["temperature_gold_items"][0] == 40
 
 
 def test_repeated_identical_answers_count_once() -> None:
