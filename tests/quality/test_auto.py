@@ -326,3 +326,44 @@ def test_gold_tempering_keeps_answers_and_gold_whatever_the_gold_says(
     assert used == (with_labels if data.distinct().n_labels >= 10 and with_labels >= auto.GOLD_CALIBRATION_MIN else 0)
     for i, c in known.items():
         assert r.posteriors[i, c] == 1.0
+
+
+def test_folds_are_fitted_in_two_stages_only_when_the_challenge_is_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    data, _ = hard_items(0)  # 6,000 labels: 10 default folds, EBCC tried
+    assert auto.default_folds(data.n_labels) == 10
+    calls: list[list[int]] = []
+    real = auto.heldout
+
+    def recording(*args, **kwargs):  # noqa: ANN002, ANN003 - a pass-through spy
+        calls.append(list(kwargs["only"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(auto, "heldout", recording)
+    monkeypatch.setattr(auto, "DECISIVE_Z", float("inf"))  # never decided early: every fold, as one call would
+    staged = auto.fit(data)
+    assert calls == [[0, 1, 2, 3], [4, 5, 6, 7, 8, 9]]
+    calls.clear()
+    whole = auto.fit(data, folds=10)  # folds given: one stage
+    assert calls == [list(range(10))]
+    np.testing.assert_array_equal(staged.posteriors, whole.posteriors)
+    assert staged.worker_params["temperature"][0] == whole.worker_params["temperature"][0]
+    calls.clear()
+    monkeypatch.setattr(auto, "DECISIVE_Z", 0.0)  # always decided after the first stage
+    auto.fit(data)
+    assert calls == [[0, 1, 2, 3]]
+    calls.clear()
+    auto.fit(data, candidates=["pooled", "ds", "bcc"])  # no challenger: nothing to decide, one stage
+    assert calls == [list(range(10))]
+
+
+def test_challenge_z_measures_the_challengers_lead_in_standard_errors() -> None:
+    rng = np.random.default_rng(0)
+    blend = rng.uniform(0.2, 0.9, 1000)
+    names = ["ds", "ebcc"]
+    assert auto.challenge_z({"ds": blend}, names, 0.05) == float("inf")  # no challenger
+    clear = auto.challenge_z({"ds": blend, "ebcc": blend * 1.1}, names, 0.05)
+    noisy = auto.challenge_z({"ds": blend, "ebcc": blend * rng.uniform(0.8, 1.22, 1000)}, names, 0.05)
+    lead = auto.challenge_z({"ds": blend, "ebcc": blend * rng.uniform(0.9, 1.3, 1000)}, names, 0.05)
+    lag = auto.challenge_z({"ds": blend, "ebcc": blend / rng.uniform(0.9, 1.3, 1000)}, names, 0.05)
+    assert clear > 1e6  # the same lead on every label: no doubt at all
+    assert 0 < noisy < auto.DECISIVE_Z < min(lead, lag)  # a clear lag decides as surely as a clear lead
