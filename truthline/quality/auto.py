@@ -175,13 +175,13 @@ def heldout(
 
     folds defaults to `default_folds`: as many as keep the held-out fits within FOLD_LABELS labels' worth
     of work, at most one per `holdout` share (10: every label scored once) and 1 above `max_labels`
-    labels, where a tenth of the labels is plenty to score on (15k labels: 10 folds; 50k: 4; 100k: 2). On small crowds the
-    choice between models otherwise rests on a few thousand labels and moves with the random split:
-    on web, 4 folds of 10% chose EBCC (0.744) over the blend (0.837) for 1 seed in 8; 10 folds chose
-    the blend for all 8. Every split trains on all the other labels, so the candidates are
-    judged at the crowd's own density of labels per worker (scoring on a sample of items instead gives
-    each worker a fraction of its labels and favours the rigid models: on the 500k-label synthetic crowd
-    it kept Dawid-Skene out of the blend, 0.969 against 0.971 with it).
+    labels, where a tenth of the labels is plenty to score on (15k labels: 10 folds; 50k: 4; 100k: 2).
+    On small crowds the choice between models otherwise rests on a few thousand labels and moves with
+    the random split: on web, 4 folds of 10% chose EBCC (0.744) over the blend (0.837) for 1 seed in 8;
+    10 folds chose the blend for all 8. Every split trains on all the other labels, so the candidates
+    are judged at the crowd's own density of labels per worker (scoring on a sample of items instead
+    gives each worker a fraction of its labels and favours the rigid models: on the 500k-label synthetic
+    crowd it kept Dawid-Skene out of the blend, 0.969 against 0.971 with it).
     only: fit just these of the folds (indices, in order; default all), as `fit` does in two stages.
     """
     if folds is None:
