@@ -96,30 +96,30 @@ def shared_errors(n_items: int = 2000, n_workers: int = 30, per_item: int = 5, s
     return data, s.truth
 
 
+def _two_class_crowd(
+    seed: int, per: int, special_share: float, special_right: float, usual_right: float
+) -> tuple[CrowdLabels, np.ndarray]:
+    """600 two-class items, `per` labels each from 20 workers, right with `usual_right`, except on a
+    `special_share` of the items, where they are right with `special_right`."""
+    rng = np.random.default_rng(seed)
+    n, n_workers = 600, 20
+    truth = rng.integers(0, 2, n)
+    special = rng.random(n) < special_share
+    items = np.repeat(np.arange(n), per)
+    workers = np.concatenate([rng.choice(n_workers, per, replace=False) for _ in range(n)])
+    right = rng.random(len(items)) < np.where(special[items], special_right, usual_right)
+    labels = np.where(right, truth[items], 1 - truth[items])
+    return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth
+
+
 def hard_items(seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
     """10 labels per item from workers 80% right, except on the 30% hard items, where everyone guesses:
     the models count ten guesses as ten independent witnesses and grow too sure of those items."""
-    rng = np.random.default_rng(seed)
-    n, n_workers, per = 600, 20, 10
-    truth = rng.integers(0, 2, n)
-    hard = rng.random(n) < 0.3
-    items = np.repeat(np.arange(n), per)
-    workers = np.concatenate([rng.choice(n_workers, per, replace=False) for _ in range(n)])
-    right = rng.random(len(items)) < np.where(hard[items], 0.5, 0.8)
-    labels = np.where(right, truth[items], 1 - truth[items])
-    return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth
+    return _two_class_crowd(seed, per=10, special_share=0.3, special_right=0.5, usual_right=0.8)
 
 
 def blind_spot(seed: int = 0) -> tuple[CrowdLabels, np.ndarray]:
     """Workers 85% right, except on the 25% blind-spot items, where three in four of them give the same
     wrong answer: the labels agree there, wrongly, so held-out labels cannot question the models'
     confidence; only gold answers show it."""
-    rng = np.random.default_rng(seed)
-    n, n_workers, per = 600, 20, 7
-    truth = rng.integers(0, 2, n)
-    blind = rng.random(n) < 0.25
-    items = np.repeat(np.arange(n), per)
-    workers = np.concatenate([rng.choice(n_workers, per, replace=False) for _ in range(n)])
-    right = rng.random(len(items)) < np.where(blind[items], 0.25, 0.85)
-    labels = np.where(right, truth[items], 1 - truth[items])
-    return CrowdLabels.from_arrays(items, workers, labels, n_items=n, n_workers=n_workers, n_classes=2), truth
+    return _two_class_crowd(seed, per=7, special_share=0.25, special_right=0.25, usual_right=0.85)

@@ -19,7 +19,7 @@ from .mace import fit as fit_mace
 from .bcc import fit as fit_bcc
 from .ebcc import fit as fit_ebcc
 from .auto import fit as fit_auto
-from .calibration import ReliabilityBin, calibration_error, reliability
+from .calibration import ReliabilityBin, binned_error, calibration_error, reliability
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
 from .workers import WorkerStats, accuracy_interval, confusion_from_posteriors, spammer_score, worker_stats
 from .multilabel import MultilabelAggregate, aggregate_multilabel
@@ -44,6 +44,7 @@ __all__ = [
     "fit_ebcc",
     "fit_auto",
     "ReliabilityBin",
+    "binned_error",
     "calibration_error",
     "reliability",
     "PairwiseKappa",

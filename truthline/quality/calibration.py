@@ -14,7 +14,7 @@ import numpy as np
 
 from .labels import QualityInputError
 
-__all__ = ["ReliabilityBin", "calibration_error", "reliability"]
+__all__ = ["ReliabilityBin", "binned_error", "calibration_error", "reliability"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,11 @@ def reliability(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> li
 def calibration_error(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: sum over the bins of (share of items) x |mean confidence - accuracy|;
     NaN for no items."""
-    parts = reliability(confidence, right, bins)
+    return binned_error(reliability(confidence, right, bins))
+
+
+def binned_error(parts: list[ReliabilityBin]) -> float:
+    """`calibration_error` from bins already made by `reliability`."""
     total = sum(b.items for b in parts)
     if not total:
         return float("nan")

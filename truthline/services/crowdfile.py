@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from truthline.errors import Invalid
-from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, calibration_error,
+from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, binned_error,
                                reliability)
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
@@ -266,7 +266,7 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         temperature_gold_items=int(agg.worker_params["temperature_gold_items"][0]) if weights is not None else 0,
         seconds=seconds,
         reliability=bins,
-        calibration_error=calibration_error(confidence[hidden], right) if hidden else None,
+        calibration_error=binned_error(bins) if hidden else None,
     )
 
 

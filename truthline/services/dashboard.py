@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Invalid
-from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate, calibration_error, reliability
+from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
@@ -92,9 +92,10 @@ def _calibration(data: ProjectLabels, posteriors: np.ndarray) -> dict[str, Any] 
         return None
     post = posteriors[rows]
     confidence, right = post.max(axis=1), post.argmax(axis=1) == truth
+    parts = reliability(confidence, right)
     bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
-             "accuracy": round(b.accuracy, 4)} for b in reliability(confidence, right)]
-    return {"items": len(rows), "error": round(calibration_error(confidence, right), 4), "bins": bins}
+             "accuracy": round(b.accuracy, 4)} for b in parts]
+    return {"items": len(rows), "error": round(binned_error(parts), 4), "bins": bins}
 
 
 def _num(x: Any) -> float | None:
