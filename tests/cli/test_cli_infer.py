@@ -65,6 +65,24 @@ def test_infer_csv_outputs_defuse_spreadsheet_formulas(cli: Cli, tmp_path: Path)
     assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])["item"] == "=q0"  # JSONL: verbatim
 
 
+def test_infer_reads_its_own_csv_back_unguarded(cli: Cli, tmp_path: Path) -> None:
+    """A defused answers file given back as --gold names the same items (=q0, not '=q0)."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\n" + "".join(f"=q{i},w{w},{'=a' if i else 'b'}\n"
+                                                      for i in range(3) for w in range(2)))
+    answers = tmp_path / "answers.csv"
+    assert cli("infer", labels, "--method", "mv", "--out", answers).exit_code == 0
+    assert "'=q1,'=a" in answers.read_text()
+    split = tmp_path / "split.csv"  # the same items, now split 1-1: only the gold can decide them
+    split.write_text("item,worker,label\n" + "".join(f"=q{i},w0,b\n=q{i},w1,=a\n" for i in range(3)))
+    out = tmp_path / "again.jsonl"
+    result = cli("infer", split, "--method", "mv", "--gold", answers, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["item"]: (r["answer"], r["confidence"]) for r in rows} == {
+        "=q0": ("b", 1.0), "=q1": ("=a", 1.0), "=q2": ("=a", 1.0)}
+
+
 def test_infer_bad_input_exits_2_naming_the_column(cli: Cli, tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("item,rater,label\nq1,w1,cat\n")

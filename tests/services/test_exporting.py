@@ -77,6 +77,28 @@ def test_csv_export_defuses_spreadsheet_formulas(engine: Engine, admin: Any, mak
     assert [r["external_id"] for r in raw] == ids and {r["answer"] for r in raw} == {"=1+1"}
 
 
+def test_csv_export_imports_back_unchanged(engine: Engine, admin: Any, make_project: Callable) -> None:
+    """The formula guard is undone on import: exported ids come back as they were, none duplicated, and a
+    value that merely looks guarded ('=x, ''x) survives the trip too."""
+    from truthline.services.importing import import_items, read_records
+    from truthline.services.text import formula_safe, unguarded
+
+    ids = ["=HYPERLINK(\"x\")", "'=already quoted", "''two", "'plain", "'", "-5", "@a", "plain"]
+    assert [unguarded(formula_safe(e)) for e in ids] == ids
+    source, copy = make_project(), make_project()
+    import_items(engine, admin.user, source.id, [(i + 1, {"external_id": e, "data": {"t": e}})
+                                                for i, e in enumerate(ids)])
+    out = io.BytesIO()
+    export(engine, admin.user, source.id, "csv", out, method="mv")
+    report = import_items(engine, admin.user, copy.id, read_records(io.BytesIO(out.getvalue()), "csv"))
+    assert report.created == len(ids)
+    again = io.BytesIO()
+    export(engine, admin.user, copy.id, "jsonl", again, method="mv")
+    assert sorted(json.loads(line)["external_id"] for line in again.getvalue().splitlines()) == sorted(ids)
+    report = import_items(engine, admin.user, source.id, read_records(io.BytesIO(out.getvalue()), "csv"))
+    assert report.created == 0  # the same items, not guarded twins
+
+
 def test_parquet_export(engine: Engine, admin: Any, done: Any) -> None:
     out = io.BytesIO()
     export(engine, admin.user, done.id, "parquet", out, method="mv")

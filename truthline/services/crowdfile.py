@@ -134,6 +134,9 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
         row = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
         line = _first_row_line(_format(path), row)
         raise Invalid(f"{path.name}: line {line}: {found} is empty", field=found, line=line)
+    if _format(path) == "csv":  # cells a CSV of ours defused (`formula_safe`) read back as they were
+        guarded = pc.match_substring_regex(column, r"^'[=+\-@\t\r']")
+        column = pc.if_else(guarded, pc.utf8_slice_codeunits(column, 1), column)
     return found, column
 
 

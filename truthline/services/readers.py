@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from truthline.errors import Invalid, Problem
+from truthline.services.text import unguarded
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 csv.field_size_limit(2**31 - 1)  # inline images in a CSV cell exceed the 128 KiB default; uploads are size-capped
@@ -158,6 +159,7 @@ class _CellError(ValueError):
 
 
 def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
+    row = {key: unguarded(value) for key, value in row.items()}  # our own exports defuse formulas
     record: dict[str, Any] = {"external_id": row.get("external_id")}
     data: dict[str, Any] = {}
     for key, value in row.items():

@@ -41,12 +41,16 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 
 _FORMULA_START = frozenset("=+-@\t\r")
+_GUARDED = _FORMULA_START | {"'"}  # what may follow a guard quote: read back, the quote is dropped
 
 
 def formula_safe(value: str) -> str:
     """`value` with a leading ' where a spreadsheet would run it as a formula (CSV injection: a requester's
     `=HYPERLINK(...)` external id must not run on the machine of whoever opens the export). Numbers such as
-    -3.5 stay as they are, so numeric columns still read as numbers."""
+    -3.5 stay as they are, so numeric columns still read as numbers. A value that would itself read back as
+    guarded (' then one of =+-@' ...) gets a quote too, so `unguarded` restores every value exactly."""
+    if value[:1] == "'" and value[1:2] in _GUARDED:
+        return "'" + value
     if value[:1] not in _FORMULA_START:
         return value
     try:
@@ -54,6 +58,13 @@ def formula_safe(value: str) -> str:
         return value
     except ValueError:
         return "'" + value
+
+
+def unguarded(value: str) -> str:
+    """A CSV cell as it was before `formula_safe` (so an export imports back unchanged). A hand-written
+    cell that starts with ' followed by =, +, -, @, ' or a tab loses that first quote, as it would if a
+    spreadsheet had saved it."""
+    return value[1:] if value[:1] == "'" and value[1:2] in _GUARDED else value
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
