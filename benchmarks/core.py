@@ -3,7 +3,8 @@
 Measures, against Label Studio 1.23.2's figures on the same machine (issue #2):
   submits/s and submit p50/p99 with 8 concurrent HTTP clients against a real uvicorn server,
   next-task p50/p99 on a 1M-item project, JSONL import items/s, export of 100k labeled items
-  (seconds, peak RSS of the exporting process), Dawid-Skene on 500k labels.
+  (seconds, peak RSS of the exporting process), Dawid-Skene on 500k labels; and submits while a manager
+  reloads the quality page of the export project, with truth inference in the server process or offloaded.
 Every loop is bounded by a count and a time limit. Writes benchmarks/results/core.md and prints it.
 """
 
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -36,10 +38,10 @@ from truthline.client import Client  # noqa: E402
 LOAD_BEFORE = os.getloadavg()[0]  # other work on the machine skews every figure: reported in the table
 FULL = {"big_items": 1_000_000, "import_items": 200_000, "export_items": 100_000, "export_labels": 3,
         "submit_seconds": 20.0, "submit_max": 100_000, "next_calls": 1000, "ds_items": 100_000,
-        "ds_workers": 1000, "ds_overlap": 5, "import_budget_s": 150.0}
+        "ds_workers": 1000, "ds_overlap": 5, "import_budget_s": 150.0, "offload_min_labels": 20_000}
 QUICK = {"big_items": 20_000, "import_items": 20_000, "export_items": 5_000, "export_labels": 3,
          "submit_seconds": 4.0, "submit_max": 5_000, "next_calls": 200, "ds_items": 10_000,
-         "ds_workers": 100, "ds_overlap": 5, "import_budget_s": 30.0}
+         "ds_workers": 100, "ds_overlap": 5, "import_budget_s": 30.0, "offload_min_labels": 1_000}
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -152,8 +154,42 @@ def bench_http(bench: BenchDB, cfg: dict[str, Any], big_pid: int) -> dict[str, A
     return out
 
 
+def _manager_loop(url: str, token: str, pid: int, stop: threading.Event, loads: list[float]) -> None:
+    """A manager reloading the quality page's figures until `stop` (new labels arrive between loads)."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as c:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            c.get(f"/api/v1/projects/{pid}/quality").raise_for_status()
+            loads.append(time.perf_counter() - t0)
+
+
+def bench_manager_load(bench: BenchDB, cfg: dict[str, Any], pid: int) -> dict[str, Any]:
+    """8 clients label the export project (one more label per item) while a manager reloads its quality
+    page, which reruns `auto` over its labels each time: with inference in the server process and with it
+    offloaded to the lower-priority child (the default), against the clients alone."""
+    from truthline.services import users
+
+    tokens, manager = bench.annotators(pid, 8), users.create_token(bench.engine, bench.admin, name="manager")
+    out: dict[str, Any] = {}
+    for mode, offload in (("inline", "0"), ("offloaded", str(cfg["offload_min_labels"]))):
+        with uvicorn_process(bench.url, env={"TRUTHLINE_OFFLOAD_MIN_LABELS": offload}) as url:
+            if mode == "offloaded":
+                out["alone"] = _clients_loop(url, tokens, pid, cfg)
+            stop, loads = threading.Event(), []
+            page = threading.Thread(target=_manager_loop, args=(url, manager, pid, stop, loads))
+            page.start()
+            try:
+                out[mode] = _clients_loop(url, tokens, pid, cfg)
+            finally:
+                stop.set()
+                page.join()
+            out[mode]["page_loads"], out[mode]["page_p50"] = len(loads), pct(loads, 50) / 1000
+    return out
+
+
 def bench_export(bench: BenchDB, cfg: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    pid = bench.project("export bench", overlap=cfg["export_labels"])
+    # one label per item short of its overlap: the manager-load bench adds it
+    pid = bench.project("export bench", overlap=cfg["export_labels"] + 1)
     src = tmp / "export-items.jsonl"
     write_jsonl(src, cfg["export_items"], prefix="exp")
     bench.import_file(pid, src)
@@ -167,7 +203,8 @@ def bench_export(bench: BenchDB, cfg: dict[str, Any], tmp: Path) -> dict[str, An
             check=True, capture_output=True, text=True, timeout=600,
         )
         result[method] = json.loads(probe.stdout)
-    result.update(export_items=cfg["export_items"], export_labels=n_labels, export_mb=out_file.stat().st_size / 2**20)
+    result.update(export_items=cfg["export_items"], export_labels=n_labels, export_mb=out_file.stat().st_size / 2**20,
+                  export_pid=pid)
     return result
 
 
@@ -182,10 +219,15 @@ def _ms(p50: float, p99: float) -> str:
     return f"{p50:.1f} / {p99:.1f} ms"
 
 
+def _loaded(m: dict[str, Any]) -> str:
+    return (f"{m['submit_rate']:,.0f}/s, {_ms(m['submit_p50'], m['submit_p99'])}"
+            f" ({m['page_loads']} page loads, {m['page_p50']:.1f} s each)")
+
+
 def table(r: dict[str, Any], quick: bool, elapsed: float) -> str:
     """The Markdown report: one row per measurement, with its target and Label Studio's figure."""
     ok = lambda good: "yes" if good else "**no**"  # noqa: E731
-    auto, mv, w2 = r["auto"], r["mv"], r["workers2"]
+    auto, mv, w2, man = r["auto"], r["mv"], r["workers2"], r["manager"]
     big = r["big_items"]
     rows = [
         ("Submits/s, 8 concurrent HTTP clients (next+submit loop)",
@@ -209,6 +251,12 @@ def table(r: dict[str, Any], quick: bool, elapsed: float) -> str:
         ("Same export with --method mv (no EM: the I/O path alone)",
          f"{mv['seconds']:.2f} s, peak RSS {mv['peak_rss_mb']:.0f} MB",
          "< 2 s", ok(mv["seconds"] < 2), "219 s", ratio(mv["seconds"], 219, False)),
+        (f"Submits/s, p50 / p99, 8 clients labelling the {r['export_items']:,}-item export project while a manager"
+         " reloads its quality page (`auto` over every label each time)",
+         f"alone {man['alone']['submit_rate']:,.0f}/s, {_ms(man['alone']['submit_p50'], man['alone']['submit_p99'])};"
+         f" inference in the server process {_loaded(man['inline'])};"
+         f" offloaded (default) {_loaded(man['offloaded'])}",
+         "–", "–", "–", "–"),
         (f"Dawid-Skene, {r['ds_labels']:,} labels",
          f"{r['ds_seconds']:.2f} s (accuracy DS {r['ds_acc']:.3f} vs MV {r['mv_acc']:.3f})",
          "< 0.4 s", ok(r["ds_seconds"] < 0.4), "n/a", "–"),
@@ -248,6 +296,8 @@ def main() -> None:
         results.update(bench_export(bench, cfg, tmp))
         step("HTTP: next-task and 8-client submits")
         results.update(bench_http(bench, cfg, results["big_pid"]))
+        step("HTTP: submits while a manager reloads the quality page")
+        results["manager"] = bench_manager_load(bench, cfg, results["export_pid"])
         bench.close()
     finally:
         if args.keep:

@@ -20,10 +20,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_process(db_url: str, timeout: float = 30.0, workers: int = 1) -> Iterator[str]:
-    """Run `uvicorn truthline.api.app:create_app --factory` on a free port; yields the base URL."""
+def uvicorn_process(db_url: str, timeout: float = 30.0, workers: int = 1,
+                    env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `uvicorn truthline.api.app:create_app --factory` on a free port (extra environment: `env`);
+    yields the base URL."""
     port = free_port()
-    env = {**os.environ, "TRUTHLINE_DB": db_url}
+    env = {**os.environ, "TRUTHLINE_DB": db_url, **(env or {})}
     cmd = [
         sys.executable, "-m", "uvicorn", "truthline.api.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(100_000, ge=1, description="Most items in one JSON-array import request.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS).")
     default_method: str = Field("auto", description="Truth-inference method used when a request names none.")
+    offload_min_labels: int = Field(
+        20_000, ge=0,
+        description="`truthline serve` runs truth inference over at least this many labels in a separate process at "
+                    "lower CPU priority, so a manager's page load does not slow annotators' requests (0: in-process).",
+    )
 
 
 @lru_cache

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
+from truthline import offload
 from truthline.quality import METHODS
 from truthline.services import dashboard, results, users
 
@@ -157,3 +159,25 @@ def test_export_csv_and_parquet(manager: Any, labeled: int) -> None:
     assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.parquet"
     table = pq.read_table(io.BytesIO(r.content))
     assert table.num_rows == 4 and "external_id" in table.column_names
+
+
+def test_quality_offloaded_to_the_child_matches_in_process(manager: Any, labeled: int, engine: Any,
+                                                           world: Any) -> None:
+    """The server's offloading (here from the first label on) changes where inference runs, not what it gives."""
+    actor = users.user_for_token(engine, world.manager_token)
+    offload.configure(None)
+    here = {"results": results.item_results(engine, actor, labeled, "auto", probabilities=True),
+            "quality": dashboard.quality_report(engine, actor, labeled, "auto")}
+    results._LOADED.pop(engine, None)  # forget the loaded labels and every inference run on them
+    offload.configure(1)
+    try:
+        there = {"results": manager.get(f"/projects/{labeled}/results", params={"probabilities": "true"}).json(),
+                 "quality": manager.get(f"/projects/{labeled}/quality").json()}
+        started = offload._pool is not None  # the requests started the child
+        child = offload.call(os.getpid, size=1)
+    finally:
+        offload.configure(None)
+        offload.shutdown()
+    assert started and child != os.getpid()
+    assert there["results"]["results"] == json.loads(json.dumps(here["results"]))
+    assert {k: there["quality"][k] for k in here["quality"]} == json.loads(json.dumps(here["quality"]))

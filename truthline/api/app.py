@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
@@ -10,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import truthline
+from truthline import offload
 from truthline.settings import Settings, get_settings
 from truthline.store import db
 
@@ -34,6 +37,12 @@ def _web_routes() -> ModuleType | None:
     return routes
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    offload.shutdown()  # the inference child's queues are released, not left to the resource tracker
+
+
 def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     """Build the app. Without `engine`, connect to `settings.db` and refuse (NotReady) if it is not migrated."""
     settings = settings or get_settings()
@@ -51,11 +60,13 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        lifespan=_lifespan,
         default_response_class=SafeJSONResponse,
         # one error shape for every route (this also replaces FastAPI's default 422 schema, which we never send)
         responses={"4XX": {"model": ErrorOut, "description": "The request was refused; `error` says why and where"}},
     )
     app.state.settings = settings
+    offload.configure(settings.offload_min_labels)
     app.state.engine = engine
     # CSRF tokens are HMACs of the (secret, HttpOnly) session token, so they cannot be forged without it even
     # under this fixed default key; a fixed default keeps them valid across restarts and serve processes.

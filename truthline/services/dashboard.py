@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from truthline import offload
 from truthline.errors import Invalid
 from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
@@ -115,12 +116,16 @@ def _check(method: str) -> None:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
 
+def _worker_quality(crowd: CrowdLabels, known: dict[int, int], method: str) -> tuple[Any, Any]:
+    agg = aggregate(crowd, method=method, known=known or None)
+    return agg, worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+
+
 def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
     """(aggregate, worker stats) from one run of `method`, memoized on `data`."""
     def compute() -> tuple[Any, Any]:
         crowd, known = _crowd(data)
-        agg = aggregate(crowd, method=method, known=known or None)
-        return agg, worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+        return offload.call(_worker_quality, crowd, known, method, size=crowd.n_labels)
 
     try:
         return data.memo(("worker_quality", method), compute)
@@ -128,14 +133,18 @@ def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
         raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
 
 
+def _agreement_metrics(crowd: CrowdLabels) -> dict[str, float | None]:
+    return {
+        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
+        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
+    }
+
+
 def _agreement(data: ProjectLabels) -> dict[str, float | None]:
     """Krippendorff's alpha and Fleiss' kappa: the same for every method, so memoized apart."""
     def compute() -> dict[str, float | None]:
         crowd, _ = _crowd(data)
-        return {
-            "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
-            "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
-        }
+        return offload.call(_agreement_metrics, crowd, size=crowd.n_labels)
     return data.memo(("agreement",), compute)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from truthline import offload
 from truthline.errors import Invalid, shown
 from truthline.tasktypes.base import Inference, Labels, TaskType
 
@@ -17,10 +18,10 @@ def run_aggregate(items: np.ndarray, workers: np.ndarray, classes: np.ndarray, n
     from truthline.quality import CrowdLabels, aggregate
     from truthline.quality.labels import QualityInputError
 
-    data = CrowdLabels.from_arrays(items, workers, classes, n_items=n_items, n_workers=n_workers,
-                                   n_classes=n_classes)
     try:
-        return aggregate(data, method=method, known=known or None)
+        data = CrowdLabels.from_arrays(items, workers, classes, n_items=n_items, n_workers=n_workers,
+                                       n_classes=n_classes)
+        return offload.call(aggregate, data, method=method, known=known or None, size=len(items))
     except QualityInputError as exc:
         raise quality_error(exc) from exc
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from truthline import offload
 from truthline.errors import Invalid, shown
 from truthline.tasktypes.base import Inference, Labels, TaskType
 from truthline.tasktypes.classification import quality_error
@@ -54,8 +55,9 @@ class Multilabel(TaskType):
         selected = selection_matrix(labels.answers, names)
         known = {i: [name in g for name in names] for i, g in gold.items() if isinstance(g, list)}
         try:
-            agg = aggregate_multilabel(labels.items, labels.workers, selected, n_items=labels.n_items,
-                                       n_workers=labels.n_workers, known=known or None, method=method)
+            agg = offload.call(aggregate_multilabel, labels.items, labels.workers, selected, n_items=labels.n_items,
+                               n_workers=labels.n_workers, known=known or None, method=method,
+                               size=len(labels.items) * len(names))
         except QualityInputError as exc:
             raise quality_error(exc) from exc
         has = np.zeros(labels.n_items, dtype=bool)
