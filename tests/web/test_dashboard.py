@@ -107,3 +107,67 @@ def test_report_gives_each_workers_gold_record(engine: Any, admin: Any, make_pro
     assert record == {"good": (3, 3), "bad": (0, 3)}
     page = view.build(engine, admin.user, project, "auto")
     assert {w["username"]: w["gold_correct"] for w in page["workers"]} == {"good": 3, "bad": 0}
+
+
+def _specialists(engine: Any, admin: Any, make_project: Callable[..., Any], make_annotator: Callable[..., Any],
+                 n: int = 40) -> Any:
+    """Multilabel crowd whose workers are each good on one label: a is right on `red` and guesses `round`,
+    b the reverse, c is right on both 70% of the time (one fit per label tells them apart; one pooled
+    reliability per worker cannot)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    project = make_project(task_type="multilabel", labels=["red", "round"], overlap=3)
+    truth = {f"i{k}": [name for name, on in zip(("red", "round"), rng.random(2) < 0.5) if on] for k in range(n)}
+    importing.import_items(engine, admin.user, project.id, [
+        (k + 1, {"external_id": ext, "data": {"text": ext}, "truth": t, **({"gold": t} if k < 4 else {})})
+        for k, (ext, t) in enumerate(truth.items())
+    ])
+
+    def answer(t: list[str], right: tuple[float, float]) -> list[str]:
+        return [name for name, p in zip(("red", "round"), right)
+                if (name in t) == (rng.random() < p)]
+
+    for name, right in (("a", (1.0, 0.5)), ("b", (0.5, 1.0)), ("c", (0.7, 0.7))):
+        _label(engine, make_annotator(project, username=name), project.id,
+               {ext: answer(t, right) for ext, t in truth.items()})
+    return project, truth
+
+
+@pytest.mark.parametrize("method", ["ds", "one_coin", "mv", "auto"])
+def test_multilabel_report_describes_the_answers_results_give(engine: Any, admin: Any, method: str,
+                                                              make_project: Callable[..., Any],
+                                                              make_annotator: Callable[..., Any]) -> None:
+    """The page's accuracy is that of the answers results and exports give (per-label fits, ties selected),
+    over the items with truth that are not gold; its worker figures come from that same run."""
+    from truthline.services import results
+
+    project, truth = _specialists(engine, admin, make_project, make_annotator)
+    rows = results.item_results(engine, admin.user, project.id, method=method)
+    scored = [r for r in rows if r["external_id"] not in {f"i{k}" for k in range(4)}]  # the 4 gold items out
+    expected = round(sum(sorted(r["answer"]) == sorted(truth[r["external_id"]]) for r in scored) / len(scored), 4)
+    report = dashboard.quality_report(engine, admin.user, project.id, method=method)
+    assert report["accuracy_vs_truth"] == expected
+    assert report["calibration"]["items"] == 2 * len(scored)  # a yes/no decision per label
+    assert report["temperature_gold_items"] == 0  # per-label fits: no one temperature (and no gold x labels)
+    summary = results.project_summary(engine, admin.user, project.id)
+    assert summary["accuracy"]["items"] == len(scored)
+    if method in ("ds", "mv"):
+        assert summary["accuracy"][method] == expected
+
+
+def test_accuracy_against_truth_leaves_gold_out(engine: Any, admin: Any, make_project: Callable[..., Any],
+                                                make_annotator: Callable[..., Any]) -> None:
+    """Gold items are clamped to their answer: counted, they would be right whatever the workers said."""
+    from truthline.services import results
+
+    project = make_project(overlap=1)
+    rows = [{"external_id": f"g{k}", "data": {"text": "g"}, "gold": "dog", "truth": "dog"} for k in range(6)]
+    rows += [{"external_id": f"i{k}", "data": {"text": "i"}, "truth": "dog"} for k in range(4)]
+    importing.import_items(engine, admin.user, project.id, list(enumerate(rows, start=1)))
+    _label(engine, make_annotator(project, username="w"), project.id, {r["external_id"]: "cat" for r in rows})
+    report = dashboard.quality_report(engine, admin.user, project.id, method="mv")
+    summary = results.project_summary(engine, admin.user, project.id)
+    assert report["accuracy_vs_truth"] == 0.0  # wrong on all 4 items that are not gold (6 of 10 counting gold)
+    # DS learns from the gold that this worker's "cat" means dog
+    assert summary["accuracy"] == {"against": "truth", "items": 4, "mv": 0.0, "ds": 1.0}

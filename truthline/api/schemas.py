@@ -270,12 +270,17 @@ class QualityOut(BaseModel):
     method: str
     agreement: Agreement
     level: float = Field(description="Credibility of the workers' intervals.")
-    accuracy_vs_truth: float | None = Field(description="Share right among labelled items with hidden truth.")
-    models: dict[str, float] = Field(description="The models `auto` blended and their weights (empty otherwise).")
+    accuracy_vs_truth: float | None = Field(
+        description="Share of the answers `results` gives that are right, among labelled items with hidden truth "
+                    "that are not gold (gold is clamped to its answer, so it would always count as right).")
+    models: dict[str, float] = Field(
+        description="The models `auto` blended and their weights (empty for other methods, and for multilabel "
+                    "projects, where every label is fitted on its own).")
     temperature: float | None = Field(
         default=None,
         description="`auto` raises its posteriors to this power (then renormalizes) so that their confidence matches "
-                    "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods.",
+                    "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods "
+                    "and for multilabel projects (a temperature per label).",
     )
     temperature_gold_items: int = Field(
         default=0,
@@ -305,7 +310,8 @@ class SummaryAgreement(BaseModel):
 
 class SummaryAccuracy(BaseModel):
     against: Literal["truth", "gold"] | None
-    items: int
+    items: int = Field(description="Items scored: labelled, with hidden truth and not gold (gold is clamped), or "
+                                   "without any truth, with gold (inferred with gold left unclamped).")
     mv: float | None
     ds: float | None
 

@@ -1,9 +1,11 @@
 """Quality figures for the manager page that `results` does not give: agreement metrics (Krippendorff's
 alpha, Fleiss' kappa) and each worker's accuracy with a credible interval and a spammer score.
 
-One run of the chosen method gives both, so the page pays for truth inference once per change of the
-project's labels (plus the summary's MV and DS). Both task types become one categorical problem: classification as is; multilabel as one yes/no question
-per (item, label), so a multilabel worker's accuracy is "share of yes/no decisions that were right".
+The worker figures come from the same run of the chosen method that results and exports answer from, so
+the page pays for truth inference once per change of the project's labels (plus the summary's MV and DS),
+and its figures describe the answers a manager exports. Both task types are read as one categorical
+problem: classification as is; multilabel as one yes/no question per (item, label), so a multilabel
+worker's accuracy is "share of yes/no decisions that were right".
 Managers and admins only (same rule as `results`).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,11 +21,11 @@ from sqlalchemy.engine import Engine
 
 from truthline import offload
 from truthline.errors import Invalid
-from truthline.quality import METHODS, CrowdLabels, QualityInputError, aggregate, binned_error, reliability
+from truthline.quality import METHODS, CrowdLabels, QualityInputError, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
-from truthline.quality.workers import worker_stats
-from truthline.services.results import ProjectLabels, gold_record, load_for, worker_info
+from truthline.quality.workers import WorkerStats, worker_stats
+from truthline.services.results import ProjectLabels, gold_record, load_for, truth_accuracy, worker_info
 from truthline.store.records import User
 from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
@@ -32,8 +35,8 @@ LEVEL = 0.95  # credible-interval mass shown on the page
 MIN_CALIBRATION_ITEMS = 20
 
 
-def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
-    """The project's labels as (item, worker, class) indices plus gold as known classes."""
+def _categorical(data: ProjectLabels) -> CrowdLabels:
+    """The project's labels as (item, worker, class) indices."""
     labels, config = data.labels, data.project.config
     names = list(config["labels"])
     n_workers = max(labels.n_workers, 1)
@@ -42,39 +45,19 @@ def _categorical(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
         chosen = selection_matrix(labels.answers, names).astype(np.int64)
         items = (labels.items[:, None] * k + np.arange(k)[None, :]).reshape(-1)
         workers = np.repeat(labels.workers, k)
-        known = {i * k + j: int(name in g) for i, g in data.gold.items() if isinstance(g, list)
-                 for j, name in enumerate(names)}
-        crowd = CrowdLabels.from_arrays(items, workers, chosen.reshape(-1), n_items=max(labels.n_items * k, 1),
-                                        n_workers=n_workers, n_classes=2)
-        return crowd, known
-    index = {name: i for i, name in enumerate(names)}
+        return CrowdLabels.from_arrays(items, workers, chosen.reshape(-1), n_items=max(labels.n_items * k, 1),
+                                       n_workers=n_workers, n_classes=2)
     items, workers, classes = Classification().to_arrays(labels, config)
-    crowd = CrowdLabels.from_arrays(items, workers, classes,
-                                    n_items=max(labels.n_items, 1), n_workers=n_workers, n_classes=len(names))
-    return crowd, {i: index[g] for i, g in data.gold.items() if g in index}
+    return CrowdLabels.from_arrays(items, workers, classes,
+                                   n_items=max(labels.n_items, 1), n_workers=n_workers, n_classes=len(names))
 
 
-def _crowd(data: ProjectLabels) -> tuple[CrowdLabels, dict[int, int]]:
-    """`_categorical`, built once per loaded label set (inference and agreement both need it)."""
+def _crowd(data: ProjectLabels) -> CrowdLabels:
+    """`_categorical`, built once per loaded label set (worker figures and agreement both need it)."""
     return data.memo(("categorical",), lambda: _categorical(data))
 
 
-def _accuracy_vs_truth(data: ProjectLabels, answers: np.ndarray) -> float | None:
-    """How often the method's answer equals the hidden evaluation truth, over labeled items that have one."""
-    names = list(data.project.config["labels"])
-    labelled = data.n_labels_per_item > 0
-    scored = [i for i in data.truth if labelled[i]]
-    if not scored:
-        return None
-    if data.project.task_type == "multilabel":
-        chosen = answers.reshape(-1, len(names))
-        right = sum(set(data.truth[i] or []) == {names[j] for j in np.flatnonzero(chosen[i])} for i in scored)
-    else:
-        right = sum(names[int(answers[i])] == data.truth[i] for i in scored)
-    return round(right / len(scored), 4)
-
-
-def _calibration(data: ProjectLabels, posteriors: np.ndarray) -> dict[str, Any] | None:
+def _calibration(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     """Confidence against hidden truth: reliability bins and the calibration error, over labeled items with
     truth that are not gold (gold is clamped to certainty); for multilabel, over each such item's yes/no
     decision per label (the categorical crowd's rows). None below MIN_CALIBRATION_ITEMS such decisions."""
@@ -91,8 +74,7 @@ def _calibration(data: ProjectLabels, posteriors: np.ndarray) -> dict[str, Any] 
         truth = np.array([index.get(data.truth[i], -1) for i in items], dtype=np.int64)
     if len(rows) < MIN_CALIBRATION_ITEMS:
         return None
-    post = posteriors[rows]
-    confidence, right = post.max(axis=1), post.argmax(axis=1) == truth
+    confidence, right = fit.posteriors[rows].max(axis=1), fit.predicted[rows] == truth
     parts = reliability(confidence, right)
     bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
              "accuracy": round(b.accuracy, 4)} for b in parts]
@@ -116,16 +98,33 @@ def _check(method: str) -> None:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
 
-def _worker_quality(crowd: CrowdLabels, known: dict[int, int], method: str) -> tuple[Any, Any]:
-    agg = aggregate(crowd, method=method, known=known or None)
-    return agg, worker_stats(crowd, agg.posteriors, confusion=agg.worker_params.get("confusion"), level=LEVEL)
+@dataclass(frozen=True)
+class _Fit:
+    """A method's run, the one results and exports answer from, read on the categorical crowd (`_crowd`;
+    multilabel: a yes/no row per item and label): posteriors and answers per row, worker figures, and the
+    fit's parameters (none for multilabel, where every label is fitted on its own)."""
+
+    posteriors: np.ndarray
+    predicted: np.ndarray
+    stats: WorkerStats
+    params: dict[str, Any]
 
 
-def _inference(data: ProjectLabels, method: str) -> tuple[Any, Any]:
-    """(aggregate, worker stats) from one run of `method`, memoized on `data`."""
-    def compute() -> tuple[Any, Any]:
-        crowd, known = _crowd(data)
-        return offload.call(_worker_quality, crowd, known, method, size=crowd.n_labels)
+def _inference(data: ProjectLabels, method: str) -> _Fit:
+    """`method`'s run over the project (shared with results and exports), memoized on `data`."""
+    def compute() -> _Fit:
+        crowd = _crowd(data)
+        fit = data.infer(method).fit
+        if data.project.task_type == "multilabel":
+            p_yes = fit.probabilities.reshape(-1)  # row item * k + label, as `_categorical` lays them out
+            posteriors = np.column_stack([1.0 - p_yes, p_yes])
+            # a tie is "selected", as the answers say (MultilabelAggregate.answers)
+            predicted, confusion, params = (p_yes >= 0.5).astype(np.int64), fit.worker_confusion.mean(axis=1), {}
+        else:
+            posteriors, predicted = fit.posteriors, fit.answers
+            confusion, params = fit.worker_params.get("confusion"), fit.worker_params
+        stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
+        return _Fit(posteriors, predicted, stats, params)
 
     try:
         return data.memo(("worker_quality", method), compute)
@@ -143,7 +142,7 @@ def _agreement_metrics(crowd: CrowdLabels) -> dict[str, float | None]:
 def _agreement(data: ProjectLabels) -> dict[str, float | None]:
     """Krippendorff's alpha and Fleiss' kappa: the same for every method, so memoized apart."""
     def compute() -> dict[str, float | None]:
-        crowd, _ = _crowd(data)
+        crowd = _crowd(data)
         return offload.call(_agreement_metrics, crowd, size=crowd.n_labels)
     return data.memo(("agreement",), compute)
 
@@ -179,7 +178,7 @@ def workers_table(engine: Engine, actor: User, project_id: int, method: str = "a
     data = load_for(engine, actor, project_id)
     if len(data.labels.answers) == 0:
         return []
-    return _workers(engine, data, _inference(data, method)[1])
+    return _workers(engine, data, _inference(data, method).stats)
 
 
 def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
@@ -200,14 +199,14 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
                               "temperature": None, "temperature_gold_items": 0, "calibration": None}
     if len(data.labels.answers) == 0:
         return report
-    agg, stats = _inference(data, method)
+    fit = _inference(data, method)
     report["agreement"] = dict(_agreement(data))
-    report["accuracy_vs_truth"] = _accuracy_vs_truth(data, agg.answers)
-    report["calibration"] = _calibration(data, agg.posteriors)
-    weights = agg.worker_params.get("model_weights") if method == "auto" else None
+    report["accuracy_vs_truth"] = truth_accuracy(data, data.infer(method))
+    report["calibration"] = _calibration(data, fit)
+    weights = fit.params.get("model_weights") if method == "auto" else None
     if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
         report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
-        report["temperature"] = float(agg.worker_params["temperature"][0])
-        report["temperature_gold_items"] = int(agg.worker_params["temperature_gold_items"][0])
-    report["workers"] = _workers(engine, data, stats)
+        report["temperature"] = float(fit.params["temperature"][0])
+        report["temperature_gold_items"] = int(fit.params["temperature_gold_items"][0])
+    report["workers"] = _workers(engine, data, fit.stats)
     return report

@@ -185,7 +185,7 @@ def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -
     data = load_for(engine, actor, project_id)
     reference, against = _reference(data)
     acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference,
-                    data.n_labels_per_item > 0)
+                    scored_items(data, reference, against))
     return None if acc is None else round(acc, 4)
 
 
@@ -194,11 +194,25 @@ def _reference(data: ProjectLabels) -> tuple[dict[int, Any], str]:
     return (data.truth, "truth") if data.truth else (data.gold, "gold")
 
 
-def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], labelled: np.ndarray) -> float | None:
-    scored = [i for i in reference if labelled[i]]
+def scored_items(data: ProjectLabels, reference: dict[int, Any], against: str) -> list[int]:
+    """The items an accuracy is taken over: labeled items with a reference answer, gold items left out when
+    the reference is hidden truth (clamped to their gold answer, they would count as right whatever the
+    workers said)."""
+    labelled = data.n_labels_per_item > 0
+    skip = data.gold if against == "truth" else {}
+    return [i for i in reference if labelled[i] and i not in skip]
+
+
+def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], scored: list[int]) -> float | None:
     if not scored:
         return None
     return sum(bool(tt.same_answer(inf.answers[i], reference[i])) for i in scored) / len(scored)
+
+
+def truth_accuracy(data: ProjectLabels, inf: Inference) -> float | None:
+    """Share of `inf`'s answers equal to the hidden truth, over `scored_items` (None where none is)."""
+    acc = _accuracy(data.task_type, inf, data.truth, scored_items(data, data.truth, "truth"))
+    return None if acc is None else round(acc, 4)
 
 
 # engine -> project id -> (fingerprint, figures): the manager page polls the summary, and two truth-inference
@@ -239,9 +253,10 @@ def _figures(data: ProjectLabels) -> dict[str, Any]:
     both = np.flatnonzero(labelled)
     agree = sum(bool(tt.same_answer(mv.answers[i], ds.answers[i])) for i in both.tolist())
     summary["agreement"] = {"mv_vs_ds": round(agree / len(both), 4), "items": int(len(both))}
-    if reference:
-        mv_acc, ds_acc = _accuracy(tt, mv, reference, labelled), _accuracy(tt, ds, reference, labelled)
-        summary["accuracy"] = {"against": against, "items": int(sum(1 for i in reference if labelled[i])),
+    scored = scored_items(data, reference, against)
+    if scored:
+        mv_acc, ds_acc = _accuracy(tt, mv, reference, scored), _accuracy(tt, ds, reference, scored)
+        summary["accuracy"] = {"against": against, "items": len(scored),
                                "mv": None if mv_acc is None else round(mv_acc, 4),
                                "ds": None if ds_acc is None else round(ds_acc, 4)}
     return summary

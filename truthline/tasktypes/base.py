@@ -26,6 +26,9 @@ class Inference:
     # per item and label of the project (its config order): the posterior probability of the label (of the
     # class, for one-answer types; of the label being selected, for multilabel); NaN rows where answers[i] is None
     probabilities: np.ndarray | None = None
+    # the quality method's own result (truthline.quality Aggregate, or MultilabelAggregate): the manager
+    # page's worker intervals and calibration come from this same fit, not from a second one
+    fit: Any = None
 
 
 @dataclass

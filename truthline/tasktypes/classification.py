@@ -62,7 +62,8 @@ class Classification(TaskType):
         answers = [names[k] if h else None for k, h in zip(agg.answers.tolist(), has.tolist(), strict=True)]
         confidence = np.where(has, agg.confidence, np.nan)
         probabilities = np.where(has[:, None], agg.posteriors, np.nan)
-        return Inference(agg.method, answers, confidence, np.asarray(agg.worker_accuracy, dtype=float), probabilities)
+        return Inference(agg.method, answers, confidence, np.asarray(agg.worker_accuracy, dtype=float), probabilities,
+                         fit=agg)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         counts = dict.fromkeys(config["labels"], 0)

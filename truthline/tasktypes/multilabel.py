@@ -69,7 +69,7 @@ class Multilabel(TaskType):
         # An item's confidence is that of its least certain yes/no decision.
         confidence = np.where(has, np.maximum(p_yes, 1 - p_yes).min(axis=1), np.nan)
         probabilities = np.where(has[:, None], p_yes, np.nan)
-        return Inference(method, answers, confidence, agg.worker_accuracy.mean(axis=1), probabilities)
+        return Inference(method, answers, confidence, agg.worker_accuracy.mean(axis=1), probabilities, fit=agg)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         counts = dict.fromkeys(config["labels"], 0)
