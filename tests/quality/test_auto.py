@@ -68,6 +68,15 @@ def test_large_input_is_scored_on_one_split_of_all_its_labels(monkeypatch: pytes
     assert auto.heldout_scores(data) == auto.heldout_scores(data, folds=4)
 
 
+def test_wide_crowds_take_fewer_default_folds() -> None:
+    """Every fit's steps grow with the classes: beyond WIDE_CLASSES a label weighs classes / WIDE_CLASSES
+    in the folds' budget (6k labels over 300 classes: 1 fold, not 10 folds of 1.4 s each)."""
+    assert [auto.default_folds(6000, n_classes=k) for k in (2, 5, 10, 40, 300)] == [10, 10, 10, 4, 1]
+    assert auto.default_folds(50_000, n_classes=5) == 4 and auto.default_folds(50_000, n_classes=20) == 1
+    wide, _ = simulate(n_items=400, n_workers=10, k=100, per_item=5, seed=1)  # 2,000 labels x 100 classes
+    assert auto.heldout_scores(wide) == auto.heldout_scores(wide, folds=5)
+
+
 def test_options_are_checked() -> None:
     data, _ = simulate(n_items=20, n_workers=6, k=2)
     with pytest.raises(QualityInputError):
@@ -228,6 +237,16 @@ def test_calibration_leaves_a_crowd_that_fits_the_model_nearly_alone(seed: int) 
     # independent one-coin workers: the models' own assumptions hold, so confidences need no tempering
     data, _ = simulate(n_items=1000, n_workers=20, k=3, seed=seed)
     assert auto.fit(data).worker_params["temperature"][0] >= 0.9
+
+
+def test_items_with_one_label_do_not_temper() -> None:
+    """Held out, the only label of an item leaves nothing but the class prior to predict it from: such labels
+    say nothing of how far the labels were trusted (one worker: they are all there is; tau went to 0.1)."""
+    n = 300
+    alone = CrowdLabels.from_arrays(np.arange(n), np.zeros(n, np.int64), np.arange(n) % 3, n_classes=3)
+    r = auto.fit(alone)
+    assert r.worker_params["temperature"].tolist() == [1.0]
+    assert r.confidence.min() > 0.6
 
 
 def test_calibration_keeps_gold_items_certain() -> None:

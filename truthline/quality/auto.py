@@ -88,6 +88,7 @@ BCC_MAX_CELLS = 100_000
 TEMPERATURE_CELLS = 200_000
 # held-out fits per candidate cost about folds x labels: the default folds keep that near this many labels
 FOLD_LABELS = 200_000
+WIDE_CLASSES = 5  # up to this many classes a label counts once in that budget
 # With EBCC tried, the default folds are fitted in two stages: the first EARLY_FOLDS, then the rest only
 # if EBCC's lead or lag on the blend is within DECISIVE_Z standard errors of zero (per-label differences
 # in held-out log-probability). S_Dog, ZC_in, face and MS are decided after 4 of 10; web, rte need all.
@@ -127,12 +128,15 @@ def _map(fn: Callable[[T], R], args: Iterable[T], n_labels: int) -> list[R]:
         return list(pool.map(fn, args))
 
 
-def default_folds(n_labels: int, holdout: float = 0.1, max_labels: int = 100_000) -> int:
+def default_folds(n_labels: int, holdout: float = 0.1, max_labels: int = 100_000, n_classes: int = 2) -> int:
     """Folds `heldout` uses by default: as many as keep the held-out fits within FOLD_LABELS labels' worth
-    of work, at most one per `holdout` share, and 1 above `max_labels` labels."""
+    of work, at most one per `holdout` share, and 1 above `max_labels` labels. A label of a crowd with more
+    than WIDE_CLASSES classes counts n_classes / WIDE_CLASSES times (every fit's steps grow with the
+    classes: 6k labels over 300 classes took 14 s in 10 folds)."""
     if n_labels > max_labels:
         return 1
-    return max(1, min(int(1.0 / holdout + 1e-9), FOLD_LABELS // max(1, n_labels)))
+    work = n_labels * max(1.0, n_classes / WIDE_CLASSES)
+    return max(1, min(int(1.0 / holdout + 1e-9), int(FOLD_LABELS // max(1.0, work))))
 
 
 def _folds(n_labels: int, holdout: float, n_folds: int, seed: int) -> list[np.ndarray]:
@@ -185,7 +189,7 @@ def heldout(
     only: fit just these of the folds (indices, in order; default all), as `fit` does in two stages.
     """
     if folds is None:
-        folds = default_folds(labels.n_labels, holdout, max_labels)
+        folds = default_folds(labels.n_labels, holdout, max_labels, labels.n_classes)
     if folds < 1:
         raise QualityInputError(f"folds: must be at least 1, got {folds}", "folds")
     every_fold = _folds(labels.n_labels, holdout, folds, seed)
@@ -200,7 +204,10 @@ def heldout(
         train, test = splits[job[1]]
         agg = CANDIDATES[job[0]](train, known)
         joint = _joint(agg, test)
-        every = slice(None, None, -(-len(joint) // per_fold) or 1)  # an even sample across the labels
+        every = np.arange(0, len(joint), -(-len(joint) // per_fold) or 1)  # an even sample across the labels
+        # a label whose item kept no other label tests only the class prior, never how far the labels
+        # were trusted: with one worker every item is such, and tempering fitted on them went to TAU_MIN
+        every = every[np.bincount(train.items, minlength=labels.n_items)[test.items[every]] > 0]
         return joint.sum(axis=1), agg.posteriors[test.items[every]], joint[every]
 
     jobs = [(name, f) for f in range(len(splits)) for name in candidates]
@@ -395,7 +402,7 @@ def fit(
     tried = [n for n in names if affordable(n, labels)] or names  # all of them if the caller named only costly ones
     tau, gold_used = 1.0, 0
     if labels.n_labels >= 10 and len(tried) > 1:
-        n_folds = default_folds(labels.n_labels, holdout) if folds is None else folds
+        n_folds = default_folds(labels.n_labels, holdout, n_classes=labels.n_classes) if folds is None else folds
         staged = folds is None and n_folds > EARLY_FOLDS and any(n in CHALLENGERS for n in tried)
         first = list(range(EARLY_FOLDS if staged else n_folds))
         opts = {"candidates": tried, "holdout": holdout, "folds": n_folds, "seed": seed}

@@ -2,7 +2,8 @@
 
 Each confusion row gets a Dirichlet prior of `smoothing` pseudo-labels spread like the pooled
 confusion matrix of all workers (empirical Bayes), so a worker seen on three items is pulled toward
-the typical worker instead of being fitted to noise. `smoothing=0` gives classic maximum likelihood
+the typical worker instead of being fitted to noise. The pooled matrix holds one more pseudo-label per
+row, spread as the crowd's overall accuracy says (`typical_rows`), for classes no item is believed to be. `smoothing=0` gives classic maximum likelihood
 (what crowd-kit's DawidSkene computes).
 """
 
@@ -36,13 +37,26 @@ def m_step(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed confusion matrices (W, K_true, K_label) and class prior, given item posteriors."""
     counts = index.confusion_counts(post)
-    pooled = diagonal_dominant(counts.sum(axis=0) + 0.01)
+    pooled = diagonal_dominant(counts.sum(axis=0) + typical_rows(counts))
     pooled /= pooled.sum(axis=1, keepdims=True)
     conf = counts + (smoothing * pooled + 1e-9)[None]
     conf /= conf.sum(axis=2, keepdims=True)
     prior = col_sums(post, labelled) + 1.0
     prior /= prior.sum()
     return conf, prior
+
+
+def typical_rows(counts: np.ndarray) -> np.ndarray:
+    """One pseudo-label per true class, spread like the average worker: right with the crowd's overall
+    accuracy, wrong evenly otherwise. A class no item is believed to be has no evidence of its own; a
+    flat row there let EM explain every label by it too (a unanimous crowd: confidence 0.5, workers 49%
+    accurate), where the crowd's workers say it would be answered like the others."""
+    pooled = counts.sum(axis=0)
+    k = pooled.shape[0]
+    accuracy = (np.trace(pooled) + 1.0) / (pooled.sum() + k)
+    rows = np.full((k, k), (1.0 - accuracy) / max(k - 1, 1))
+    np.fill_diagonal(rows, accuracy)
+    return rows
 
 
 def _extrapolate(
