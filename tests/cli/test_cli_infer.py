@@ -239,3 +239,63 @@ def test_infer_says_how_many_gold_items_checked_the_confidence(cli: Cli, tmp_pat
     tau = float(aggregate(crowd, "auto", known={i: int(truth[i]) for i in range(60)}).worker_params["temperature"][0])
     assert tau < 0.5 and f"confidences tempered (τ {tau:.2f}, checked against 60 gold items)" in result.output
     assert "gold items)" not in cli("infer", labels).output  # without gold, held-out labels alone
+
+
+def test_infer_refuses_an_output_that_is_an_input_or_the_other_output(cli: Cli, tmp_path: Path) -> None:
+    labels, gold, truth = tmp_path / "labels.csv", tmp_path / "gold.csv", tmp_path / "truth.csv"
+    labels.write_text("item,worker,label\na,w1,cat\na,w2,cat\na,w3,dog\n")
+    gold.write_text("item,gold\na,cat\n")
+    truth.write_text("item,truth\na,cat\n")
+    before = labels.read_text()
+    cases = [(("--out", labels), "--out labels.csv is also the labels file"),
+             (("--out", tmp_path / "." / "labels.csv"), "--out labels.csv is also the labels file"),
+             (("--gold", gold, "--workers-out", gold), "--workers-out gold.csv is also --gold"),
+             (("--truth", truth, "--out", truth), "--out truth.csv is also --truth"),
+             (("--out", tmp_path / "x.csv", "--workers-out", tmp_path / "x.csv"), "--workers-out x.csv is also --out")]
+    for options, words in cases:
+        result = cli("infer", labels, "--method", "mv", *options)
+        assert result.exit_code == 2 and words in result.stderr, options
+    assert labels.read_text() == before and gold.read_text() == "item,gold\na,cat\n"
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_infer_checks_limit_and_method_before_reading(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\na,w1,\n")  # unreadable: the option is refused first
+    result = cli("infer", labels, "--limit", "-1")
+    assert result.exit_code == 2 and "--limit must be 0 (all rows) or more; got -1" in result.stderr
+    for kind in ("categorical", "multilabel"):
+        result = cli("infer", labels, "--kind", kind, "--method", "oracle")
+        assert result.exit_code == 2 and "unknown --method 'oracle'; valid names: auto" in result.stderr, kind
+
+
+def test_infer_refuses_a_repeated_column_without_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label,label\na,w1,cat,dog\n")
+    result = cli("infer", labels)
+    assert result.exit_code == 2 and "labels.csv: line 1: column 'label' appears twice" in result.stderr
+
+
+def test_infer_scores_truth_without_the_gold_items(cli: Cli, tmp_path: Path) -> None:
+    labels, gold, truth = tmp_path / "labels.csv", tmp_path / "gold.csv", tmp_path / "truth.csv"
+    labels.write_text("item,worker,label\na,w1,cat\na,w2,cat\nb,w1,cat\nb,w2,cat\n")
+    gold.write_text("item,gold\na,dog\n")
+    truth.write_text("item,truth\na,dog\nb,dog\n")
+    result = cli("infer", labels, "--method", "mv", "--gold", gold, "--truth", truth)
+    assert result.exit_code == 0, result.output
+    assert "accuracy against --truth: 0.0000 over 1 items (1 gold left out)" in result.output  # not 0.5 over 2
+    truth.write_text("item,truth\na,dog\n")
+    result = cli("infer", labels, "--method", "mv", "--gold", gold, "--truth", truth)
+    assert "accuracy against --truth: – (all 1 items with truth are gold" in result.output
+    assert "1.0000" not in result.output
+
+
+def test_infer_pairwise_says_why_there_is_no_correlation(cli: Cli, tmp_path: Path) -> None:
+    pairs, truth = tmp_path / "p.csv", tmp_path / "t.csv"
+    pairs.write_text("item_a,item_b,winner,worker\nx,y,x,w1\nx,y,y,w2\n")
+    truth.write_text("item,truth\nx,1\ny,2\n")
+    result = cli("infer", pairs, "--kind", "pairwise", "--truth", truth)
+    assert result.exit_code == 0, result.output
+    assert ("Spearman rank correlation against --truth: – over 2 items (the inferred scores are all equal: "
+            "no ranking to compare)") in result.output
+    assert "nan" not in result.output and result.stderr == ""

@@ -64,8 +64,8 @@ def test_gold_is_clamped_and_truth_is_only_scored(tmp_path: Path) -> None:
     clamped = crowdfile.infer(problem, "ds")
     by_item = dict(zip(problem.items, clamped.answers))
     assert by_item["b"] == "1" and clamped.confidence[problem.items.index("b")] == 1.0
-    expected = np.mean([by_item["a"] == "1", by_item["b"] == "1", False])
-    assert clamped.n_scored == 3 and clamped.accuracy == pytest.approx(expected)
+    expected = np.mean([by_item["a"] == "1", False])  # gold "b" is clamped (right by construction): left out
+    assert clamped.n_scored == 2 and clamped.truth_gold == 1 and clamped.accuracy == pytest.approx(expected)
 
 
 def test_gold_and_truth_spelled_differently_from_the_labels_still_match(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_gold_and_truth_spelled_differently_from_the_labels_still_match(tmp_path
     assert problem.classes == ["0", "1"] and problem.labels.n_classes == 2  # no "1.0" or " 1" class
     assert problem.gold == {0: 1}
     result = crowdfile.infer(problem, "auto")
-    assert result.answers == ["1", "0"] and result.accuracy == 1.0 and result.n_scored == 2
+    assert result.answers == ["1", "0"] and result.accuracy == 1.0 and result.n_scored == 1  # "a" is gold
     text = write_csv(tmp_path / "t2.csv", [("a", "1.5"), ("b", "zero")], header="item,truth")
     assert crowdfile.infer(crowdfile.load(labels, truth_path=text), "mv").accuracy == 0.0  # no match: wrong
 
@@ -222,8 +222,174 @@ def test_multilabel_file_in_every_cell_format(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as err:
         crowdfile.infer_multilabel(odd)  # not labels "1" and "None"
     assert (err.value.line, err.value.field) == (2, "labels")
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_text('{"item": "a", "worker": "w1", "labels": ["red "]}\n'
+                      '{"item": "a", "worker": "w2", "labels": [" red"]}\n')
+    assert crowdfile.infer_multilabel(spaced, method="mv").rows == [("a", "red", 2)]  # one label, trimmed
     none = tmp_path / "none.csv"
     none.write_text("item,worker,labels\na,w1,\n")
     with pytest.raises(Invalid) as err:
         crowdfile.infer_multilabel(none)
     assert "no answer chose any label" in err.value.message
+
+
+@pytest.mark.parametrize(("header", "kind", "column"), [
+    ("item,worker,label,label", "categorical", "label"),
+    ("item,item,worker,label", "categorical", "item"),
+    ("item, worker,label ,label", "categorical", "label"),  # the same once trimmed
+    ("item,worker,value,value", "numeric", "value"),
+    ("item,worker,labels,labels", "multilabel", "labels"),
+])
+def test_a_repeated_column_name_is_refused(tmp_path: Path, header: str, kind: str, column: str) -> None:
+    path = write_csv(tmp_path / "l.csv", [("a", "w1", "1", "2")], header=header)
+    read = {"categorical": crowdfile.load, "numeric": crowdfile.infer_numeric,
+            "multilabel": crowdfile.infer_multilabel}[kind]
+    with pytest.raises(Invalid) as err:
+        read(path)
+    assert (err.value.field, err.value.line) == (column, 1)
+    assert f"l.csv: line 1: column {column!r} appears twice" in err.value.message
+
+
+def test_a_repeated_column_in_gold_is_refused(tmp_path: Path) -> None:
+    gold = write_csv(tmp_path / "g.csv", [("a", "1", "1")], header="item,gold,gold")
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(write_csv(tmp_path / "l.csv", ROWS), gold_path=gold)
+    assert err.value.field == "gold" and "g.csv: line 1: column 'gold' appears twice" in err.value.message
+
+
+def test_numerically_equal_labels_are_one_class_in_a_fixed_order(tmp_path: Path) -> None:
+    rows = [("a", "w1", "1"), ("a", "w2", "1.0"), ("a", "w3", "2"), ("b", "w1", "2.0"), ("b", "w2", "01")]
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", rows))
+    assert problem.classes == ["1", "2"]  # spelled as first seen; "1.0" and "01" are "1"
+    assert crowdfile.infer(problem, "mv").answers == ["1", "1"]
+    text = crowdfile.load(write_csv(tmp_path / "t.csv", [("a", "w1", "1"), ("a", "w2", "1.0"), ("a", "w3", "x")]))
+    assert text.classes == ["1", "1.0", "x"]  # not every label a number: text, kept apart
+    # equal numbers (here from gold) sort by their text whatever order the set iterates in
+    order = crowdfile._class_order
+    assert order(["1.0", "1", "01"]) == order(["01", "1", "1.0"]) == ["01", "1", "1.0"]
+
+
+def test_only_an_empty_cell_is_missing(tmp_path: Path) -> None:
+    rows = [("NA", "w1", "N/A"), ("NA", "w2", "null"), ("None", "w1", "NaN"), ("None", "w2", "NaN")]
+    problem = crowdfile.load(write_csv(tmp_path / "l.csv", rows))
+    assert problem.items == ["NA", "None"] and sorted(problem.classes) == ["N/A", "NaN", "null"]
+    multi = write_csv(tmp_path / "m.csv", [("x", "w1", "NA"), ("x", "w2", "NA"), ("x", "w3", "a")],
+                      header="item,worker,labels")
+    assert crowdfile.infer_multilabel(multi, method="mv").rows == [("x", "NA", 3)]  # a label, not "none"
+    null = tmp_path / "m.jsonl"
+    null.write_text('{"item": "x", "worker": "w1", "labels": ["a"]}\n{"item": "x", "worker": "w2", "labels": null}\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_multilabel(null)  # missing, not "no labels"
+    assert (err.value.line, err.value.field) == (2, "labels") and "write [] for no labels" in err.value.message
+
+
+def test_a_nan_label_is_missing_not_a_class(tmp_path: Path) -> None:
+    path = tmp_path / "l.parquet"
+    pq.write_table(pa.table({"item": ["a", "a", "b"], "worker": ["w1", "w2", "w1"],
+                             "label": [1.0, float("nan"), 2.0]}), path)
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(path)
+    assert (err.value.field, err.value.line) == ("label", 2) and "label is empty" in err.value.message
+
+
+def test_conflicting_gold_or_truth_rows_are_refused(tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "l.csv", ROWS)
+    gold = write_csv(tmp_path / "g.csv", [("a", "1"), ("b", "0"), ("a", "0")], header="item,gold")
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(labels, gold_path=gold)
+    assert (err.value.field, err.value.line) == ("gold", 4)
+    assert "line 4: item 'a' again with gold '0'; line 2 gave '1'" in err.value.message
+    same = write_csv(tmp_path / "t.csv", [("a", "1"), ("a", "1.0"), ("b", "1")], header="item,truth")
+    problem = crowdfile.load(labels, truth_path=same)  # the same answer twice: taken once
+    assert crowdfile.infer(problem, "mv").n_scored == 2
+    numeric = write_csv(tmp_path / "n.csv", [("a", "w1", "1"), ("b", "w1", "2")], header="item,worker,value")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_numeric(numeric, write_csv(tmp_path / "nt.csv", [("a", "1"), ("a", "3")], header="item,truth"))
+    assert (err.value.field, err.value.line) == ("truth", 3)
+    multi = write_csv(tmp_path / "m.csv", [("x", "w1", "a")], header="item,worker,labels")
+    twice = write_csv(tmp_path / "mt.csv", [("x", "a"), ("x", "a")], header="item,truth")
+    assert crowdfile.infer_multilabel(multi, twice, "mv").n_scored == 1  # one item, scored once
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_multilabel(multi, write_csv(tmp_path / "mc.csv", [("x", "a"), ("x", "b")], header="item,truth"))
+    assert (err.value.field, err.value.line) == ("truth", 3)
+
+
+def test_truth_that_is_all_gold_scores_nothing(tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "l.csv", ROWS)
+    gold = write_csv(tmp_path / "g.csv", [("a", "0")], header="item,gold")
+    truth = write_csv(tmp_path / "t.csv", [("a", "0")], header="item,truth")
+    result = crowdfile.infer(crowdfile.load(labels, gold_path=gold, truth_path=truth), "mv")
+    assert result.accuracy is None and result.n_scored == 0 and result.truth_gold == 1  # not a clamped 1.0
+
+
+def test_pairwise_spearman_of_a_constant_is_no_number(tmp_path: Path) -> None:
+    import warnings
+
+    pairs = write_csv(tmp_path / "p.csv", [("x", "y", "x", "w1"), ("y", "z", "y", "w1")],
+                      header="item_a,item_b,winner,worker")
+    flat = write_csv(tmp_path / "t.csv", [("x", "1"), ("y", "1"), ("z", "1")], header="item,truth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's ConstantInputWarning would fail here
+        result = crowdfile.infer_pairwise(pairs, flat)
+    assert result.value is None and result.n_scored == 3
+    assert result.note == "the --truth scores are all equal: no ranking to compare"
+    tied = write_csv(tmp_path / "tied.csv", [("x", "y", "x", "w1"), ("x", "y", "y", "w2")],
+                     header="item_a,item_b,winner,worker")
+    ranked = write_csv(tmp_path / "r.csv", [("x", "1"), ("y", "2")], header="item,truth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = crowdfile.infer_pairwise(tied, ranked)
+    assert result.value is None and result.note == "the inferred scores are all equal: no ranking to compare"
+
+
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("blank.csv", "item,worker,label\n\na,w1,cat\n\n\na,w2,\n", 6),
+    ("quoted.csv", 'item,worker,label\n"a\nb",w1,cat\n"c",w2,"x\ny"\nd,w3,\n', 6),
+    ("before.csv", "\n\nitem,worker,label\na,w1,\n", 4),
+    ("blank.jsonl", '{"item": "a", "worker": "w1", "label": "cat"}\n\n  \n'
+                    '{"item": "a", "worker": "w2", "label": null}\n', 4),
+])
+def test_lines_are_counted_as_in_the_file(tmp_path: Path, name: str, text: str, line: int) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(path)
+    assert err.value.line == line and f"{name}: line {line}: label is empty" in err.value.message
+
+
+def test_unreadable_rows_are_named_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("item,worker,label\na,w1,cat\n\nb,w1,cat,extra\n")
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(path)
+    assert err.value.line == 4 and "l.csv: line 4: cannot be read as csv" in err.value.message
+    jsonl = tmp_path / "l.jsonl"
+    jsonl.write_text('{"item": "a", "worker": "w", "label": 1}\n\n{"item": "b", "worker": "w", "label": "x"}\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(jsonl)  # pyarrow says "in row 1", counted from 0 within a block: left out
+    assert "changed from number to string" in err.value.message and "row" not in err.value.message
+    jsonl.write_text('{"item": "a", "worker": "w", "label": 1}\n\n{"item": "b", "worker": "w", "label": 1\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(jsonl)
+    assert err.value.line == 3 and "l.jsonl: line 3: cannot be read as jsonl" in err.value.message
+    assert "row" not in err.value.message
+
+
+def test_ids_and_header_names_are_trimmed_like_labels(tmp_path: Path) -> None:
+    labels = write_csv(tmp_path / "l.csv", [("a ", " w1", "cat"), ("a", "w1 ", "dog")], header="item, worker ,label")
+    gold = write_csv(tmp_path / "g.csv", [(" a", "dog")], header=" item,gold")
+    problem = crowdfile.load(labels, gold_path=gold)
+    assert problem.items == ["a"] and problem.workers == ["w1"] and problem.gold == {0: problem.classes.index("dog")}
+
+
+@pytest.mark.parametrize(("cell", "words"), [
+    ("1_000", "value must be a finite number, got '1_000'"),
+    ("1e200", "value must be within ±1e+150"),
+    ("-1e151", "value must be within ±1e+150"),
+])
+def test_numeric_values_are_plain_numbers_in_range(tmp_path: Path, cell: str, words: str) -> None:
+    path = tmp_path / "v.csv"
+    path.write_text(f"item,worker,value\na,w1,1\n\na,w2,{cell}\n")
+    with pytest.raises(Invalid) as err:
+        crowdfile.infer_numeric(path)
+    assert (err.value.field, err.value.line) == ("value", 4) and f"line 4: {words}" in err.value.message

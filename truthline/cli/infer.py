@@ -52,13 +52,21 @@ def infer(
 ) -> None:
     """Infer each item's answer from a crowd label file (no database, no server)."""
     from truthline.errors import Invalid
+    from truthline.quality import METHODS
     from truthline.services import crowdfile
 
     if kind not in crowdfile.KINDS:
         raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {kind!r}", field="kind")
+    if kind in ("categorical", "multilabel") and method not in METHODS:  # now, not after reading the file
+        raise Invalid(f"unknown --method {method!r}; valid names: {', '.join(sorted(METHODS))}",
+                      field="method")
+    if limit < 0:
+        raise Invalid(f"--limit must be 0 (all rows) or more; got {limit}", field="limit")
     for path, field in ((out, "out"), (workers_out, "workers_out")):
         if path is not None:
             crowdfile.output_format(path, field)  # a bad name fails now, not after the inference
+    _check_outputs({"the labels file": labels_file, "--gold": gold, "--truth": truth},
+                   {"--out": out, "--workers-out": workers_out})
     if bias_prior is not None and kind != "numeric":
         raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
@@ -72,6 +80,29 @@ def infer(
     if probabilities and out is None:
         raise Invalid("--probabilities needs --out (the file the probabilities go to)", field="probabilities")
     _categorical(labels_file, method, gold, truth, out, workers_out, limit, probabilities)
+
+
+def _check_outputs(inputs: dict[str, Path | None], outputs: dict[str, Path | None]) -> None:
+    """Refuse an output that is an input (writing it would destroy what it was read from) or the other
+    output (one would overwrite the other)."""
+    from truthline.errors import Invalid
+
+    written: dict[str, Path] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        for other, given in {**inputs, **written}.items():
+            if given is not None and _same_file(path, given):
+                raise Invalid(f"{option} {path.name} is also {other}; write to another file",
+                              field=option.lstrip("-").replace("-", "_"))
+        written[option] = path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)  # also through links and other spellings of the path
+    except OSError:  # one does not exist (yet): only the same path is the same file
+        return a.resolve() == b.resolve()
 
 
 def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path | None, out: Path | None,
@@ -103,9 +134,13 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
         note = tempered(result.temperature, result.temperature_gold_items)
         console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{note}", highlight=False)
     console.print(_distribution(problem.classes, result.answers))
-    if result.accuracy is not None:
-        console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} items",
-                      highlight=False)
+    if result.accuracy is not None:  # gold items are clamped to their truth, so right: they would only flatter
+        left_out = f" ({result.truth_gold:,} gold left out)" if result.truth_gold else ""
+        console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} "
+                      f"items{left_out}", highlight=False)
+    elif result.truth_gold:
+        console.print(f"accuracy against --truth: – (all {result.truth_gold:,} items with truth are gold, "
+                      "clamped to their answer: nothing to score)", highlight=False, soft_wrap=True)
     _calibration(result)
     if out is None:
         table = Table("item", "answer", "confidence", "labels")
@@ -169,8 +204,9 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
                   f"{'comparisons' if kind == 'pairwise' else 'answers'}.", highlight=False)
     if result.metric is not None:
         value = "–" if result.value is None else f"{result.value:.4f}"
-        console.print(f"{result.metric} against --truth: [bold]{value}[/] over {result.n_scored:,} items",
-                      highlight=False)
+        why = f" ({escape(result.note)})" if result.note else ""
+        console.print(f"{result.metric} against --truth: [bold]{value}[/] over {result.n_scored:,} items{why}",
+                      highlight=False, soft_wrap=True)
     if out is not None:
         console.print(f"wrote {len(result.rows):,} rows to {escape(str(out))}", highlight=False)
         return

@@ -18,15 +18,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from truthline.errors import Invalid
+from truthline.errors import Invalid, shown
 from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, binned_error,
                                reliability)
 from truthline.quality.auto import CANDIDATES
@@ -65,7 +67,7 @@ class Inferred:
     answers: list[str]  # per item (every item of a labels file has a label)
     confidence: np.ndarray
     n_labels: np.ndarray
-    accuracy: float | None  # against truth, over items that have one
+    accuracy: float | None  # against truth, over items that have one and are not gold (clamped: always right)
     n_scored: int
     model_weights: dict[str, float]
     temperature: float | None  # auto's tempering of its posteriors (None for other methods)
@@ -75,6 +77,7 @@ class Inferred:
     # empty without truth
     reliability: list[ReliabilityBin] = dataclasses.field(default_factory=list)
     calibration_error: float | None = None
+    truth_gold: int = 0  # items with truth left out of the scores as they are gold
 
 
 def _format(path: Path) -> str:
@@ -86,7 +89,8 @@ def _format(path: Path) -> str:
 
 
 def _read_table(path: Path) -> Any:
-    """The file as a pyarrow Table (CSV columns read as text: no type guessing turns "007" into 7)."""
+    """The file as a pyarrow Table (CSV columns read as text: no type guessing turns "007" into 7); column
+    names trimmed, a repeated one refused."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
@@ -95,28 +99,97 @@ def _read_table(path: Path) -> Any:
     fmt = _format(path)
     try:
         if fmt == "csv":
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                header = next(csv.reader(fh), [])
+            header = next((record for _, record in _csv_records(path)), [])
             if not header:
                 raise Invalid(f"{path.name}: empty file; expected a header row such as item,worker,label",
                               field="file", line=1)
+            # only an empty cell is missing: pyarrow's default null spellings (NA, null, NaN, ...) are real ids
             convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                           strings_can_be_null=True)
-            return pacsv.read_csv(path, convert_options=convert)
-        if fmt == "jsonl":
-            return pajson.read_json(path)
-        return pq.read_table(path)
+                                           null_values=[""], strings_can_be_null=True)
+            table = pacsv.read_csv(path, convert_options=convert)
+        elif fmt == "jsonl":
+            table = pajson.read_json(path)
+        else:
+            table = pq.read_table(path)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise Invalid(f"{path.name}: cannot be read as {fmt}: {exc}", field="file") from None
+        raise _unreadable(path, fmt, exc) from None
+    return _unique_names(table.rename_columns([name.strip() for name in table.column_names]), path)
 
 
-def _first_row_line(fmt: str, row: int) -> int:
-    """1-based line of a row (CSV: after the header; assumes no line breaks inside cells)."""
-    return row + 2 if fmt == "csv" else row + 1
+def _unique_names(table: Any, path: Path) -> Any:
+    """`table`, refused when a column name appears twice (pyarrow reads it; asking for it then fails)."""
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            line = 1 if _format(path) == "csv" else None
+            where = f"line {line}: " if line else ""
+            raise Invalid(f"{path.name}: {where}column {name!r} appears twice", field=name, line=line)
+        seen.add(name)
+    return table
+
+
+def _unreadable(path: Path, fmt: str, exc: Exception) -> Invalid:
+    """pyarrow's read error with the line Python's own reader stops at: its "row N" counts within a block
+    of the file, so it is left out."""
+    reason = re.sub(r" in row \d+$", "", str(exc))
+    line = _bad_line(path, fmt) if fmt != "parquet" and not isinstance(exc, UnicodeDecodeError) else None
+    where = f"line {line}: " if line else ""
+    return Invalid(f"{path.name}: {where}cannot be read as {fmt}: {reason}", field="file", line=line)
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) per CSV record, blank lines skipped as pyarrow skips them; a quoted cell may
+    span lines."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader, end = csv.reader(fh), 0
+        for record in reader:
+            if record:
+                yield end + 1, record
+            end = reader.line_num
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line, text) per JSONL record: pyarrow skips blank lines."""
+    with open(path, "rb") as fh:
+        yield from ((n, text) for n, text in enumerate(fh, 1) if text.strip())
+
+
+def _bad_line(path: Path, fmt: str) -> int | None:
+    """The first record Python's reader finds wrong (CSV: a cell count other than the header's; JSONL: not a
+    JSON object), or None."""
+    try:
+        if fmt == "csv":
+            records = _csv_records(path)
+            width = len(next(records, (0, []))[1])
+            return next((n for n, record in records if len(record) != width), None)
+        for n, text in _jsonl_records(path):
+            try:
+                if not isinstance(json.loads(text), dict):
+                    return n
+            except ValueError:
+                return n
+    except (csv.Error, OSError):
+        return None
+    return None
+
+
+def _line(path: Path, row: int) -> int:
+    """1-based line where data row `row` starts. Only for error messages: it reads the file again, as
+    pyarrow skips blank lines and a quoted CSV cell can span lines (Parquet: the row, counted from 1)."""
+    fmt = _format(path)
+    if fmt == "parquet":
+        return row + 1
+    try:
+        records = _csv_records(path) if fmt == "csv" else _jsonl_records(path)
+        skip = row + 1 if fmt == "csv" else row  # a CSV's first record is its header
+        return next(n for k, (n, _) in enumerate(records) if k == skip)
+    except (csv.Error, OSError, StopIteration):  # cannot recount: the count without blank lines
+        return row + 2 if fmt == "csv" else row + 1
 
 
 def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tuple[str, Any]:
-    """(column name, column as text) for the first of `names` present; refuses missing or empty cells."""
+    """(column name, column as text, trimmed) for the first of `names` present; refuses missing or empty
+    cells."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -125,19 +198,22 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
         have = ", ".join(table.column_names) or "none"
         raise Invalid(f"{path.name}: no {what} column (expected one of: {', '.join(names)}; found: {have})",
                       field=names[0])
+    raw = table.column(found).combine_chunks()
     try:
-        column = table.column(found).cast(pa.string()).combine_chunks()
+        column = raw.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise Invalid(f"{path.name}: column {found!r} must hold text or numbers ({exc})", field=found) from None
     missing = pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_trim_whitespace(column), ""))
+    if pa.types.is_floating(raw.type):  # a NaN cell is a missing value, not an answer "nan"
+        missing = pc.or_kleene(missing, pc.is_nan(raw))
     if pc.any(missing).as_py():
         row = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
-        line = _first_row_line(_format(path), row)
+        line = _line(path, row)
         raise Invalid(f"{path.name}: line {line}: {found} is empty", field=found, line=line)
     if _format(path) == "csv":  # cells a CSV of ours defused (`formula_safe`) read back as they were
         guarded = pc.match_substring_regex(column, r"^'[=+\-@\t\r']")
         column = pc.if_else(guarded, pc.utf8_slice_codeunits(column, 1), column)
-    return found, column
+    return found, pc.utf8_trim_whitespace(column)  # "a " and "a" are one item (or worker, or label)
 
 
 def _labels_table(path: Path) -> Any:
@@ -160,19 +236,32 @@ def _codes(column: Any) -> tuple[np.ndarray, list[str]]:
     return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
 
 
-def _class_order(values: set[str]) -> list[str]:
-    """Numeric labels in numeric order ("2" before "10"), others as text."""
+def _as_number(text: str) -> float | None:
+    """`text` as a finite number, else None (float() also takes "1_000", "nan" and "inf")."""
     try:
-        return sorted(values, key=float)
+        value = float(text)
     except ValueError:
+        return None
+    return value if "_" not in text and math.isfinite(value) else None
+
+
+def _class_order(values: Collection[str]) -> list[str]:
+    """Numeric labels in numeric order ("2" before "10"), others as text; equal numbers by their text, so
+    the order (and with it every tie-break) never depends on the set's hash order."""
+    numbers = {v: _as_number(v) for v in values}
+    if None in numbers.values():
         return sorted(values)
+    return sorted(values, key=lambda v: (numbers[v], v))
 
 
-def _trimmed(column: Any) -> Any:
-    """Text cells without surrounding spaces (" 1" and "1" are one answer)."""
-    import pyarrow.compute as pc
-
-    return pc.utf8_trim_whitespace(column)
+def _one_spelling(names: list[str]) -> list[str]:
+    """`names` (distinct labels in first-seen order) with numerically equal ones ("1", "1.0") spelled as
+    the first of them seen in the file, when every label is a number; text labels stay as they are."""
+    numbers = [_as_number(name) for name in names]
+    if None in numbers:
+        return names
+    first: dict[float, str] = {}
+    return [first.setdefault(x, name) for x, name in zip(numbers, names, strict=True)]
 
 
 def _label_spelling(label_names: Sequence[str]) -> Any:
@@ -180,37 +269,42 @@ def _label_spelling(label_names: Sequence[str]) -> Any:
     say "1.0" where workers said "1" (pandas writes float columns so); anything else is kept as it is."""
     names, by_number = set(label_names), {}
     for name in label_names:
-        try:
-            by_number.setdefault(float(name), name)
-        except ValueError:
-            continue
+        if (number := _as_number(name)) is not None:
+            by_number.setdefault(number, name)
 
     def spell(value: str) -> str:
         value = value.strip()
-        if value in names:
-            return value
-        try:
-            return by_number.get(float(value), value)
-        except ValueError:
-            return value
+        return value if value in names else by_number.get(_as_number(value), value)
 
     return spell
 
 
-def _answers_file(path: Path, item_index: dict[str, int]) -> tuple[dict[int, str], int]:
-    """item index -> value for the items of the labels file; and how many rows name other items."""
+def _by_item(path: Path, items: list[str], values: Sequence[Any], item_index: dict[str, int],
+             field: str) -> tuple[dict[int, Any], int]:
+    """item index -> value for the items of the labels file, and how many other items the file names. An
+    item given twice must have the same value both times (else which one is right?)."""
+    first: dict[str, int] = {}
+    out: dict[int, Any] = {}
+    for row, (item, value) in enumerate(zip(items, values, strict=True)):
+        if item not in first:
+            first[item] = row
+            if item in item_index:
+                out[item_index[item]] = value
+        elif values[first[item]] != value:
+            earlier, line = _line(path, first[item]), _line(path, row)
+            said = ["|".join(sorted(v)) if isinstance(v, frozenset) else v for v in (values[first[item]], value)]
+            raise Invalid(f"{path.name}: line {line}: item {shown(item)} again with {field} {shown(said[1])}; "
+                          f"line {earlier} gave {shown(said[0])}", field=field, line=line)
+    return out, len(first) - len(out)
+
+
+def _answers_file(path: Path, item_index: dict[str, int], spell: Any) -> tuple[dict[int, str], int]:
+    """item index -> value (in the labels file's spelling) for the items of the labels file; and how many
+    other items the file names."""
     table = _read_table(path)
     _, items = _text_column(table, ITEM, path, "item")
-    _, values = _text_column(table, VALUE, path, "answer (truth/gold/label/answer)")
-    out: dict[int, str] = {}
-    unknown = 0
-    for item, value in zip(items.to_pylist(), values.to_pylist(), strict=True):
-        index = item_index.get(item)
-        if index is None:
-            unknown += 1
-        else:
-            out[index] = value
-    return out, unknown
+    name, values = _text_column(table, VALUE, path, "answer (truth/gold/label/answer)")
+    return _by_item(path, items.to_pylist(), [spell(v) for v in values.to_pylist()], item_index, name)
 
 
 def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | None = None) -> CrowdProblem:
@@ -219,13 +313,12 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
         labels_path, (ITEM, "item"), (WORKER, "worker"), (LABEL, "label"))
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
-    label_codes, label_names = _codes(_trimmed(label_col))
+    label_codes, label_names = _codes(label_col)
+    label_names = _one_spelling(label_names)
     item_index = {name: i for i, name in enumerate(item_names)}
-    gold_text, gold_unmatched = _answers_file(gold_path, item_index) if gold_path else ({}, 0)
-    truth, truth_unmatched = _answers_file(truth_path, item_index) if truth_path else ({}, 0)
     spelling = _label_spelling(label_names)
-    gold_text = {i: spelling(v) for i, v in gold_text.items()}
-    truth = {i: spelling(v) for i, v in truth.items()}
+    gold_text, gold_unmatched = _answers_file(gold_path, item_index, spelling) if gold_path else ({}, 0)
+    truth, truth_unmatched = _answers_file(truth_path, item_index, spelling) if truth_path else ({}, 0)
     classes = _class_order(set(label_names) | set(gold_text.values()))  # truth stays out: it must not inform
     if len(classes) == 1:  # everyone gave the same answer: still a choice between it and "something else"
         classes.append("")  # (no cell is empty, so this name is free)
@@ -251,7 +344,6 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
     seconds = time.perf_counter() - started
     n_labels = np.bincount(problem.labels.items, minlength=problem.labels.n_items)
     answers = [problem.classes[k] for k in agg.posteriors.argmax(axis=1).tolist()]
-    scored = [answers[i] == value for i, value in problem.truth.items()]
     confidence = agg.posteriors.max(axis=1)
     hidden = [i for i in problem.truth if i not in problem.gold]
     right = np.array([answers[i] == problem.truth[i] for i in hidden], dtype=bool)
@@ -262,14 +354,15 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         answers=answers,
         confidence=confidence,
         n_labels=n_labels,
-        accuracy=float(np.mean(scored)) if scored else None,
-        n_scored=len(scored),
+        accuracy=float(np.mean(right)) if hidden else None,
+        n_scored=len(hidden),
         model_weights={} if weights is None else {n: round(float(w), 4) for n, w in zip(CANDIDATES, weights)},
         temperature=float(agg.worker_params["temperature"][0]) if weights is not None else None,
         temperature_gold_items=int(agg.worker_params["temperature_gold_items"][0]) if weights is not None else 0,
         seconds=seconds,
         reliability=bins,
         calibration_error=binned_error(bins) if hidden else None,
+        truth_gold=len(problem.truth) - len(hidden),
     )
 
 
@@ -317,21 +410,22 @@ class Scored:
     metric: str | None = None  # e.g. "mean absolute error", "Spearman rank correlation"
     value: float | None = None
     n_scored: int = 0
+    note: str | None = None  # why there is no value
 
 
-def _numbers(column: Any, name: str, path: Path) -> np.ndarray:
-    """A text column as floats; the first cell that is not a finite number is named with its line."""
+def _numbers(column: Any, name: str, path: Path, bound: float = np.inf) -> np.ndarray:
+    """A text column as floats; the first cell that is not a finite number within ±bound is named with its
+    line."""
     texts = column.to_pylist()
     out = np.empty(len(texts))
     for row, text in enumerate(texts):
-        try:
-            out[row] = float(text)
-        except ValueError:
-            out[row] = np.nan
-        if not np.isfinite(out[row]):
-            line = _first_row_line(_format(path), row)
-            raise Invalid(f"{path.name}: line {line}: {name} must be a finite number, got {text!r}",
+        number = _as_number(text)
+        if number is None or abs(number) > bound:
+            line = _line(path, row)
+            need = "a finite number" if number is None else f"within ±{bound:g} (rescale, e.g. to other units)"
+            raise Invalid(f"{path.name}: line {line}: {name} must be {need}, got {shown(text)}",
                           field=name, line=line)
+        out[row] = number
     return out
 
 
@@ -339,18 +433,17 @@ def _truth_numbers(path: Path, item_index: dict[str, int]) -> dict[int, float]:
     table = _read_table(path)
     _, items = _text_column(table, ITEM, path, "item")
     name, values = _text_column(table, VALUE + ("value", "score"), path, "truth")
-    numbers = _numbers(values, name, path)
-    return {item_index[i]: float(v) for i, v in zip(items.to_pylist(), numbers, strict=True) if i in item_index}
+    return _by_item(path, items.to_pylist(), _numbers(values, name, path).tolist(), item_index, name)[0]
 
 
 def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0) -> Scored:
     """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias;
     bias_prior: pseudo-labels pulling each bias toward 0)."""
-    from truthline.quality.numeric import aggregate_numeric
+    from truthline.quality.numeric import MAX_ABS_VALUE, aggregate_numeric
 
     (_, item_col), (_, worker_col), (value_name, value_col) = _columns(
         path, (ITEM, "item"), (WORKER, "worker"), (NUMBER, "value"))
-    values = _numbers(value_col, value_name, path)
+    values = _numbers(value_col, value_name, path, MAX_ABS_VALUE)
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
     try:
@@ -380,13 +473,12 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     names = list(dict.fromkeys(left + right))
     index = {name: i for i, name in enumerate(names)}
     winner = np.empty(len(won), dtype=np.int64)
-    fmt = _format(path)
     for row, (x, y, w) in enumerate(zip(left, right, won, strict=True)):
         if x == y:
-            line = _first_row_line(fmt, row)
+            line = _line(path, row)
             raise Invalid(f"{path.name}: line {line}: an item is compared with itself", field="item_b", line=line)
         if w not in (x, y, "a", "b"):
-            line = _first_row_line(fmt, row)
+            line = _line(path, row)
             raise Invalid(f"{path.name}: line {line}: {win_name} must name one of the two items ({x!r} or {y!r}) "
                           f"or be a/b, got {w!r}", field=win_name, line=line)
         winner[row] = 0 if w == x else 1 if w == y else 0 if w == "a" else 1  # item ids before a/b
@@ -401,13 +493,17 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     if truth_path is None:
         return result
     truth = _truth_numbers(truth_path, index)
-    if len(truth) < 2:
-        return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(truth))
+    keys = sorted(truth)
+    scores, truths = [fit.scores[i] for i in keys], [truth[i] for i in keys]
+    result = dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys))
+    if len(keys) < 2:
+        return dataclasses.replace(result, note="needs 2 or more items with truth")
+    equal = [what for what, x in (("--truth scores", truths), ("inferred scores", scores)) if np.ptp(x) == 0]
+    if equal:  # a constant has no ranks to correlate (scipy would warn and give NaN)
+        return dataclasses.replace(result, note=f"the {equal[0]} are all equal: no ranking to compare")
     from scipy.stats import spearmanr  # only here: scipy.stats costs a second of start-up
 
-    keys = sorted(truth)
-    rho = spearmanr([fit.scores[i] for i in keys], [truth[i] for i in keys]).statistic
-    return dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys), value=float(rho))
+    return dataclasses.replace(result, value=float(spearmanr(scores, truths).statistic))
 
 
 def output_format(path: Path, field: str = "out") -> str:
@@ -430,17 +526,21 @@ def _label_sets(table: Any, path: Path, names: Sequence[str] = LABELS) -> tuple[
             try:
                 cell = json.loads(cell)
             except ValueError:
-                line = _first_row_line(_format(path), row)
+                line = _line(path, row)
                 raise Invalid(f"{path.name}: line {line}: {found} is not a valid JSON list", field=found,
                               line=line) from None
+        if cell is None and _format(path) != "csv":  # a CSV's empty cell is "none"; null here is missing
+            line = _line(path, row)
+            raise Invalid(f"{path.name}: line {line}: {found} is missing; write [] for no labels", field=found,
+                          line=line)
         if cell is None or cell == "":
             out.append(frozenset())
         elif isinstance(cell, list):
-            if not all(isinstance(x, str) and x for x in cell):  # str() would make labels of 1, None, {}
-                line = _first_row_line(_format(path), row)
+            if not all(isinstance(x, str) and x.strip() for x in cell):  # str() would make labels of 1, None, {}
+                line = _line(path, row)
                 raise Invalid(f"{path.name}: line {line}: {found} must list label names (non-empty strings)",
                               field=found, line=line)
-            out.append(frozenset(cell))
+            out.append(frozenset(x.strip() for x in cell))  # trimmed, as "a|b" parts are
         else:
             out.append(frozenset(part.strip() for part in str(cell).split("|") if part.strip()))
     return found, out
@@ -474,8 +574,9 @@ def infer_multilabel(path: Path, truth_path: Path | None = None, method: str = "
     index = {name: i for i, name in enumerate(item_names)}
     truth_table = _read_table(truth_path)
     _, truth_items = _text_column(truth_table, ITEM, truth_path, "item")
-    _, truth_sets = _label_sets(truth_table, truth_path, ("truth", "gold") + LABELS)
-    hits = [answers[index[i]] == t for i, t in zip(truth_items.to_pylist(), truth_sets, strict=True) if i in index]
+    name, truth_sets = _label_sets(truth_table, truth_path, ("truth", "gold") + LABELS)
+    truth, _ = _by_item(truth_path, truth_items.to_pylist(), truth_sets, index, name)
+    hits = [answers[i] == t for i, t in truth.items()]
     return dataclasses.replace(result, metric="exact-set accuracy", n_scored=len(hits),
                                value=float(np.mean(hits)) if hits else None)
 
