@@ -117,6 +117,10 @@ def test_typed_reports_keep_every_field(manager: Any, labeled: int, engine: Any,
 def test_annotators_and_outsiders_cannot_read_results(ann: Any, outsider: Any, labeled: int, path: str, assert_error: Any) -> None:
     assert_error(ann.get(f"/projects/{labeled}/{path}"), 403)
     assert_error(outsider.get(f"/projects/{labeled}/{path}"), 404, field="project_id")
+    # the method is checked once the caller may see the project: no 422 tells an outsider it exists
+    assert_error(ann.get(f"/projects/{labeled}/{path}", params={"method": "bogus"}), 403)
+    assert_error(outsider.get(f"/projects/{labeled}/{path}", params={"method": "bogus"}), 404, field="project_id")
+    assert_error(outsider.get(f"/projects/999999/{path}", params={"method": "bogus"}), 404, field="project_id")
 
 
 def test_unknown_method_is_422(manager: Any, labeled: int, assert_error: Any) -> None:

@@ -21,11 +21,12 @@ from sqlalchemy.engine import Engine
 
 from truthline import offload
 from truthline.errors import Invalid
-from truthline.quality import METHODS, CrowdLabels, QualityInputError, binned_error, reliability
+from truthline.quality import CrowdLabels, QualityInputError, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import WorkerStats, worker_stats
-from truthline.services.results import ProjectLabels, gold_record, load_for, truth_accuracy, worker_info
+from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
+                                        worker_info)
 from truthline.store.records import User
 from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
@@ -91,11 +92,6 @@ def _metric(compute: Callable[[], float]) -> float | None:
         return _num(compute())
     except QualityInputError:
         return None
-
-
-def _check(method: str) -> None:
-    if method not in METHODS:
-        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
 
 @dataclass(frozen=True)
@@ -174,8 +170,8 @@ def workers_table(engine: Engine, actor: User, project_id: int, method: str = "a
     """Per worker: {user_id, username, n_labels, accuracy, lower, upper, spammer_score, gold_labels,
     gold_correct, mean_active_ms}: the table `quality_report` gives, without the agreement metrics.
     (accuracy = Beta posterior mean of agreement with the item posteriors, so every surface shows one figure.)"""
-    _check(method)
     data = load_for(engine, actor, project_id)
+    check_method(method)
     if len(data.labels.answers) == 0:
         return []
     return _workers(engine, data, _inference(data, method).stats)
@@ -192,8 +188,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
      "workers": workers_table's rows}."""
-    _check(method)
     data = load_for(engine, actor, project_id)
+    check_method(method)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
                               "temperature": None, "temperature_gold_items": 0, "calibration": None}

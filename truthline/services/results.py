@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
 from truthline.errors import Invalid
+from truthline.quality import METHODS
 from truthline.services.access import project_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -53,9 +54,16 @@ class ProjectLabels:
         return self._memo[key]  # type: ignore[no-any-return]
 
     def infer(self, method: str, use_gold: bool = True) -> Inference:
+        check_method(method)
         gold = self.gold if use_gold else {}
         return self.memo(("infer", method, use_gold),
                          lambda: self.task_type.infer(self.labels, self.project.config, method, gold))
+
+
+def check_method(method: str) -> None:
+    """Refuse an unknown truth-inference method name (Invalid naming `method`)."""
+    if method not in METHODS:
+        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
 
 class JsonMemo(dict):  # type: ignore[type-arg]

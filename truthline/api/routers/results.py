@@ -15,7 +15,7 @@ from ..schemas import QualityOut, ResultsOut, SummaryOut, WorkersOut
 
 router = APIRouter(tags=["results"])
 # `user` comes before `method` in every signature: dependencies run in order, so a caller without a
-# token gets 401 rather than a 422 about the method it asked for.
+# token gets 401; the services check the method name after the project's access rule (403/404 first).
 
 
 @router.get("/projects/{project_id}/results", response_model=ResultsOut, response_model_exclude_unset=True,
