@@ -77,6 +77,26 @@ def test_update_project(engine: Engine, admin: Any, project: Any) -> None:
     assert err.value.field == "overlap"
 
 
+@pytest.mark.parametrize("task_type", ["classification", "multilabel"])
+def test_labels_in_use_cannot_be_removed(engine: Engine, admin: Any, make_project: Callable, add_items: Callable,
+                                         make_annotator: Callable, label_all: Callable, task_type: str) -> None:
+    """Dropping (or renaming) a label that answers use would make those answers fall out of every result,
+    export and count; adding and reordering labels stays free."""
+    project = make_project(task_type=task_type, labels=["cat", "dog", "bird", "fish"])
+    multi = task_type == "multilabel"
+    add_items(project, 2, gold=["cat"] if multi else "cat")
+    add_items(project, 3, start=2, truth=["bird"] if multi else "bird")
+    label_all(project, [make_annotator(project)], lambda p, t: ["dog", "cat"] if multi else "dog")
+    for removed, uses in (("dog", "which 5 labels use"), ("cat", "2 gold answers"), ("bird", "3 truth answers")):
+        keep = [label for label in ("cat", "dog", "bird", "fish") if label != removed]
+        with pytest.raises(Invalid) as err:
+            projects.update_project(engine, admin.user, project.id, {"labels": [*keep, removed.upper()]})
+        assert err.value.field == "labels" and repr(removed) in err.value.message and uses in err.value.message
+    assert projects.get_project(engine, admin.user, project.id).labels == ["cat", "dog", "bird", "fish"]
+    changed = projects.update_project(engine, admin.user, project.id, {"labels": ["bird", "dog", "cat", "emu"]})
+    assert changed.labels == ["bird", "dog", "cat", "emu"]  # fish was unused: it may go
+
+
 def test_task_type_is_fixed_once_items_exist(engine: Engine, admin: Any, project: Any, add_items: Callable) -> None:
     projects.update_project(engine, admin.user, project.id, {"task_type": "multilabel"})
     add_items(project, 1)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Invalid, NotFound, shown
 from truthline.services.access import PROJECT_ROLES, project_for
 from truthline.services.text import storable, text_problem
 from truthline.settings import get_settings
+from truthline.store import annotations as annotation_store
+from truthline.store import items as item_store
 from truthline.store import projects as store
 from truthline.store import users as user_store
 from truthline.store.db import read_tx, write_tx
@@ -117,10 +120,39 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
                 raise Invalid("task_type cannot change once items are imported; create a new project",
                               field="task_type")
         values["config"] = {**project.config, **values["config"]}
+        _check_removed_labels(conn, project, values["config"].get("labels", project.labels))
         store.update_project(conn, project.id, values)
         if values["overlap"] != project.overlap:
             store.set_items_overlap(conn, project.id, values["overlap"])
         return store.get_project(conn, project.id)  # type: ignore[return-value]
+
+
+def _uses(text: str | None, label: str) -> bool:
+    """Whether a stored answer (JSON text: a label, or a multilabel list) names `label`."""
+    if text is None:
+        return False
+    value = json.loads(text)
+    return value == label or (isinstance(value, list) and label in value)
+
+
+def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[str]) -> None:
+    """Refuse to drop labels that annotations, gold or truth answers use: those answers would fall out of
+    every result, export and count (renaming is dropping one label and adding another)."""
+    removed = [label for label in project.labels if label not in set(labels)]
+    if not removed:
+        return
+    counts = annotation_store.answer_counts(conn, project.id)
+    references = item_store.reference_counts(conn, project.id)
+    for label in removed:
+        given = sum(n for text, n in counts if _uses(text, label))
+        gold = sum(n for g, _, n in references if _uses(g, label))
+        truth = sum(n for _, t, n in references if _uses(t, label))
+        if given or gold or truth:
+            parts = [f"{n} {what}" for n, what in ((given, "labels"), (gold, "gold answers"),
+                                                   (truth, "truth answers")) if n]
+            uses = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+            raise Invalid(f"labels: cannot remove {label!r}, which {uses} use; keep it (new labels can be "
+                          "added), or start a new project", field="labels")
 
 
 def add_member(engine: Engine, actor: User, project_id: int, username: str, role: str) -> Member:

@@ -123,6 +123,13 @@ def usernames(conn: Connection, user_ids: list[int]) -> dict[int, str]:
     return out
 
 
+def answer_counts(conn: Connection, project_id: int) -> list[tuple[str, int]]:
+    """(answer as JSON text, how many annotations gave it) for each distinct answer in the project."""
+    return [(text, int(n)) for text, n in raw_rows(
+        conn, "SELECT CAST(answer AS TEXT), COUNT(*) FROM annotations WHERE project_id = ? "
+              "GROUP BY CAST(answer AS TEXT)", (project_id,))]
+
+
 def mean_active_ms(conn: Connection, project_id: int) -> dict[int, float]:
     """user_id -> mean active time per label in the project."""
     q = (

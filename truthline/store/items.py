@@ -93,6 +93,14 @@ def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | 
                           "WHERE project_id = ? ORDER BY id", (project_id,))
 
 
+def reference_counts(conn: Connection, project_id: int) -> list[tuple[str | None, str | None, int]]:
+    """(gold, truth, items) for each distinct pair of known answers (JSON text; None where absent)."""
+    return [(gold, truth, int(n)) for gold, truth, n in raw_rows(
+        conn, "SELECT CAST(gold AS TEXT), CAST(truth AS TEXT), COUNT(*) FROM items WHERE project_id = ? "
+              "AND (gold IS NOT NULL OR truth IS NOT NULL) GROUP BY CAST(gold AS TEXT), CAST(truth AS TEXT)",
+        (project_id,))]
+
+
 def iter_batches(conn: Connection, project_id: int, batch: int = 5000) -> Iterator[list[tuple[int, str, str]]]:
     """(id, external_id, data as JSON text) of the project's items in id order, `batch` at a time (keyset
     pagination: flat memory); data stays text so exports copy it without a decode/encode round trip."""

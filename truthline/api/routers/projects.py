@@ -29,7 +29,10 @@ def get_project(project_id: ProjectId, user: Any = Depends(current_user), engine
     return service.get_project(engine, user, project_id)
 
 
-@router.patch("/projects/{project_id}", response_model=ProjectOut, summary="Change a project's settings (managers)")
+@router.patch("/projects/{project_id}", response_model=ProjectOut, summary="Change a project's settings (managers)",
+              description="Labels may be added or reordered; removing (or renaming) one that annotations, gold or "
+                          "truth answers use is refused (422 naming `labels`): those answers would drop out of "
+                          "results and exports. The task type is fixed once items exist.")
 def update_project(
     project_id: ProjectId, body: ProjectPatch, user: Any = Depends(current_user), engine: Any = Depends(get_engine)
 ) -> Any:
