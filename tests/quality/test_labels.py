@@ -34,6 +34,9 @@ def test_empty_is_allowed() -> None:
         (dict(items=[0, 1], workers=[0, 0], labels=[0, 1], n_items="3"), "n_items"),
         (dict(items=[0, 1], workers=[0, 0], labels=[0, 0], n_classes=1), "n_classes"),
         (dict(items=[[0, 1]], workers=[[0, 0]], labels=[[0, 1]]), "items"),
+        (dict(items=[0, 2**40], workers=[0, 0], labels=[0, 1]), "items"),  # not a 16 TiB MemoryError later
+        (dict(items=[0, 1], workers=[0, 2**40], labels=[0, 1]), "workers"),
+        (dict(items=[0, 1], workers=[0, 0], labels=[0, 1], n_items=2**40), "n_items"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict, field: str) -> None:

@@ -54,6 +54,9 @@ def test_perfect_winner_and_disconnected_items_stay_finite() -> None:
     assert res.stderr[5] == res.stderr.max()  # no data: widest interval
     empty = bradley_terry([], [], [], n_items=3)
     assert np.all(empty.scores == 0) and np.all(empty.stderr > 0)
+    # no comparisons and no n_items: no items (not one phantom item scored 0 +- 0)
+    for none in (bradley_terry([], [], []), crowd_bradley_terry([], [], [], [])):
+        assert none.scores.shape == none.stderr.shape == none.lower.shape == (0,)
 
 
 def test_crowd_bt_downweights_random_clickers() -> None:

@@ -133,3 +133,21 @@ def test_bad_known_is_refused(method: str) -> None:
         with pytest.raises(QualityInputError) as info:
             aggregate(d, method, known=bad)
         assert info.value.field == "known"
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_options_a_method_does_not_take_are_refused_by_name(method: str) -> None:
+    data = CrowdLabels.from_arrays([0, 0, 1], [0, 1, 0], [0, 1, 1], n_classes=2)
+    with pytest.raises(QualityInputError) as err:
+        aggregate(data, method, smoothness=0.5)
+    assert err.value.field == "smoothness" and repr(method) in str(err.value)
+
+
+@pytest.mark.parametrize(("method", "option"), [("ds", "tol"), ("glad", "tol"), ("auto", "tolerance"),
+                                                ("one_coin", "smoothing")])
+def test_nan_and_infinite_options_are_refused(method: str, option: str) -> None:
+    data = CrowdLabels.from_arrays([0, 0, 1], [0, 1, 0], [0, 1, 1], n_classes=2)
+    for bad in (float("nan"), np.inf, np.float32("nan")):
+        with pytest.raises(QualityInputError) as err:
+            aggregate(data, method, **{option: bad})
+        assert err.value.field == option

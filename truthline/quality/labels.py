@@ -55,15 +55,23 @@ def _as_index_array(name: str, values: Any) -> np.ndarray:
     return out
 
 
+# Items, workers or classes a problem may have: per-item and per-worker arrays are allocated in full, so
+# an index of 2**40 must fail here by name, not as a 16 TiB MemoryError inside a method.
+MAX_COUNT = 2**31 - 1
+
+
 def _count(name: str, given: int | None, arr: np.ndarray, minimum: int, arr_name: str) -> int:
     inferred = int(arr.max()) + 1 if arr.size else 0
+    if inferred > MAX_COUNT:
+        raise QualityInputError(f"{arr_name}: value {inferred - 1} is too large (indices are 0..n-1, n up to "
+                                f"{MAX_COUNT:,}); number them consecutively", arr_name)
     if given is None:
         return max(inferred, minimum)
     if isinstance(given, (bool, np.bool_)) or not isinstance(given, (int, np.integer)):
         raise QualityInputError(f"{name}: expected an int, got {given!r}", name)
     given = int(given)
-    if given < minimum:
-        raise QualityInputError(f"{name}: must be >= {minimum}, got {given}", name)
+    if not minimum <= given <= MAX_COUNT:
+        raise QualityInputError(f"{name}: must be in {minimum}..{MAX_COUNT:,}, got {given}", name)
     if inferred > given:
         raise QualityInputError(
             f"{arr_name}: value {inferred - 1} is outside 0..{given - 1} ({name}={given})", arr_name

@@ -66,9 +66,9 @@ def _comparisons(
         raise QualityInputError("item_b: an item is compared with itself; drop those comparisons", "item_b")
     top = int(max(a.max(), b.max())) + 1 if len(a) else 0
     if n_items is None:
-        n_items = max(top, 1)
-    elif isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < max(top, 1):
-        raise QualityInputError(f"n_items: must be an int >= {max(top, 1)} (largest item index + 1)", "n_items")
+        n_items = top  # no comparisons, no items (not one phantom item scored 0 +- 0)
+    elif isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < top:
+        raise QualityInputError(f"n_items: must be an int >= {top} (largest item index + 1)", "n_items")
     return a, b, 1.0 - w.astype(np.float64), int(n_items)
 
 
@@ -191,6 +191,8 @@ def _stderr(
     a: np.ndarray, b: np.ndarray, s: np.ndarray, wt: np.ndarray, n: int, ridge: float, max_dense: int
 ) -> np.ndarray:
     """Laplace standard errors of the centred scores."""
+    if n == 0:
+        return np.zeros(0)
     p = expit(s[a] - s[b])
     h = wt * p * (1.0 - p)
     diag = np.bincount(a, h, n) + np.bincount(b, h, n) + ridge
@@ -282,6 +284,9 @@ def crowd_bradley_terry(
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise QualityInputError(f"max_iter: must be an int >= 1, got {max_iter!r}", "max_iter")
     nw = int(n_workers)
+    if n == 0:  # nothing compared, nothing to score (L-BFGS-B takes no empty problem)
+        return CrowdPairwiseScores(**_scores(np.zeros(0), np.zeros(0), level, 0, True),
+                                   worker_reliability=np.ones(nw), label_weight=np.zeros(0))
     ridge = float(ridge)
     counts = np.bincount(wk, minlength=nw).astype(np.float64)
     eta = np.full(nw, 0.9)

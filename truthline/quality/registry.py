@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from . import auto, bcc, dawid_skene, ebcc, glad, mace, majority, one_coin, weighted_majority
 from .labels import CrowdLabels, QualityInputError
@@ -41,4 +45,17 @@ def aggregate(
         raise QualityInputError(
             f"method: unknown method {method!r}; valid names: {', '.join(sorted(METHODS))}", "method"
         )
+    _check_options(method, fn, opts)
     return fn(labels, known, **opts)
+
+
+def _check_options(method: str, fn: Method, opts: Mapping[str, Any]) -> None:
+    """Refuse options `method` does not take (rather than a TypeError from deep inside) and numbers that
+    are NaN or infinite (a NaN tolerance never converges, nor fails)."""
+    accepted = [name for name, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    for name, value in opts.items():
+        if name not in accepted:
+            valid = ", ".join(accepted) or "none"
+            raise QualityInputError(f"{name}: not an option of method {method!r}; its options: {valid}", name)
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            raise QualityInputError(f"{name}: must be a finite number, got {value}", name)
