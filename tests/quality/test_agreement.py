@@ -46,6 +46,15 @@ def test_krippendorff_textbook_example(level: str, expected: float) -> None:
     assert krippendorff_alpha(_KI, _KW, _KV, level) == pytest.approx(expected, abs=5e-4)
 
 
+def test_interval_alpha_of_huge_values_is_that_of_the_same_values_scaled() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        huge = krippendorff_alpha(_KI, _KW, np.asarray(_KV, dtype=float) * 1e200, "interval")
+    assert huge == pytest.approx(0.849, abs=5e-4)
+
+
 def test_coincidence_matrix_matches_textbook_and_closed_form() -> None:
     cats, o = coincidence_matrix(_KI, _KV)
     assert cats.tolist() == [1, 2, 3, 4, 5]

@@ -88,6 +88,9 @@ def krippendorff_alpha(items: Any, workers: Any, values: Any, level: Level = "no
         expected = float(n * n - np.sum(n_c * n_c))
     else:
         x = _ranks(vals) if level == "ordinal" else vals
+        scale = float(np.abs(x).max(initial=0.0))
+        if level == "interval" and scale > 0:  # alpha is scale-free; squares of 1e200 would overflow
+            x = x / scale
         dev = x - np.bincount(unit, weights=x)[unit] / m[unit]
         ss_unit = np.bincount(unit, weights=dev * dev, minlength=len(m))
         observed = float(np.sum(2.0 * m * ss_unit / (m - 1.0)))
