@@ -2,8 +2,9 @@
 
 A server process answers every request with one interpreter lock. A manager opening the quality page of a
 100k-item project runs seconds of inference; run in the server, it took the lock and CPU from the
-annotators' next/submit requests (submits/s halved, p99 latency 24 -> 92 ms on 2 cores). Run here, in a
-child at nice +10, the server keeps its lock and the kernel serves the annotators first.
+annotators' next/submit requests (`make bench`, 2 cores: 285 -> 124 submits/s, p99 31 -> 79 ms). Run here,
+in a child at nice +10, the server keeps its lock and the kernel serves the annotators first (252/s, p99
+49 ms).
 
 Off until `configure` turns it on (the server does, `TRUTHLINE_OFFLOAD_MIN_LABELS`); the CLI and the library
 compute in-process, where nothing waits on them. One child per server process, started on first use (spawn:

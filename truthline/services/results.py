@@ -20,7 +20,6 @@ import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
 from truthline.errors import Invalid
-from truthline.quality import METHODS
 from truthline.services.access import project_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -62,6 +61,8 @@ class ProjectLabels:
 
 def check_method(method: str) -> None:
     """Refuse an unknown truth-inference method name (Invalid naming `method`)."""
+    from truthline.quality import METHODS  # here: importing this module must not load SciPy
+
     if method not in METHODS:
         raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
