@@ -279,7 +279,26 @@ def test_import_labels_bad_lines_and_formats(cli: Cli, seeded: dict) -> None:
     bad.write_text('{"external_id": "p1", "worker": "admin", "answer": "hamster"}\n{"external_id": "zz", "worker": "admin", "answer": "cat"}\n')
     result = cli("import", "Pets", bad, "--labels", db=seeded["db"])
     assert result.exit_code == 2 and "line 1" in result.stderr and "answer" in result.stderr
-    as_csv = seeded["tmp"] / "labels.csv"
-    as_csv.write_text("external_id,worker,answer\np1,admin,cat\n")
-    result = cli("import", "Pets", as_csv, "--labels", db=seeded["db"])
-    assert result.exit_code == 2 and "--labels reads .jsonl" in result.stderr
+    as_parquet = seeded["tmp"] / "labels.parquet"
+    as_parquet.write_bytes(b"PAR1")
+    result = cli("import", "Pets", as_parquet, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "--labels reads .jsonl, .json or .csv" in result.stderr
+    bad_csv = seeded["tmp"] / "bad-labels.csv"
+    bad_csv.write_text("external_id,worker,answer,active_ms\np1,admin,cat,900\np2,admin,dog,fast\n")
+    result = cli("import", "Pets", bad_csv, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "line 3" in result.stderr and "active_ms" in result.stderr
+    bad_csv.write_text("external_id,rater,answer\np1,admin,cat\n")
+    result = cli("import", "Pets", bad_csv, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "rater" in result.stderr and "unknown field" in result.stderr
+
+
+def test_import_labels_from_csv(cli: Cli, seeded: dict) -> None:
+    """A label CSV as other tools export it: active_ms may be left empty; cells our exports defused read back."""
+    labels = seeded["tmp"] / "labels.csv"
+    labels.write_text("external_id,worker,answer,active_ms\n" + "".join(
+        f"p{i},csv-{w},{['cat', 'dog', 'bird'][i % 3]},{'' if w else 700}\n" for i in range(12) for w in range(2)))
+    result = cli("import", "Pets", labels, "--labels", "--create-workers", db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert "24 labels created, 0 unchanged, 2 workers created" in result.stdout
+    agg = cli("aggregate", "Pets", "--method", "mv", db=seeded["db"])
+    assert "Accuracy against truth (12 items): Dawid-Skene 1.000, majority vote 1.000" in agg.stdout

@@ -153,19 +153,19 @@ def import_items(
     db: DbOption = None,
 ) -> None:
     """Import items, or with --labels existing labels, into a project (all-or-nothing; idempotent)."""
-    from truthline.services import importing, label_import
+    from truthline.services import importing, label_import, readers
 
     fmt = _format_for(file, fmt)
-    if labels and fmt not in ("jsonl", "json"):
+    if labels and fmt not in ("jsonl", "json", "csv"):
         shape = "{external_id, worker, answer, active_ms}"
-        raise Invalid(f"--labels reads .jsonl or .json records {shape}", field="--format")
+        raise Invalid(f"--labels reads .jsonl, .json or .csv records {shape}", field="--format")
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     with file.open("rb") as raw, _bytes_progress() as progress:
         task = progress.add_task(f"Importing {escape(file.name)}", total=file.stat().st_size)
         stream: Any = raw if fmt == "parquet" else _Counting(raw, progress, task)
-        records = importing.read_records(stream, fmt)
+        records = readers.read_label_records(stream, fmt) if labels else importing.read_records(stream, fmt)
         if labels:
             done = label_import.import_annotations(engine, actor, proj.id, records, create_workers=create_workers)
         else:

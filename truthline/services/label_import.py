@@ -62,8 +62,10 @@ def import_annotations(engine: Engine, actor: User, project_id: int, records: It
     seen: dict[tuple[str, str], int] = {}
     for line, rec in records:
         found: list[Problem] = []
-        if not isinstance(rec, dict):
-            found.append(Problem(getattr(rec, "message", "must be a JSON object with external_id, worker, answer")))
+        if isinstance(rec, Problem):  # the reader's: a line it could not make a record of
+            found.append(rec)
+        elif not isinstance(rec, dict):
+            found.append(Problem("must be a JSON object with external_id, worker, answer"))
         else:
             found += [Problem("unknown field; label fields are " + ", ".join(sorted(_FIELDS)), field=str(k))
                       for k in rec.keys() - _FIELDS]

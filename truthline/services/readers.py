@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -118,7 +118,35 @@ def _cell_json(value: str) -> Any:
     return text
 
 
-def _csv(stream: BinaryIO) -> Iterator[Record]:
+def read_label_records(stream: BinaryIO, fmt: str) -> Iterator[Record]:
+    """Label records {external_id, worker, answer, active_ms} from jsonl | json | csv. A CSV has those
+    columns (active_ms optional); its answer cell is JSON where it looks like JSON (a multilabel list such
+    as ["red","round"]), else the text."""
+    if fmt not in ("jsonl", "json", "csv"):
+        raise Invalid("labels are read from .jsonl, .json or .csv records {external_id, worker, answer, "
+                      "active_ms}", field="format")
+    return _csv(stream, _csv_label_record) if fmt == "csv" else read_records(stream, fmt)
+
+
+def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
+    record = {key: unguarded(value) for key, value in row.items()}
+    if "answer" in record:
+        try:
+            record["answer"] = _cell_json(record["answer"])
+        except (ValueError, RecursionError):
+            raise _CellError(f"is not valid JSON: {record['answer']!r}", "answer") from None
+    ms = record.pop("active_ms", "").strip()
+    if ms:
+        try:
+            record["active_ms"] = int(ms)
+        except ValueError:
+            raise _CellError(f"must be an integer number of milliseconds, got {ms!r}", "active_ms") from None
+    return record
+
+
+def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[Record]:
+    """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`)."""
+    to_record = to_record or _csv_record
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     done = 0  # last physical line of the last record read: a broken record starts after it
     try:
@@ -140,7 +168,7 @@ def _csv(stream: BinaryIO) -> Iterator[Record]:
                 yield line_no, Problem(f"{given} cells but the header has {len(fields)}")
                 continue
             try:
-                yield line_no, _csv_record(row)
+                yield line_no, to_record(row)
             except ValueError as exc:
                 yield line_no, Problem(str(exc), field=getattr(exc, "field", None))
     except UnicodeDecodeError as exc:
