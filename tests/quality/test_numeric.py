@@ -49,12 +49,26 @@ def test_robust_to_one_wild_outlier() -> None:
 def test_no_bias_model_and_degenerate_cases() -> None:
     res = aggregate_numeric([0, 0, 1, 1], [0, 1, 0, 1], [3.0, 3.0, 5.0, 5.0], n_items=3, bias=False)
     assert res.estimate[:2].tolist() == pytest.approx([3.0, 5.0]) and np.isnan(res.estimate[2])
-    assert np.all(res.stderr[:2] < 1e-3) and np.all(res.worker_bias == 0)
+    assert np.all(res.stderr[:2] < 0.25) and np.all(res.worker_bias == 0)  # exact agreement: rounding only
     single = aggregate_numeric([0, 1], [0, 1], [2.0, 7.0])  # no overlap: noise cannot be measured
     assert single.estimate.tolist() == [2.0, 7.0]
     assert np.all(np.isnan(single.stderr)) and np.all(np.isnan(single.worker_sigma))
     empty = aggregate_numeric([], [], [], n_items=2, n_workers=1)
     assert np.all(np.isnan(empty.estimate)) and empty.worker_sigma.shape == (1,)
+
+
+def test_agreement_to_the_written_step_leaves_the_rounding_unknown() -> None:
+    """Two workers agreeing on 3 and on 7 do not pin the values to 6e-7: each written value hides a rounding
+    error of variance step^2 / 12 (integers: sd 0.29), so the stderr scales with the step written in."""
+    whole = aggregate_numeric([0, 0, 1, 1], [0, 1, 0, 1], [3.0, 3.0, 7.0, 7.0])
+    tenths = aggregate_numeric([0, 0, 1, 1], [0, 1, 0, 1], [3.1, 3.1, 7.2, 7.2])
+    assert whole.worker_sigma == pytest.approx([12 ** -0.5] * 2)
+    assert 0.1 < whole.stderr.min() <= whole.stderr.max() < 0.3
+    assert tenths.stderr == pytest.approx(whole.stderr / 10)
+    rng = np.random.default_rng(1)  # continuous values: no step, the noise measured as before
+    items = np.repeat(np.arange(50), 4)
+    noisy = aggregate_numeric(items, np.tile(np.arange(4), 50), items + rng.normal(0, 0.01, 200))
+    assert np.all((0.003 < noisy.worker_sigma) & (noisy.worker_sigma < 0.02))  # 0.01, far under any step
 
 
 @pytest.mark.parametrize(

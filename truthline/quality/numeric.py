@@ -10,7 +10,8 @@ Fitted by iteratively reweighted least squares (the EM of the t model):
 4. worker bias = shrunken precision-weighted mean residual over items with >= 2 labels;
 5. worker scale^2 = (sum u r^2 + prior_strength * pooled) / (sum (1 - h) + prior_strength), where
    h = the label's leverage on its item, so a worker is not rewarded for pulling an item towards itself
-   and single-label items (h = 1) carry no information about noise.
+   and single-label items (h = 1) carry no information about noise; never below the rounding error of
+   the values' written step (`_step`: integers +- 0.29).
 
 Biases are identified only up to a common shift; they are reported with the label-weighted median
 worker at zero bias ("the typical worker is unbiased"). Items are compared on the original scale.
@@ -60,6 +61,17 @@ def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
     order = np.argsort(v)
     cum = np.cumsum(w[order])
     return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def _step(x: np.ndarray) -> float:
+    """The step the values are written in: 1 for integers, 0.1 for one decimal, ... (0 beyond 6 decimals).
+    Workers who agree to that step still leave each value's rounding unknown, an error of variance
+    step^2 / 12 (Sheppard); without this floor two workers agreeing on 3 and on 7 gave a stderr of 6e-7."""
+    for digits in range(7):
+        scaled = x * 10.0**digits
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
+            return 10.0**-digits
+    return 0.0
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -124,7 +136,7 @@ def aggregate_numeric(
     center = float(np.median(x))
     scale = float(np.std(x)) or 1.0
     z = (x - center) / scale
-    floor = 1e-12
+    floor = max(1e-12, (_step(x) / scale) ** 2 / 12.0)
     v = (med - center) / scale
     dev = np.abs(z - v[it])[multi > 0]
     # start from the within-item spread (robust), not the overall one, so outliers stand out at once
