@@ -368,6 +368,12 @@ def test_unreadable_rows_are_named_by_line(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as err:
         crowdfile.load(jsonl)  # pyarrow says "in row 1", counted from 0 within a block: left out
     assert "changed from number to string" in err.value.message and "row" not in err.value.message
+    assert err.value.line == 3  # the first line whose label is of another kind (1 and 2.5 are both numbers)
+    jsonl.write_text('{"item": "a", "worker": "w", "label": 1}\n{"item": "c", "worker": "w", "label": 2.5}\n'
+                     '{"item": "b", "worker": "w", "label": null}\n\n{"item": "d", "worker": "w", "label": "x"}\n')
+    with pytest.raises(Invalid) as err:
+        crowdfile.load(jsonl)
+    assert err.value.line == 5 and "l.jsonl: line 5: cannot be read as jsonl" in err.value.message
     jsonl.write_text('{"item": "a", "worker": "w", "label": 1}\n\n{"item": "b", "worker": "w", "label": 1\n')
     with pytest.raises(Invalid) as err:
         crowdfile.load(jsonl)

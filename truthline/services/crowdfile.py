@@ -156,21 +156,34 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _bad_line(path: Path, fmt: str) -> int | None:
     """The first record Python's reader finds wrong (CSV: a cell count other than the header's; JSONL: not a
-    JSON object), or None."""
+    JSON object, or a field of another kind than on the lines before, which pyarrow refuses as "changed from
+    number to string"), or None."""
     try:
         if fmt == "csv":
             records = _csv_records(path)
             width = len(next(records, (0, []))[1])
             return next((n for n, record in records if len(record) != width), None)
+        kinds: dict[str, str] = {}
         for n, text in _jsonl_records(path):
             try:
-                if not isinstance(json.loads(text), dict):
-                    return n
+                record = json.loads(text)
             except ValueError:
                 return n
+            if not isinstance(record, dict):
+                return n
+            for key, value in record.items():
+                if value is not None and kinds.setdefault(key, _json_kind(value)) != _json_kind(value):
+                    return n
     except (csv.Error, OSError):
         return None
     return None
+
+
+def _json_kind(value: Any) -> str:
+    """A JSON value's kind as pyarrow types a column: integers and fractions are both numbers."""
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _line(path: Path, row: int) -> int:
