@@ -171,3 +171,22 @@ def test_accuracy_against_truth_leaves_gold_out(engine: Any, admin: Any, make_pr
     assert report["accuracy_vs_truth"] == 0.0  # wrong on all 4 items that are not gold (6 of 10 counting gold)
     # DS learns from the gold that this worker's "cat" means dog
     assert summary["accuracy"] == {"against": "truth", "items": 4, "mv": 0.0, "ds": 1.0}
+
+
+def test_mean_active_time_counts_only_measured_labels(engine: Any, admin: Any, make_project: Callable[..., Any],
+                                                      make_annotator: Callable[..., Any]) -> None:
+    """0 ms means not measured (labels imported without active_ms): a worker with none measured shows no
+    time, not 0.0 s, and one with some measured is not made to look faster by the rest."""
+    from truthline.services import label_import
+
+    project = make_project(overlap=3)
+    importing.import_items(engine, admin.user, project.id,
+                           [(k + 1, {"external_id": f"i{k}", "data": {"text": "x"}}) for k in range(4)])
+    records = [{"external_id": f"i{k}", "worker": "migrated", "answer": "cat"} for k in range(4)]
+    records += [{"external_id": f"i{k}", "worker": "mixed", "answer": "cat", **({"active_ms": 3000} if k < 2 else {})}
+                for k in range(4)]
+    label_import.import_annotations(engine, admin.user, project.id, enumerate(records, 1), create_workers=True)
+    timed = make_annotator(project, username="timed")
+    _label(engine, timed, project.id, {f"i{k}": "dog" for k in range(4)})
+    times = {w["username"]: w["mean_active_ms"] for w in dashboard.workers_table(engine, admin.user, project.id)}
+    assert times == {"migrated": None, "mixed": 3000.0, "timed": 2000.0}

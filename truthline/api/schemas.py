@@ -175,7 +175,9 @@ class TaskOut(BaseModel):
 
 class SubmitIn(_In):
     answer: Any = Field(description="classification: one label; multilabel: a list of labels.")
-    active_ms: Int = Field(0, ge=0, le=MAX_ACTIVE_MS, description="Time the annotator actively spent, in ms.")
+    active_ms: Int = Field(0, ge=0, le=MAX_ACTIVE_MS,
+                           description="Time the annotator actively spent, in ms (0: not measured; left out of "
+                                       "the worker's mean time).")
     idempotency_key: Text | None = Field(
         None, min_length=1, max_length=200, description="Retries with the same key return the same annotation."
     )
@@ -256,7 +258,8 @@ class WorkerQuality(_Worker):
     spammer_score: float | None = Field(description="Raykar & Yu: 0 = the answer does not depend on the item, 1 = perfect.")
     gold_labels: int = Field(description="Labels this worker gave to gold items.")
     gold_correct: int = Field(description="Of those, how many match the gold answer.")
-    mean_active_ms: float | None
+    mean_active_ms: float | None = Field(description="Mean active time per label over the labels whose time was "
+                                                     "measured (not 0); null where none was.")
 
 
 class WorkersOut(BaseModel):

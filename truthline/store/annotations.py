@@ -131,13 +131,15 @@ def answer_counts(conn: Connection, project_id: int) -> list[tuple[str, int]]:
 
 
 def mean_active_ms(conn: Connection, project_id: int) -> dict[int, float]:
-    """user_id -> mean active time per label in the project."""
+    """user_id -> mean active time per label in the project, over the labels whose time was measured: 0 ms
+    means not measured (labels imported without active_ms, clients that do not time), and counted it would
+    make a worker look faster than they are. Workers with no measured label are left out."""
     q = (
-        sa.select(annotations.c.user_id, sa.func.avg(annotations.c.active_ms))
+        sa.select(annotations.c.user_id, sa.func.avg(sa.func.nullif(annotations.c.active_ms, 0)))
         .where(annotations.c.project_id == project_id)
         .group_by(annotations.c.user_id)
     )
-    return {int(uid): float(ms) for uid, ms in conn.execute(q)}
+    return {int(uid): float(ms) for uid, ms in conn.execute(q) if ms is not None}
 
 
 _COLUMNS = ("project_id", "item_id", "user_id", "lease_id", "answer", "active_ms", "idempotency_key", "created_at")
