@@ -56,6 +56,7 @@ def test_classification_report(engine: Any, admin: Any, make_project: Callable[.
     assert {d["label"]: d["count"] for d in page["distribution"]} == {"cat": 12, "dog": 3, "bird": 3}
     assert max(d["share"] for d in page["distribution"]) == 1.0
     assert page["quality"]["accuracy"][0]["against"] == "hidden truth"
+    assert not page["quality"]["accuracy"][0]["gold_left_out"]  # no gold here
 
 
 def test_multilabel_report_scores_each_yes_no_decision(engine: Any, admin: Any, make_project: Callable[..., Any],
@@ -171,6 +172,8 @@ def test_accuracy_against_truth_leaves_gold_out(engine: Any, admin: Any, make_pr
     assert report["accuracy_vs_truth"] == 0.0  # wrong on all 4 items that are not gold (6 of 10 counting gold)
     # DS learns from the gold that this worker's "cat" means dog
     assert summary["accuracy"] == {"against": "truth", "items": 4, "mv": 0.0, "ds": 1.0}
+    card = view.build(engine, admin.user, project, "mv")["quality"]["accuracy"][0]
+    assert (card["n"], card["gold_left_out"], card["method"]) == (4, True, 0.0)  # the page says so
 
 
 def test_mean_active_time_counts_only_measured_labels(engine: Any, admin: Any, make_project: Callable[..., Any],

@@ -212,6 +212,7 @@ def test_manager_page_says_when_gold_softened_the_confidence(login: Login, site:
     html = manager.get(f"/projects/{pid}/manage").text
     assert f"confidence tempered: τ&nbsp;{tau:.2f}, checked against 60 gold items" in html
     assert f"(τ&nbsp;{tau:.2f}) to match held-out labels and 60 gold answers" in html
+    assert "DS accuracy vs hidden truth (540 items, gold left out)" in html
 
 
 def test_cookie_api_writes_need_the_csrf_header(login: Login, site: Site) -> None:

@@ -45,7 +45,9 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
         against = "hidden truth" if acc["against"] == "truth" else acc["against"]
         # The chosen method's own accuracy is only computed against hidden truth (gold clamps it otherwise).
         mine = report.get("accuracy_vs_truth") if acc["against"] == "truth" else None
-        accuracy.append({"against": against, "n": acc.get("items", 0), "mv": acc.get("mv"), "ds": acc.get("ds"), "method": mine})
+        accuracy.append({"against": against, "n": acc.get("items", 0), "mv": acc.get("mv"), "ds": acc.get("ds"), "method": mine,
+                         # gold is clamped to its answer, so the figures against truth leave it out: say so
+                         "gold_left_out": acc["against"] == "truth" and bool(progress.get("gold"))})
 
     workers = list(report["workers"])
     workers.sort(key=lambda w: (w["accuracy"] is None, -(w["accuracy"] or 0.0), w["username"]))
