@@ -33,7 +33,7 @@ from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, Reliab
                                reliability)
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.workers import worker_stats
-from truthline.services.text import csv_text
+from truthline.services.text import GUARDED_CELL, csv_text
 
 # accepted column names, first match wins
 ITEM = ("item", "task", "item_id", "external_id")
@@ -224,7 +224,7 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
         line = _line(path, row)
         raise Invalid(f"{path.name}: line {line}: {found} is empty", field=found, line=line)
     if _format(path) == "csv":  # cells a CSV of ours defused (`formula_safe`) read back as they were
-        guarded = pc.match_substring_regex(column, r"^'[=+\-@\t\r']")
+        guarded = pc.match_substring_regex(column, GUARDED_CELL)
         column = pc.if_else(guarded, pc.utf8_slice_codeunits(column, 1), column)
     return found, pc.utf8_trim_whitespace(column)  # "a " and "a" are one item (or worker, or label)
 

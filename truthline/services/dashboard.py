@@ -20,7 +20,6 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.errors import Invalid
 from truthline.quality import CrowdLabels, QualityInputError, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import CANDIDATES
@@ -122,10 +121,7 @@ def _inference(data: ProjectLabels, method: str) -> _Fit:
         stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
         return _Fit(posteriors, predicted, stats, params)
 
-    try:
-        return data.memo(("worker_quality", method), compute)
-    except QualityInputError as exc:
-        raise Invalid(str(exc), field=getattr(exc, "field", None) or "method") from exc
+    return data.memo(("worker_quality", method), compute)  # data.infer names a bad method itself
 
 
 def _agreement_metrics(crowd: CrowdLabels) -> dict[str, float | None]:

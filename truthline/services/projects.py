@@ -127,12 +127,10 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
         return store.get_project(conn, project.id)  # type: ignore[return-value]
 
 
-def _uses(text: str | None, label: str) -> bool:
-    """Whether a stored answer (JSON text: a label, or a multilabel list) names `label`."""
-    if text is None:
-        return False
-    value = json.loads(text)
-    return value == label or (isinstance(value, list) and label in value)
+def _named(text: str | None) -> set[str]:
+    """The labels a stored answer (JSON text: a label, or a multilabel list of them) names."""
+    value = None if text is None else json.loads(text)
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else {value} - {None}
 
 
 def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[str]) -> None:
@@ -141,17 +139,18 @@ def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[s
     removed = [label for label in project.labels if label not in set(labels)]
     if not removed:
         return
-    counts = annotation_store.answer_counts(conn, project.id)
     references = item_store.reference_counts(conn, project.id)
+    uses = {  # what -> (labels named, how many) per distinct stored answer, each decoded once
+        "labels": [(_named(text), n) for text, n in annotation_store.answer_counts(conn, project.id)],
+        "gold answers": [(_named(gold), n) for gold, _, n in references],
+        "truth answers": [(_named(truth), n) for _, truth, n in references],
+    }
     for label in removed:
-        given = sum(n for text, n in counts if _uses(text, label))
-        gold = sum(n for g, _, n in references if _uses(g, label))
-        truth = sum(n for _, t, n in references if _uses(t, label))
-        if given or gold or truth:
-            parts = [f"{n} {what}" for n, what in ((given, "labels"), (gold, "gold answers"),
-                                                   (truth, "truth answers")) if n]
-            uses = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-            raise Invalid(f"labels: cannot remove {label!r}, which {uses} use; keep it (new labels can be "
+        parts = [f"{total} {what}" for what, answers in uses.items()
+                 if (total := sum(n for named, n in answers if label in named))]
+        if parts:
+            said = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+            raise Invalid(f"labels: cannot remove {label!r}, which {said} use; keep it (new labels can be "
                           "added), or start a new project", field="labels")
 
 

@@ -42,6 +42,8 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 _FORMULA_START = frozenset("=+-@\t\r")
 _GUARDED = _FORMULA_START | {"'"}  # what may follow a guard quote: read back, the quote is dropped
+# `unguarded`'s test as a regular expression, for whole columns at once (pyarrow): ' then one of _GUARDED
+GUARDED_CELL = "^'[" + "".join(sorted(_GUARDED)).replace("-", "\\-") + "]"
 
 
 def formula_safe(value: str) -> str:
