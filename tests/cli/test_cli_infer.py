@@ -178,6 +178,34 @@ def test_infer_multilabel_kind_takes_a_method(cli: Cli, tmp_path: Path) -> None:
     assert cli("infer", labels, "--kind", "multilabel", "--gold", labels).exit_code == 2
 
 
+def test_infer_multilabel_auto_says_what_it_chose_for_each_label(cli: Cli, tmp_path: Path) -> None:
+    import numpy as np
+
+    from truthline.quality.multilabel import aggregate_multilabel
+    from truthline.quality.auto import choice
+
+    rng = np.random.default_rng(1)
+    truth = rng.random((30, 2)) < 0.4
+    rows, selected = [], []
+    for i in range(30):
+        for w in range(4):  # three careful workers, one ticking at random
+            chosen = rng.random(2) < 0.5 if w == 3 else truth[i] ^ (rng.random(2) < 0.1)
+            rows.append(f"q{i:02d},w{w},{'|'.join(t for t, c in zip(('blue', 'red'), chosen) if c)}\n")
+            selected.append(chosen)
+    labels = tmp_path / "m.csv"
+    labels.write_text("item,worker,labels\n" + "".join(rows))
+    result = cli("infer", labels, "--kind", "multilabel", "--out", tmp_path / "m.jsonl")
+    assert result.exit_code == 0, result.output
+    fit = aggregate_multilabel(np.repeat(np.arange(30), 4), np.tile(np.arange(4), 30), np.array(selected),
+                               method="auto")
+    assert "auto, label by label" in result.output
+    for name, params in zip(("blue", "red"), fit.label_params):  # the file's labels, sorted
+        used = ", ".join(f"{m} {w:.2f}" for m, w in choice(params)["models"].items())
+        assert f"  {name}: {used}" in result.output
+    mv = cli("infer", labels, "--kind", "multilabel", "--method", "mv", "--out", tmp_path / "mv.jsonl")
+    assert mv.exit_code == 0 and "label by label" not in mv.output
+
+
 def test_infer_says_when_auto_tempered_its_confidence(cli: Cli, tmp_path: Path) -> None:
     from tests.quality.crowd_data import hard_items
     from truthline.quality import aggregate

@@ -74,3 +74,19 @@ def test_bad_input_names_argument() -> None:
         aggregate_multilabel(items, workers, selected, known={0: [True]})
     with pytest.raises(QualityInputError, match="method"):
         aggregate_multilabel(items, workers, selected, method="nope")
+
+
+def test_each_label_keeps_what_auto_chose_for_it() -> None:
+    from truthline.quality.registry import aggregate
+
+    items, workers, selected, _ = _simulate(n_items=80, n_labels=3, seed=4)
+    res = aggregate_multilabel(items, workers, selected, method="auto")
+    assert len(res.label_params) == 3
+    for j, params in enumerate(res.label_params):
+        alone = aggregate(CrowdLabels.from_arrays(items, workers, selected[:, j].astype(int), n_classes=2), "auto")
+        assert set(params) == {"model_weights", "temperature", "temperature_gold_items"}
+        for key, value in params.items():
+            assert np.array_equal(value, alone.worker_params[key]), key
+        assert params["model_weights"].sum() == pytest.approx(1.0)
+    ds = aggregate_multilabel(items, workers, selected)  # methods without a choice to report keep nothing
+    assert ds.label_params == ({}, {}, {})

@@ -191,6 +191,40 @@ def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site:
         assert chart.count('<rect class="bar"') == len(figures["bins"])  # one bar per bin that holds items
 
 
+def test_manager_page_shows_what_auto_chose_for_each_label(login: Login, site: Site) -> None:
+    # a multilabel project: each label is its own yes/no crowd, so auto chooses (and tempers) per label
+    import numpy as np
+
+    tags = ["red", "round", "sweet"]
+    pid = projects.create_project(site.engine, site.manager, {"name": "Tags", "task_type": "multilabel",
+                                                                "labels": tags, "overlap": 5}).id
+    rng = np.random.default_rng(0)
+    truth = rng.random((40, 3)) < 0.4
+    importing.import_items(site.engine, site.manager, pid, (
+        (i + 1, {"external_id": f"t{i}", "data": {"text": f"t{i}"}}) for i in range(40)))
+    rows = []
+    for i in range(40):
+        for w in range(5):  # four careful workers; the fifth ticks at random
+            chosen = rng.random(3) < 0.5 if w == 4 else truth[i] ^ (rng.random(3) < 0.1)
+            rows.append({"external_id": f"t{i}", "worker": f"w{w}", "answer": [t for t, c in zip(tags, chosen) if c]})
+    label_import.import_annotations(site.engine, site.admin, pid, enumerate(rows, start=1), create_workers=True)
+    manager = login("manager")
+    report = manager.get(f"/api/v1/projects/{pid}/quality").json()
+    assert report["models"] == {} and report["temperature"] is None  # no pooled fit to describe
+    assert [row["label"] for row in report["per_label"]] == tags
+    for row in report["per_label"]:
+        assert row["models"] and abs(sum(row["models"].values()) - 1) < 1e-3
+        assert 0.1 <= row["temperature"] <= 1 and row["temperature_gold_items"] == 0
+    html = manager.get(f"/projects/{pid}/manage").text
+    table = html.split('id="auto-per-label"')[1].split("</table>")[0]
+    for row in report["per_label"]:
+        shown = re.search(rf'<th scope="row">{row["label"]}</th><td>(.*?)</td><td class="num">([\d.]+)', table)
+        assert shown is not None, table
+        assert all(name in shown.group(1) for name in row["models"]) and shown.group(2) == f'{row["temperature"]:.2f}'
+    assert manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "ds"}).json()["per_label"] == []
+    assert 'id="auto-per-label"' not in manager.get(f"/projects/{pid}/manage?method=ds").text
+
+
 def test_manager_page_says_when_gold_softened_the_confidence(login: Login, site: Site) -> None:
     # a quarter of the items fool most workers the same way: only the 60 gold items can show it
     crowd, truth = blind_spot()

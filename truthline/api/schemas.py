@@ -268,6 +268,14 @@ class WorkersOut(BaseModel):
     workers: list[WorkerQuality]
 
 
+class LabelModels(BaseModel):
+    label: str
+    models: dict[str, float] = Field(description="The models `auto` blended for this label's yes/no question, and "
+                                                 "their weights.")
+    temperature: float = Field(description="The power this label's posteriors were raised to (1 = untouched).")
+    temperature_gold_items: int = Field(description="Gold items (with labels) that checked that temperature.")
+
+
 class QualityOut(BaseModel):
     project_id: int
     method: str
@@ -278,18 +286,22 @@ class QualityOut(BaseModel):
                     "that are not gold (gold is clamped to its answer, so it would always count as right).")
     models: dict[str, float] = Field(
         description="The models `auto` blended and their weights (empty for other methods, and for multilabel "
-                    "projects, where every label is fitted on its own).")
+                    "projects, where every label is fitted on its own: see `per_label`).")
     temperature: float | None = Field(
         default=None,
         description="`auto` raises its posteriors to this power (then renormalizes) so that their confidence matches "
                     "held-out labels: 1 = untouched, below 1 = less sure; answers do not change. Null for other methods "
-                    "and for multilabel projects (a temperature per label).",
+                    "and for multilabel projects (a temperature per label: see `per_label`).",
     )
     temperature_gold_items: int = Field(
         default=0,
         description="How many gold items (with labels) checked `temperature`: gold answers the fit was not given may "
                     "soften it below what held-out labels call for (20+ needed; 0 = held-out labels alone).",
     )
+    per_label: list[LabelModels] = Field(
+        default_factory=list,
+        description="Multilabel projects with `auto`: each label's own fit (models, temperature), in the project's "
+                    "label order; empty otherwise.")
     calibration: Calibration | None = Field(
         default=None,
         description="The method's confidence against hidden truth (20+ such items or decisions; else null).",

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .context import console, handle_errors
-from .results import LimitOption, MethodOption, cell_text, tempered
+from .results import LimitOption, MethodOption, cell_text, print_per_label, tempered
 
 if TYPE_CHECKING:
     from truthline.services.crowdfile import Inferred
@@ -202,6 +202,7 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
             crowdfile.write_rows(out, result.columns, result.rows)
     console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "
                   f"{'comparisons' if kind == 'pairwise' else 'answers'}.", highlight=False)
+    print_per_label(result.per_label)
     if result.metric is not None:
         value = "–" if result.value is None else f"{result.value:.4f}"
         why = f" ({escape(result.note)})" if result.note else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +40,16 @@ def tempered(temperature: float | None, gold_items: int = 0) -> str:
         return ""
     checked = f", checked against {gold_items:,} gold items" if gold_items else ""
     return f"; confidences tempered (τ {temperature:.2f}{checked})"
+
+
+def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
+    """Multilabel `auto`: one line per label, the models it blended for that label and its tempering."""
+    if per_label:
+        console.print("auto, label by label (each is its own yes/no question):", highlight=False)
+    for row in per_label:
+        used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in row["models"].items())
+        note = tempered(row["temperature"], row["temperature_gold_items"])
+        console.print(f"  {cell_text(row['label'])}: {used}{note}", highlight=False)
 
 
 def _text(value: Any, key: str) -> str:
@@ -157,6 +167,7 @@ def workers(
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
         note = tempered(report["temperature"], report["temperature_gold_items"])
         console.print(f"auto blended: {used}{note}", highlight=False)
+    print_per_label(report["per_label"])
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 

@@ -52,7 +52,7 @@ from .result import Aggregate
 
 __all__ = [
     "fit", "affordable", "heldout", "heldout_probs", "heldout_scores", "fit_temperature", "gold_temperature", "temper",
-    "default_folds", "challenge_z",
+    "default_folds", "challenge_z", "choice",
     "CANDIDATES", "CHALLENGERS",
 ]
 
@@ -356,6 +356,15 @@ def gold_temperature(
         return -float(np.log(np.clip(temper(post, tau)[rows, truth], 1e-12, None)).mean())
 
     return _best_tau(loss), len(items)
+
+
+def choice(worker_params: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """What an `auto` fit chose, from its worker_params: {"models": {name: weight} of the models it blended
+    (weights rounded to 4 places), "temperature": tau, "temperature_gold_items": gold items that checked it}."""
+    weights = worker_params["model_weights"]
+    return {"models": {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0},
+            "temperature": float(worker_params["temperature"][0]),
+            "temperature_gold_items": int(worker_params["temperature_gold_items"][0])}
 
 
 def fit(

@@ -20,15 +20,21 @@ from .registry import aggregate
 __all__ = ["MultilabelAggregate", "aggregate_multilabel"]
 
 
+# What each label's `auto` fit says about itself, kept per label (the per-worker arrays are not)
+AUTO_PARAMS = ("model_weights", "temperature", "temperature_gold_items")
+
+
 @dataclass(frozen=True)
 class MultilabelAggregate:
     """probabilities (n_items, L): P(label present); worker_accuracy (n_workers, L);
-    worker_confusion (n_workers, L, 2, 2): row = truly absent/present, column = not selected/selected.
+    worker_confusion (n_workers, L, 2, 2): row = truly absent/present, column = not selected/selected;
+    label_params: per label, its fit's AUTO_PARAMS (empty dicts for methods that have none).
     """
 
     probabilities: np.ndarray
     worker_accuracy: np.ndarray
     worker_confusion: np.ndarray
+    label_params: tuple[dict[str, np.ndarray], ...] = ()
 
     @property
     def answers(self) -> np.ndarray:
@@ -94,10 +100,13 @@ def aggregate_multilabel(
     prob = np.empty((base.n_items, n_lab))
     acc = np.empty((base.n_workers, n_lab))
     conf = np.empty((base.n_workers, n_lab, 2, 2))
+    params = []
     for j in range(n_lab):
         data = CrowdLabels(base.items, base.workers, sel[:, j].astype(np.int64), base.n_items, base.n_workers, 2)
         agg = aggregate(data, method, per_known[j], **opts)
         prob[:, j] = agg.posteriors[:, 1]
         acc[:, j] = agg.worker_accuracy
         conf[:, j] = agg.worker_params["confusion"]
-    return MultilabelAggregate(probabilities=prob, worker_accuracy=acc, worker_confusion=conf)
+        params.append({key: agg.worker_params[key] for key in AUTO_PARAMS if key in agg.worker_params})
+    return MultilabelAggregate(probabilities=prob, worker_accuracy=acc, worker_confusion=conf,
+                               label_params=tuple(params))

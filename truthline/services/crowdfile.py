@@ -32,6 +32,7 @@ from truthline.errors import Invalid, shown
 from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, binned_error,
                                reliability)
 from truthline.quality.auto import CANDIDATES
+from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import worker_stats
 from truthline.services.text import GUARDED_CELL, csv_text
 
@@ -424,6 +425,7 @@ class Scored:
     value: float | None = None
     n_scored: int = 0
     note: str | None = None  # why there is no value
+    per_label: tuple[dict[str, Any], ...] = ()  # multilabel `auto`: each label's `auto.choice`, with its "label"
 
 
 def _numbers(column: Any, name: str, path: Path, bound: float = np.inf) -> np.ndarray:
@@ -581,7 +583,8 @@ def infer_multilabel(path: Path, truth_path: Path | None = None, method: str = "
     answers = [frozenset(np.array(names)[row].tolist()) for row in fit.answers]
     n_labels = np.bincount(items, minlength=len(item_names))
     rows = [(name, "|".join(sorted(a)), int(n)) for name, a, n in zip(item_names, answers, n_labels, strict=True)]
-    result = Scored(("item", "answer", "n_labels"), rows, len(items), len(worker_names))
+    per_label = tuple({"label": name, **auto_choice(p)} for name, p in zip(names, fit.label_params) if p)
+    result = Scored(("item", "answer", "n_labels"), rows, len(items), len(worker_names), per_label=per_label)
     if truth_path is None:
         return result
     index = {name: i for i, name in enumerate(item_names)}

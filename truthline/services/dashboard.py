@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from truthline import offload
 from truthline.quality import CrowdLabels, QualityInputError, binned_error, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
-from truthline.quality.auto import CANDIDATES
+from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
 from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
                                         worker_info)
@@ -97,12 +97,13 @@ def _metric(compute: Callable[[], float]) -> float | None:
 class _Fit:
     """A method's run, the one results and exports answer from, read on the categorical crowd (`_crowd`;
     multilabel: a yes/no row per item and label): posteriors and answers per row, worker figures, and the
-    fit's parameters (none for multilabel, where every label is fitted on its own)."""
+    fit's parameters (multilabel: none pooled; `label_params` holds each label's own fit's)."""
 
     posteriors: np.ndarray
     predicted: np.ndarray
     stats: WorkerStats
     params: dict[str, Any]
+    label_params: tuple[dict[str, Any], ...] = ()
 
 
 def _inference(data: ProjectLabels, method: str) -> _Fit:
@@ -115,11 +116,10 @@ def _inference(data: ProjectLabels, method: str) -> _Fit:
             posteriors = np.column_stack([1.0 - p_yes, p_yes])
             # a tie is "selected", as the answers say (MultilabelAggregate.answers)
             predicted, confusion, params = (p_yes >= 0.5).astype(np.int64), fit.worker_confusion.mean(axis=1), {}
-        else:
-            posteriors, predicted = fit.posteriors, fit.answers
-            confusion, params = fit.worker_params.get("confusion"), fit.worker_params
-        stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
-        return _Fit(posteriors, predicted, stats, params)
+            stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
+            return _Fit(posteriors, predicted, stats, params, fit.label_params)
+        stats = worker_stats(crowd, fit.posteriors, confusion=fit.worker_params.get("confusion"), level=LEVEL)
+        return _Fit(fit.posteriors, fit.answers, stats, fit.worker_params)
 
     return data.memo(("worker_quality", method), compute)  # data.infer names a bad method itself
 
@@ -181,6 +181,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "models": {model: weight} that `auto` blended (empty for other methods),
      "temperature": what `auto` tempered its posteriors by (1 = not at all; None for other methods),
      "temperature_gold_items": how many gold items checked that temperature (0: held-out labels alone),
+     "per_label": multilabel `auto` only (every label is fitted on its own, so the three fields above stay
+                  empty): [{"label", "models", "temperature", "temperature_gold_items"}] in the labels' order,
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
      "workers": workers_table's rows}."""
@@ -188,17 +190,19 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     check_method(method)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
-                              "temperature": None, "temperature_gold_items": 0, "calibration": None}
+                              "temperature": None, "temperature_gold_items": 0, "per_label": [],
+                              "calibration": None}
     if len(data.labels.answers) == 0:
         return report
     fit = _inference(data, method)
     report["agreement"] = dict(_agreement(data))
     report["accuracy_vs_truth"] = truth_accuracy(data, data.infer(method))
     report["calibration"] = _calibration(data, fit)
-    weights = fit.params.get("model_weights") if method == "auto" else None
-    if weights is not None:  # which models auto kept, so a manager can see what "auto" meant here
-        report["models"] = {name: round(float(w), 4) for name, w in zip(CANDIDATES, weights) if w > 0}
-        report["temperature"] = float(fit.params["temperature"][0])
-        report["temperature_gold_items"] = int(fit.params["temperature_gold_items"][0])
+    if method == "auto":  # which models auto kept, so a manager can see what "auto" meant here
+        if fit.label_params:
+            names = data.project.config["labels"]
+            report["per_label"] = [{"label": name, **auto_choice(p)} for name, p in zip(names, fit.label_params)]
+        elif "model_weights" in fit.params:
+            report.update(auto_choice(fit.params))
     report["workers"] = _workers(engine, data, fit.stats)
     return report

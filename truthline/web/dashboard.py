@@ -71,6 +71,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "models": report["models"],
             "temperature": report["temperature"],
             "temperature_gold_items": report["temperature_gold_items"],
+            "per_label": report["per_label"],
             "calibration": report["calibration"],
         },
         "workers": workers,
