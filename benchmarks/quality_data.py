@@ -283,6 +283,7 @@ WIDE = {
     "100 classes, 100 workers": (10_000, 100, 100, 5, False),
     "20 classes, 1,000 workers": (100_000, 1_000, 20, 3, False),
     "4 classes, 30,000 workers (Zipf)": (40_000, 30_000, 4, 5, True),
+    "300 classes, 500 workers, 10 items per class": (3_000, 500, 300, 3, False),
 }
 
 

@@ -164,18 +164,21 @@ def test_ebcc_is_not_tried_on_large_crowds(monkeypatch: pytest.MonkeyPatch, limi
     assert calls
 
 
-def test_bcc_is_not_tried_on_crowds_with_many_workers_times_classes_squared(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("model", "limit"), [("bcc", "BCC_MAX_CELLS"), ("ds", "DS_MAX_CELLS")])
+def test_models_are_not_tried_on_crowds_with_many_workers_times_classes_squared(
+    monkeypatch: pytest.MonkeyPatch, model: str, limit: str
+) -> None:
     data, _ = simulate(n_items=60, n_workers=300, k=3, per_item=10, seed=2)
     calls = []
-    real = auto.CANDIDATES["bcc"]
-    monkeypatch.setitem(auto.CANDIDATES, "bcc", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(auto, "BCC_MAX_CELLS", 300 * 9 - 1)
+    real = auto.CANDIDATES[model]
+    monkeypatch.setitem(auto.CANDIDATES, model, lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(auto, limit, 300 * 9 - 1)
     r = auto.fit(data)
-    assert not calls and dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))["bcc"] == 0.0
-    assert auto.fit(data, candidates=["bcc"]).worker_params["model_weights"].tolist() == [1.0]  # named alone: fitted
+    assert not calls and dict(zip(auto.CANDIDATES, r.worker_params["model_weights"]))[model] == 0.0
+    assert auto.fit(data, candidates=[model]).worker_params["model_weights"].tolist() == [1.0]  # named alone: fitted
     assert calls
     calls.clear()
-    monkeypatch.setattr(auto, "BCC_MAX_CELLS", 300 * 9)  # at the limit it is tried
+    monkeypatch.setattr(auto, limit, 300 * 9)  # at the limit it is tried
     auto.fit(data)
     assert calls
 
@@ -386,3 +389,20 @@ def test_challenge_z_measures_the_challengers_lead_in_standard_errors() -> None:
     lag = auto.challenge_z({"ds": blend, "ebcc": blend / rng.uniform(0.9, 1.3, 1000)}, names, 0.05)
     assert clear > 1e6  # the same lead on every label: no doubt at all
     assert 0 < noisy < auto.DECISIVE_Z < min(lead, lag)  # a clear lag decides as surely as a clear lead
+
+
+def test_wide_crowds_hold_few_confusion_tables_at_once() -> None:
+    # a (workers, classes, classes) confusion is 360 MB on 500 workers x 300 classes; the blend folds each
+    # fit into the sum as it comes, and one-coin and MACE never build one inside their EM loops
+    import tracemalloc
+
+    data, _ = simulate(n_items=300, n_workers=400, k=40, per_item=3, seed=1, acc_range=(0.3, 0.9))
+    table = data.n_workers * data.n_classes**2 * 8
+    tracemalloc.start()
+    try:
+        r = auto.fit(data, candidates=["pooled", "one_coin", "mace"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.count_nonzero(r.worker_params["model_weights"]) == 3  # the three-model blend path
+    assert peak < 3.5 * table, peak / table  # the sum, one fit and small change (7.6 tables before)

@@ -88,3 +88,24 @@ def test_row_sums_of_wide_rows() -> None:
     m = np.random.default_rng(2).random((50, 40)).astype(np.float32)
     np.testing.assert_allclose(row_sums(m), m.sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(row_sums(m[:, :5]), m[:, :5].sum(axis=1), rtol=1e-6)
+
+
+def test_diagonal_confusions_take_the_short_path() -> None:
+    # one-coin and MACE confusions differ from row to row only on the diagonal: label_hits and
+    # log_evidence_diagonal give what the full (W, K, K) table gives, in O(labels)
+    from truthline.quality import CrowdLabels
+    from truthline.quality._em import LabelIndex
+
+    rng = np.random.default_rng(4)
+    n_items, n_workers, k, n = 50, 7, 4, 300
+    data = CrowdLabels.from_arrays(rng.integers(0, n_items, n), rng.integers(0, n_workers, n), rng.integers(0, k, n),
+                                   n_items=n_items + 3, n_workers=n_workers + 1, n_classes=k)  # idle ones too
+    index = LabelIndex(data)
+    post = normalize_rows(rng.random((n_items + 3, k)))
+    np.testing.assert_allclose(index.label_hits(post), np.diagonal(index.confusion_counts(post), axis1=1, axis2=2))
+    hit, miss = rng.random((n_workers + 1, k)), rng.random((n_workers + 1, k)) * 0.2
+    table = np.repeat(miss[:, None, :], k, axis=1)  # [w, true c, given l] = miss[w, l] off the diagonal
+    table[:, np.arange(k), np.arange(k)] = hit
+    out = np.empty((n_items + 3, k))
+    np.testing.assert_allclose(index.log_evidence_diagonal(np.log(hit), np.log(miss), out),
+                               index.log_evidence(np.log(table)), atol=1e-12)

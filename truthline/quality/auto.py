@@ -36,7 +36,7 @@ was not given may soften the confidence further (`gold_temperature`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -83,6 +83,10 @@ EBCC_MAX_CELLS = 1_000_000
 # (2,000 workers x 50 classes: 0.8 s per iteration, 5 s per fit; the largest real crowd measured,
 # S_Rel, has 12k cells)
 BCC_MAX_CELLS = 100_000
+# workers x classes^2: Dawid-Skene's parameters, each counted and logged every iteration (500 workers x 300
+# classes = 45M cells: 10 s per fit, from 9k labels that cannot pin down a thousandth of them; 2,000 workers
+# x 50 classes = 5M: 1.6 s)
+DS_MAX_CELLS = 10_000_000
 # The temperature is one number: an even sample of held-out labels of about this many (label, class)
 # cells per candidate fits it as well as all of them, in bounded memory on wide crowds.
 TEMPERATURE_CELLS = 200_000
@@ -100,13 +104,15 @@ GOLD_CALIBRATION_MIN = 20
 
 
 def affordable(name: str, labels: CrowdLabels) -> bool:
-    """Whether auto tries candidate `name` on this crowd (see EBCC_MAX_* and BCC_MAX_CELLS)."""
+    """Whether auto tries candidate `name` on this crowd (see EBCC_MAX_*, BCC_MAX_CELLS, DS_MAX_CELLS)."""
     k = labels.n_classes
     if name == "ebcc":
         cells = labels.n_items * k + labels.n_workers * k * k + labels.n_labels * k
         return labels.n_labels <= EBCC_MAX_LABELS and cells <= EBCC_MAX_CELLS
     if name == "bcc":
         return labels.n_workers * k * k <= BCC_MAX_CELLS
+    if name == "ds":
+        return labels.n_workers * k * k <= DS_MAX_CELLS
     return True
 
 
@@ -121,11 +127,18 @@ def _joint(agg: Aggregate, data: CrowdLabels) -> np.ndarray:
 
 def _map(fn: Callable[[T], R], args: Iterable[T], n_labels: int) -> list[R]:
     """[fn(a) for a in args], in order; on several threads for large crowds (results do not depend on it)."""
+    return list(_imap(fn, args, n_labels))
+
+
+def _imap(fn: Callable[[T], R], args: Iterable[T], n_labels: int) -> Iterator[R]:
+    """`_map`'s results one at a time, so a caller that folds them in holds one (or one per thread) at once:
+    a fit's (workers, classes, classes) confusion is 360 MB on 500 workers x 300 classes."""
     args = list(args)
     if THREADS < 2 or len(args) < 2 or n_labels < _PARALLEL_FROM:
-        return [fn(a) for a in args]
+        yield from (fn(a) for a in args)
+        return
     with ThreadPoolExecutor(min(THREADS, len(args)), thread_name_prefix="truthline-auto") as pool:
-        return list(pool.map(fn, args))
+        yield from pool.map(fn, args)
 
 
 def default_folds(n_labels: int, holdout: float = 0.1, max_labels: int = 100_000, n_classes: int = 2) -> int:
@@ -433,18 +446,23 @@ def fit(
         weights[names.index("pooled") if "pooled" in names else names.index(tried[0])] = 1.0
 
     post = np.zeros((labels.n_items, labels.n_classes))
-    conf = np.zeros((labels.n_workers, labels.n_classes, labels.n_classes))
+    conf: np.ndarray | None = None
     prior = np.zeros(labels.n_classes)
     iterations = 0
     converged = True
     kept = [(name, w) for name, w in zip(names, weights) if w > 0]
-    fits = _map(lambda name: CANDIDATES[name](labels, known), [name for name, _ in kept], labels.n_labels)
-    for (name, w), agg in zip(kept, fits):
+    fits = _imap(lambda name: CANDIDATES[name](labels, known), [name for name, _ in kept], labels.n_labels)
+    for _, w in kept:  # not zip(kept, fits): zip's reused result tuple would keep the last fit alive
+        agg = next(fits)
         post += w * agg.posteriors
-        conf += w * agg.worker_params["confusion"]
+        # scaled in the fit's own array, which becomes the sum: a wide crowd's confusions are hundreds of MB
+        weighted = np.multiply(agg.worker_params["confusion"], w, out=agg.worker_params["confusion"])
+        conf = weighted if conf is None else np.add(conf, weighted, out=conf)
         prior += w * (agg.class_prior if agg.class_prior is not None else agg.posteriors.mean(axis=0))
         iterations = max(iterations, agg.iterations)
         converged = converged and agg.converged
+        del agg, weighted  # before the next fit is made
+    assert conf is not None  # at least one model has weight
     post = temper(check_finite(post, "auto"), tau)
     prior = prior / prior.sum() if prior.sum() > 0 else np.full(labels.n_classes, 1.0 / labels.n_classes)
     return Aggregate(

@@ -29,8 +29,13 @@ __all__ = ["fit"]
 
 
 def _confusion(theta: np.ndarray, xi: np.ndarray) -> np.ndarray:
-    k = xi.shape[1]
-    conf = (1.0 - theta)[:, None, None] * xi[:, None, :] + theta[:, None, None] * np.eye(k)[None]
+    """(W, K, K): spam draws in every row, plus theta on the diagonal; built in place (W x K^2 can be
+    hundreds of MB)."""
+    w, k = xi.shape
+    conf = np.empty((w, k, k))
+    conf[...] = ((1.0 - theta)[:, None] * xi)[:, None, :]
+    ar = np.arange(k)
+    conf[:, ar, ar] += theta[:, None]
     return conf
 
 
@@ -77,13 +82,14 @@ def fit(
     it = 0
     for it in range(0, max_iter + 1):
         if it > 0:
-            index.log_evidence(safe_log(_confusion(theta, xi)), logp)
+            spam = (1.0 - theta)[:, None] * xi  # P(given l | true c) for c != l; + theta where c == l
+            index.log_evidence_diagonal(safe_log(spam + theta[:, None]), safe_log(spam), logp)
             post, lse = softmax_rows_f32(logp, safe_log(prior), np.float64, post_buf, exp_buf)
             kn.clamp(post)
             ll = float(lse.sum())
         # M-step: expected "knew it" and "spammed label l" counts per (worker, label); only the soft
         # counts S[w, l] = sum of P(true class == l) over w's labels l are needed (diagonal of DS counts).
-        hit = np.diagonal(index.confusion_counts(post), axis1=1, axis2=2)  # (W, K)
+        hit = index.label_hits(post)  # (W, K)
         share = theta[:, None] / np.maximum(theta[:, None] + (1.0 - theta[:, None]) * xi, 1e-300)
         knew = hit * share
         theta = (knew.sum(axis=1) + a) / np.maximum(n_w + a + b, 1e-12)

@@ -39,7 +39,7 @@ def accuracy_m_step(
 ) -> tuple[np.ndarray, float]:
     """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward
     (with `shared`, every worker gets the pooled accuracy)."""
-    num = np.trace(index.confusion_counts(post), axis1=1, axis2=2)  # expected correct labels per worker
+    num = index.label_hits(post).sum(axis=1)  # expected correct labels per worker
     pooled = (num.sum() + 1.0) / (n_w.sum() + 2.0)
     if shared:
         return np.full(len(n_w), np.clip(pooled, _EPS, 1.0 - _EPS)), float(pooled)
@@ -87,7 +87,7 @@ def fit(
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        index.log_evidence(np.log(confusion_from_accuracy(acc, k)), logp)
+        index.log_evidence_diagonal(*_log_rows(acc, k), logp)
         post, lse = softmax_rows_f32(logp, safe_log(prior), np.float64, post_buf, exp_buf)
         kn.clamp(post)
         ll = float(lse.sum())
@@ -107,6 +107,13 @@ def fit(
         converged=converged,
         class_prior=prior,
     )
+
+
+def _log_rows(acc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W, K) log P(given l | true l) and log P(given l | another class): the one-coin confusion's two values."""
+    hit = np.repeat(np.log(acc)[:, None], k, axis=1)
+    miss = np.repeat(np.log((1.0 - acc) / (k - 1))[:, None], k, axis=1)
+    return hit, miss
 
 
 def _class_prior(post: np.ndarray, labelled: np.ndarray | None) -> np.ndarray:
