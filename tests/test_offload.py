@@ -65,6 +65,22 @@ def test_a_dead_child_is_replaced(offloading: None) -> None:
     assert replacement not in (child, os.getpid())
 
 
+def test_an_idle_child_ends_and_the_next_call_starts_another(offloading: None) -> None:
+    offload.configure(1, idle_seconds=1.0)
+    child = offload.call(os.getpid, size=1)
+    offload.call(time.sleep, 1.5, size=1)  # a call longer than the idle time does not lose its child
+    assert offload.call(os.getpid, size=1) == child
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{child}")  # idle: ended, its memory given back
+    offload.configure(1, idle_seconds=0)  # 0: the child stays
+    replacement = offload.call(os.getpid, size=1)
+    assert replacement not in (child, os.getpid())
+    time.sleep(1.5)
+    assert offload.call(os.getpid, size=1) == replacement
+
+
 CHILD_OF_A_DYING_PARENT = """
 import os, sys
 from truthline import offload

@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         responses={"4XX": {"model": ErrorOut, "description": "The request was refused; `error` says why and where"}},
     )
     app.state.settings = settings
-    offload.configure(settings.offload_min_labels)
+    offload.configure(settings.offload_min_labels, settings.offload_idle_seconds)
     app.state.engine = engine
     # CSRF tokens are HMACs of the (secret, HttpOnly) session token, so they cannot be forged without it even
     # under this fixed default key; a fixed default keeps them valid across restarts and serve processes.
