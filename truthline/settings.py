@@ -28,8 +28,8 @@ class Settings(BaseSettings):
         description="`truthline serve` runs truth inference over at least this many labels in a separate process at "
                     "lower CPU priority, so a manager's page load does not slow annotators' requests (0: in-process).",
     )
-    offload_idle_seconds: float = Field(
-        300.0, ge=0,
+    offload_idle_seconds: int = Field(
+        300, ge=0,
         description="That process ends after this many seconds without work, giving back its memory (175-230 MB); "
                     "the next inference starts another (0: it stays).",
     )

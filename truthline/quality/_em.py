@@ -7,6 +7,7 @@ O(labels x classes), never O(items x workers).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -190,11 +191,16 @@ class LabelIndex:
         counts = self.per_worker_label(post).reshape(self.data.n_workers, self.k, self.k)
         return counts.transpose(0, 2, 1)
 
+    @cached_property
+    def item_label(self) -> np.ndarray:
+        """item * K + given label, per label (made on first use: only the diagonal models need it)."""
+        return self.data.items * self.k + self.data.labels
+
     def label_hits(self, post: np.ndarray) -> np.ndarray:
         """(n_workers, K): for each (worker, given label l), the sum over those labels of P(item is l): the
         diagonal of `confusion_counts` in O(labels), without the (W, K, K) counts."""
         data = self.data
-        hits = np.bincount(self.worker_label, weights=post[data.items, data.labels], minlength=data.n_workers * self.k)
+        hits = np.bincount(self.worker_label, weights=post.reshape(-1)[self.item_label], minlength=data.n_workers * self.k)
         return hits.reshape(data.n_workers, self.k)
 
     def log_evidence_diagonal(self, log_hit: np.ndarray, log_miss: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -206,8 +212,7 @@ class LabelIndex:
         wl = self.worker_label
         miss = log_miss.reshape(-1)[wl]
         base = np.bincount(data.items, weights=miss, minlength=data.n_items)
-        flat = np.bincount(data.items * k + data.labels, weights=log_hit.reshape(-1)[wl] - miss,
-                           minlength=data.n_items * k)
+        flat = np.bincount(self.item_label, weights=log_hit.reshape(-1)[wl] - miss, minlength=data.n_items * k)
         np.add(flat.reshape(data.n_items, k), base[:, None], out=out)
         return out
 
