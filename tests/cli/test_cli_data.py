@@ -128,6 +128,8 @@ def test_aggregate_and_workers_show_ds_and_accuracy_against_truth(cli: Cli, seed
     assert upper["w2"] < lower["w0"] and spam["w2"] < 0.05 < 0.9 < spam["w0"]  # w2 always says "bird"
     assert re.search(r"Krippendorff's alpha 0\.\d+, Fleiss' kappa 0\.\d+", workers.stdout)
     assert "auto blended:" in workers.stdout
+    confusions = re.search(r"Most frequent confusions \(by the auto answers\): (.*)", workers.stdout)
+    assert confusions and all(" labelled bird " in c for c in confusions.group(1).split("; ")), workers.stdout
     mv_workers = cli("workers", "Pets", "--method", "mv", db=seeded["db"])
     assert mv_workers.exit_code == 0 and "auto blended" not in mv_workers.stdout
 

@@ -135,3 +135,16 @@ def test_with_a_fitted_model_flags_the_spammer() -> None:
     assert np.argmin(stats.spammer_score) == 3 and stats.spammer_score[3] < 0.1
     assert np.all(stats.upper[3] < stats.lower[:3])
     assert stats.accuracy[:3] == pytest.approx([0.85, 0.8, 0.75], abs=0.08)
+
+
+def test_class_confusion_counts_the_labels_each_answer_got() -> None:
+    from truthline.quality.workers import class_confusion
+
+    # item 0 answered cat: labelled cat, cat, dog; item 1 answered dog: dog, cat; item 2 left out (-1)
+    data = CrowdLabels.from_arrays([0, 0, 0, 1, 1, 2], [0, 1, 2, 0, 1, 2], [0, 0, 1, 1, 0, 1], n_classes=2)
+    counts = class_confusion(data, np.array([0, 1, -1]))
+    assert counts.tolist() == [[2, 1], [1, 1]]
+    assert class_confusion(data, np.array([1, 1, 1])).tolist() == [[0, 0], [3, 3]]
+    for bad in (np.array([0, 1]), np.array([0.0, 1.0, 0.0]), np.array([0, 2, 0])):
+        with pytest.raises(QualityInputError):
+            class_confusion(data, bad)

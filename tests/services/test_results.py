@@ -4,6 +4,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -222,3 +223,23 @@ def test_multilabel_calibration_scores_each_yes_no_decision(engine: Engine, admi
     assert right == 33  # two of three workers always agree with the truth: every majority decision is right
     assert {round(b["confidence"], 3) for b in cal["bins"]} <= {0.667, 1.0}  # 2-1 or 3-0 votes
     assert 0 < cal["error"] < 0.34
+
+
+def test_confusions_follow_the_answers_and_drop_the_matrix_on_wide_projects(
+    engine: Engine, admin: Any, labelled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from truthline.services import dashboard
+
+    answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, labelled.id, method="ds")}
+    cm = quality_report(engine, admin.user, labelled.id, "ds")["confusion"]
+    counts = np.array(cm["counts"])
+    assert cm["labels"] == LABELS and counts.sum() == 200  # 40 items x 5 labels, each counted once
+    assert counts.sum(axis=1).tolist() == [5 * list(answers.values()).count(name) for name in LABELS]
+    bird = LABELS.index("bird")
+    assert cm["top"][0]["given"] == "bird"  # the spammer's one label on every item leads
+    assert all(c["answer"] != c["given"] for c in cm["top"]) and len(cm["top"]) <= dashboard.TOP_CONFUSIONS
+    assert [c["labels"] for c in cm["top"]] == sorted((c["labels"] for c in cm["top"]), reverse=True)
+    assert counts[:, bird].sum() >= 40
+    monkeypatch.setattr(dashboard, "CONFUSION_MAX_CLASSES", 2)  # too many classes to list in full
+    wide = quality_report(engine, admin.user, labelled.id, "ds")["confusion"]
+    assert wide["counts"] is None and wide["top"] == cm["top"]

@@ -191,6 +191,36 @@ def test_manager_page_says_when_auto_tempered_its_confidence(login: Login, site:
         assert chart.count('<rect class="bar"') == len(figures["bins"])  # one bar per bin that holds items
 
 
+def test_manager_page_shows_which_classes_workers_confuse(login: Login, site: Site) -> None:
+    # on cat items two of five workers say dog; dog and bird items are labelled right
+    names = ["cat", "dog", "bird"]
+    pid = projects.create_project(site.engine, site.manager, {"name": "Pets", "task_type": "classification",
+                                                                "labels": names, "overlap": 5}).id
+    importing.import_items(site.engine, site.manager, pid, (
+        (i + 1, {"external_id": f"p{i}", "data": {"text": f"p{i}"}}) for i in range(30)))
+    rows = [{"external_id": f"p{i}", "worker": f"w{w}",
+             "answer": "dog" if i % 3 == 0 and w in (i % 5, (i + 1) % 5) else names[i % 3]}
+            for i in range(30) for w in range(5)]
+    label_import.import_annotations(site.engine, site.admin, pid, enumerate(rows, start=1), create_workers=True)
+    manager = login("manager")
+    cm = manager.get(f"/api/v1/projects/{pid}/quality", params={"method": "mv"}).json()["confusion"]
+    assert cm["labels"] == names
+    assert cm["counts"] == [[30, 20, 0], [0, 50, 0], [0, 0, 50]]  # 10 cat items x 5 labels
+    assert cm["top"] == [{"answer": "cat", "given": "dog", "labels": 20, "share": 0.4}]  # nothing else confused
+    html = manager.get(f"/projects/{pid}/manage?method=mv").text
+    assert "<strong>cat</strong> items labelled <strong>dog</strong>: 40.0% of their labels (20)" in html
+    matrix = html.split('id="confusion-matrix"')[1].split("</svg>")[0]
+    assert matrix.count('<rect class="heat"') == 9
+    assert 'fill-opacity="0.400"' in matrix and 'fill-opacity="0.600"' in matrix  # the cat row: 60% cat, 40% dog
+    tags = projects.create_project(site.engine, site.manager, {"name": "Tags", "task_type": "multilabel",
+                                                                 "labels": names, "overlap": 1}).id
+    importing.import_items(site.engine, site.manager, tags, [(1, {"external_id": "t", "data": {"text": "t"}})])
+    label_import.import_annotations(site.engine, site.admin, tags,
+                                    [(1, {"external_id": "t", "worker": "w0", "answer": ["cat"]})], create_workers=True)
+    assert manager.get(f"/api/v1/projects/{tags}/quality").json()["confusion"] is None  # each label is yes/no
+    assert 'id="confusion-h"' not in manager.get(f"/projects/{tags}/manage").text
+
+
 def test_manager_page_shows_what_auto_chose_for_each_label(login: Login, site: Site) -> None:
     # a multilabel project: each label is its own yes/no crowd, so auto chooses (and tempers) per label
     import numpy as np

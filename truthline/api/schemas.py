@@ -276,6 +276,21 @@ class LabelModels(BaseModel):
     temperature_gold_items: int = Field(description="Gold items (with labels) that checked that temperature.")
 
 
+class Confusion(BaseModel):
+    answer: str = Field(description="The class the method inferred for the items.")
+    given: str = Field(description="Another label workers gave those items.")
+    labels: int = Field(description="How many labels that was.")
+    share: float = Field(description="Its share of all labels given to items of `answer`.")
+
+
+class ClassConfusion(BaseModel):
+    labels: list[str] = Field(description="The project's labels, in order: the rows and columns of `counts`.")
+    counts: list[list[int]] | None = Field(
+        description="Labels by row = the items' answer (gold: its gold answer) and column = label given; null "
+                    "beyond 30 classes.")
+    top: list[Confusion] = Field(description="The most frequent confusions (off the diagonal), largest first.")
+
+
 class QualityOut(BaseModel):
     project_id: int
     method: str
@@ -306,6 +321,10 @@ class QualityOut(BaseModel):
         default=None,
         description="The method's confidence against hidden truth (20+ such items or decisions; else null).",
     )
+    confusion: ClassConfusion | None = Field(
+        default=None,
+        description="Which classes the crowd confuses: the labels given to each inferred class's items "
+                    "(classification; null for multilabel and before any label).")
     workers: list[WorkerQuality]
 
 

@@ -168,6 +168,10 @@ def workers(
         note = tempered(report["temperature"], report["temperature_gold_items"])
         console.print(f"auto blended: {used}{note}", highlight=False)
     print_per_label(report["per_label"])
+    if report["confusion"] and report["confusion"]["top"]:
+        top = "; ".join(f"{cell_text(c['answer'])} labelled {cell_text(c['given'])} {c['share']:.0%} ({c['labels']:,})"
+                        for c in report["confusion"]["top"][:5])
+        console.print(f"Most frequent confusions (by the {method} answers): {top}", highlight=False, soft_wrap=True)
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 

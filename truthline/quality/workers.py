@@ -22,7 +22,8 @@ from scipy.special import betaincinv
 
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
-__all__ = ["WorkerStats", "accuracy_interval", "confusion_from_posteriors", "spammer_score", "worker_stats"]
+__all__ = ["WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
+           "worker_stats"]
 
 Prior = Literal["uniform", "jeffreys"]
 _PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
@@ -146,6 +147,21 @@ def confusion_from_posteriors(labels: CrowdLabels, posteriors: Any, smoothing: f
     out = np.full_like(counts, 1.0 / k)
     np.divide(counts, sums, out=out, where=sums > 0)
     return out
+
+
+def class_confusion(labels: CrowdLabels, answers: Any) -> np.ndarray:
+    """(K, K) label counts over the whole crowd: row = the item's answer, column = the label given. Row k's
+    off-diagonal cells are how items answered k were labelled otherwise, and which way. `answers` holds one
+    class per item (-1: left out); O(labels), whatever K."""
+    ans = np.asarray(answers)
+    if ans.shape != (labels.n_items,) or ans.dtype.kind not in "iu":
+        raise QualityInputError(f"answers: expected {labels.n_items} integer classes, one per item", "answers")
+    k = labels.n_classes
+    if len(ans) and (ans.min() < -1 or ans.max() >= k):
+        raise QualityInputError(f"answers: classes must be in 0..{k - 1} (or -1)", "answers")
+    row = ans[labels.items].astype(np.int64)
+    kept = row >= 0
+    return np.bincount(row[kept] * k + labels.labels[kept], minlength=k * k).reshape(k, k)
 
 
 def worker_stats(

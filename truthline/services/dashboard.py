@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.quality import CrowdLabels, QualityInputError, binned_error, reliability
+from truthline.quality import CrowdLabels, QualityInputError, binned_error, class_confusion, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
@@ -31,6 +31,10 @@ from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
 
 LEVEL = 0.95  # credible-interval mass shown on the page
+# The crowd's class-by-label counts are given in full up to this many classes (a 300-class matrix is 90k
+# numbers); the most frequent confusions are given at any size.
+CONFUSION_MAX_CLASSES = 30
+TOP_CONFUSIONS = 8
 # Fewer items with hidden truth than this make a reliability chart of noise (a bin of 2 items is 0, 50 or 100%).
 MIN_CALIBRATION_ITEMS = 20
 
@@ -55,6 +59,27 @@ def _categorical(data: ProjectLabels) -> CrowdLabels:
 def _crowd(data: ProjectLabels) -> CrowdLabels:
     """`_categorical`, built once per loaded label set (worker figures and agreement both need it)."""
     return data.memo(("categorical",), lambda: _categorical(data))
+
+
+def _confusions(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
+    """How the crowd labelled the items of each class, by the answer the method gives them (gold: its gold
+    answer), so a manager sees which classes the guidelines leave confusable:
+    {"labels", "counts": [[labels]] row = the items' answer, column = label given (None beyond
+    CONFUSION_MAX_CLASSES classes), "top": the TOP_CONFUSIONS largest off-diagonal cells as
+    {"answer", "given", "labels", "share" (of the labels on that class's items)}}. None for multilabel."""
+    if data.project.task_type == "multilabel":
+        return None
+    names = list(data.project.config["labels"])
+    # by the answers, as exported: weighting by posteriors (mv's are vote shares) would split a 3-2 item over two rows
+    counts = class_confusion(_crowd(data), fit.predicted)
+    given = counts.sum(axis=1)
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:TOP_CONFUSIONS]
+    top = [{"answer": names[a], "given": names[g], "labels": int(off[a, g]), "share": float(off[a, g] / given[a])}
+           for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] > 0]
+    full = counts.tolist() if len(names) <= CONFUSION_MAX_CLASSES else None
+    return {"labels": names, "counts": full, "top": top}
 
 
 def _calibration(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
@@ -185,19 +210,21 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
                   empty): [{"label", "models", "temperature", "temperature_gold_items"}] in the labels' order,
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
+     "confusion": which classes the crowd confuses, by the inferred answers (see `_confusions`),
      "workers": workers_table's rows}."""
     data = load_for(engine, actor, project_id)
     check_method(method)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
                               "temperature": None, "temperature_gold_items": 0, "per_label": [],
-                              "calibration": None}
+                              "calibration": None, "confusion": None}
     if len(data.labels.answers) == 0:
         return report
     fit = _inference(data, method)
     report["agreement"] = dict(_agreement(data))
     report["accuracy_vs_truth"] = truth_accuracy(data, data.infer(method))
     report["calibration"] = _calibration(data, fit)
+    report["confusion"] = _confusions(data, fit)
     if method == "auto":  # which models auto kept, so a manager can see what "auto" meant here
         if fit.label_params:
             names = data.project.config["labels"]

@@ -73,6 +73,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "temperature_gold_items": report["temperature_gold_items"],
             "per_label": report["per_label"],
             "calibration": report["calibration"],
+            "confusion": report["confusion"],
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
