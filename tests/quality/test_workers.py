@@ -148,3 +148,29 @@ def test_class_confusion_counts_the_labels_each_answer_got() -> None:
     for bad in (np.array([0, 1]), np.array([0.0, 1.0, 0.0]), np.array([0, 2, 0])):
         with pytest.raises(QualityInputError):
             class_confusion(data, bad)
+
+
+def test_top_slips_name_each_workers_habit() -> None:
+    from truthline.quality.workers import top_slips
+
+    # 12 items answered 0 (fox), 12 answered 1 (wolf), 12 answered 2 (dog). Worker 0 calls 5 foxes wolves
+    # and 1 dog a fox; worker 1 slips twice, once each way (no habit); worker 2 is always right.
+    answers = np.repeat([0, 1, 2], 12)
+    items, workers, labels = [], [], []
+    for i, a in enumerate(answers.tolist()):
+        for w in range(3):
+            given = a
+            if w == 0 and a == 0 and i < 5:
+                given = 1
+            if w == 0 and i == 30:
+                given = 0
+            if w == 1 and i in (0, 20):
+                given = 2
+            items.append(i), workers.append(w), labels.append(given)
+    data = CrowdLabels.from_arrays(items, workers, labels, n_classes=3)
+    slips = top_slips(data, answers)
+    assert (slips.answer.tolist(), slips.given.tolist()) == ([0, -1, -1], [1, -1, -1])
+    assert (slips.count.tolist(), slips.of.tolist()) == ([5, 0, 0], [12, 0, 0])
+    loose = top_slips(data, answers, min_count=1)  # any slip counts: worker 1's tie goes to the lowest pair
+    assert (loose.answer.tolist(), loose.given.tolist(), loose.count.tolist()) == ([0, 0, -1], [1, 2, -1], [5, 1, 0])
+    assert top_slips(data, np.full(36, -1)).count.tolist() == [0, 0, 0]  # no answers: nothing to slip on

@@ -251,6 +251,13 @@ class Calibration(BaseModel):
     bins: list[CalibrationBin] = Field(description="Bins of width 0.1 that hold items.")
 
 
+class Slip(BaseModel):
+    answer: str = Field(description="The answer of the items this worker labelled otherwise.")
+    given: str = Field(description="The label they gave those items instead.")
+    labels: int = Field(description="How many times.")
+    of: int = Field(description="Out of how many labels they gave items with that answer.")
+
+
 class WorkerQuality(_Worker):
     accuracy: float | None = Field(description="Posterior mean of agreement with the inferred answers.")
     lower: float | None = Field(description="Lower end of the credible interval (at `level`).")
@@ -260,6 +267,10 @@ class WorkerQuality(_Worker):
     gold_correct: int = Field(description="Of those, how many match the gold answer.")
     mean_active_ms: float | None = Field(description="Mean active time per label over the labels whose time was "
                                                      "measured (not 0); null where none was.")
+    top_slip: Slip | None = Field(
+        default=None,
+        description="The worker's most frequent slip against the answers, where it happened 3+ times (a habit to "
+                    "correct); null otherwise and for multilabel projects.")
 
 
 class WorkersOut(BaseModel):

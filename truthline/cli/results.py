@@ -154,12 +154,17 @@ def workers(
     table.add_column(f"accuracy [{report['level']:.0%} interval]", no_wrap=True)
     for name in ("spammer score", "gold right", "ms / label"):
         table.add_column(name, justify="right")
-    for w in report["workers"][: limit or None]:
+    shown = report["workers"][: limit or None]
+    for w in shown:
         interval = "" if w["lower"] is None else f" [{w['lower']:.3f}, {w['upper']:.3f}]"
         table.add_row(cell_text(w["username"]), cell_text(w["n_labels"]), cell_text(w["accuracy"]) + interval,
                       cell_text(w["spammer_score"]), f"{w['gold_correct']} / {w['gold_labels']}",
                       cell_text(w["mean_active_ms"], "mean_active_ms"))
     console.print(table)
+    slips = [f"{cell_text(w['username'])}: {cell_text(s['answer'])} → {cell_text(s['given'])} ({s['labels']} of {s['of']})"
+             for w in shown if (s := w["top_slip"])]
+    if slips:  # under the table, which has no room for it in 80 columns
+        console.print(f"Most frequent slips (3+ times): {'; '.join(slips)}", highlight=False, soft_wrap=True)
     agreement = report["agreement"]
     console.print(f"Agreement between workers: Krippendorff's alpha {cell_text(agreement['krippendorff_alpha'])}, "
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)

@@ -22,8 +22,8 @@ from scipy.special import betaincinv
 
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
-__all__ = ["WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
-           "worker_stats"]
+__all__ = ["Slips", "WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
+           "top_slips", "worker_stats"]
 
 Prior = Literal["uniform", "jeffreys"]
 _PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
@@ -149,19 +149,60 @@ def confusion_from_posteriors(labels: CrowdLabels, posteriors: Any, smoothing: f
     return out
 
 
+def _answers(labels: CrowdLabels, answers: Any) -> np.ndarray:
+    """`answers` checked: one integer class per item, -1 for an item left out."""
+    ans = np.asarray(answers)
+    if ans.shape != (labels.n_items,) or ans.dtype.kind not in "iu":
+        raise QualityInputError(f"answers: expected {labels.n_items} integer classes, one per item", "answers")
+    if len(ans) and (ans.min() < -1 or ans.max() >= labels.n_classes):
+        raise QualityInputError(f"answers: classes must be in 0..{labels.n_classes - 1} (or -1)", "answers")
+    return ans
+
+
 def class_confusion(labels: CrowdLabels, answers: Any) -> np.ndarray:
     """(K, K) label counts over the whole crowd: row = the item's answer, column = the label given. Row k's
     off-diagonal cells are how items answered k were labelled otherwise, and which way. `answers` holds one
     class per item (-1: left out); O(labels), whatever K."""
-    ans = np.asarray(answers)
-    if ans.shape != (labels.n_items,) or ans.dtype.kind not in "iu":
-        raise QualityInputError(f"answers: expected {labels.n_items} integer classes, one per item", "answers")
+    ans = _answers(labels, answers)
     k = labels.n_classes
-    if len(ans) and (ans.min() < -1 or ans.max() >= k):
-        raise QualityInputError(f"answers: classes must be in 0..{k - 1} (or -1)", "answers")
     row = ans[labels.items].astype(np.int64)
     kept = row >= 0
     return np.bincount(row[kept] * k + labels.labels[kept], minlength=k * k).reshape(k, k)
+
+
+@dataclass(frozen=True)
+class Slips:
+    """Each worker's most frequent slip (-1 / 0 where none reaches `min_count`): items answered `answer`
+    labelled `given` by that worker `count` times, out of the `of` labels they gave items answered `answer`."""
+
+    answer: np.ndarray
+    given: np.ndarray
+    count: np.ndarray
+    of: np.ndarray
+
+
+def top_slips(labels: CrowdLabels, answers: Any, min_count: int = 3) -> Slips:
+    """Per worker, the (answer, label given) pair they got wrong most often: a habit to correct (fox taken
+    for wolf) rather than scattered noise. Ties go to the lowest (answer, given); O(labels log labels)."""
+    ans = _answers(labels, answers)
+    k, n_w = labels.n_classes, labels.n_workers
+    row = ans[labels.items].astype(np.int64)
+    kept = row >= 0
+    w, a, g = labels.workers[kept], row[kept], labels.labels[kept]
+    of = np.bincount(w * k + a, minlength=n_w * k).reshape(n_w, k)
+    slip = a != g
+    keys, counts = np.unique((w[slip] * k + a[slip]) * k + g[slip], return_counts=True)
+    worker = keys // (k * k)
+    order = np.lexsort((-counts, worker))  # by worker, most frequent first; np.unique sorted keys: ties lowest
+    first = order[np.r_[True, worker[order][1:] != worker[order][:-1]]] if len(order) else order
+    first = first[counts[first] >= min_count]
+    out = Slips(np.full(n_w, -1), np.full(n_w, -1), np.zeros(n_w, np.int64), np.zeros(n_w, np.int64))
+    wf = worker[first]
+    out.answer[wf] = keys[first] // k % k
+    out.given[wf] = keys[first] % k
+    out.count[wf] = counts[first]
+    out.of[wf] = of[wf, out.answer[wf]]
+    return out
 
 
 def worker_stats(

@@ -23,7 +23,7 @@ from truthline import offload
 from truthline.quality import CrowdLabels, QualityInputError, binned_error, class_confusion, reliability
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
-from truthline.quality.workers import WorkerStats, worker_stats
+from truthline.quality.workers import WorkerStats, top_slips, worker_stats
 from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
                                         worker_info)
 from truthline.store.records import User
@@ -35,6 +35,7 @@ LEVEL = 0.95  # credible-interval mass shown on the page
 # numbers); the most frequent confusions are given at any size.
 CONFUSION_MAX_CLASSES = 30
 TOP_CONFUSIONS = 8
+MIN_SLIPS = 3  # a worker's slip shown as a habit from this many times (once or twice is noise)
 # Fewer items with hidden truth than this make a reliability chart of noise (a bin of 2 items is 0, 50 or 100%).
 MIN_CALIBRATION_ITEMS = 20
 
@@ -164,38 +165,55 @@ def _agreement(data: ProjectLabels) -> dict[str, float | None]:
     return data.memo(("agreement",), compute)
 
 
-def _workers(engine: Engine, data: ProjectLabels, stats: Any) -> list[dict[str, Any]]:
+def _slips(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any] | None]:
+    """Per worker, their most frequent slip against the answers (`top_slips`: 3+ times), named; None for
+    multilabel projects, whose yes/no decisions have one way to slip each."""
+    n = len(data.user_ids)
+    if data.project.task_type == "multilabel":
+        return [None] * n
+    names = data.project.config["labels"]
+    slips = top_slips(_crowd(data), fit.predicted, MIN_SLIPS)
+    return [None if slips.answer[w] < 0 else
+            {"answer": names[slips.answer[w]], "given": names[slips.given[w]], "labels": int(slips.count[w]),
+             "of": int(slips.of[w])} for w in range(n)]
+
+
+def _workers(engine: Engine, data: ProjectLabels, fit: _Fit) -> list[dict[str, Any]]:
     user_ids = data.user_ids.tolist()
     names, active = worker_info(engine, data)
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
     gold_n, gold_ok = gold_record(data)
+    stats, slips = fit.stats, _slips(data, fit)
     return [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
          "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
          "spammer_score": _num(stats.spammer_score[w]), "gold_labels": int(gold_n[w]),
-         "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid)))}
+         "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid))), "top_slip": slips[w]}
         for w, uid in enumerate(user_ids)
     ]
 
 
 WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score", "gold_labels",
-                  "gold_correct", "mean_active_ms")
+                  "gold_correct", "mean_active_ms", "slip_answer", "slip_given", "slip_labels", "slip_of")
 
 
 def worker_file_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
-    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files)."""
-    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:])] for w in workers]
+    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files; the slip spread over four columns)."""
+    slip_keys = ("answer", "given", "labels", "of")
+    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:-4]),
+             *((w["top_slip"] or {}).get(key) for key in slip_keys)] for w in workers]
 
 
 def workers_table(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
     """Per worker: {user_id, username, n_labels, accuracy, lower, upper, spammer_score, gold_labels,
-    gold_correct, mean_active_ms}: the table `quality_report` gives, without the agreement metrics.
+    gold_correct, mean_active_ms, top_slip: {answer, given, labels, of} or None (see `_slips`)}: the table
+    `quality_report` gives, without the agreement metrics.
     (accuracy = Beta posterior mean of agreement with the item posteriors, so every surface shows one figure.)"""
     data = load_for(engine, actor, project_id)
     check_method(method)
     if len(data.labels.answers) == 0:
         return []
-    return _workers(engine, data, _inference(data, method).stats)
+    return _workers(engine, data, _inference(data, method))
 
 
 def quality_report(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
@@ -231,5 +249,5 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
             report["per_label"] = [{"label": name, **auto_choice(p)} for name, p in zip(names, fit.label_params)]
         elif "model_weights" in fit.params:
             report.update(auto_choice(fit.params))
-    report["workers"] = _workers(engine, data, fit.stats)
+    report["workers"] = _workers(engine, data, fit)
     return report
