@@ -21,8 +21,8 @@ from .ebcc import fit as fit_ebcc
 from .auto import fit as fit_auto
 from .calibration import ReliabilityBin, binned_error, calibration_error, reliability
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
-from .workers import (WorkerStats, accuracy_interval, class_confusion, confusion_from_posteriors, spammer_score,
-                      worker_stats)
+from .workers import (Slips, WorkerStats, accuracy_interval, class_confusion, confusion_from_posteriors,
+                      spammer_score, top_slips, worker_stats)
 from .multilabel import MultilabelAggregate, aggregate_multilabel
 from .numeric import NumericAggregate, aggregate_numeric
 from .pairwise import CrowdPairwiseScores, PairwiseScores, bradley_terry, crowd_bradley_terry
@@ -58,6 +58,8 @@ __all__ = [
     "class_confusion",
     "confusion_from_posteriors",
     "spammer_score",
+    "Slips",
+    "top_slips",
     "worker_stats",
     "MultilabelAggregate",
     "aggregate_multilabel",

@@ -20,10 +20,10 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.quality import CrowdLabels, QualityInputError, binned_error, class_confusion, reliability
+from truthline.quality import CrowdLabels, QualityInputError, binned_error, class_confusion, reliability, top_slips
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
-from truthline.quality.workers import WorkerStats, top_slips, worker_stats
+from truthline.quality.workers import WorkerStats, worker_stats
 from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
                                         worker_info)
 from truthline.store.records import User
