@@ -29,7 +29,7 @@ class Settings(BaseSettings):
                     "lower CPU priority, so a manager's page load does not slow annotators' requests (0: in-process).",
     )
     offload_idle_seconds: int = Field(
-        300, ge=0,
+        300, ge=0, le=86_400,
         description="That process ends after this many seconds without work, giving back its memory (175-230 MB); "
                     "the next inference starts another (0: it stays).",
     )

@@ -154,7 +154,7 @@ def test_workers_sorts_and_writes_the_table(cli: Cli, seeded: dict, tmp_path: Pa
     # w2 says "bird" to everything: its most frequent slip is a non-bird class taken for a bird, every time
     assert rows[0]["slip_given"] == "bird" and rows[0]["slip_labels"] == rows[0]["slip_of"] != ""
     assert rows[1]["slip_answer"] == ""  # the careful workers: no slip, empty cells
-    assert re.search(r"Most frequent slips \(3\+ times\): w2: \w+ → bird \((\d+) of \1\)$", result.stdout, re.M)
+    assert re.search(r"Habitual slips: w2: \w+ → bird \((\d+) of \1\)$", result.stdout, re.M)
     assert float(rows[0]["upper"]) < float(rows[1]["lower"]) and rows[0]["n_labels"] == "12"
     jsonl = tmp_path / "workers.jsonl"
     assert cli("workers", "Pets", "--sort", "name", "--out", jsonl, db=seeded["db"]).exit_code == 0

@@ -176,6 +176,8 @@ def test_infer_multilabel_kind_takes_a_method(cli: Cli, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [r["answer"] for r in rows] == ["blue|red"] * 3
     assert cli("infer", labels, "--kind", "multilabel", "--gold", labels).exit_code == 2
+    auto = cli("infer", labels, "--kind", "multilabel", "--out", tmp_path / "a.jsonl")
+    assert auto.exit_code == 0 and "  blue: chosen by every answer" in auto.output  # no blend to speak of
 
 
 def test_infer_multilabel_auto_says_what_it_chose_for_each_label(cli: Cli, tmp_path: Path) -> None:

@@ -171,6 +171,24 @@ def test_top_slips_name_each_workers_habit() -> None:
     slips = top_slips(data, answers)
     assert (slips.answer.tolist(), slips.given.tolist()) == ([0, -1, -1], [1, -1, -1])
     assert (slips.count.tolist(), slips.of.tolist()) == ([5, 0, 0], [12, 0, 0])
-    loose = top_slips(data, answers, min_count=1)  # any slip counts: worker 1's tie goes to the lowest pair
+    # any slip counts: worker 1's tie goes to the lowest pair
+    loose = top_slips(data, answers, min_count=1, min_share=0.0, concentration=0.0)
     assert (loose.answer.tolist(), loose.given.tolist(), loose.count.tolist()) == ([0, 0, -1], [1, 2, -1], [5, 1, 0])
     assert top_slips(data, np.full(36, -1)).count.tolist() == [0, 0, 0]  # no answers: nothing to slip on
+
+
+def test_a_busy_careful_worker_has_no_habit_where_a_careless_one_does() -> None:
+    from truthline.quality.workers import top_slips
+
+    # 3,000 labels over 5 classes: worker 0 is right 98% of the time, errors spread evenly (about 15 slips
+    # per class pair, far over any fixed count); worker 1 gives 30% of the class-3 items label 4
+    rng = np.random.default_rng(0)
+    answers = rng.integers(0, 5, 3000)
+    careful = np.where(rng.random(3000) < 0.98, answers, (answers + rng.integers(1, 5, 3000)) % 5)
+    careless = np.where((answers == 3) & (rng.random(3000) < 0.3), 4, answers)
+    data = CrowdLabels.from_arrays(np.tile(np.arange(3000), 2), np.repeat([0, 1], 3000),
+                                   np.concatenate([careful, careless]), n_classes=5)
+    slips = top_slips(data, answers)
+    assert slips.answer.tolist() == [-1, 3] and slips.given.tolist() == [-1, 4]
+    assert slips.of[1] == np.sum(answers == 3) and slips.count[1] == np.sum(careless != answers)
+    assert top_slips(data, answers, min_share=0.0, concentration=0.0).answer[0] >= 0  # a fixed count flags it

@@ -193,3 +193,20 @@ def test_mean_active_time_counts_only_measured_labels(engine: Any, admin: Any, m
     _label(engine, timed, project.id, {f"i{k}": "dog" for k in range(4)})
     times = {w["username"]: w["mean_active_ms"] for w in dashboard.workers_table(engine, admin.user, project.id)}
     assert times == {"migrated": None, "mixed": 3000.0, "timed": 2000.0}
+
+
+def test_heat_map_heads_keep_the_ends_of_long_labels_and_the_desc_lists_what_was_said() -> None:
+    from truthline.web.dashboard import CHAR_PX, HEAD_CHARS, heatmap, middle_short
+
+    assert middle_short("cat") == "cat"
+    assert middle_short("Mammal:Canis:lupus_wolf") == "Mammal…us_wolf" != middle_short("Mammal:Canis:vulpes_fox")
+    assert len(middle_short("x" * 300)) == HEAD_CHARS
+    cm = {"labels": ["cat", "dog", "Mammal:Canis:lupus_wolf"], "counts": [[3, 1, 0], [0, 0, 0], [0, 2, 2]], "top": []}
+    hm = heatmap(cm)
+    assert hm is not None
+    assert hm["desc"] == ("Items answered cat: cat 75.0%, dog 25.0%. Items answered dog: no labels. "
+                          "Items answered Mammal:Canis:lupus_wolf: dog 50.0%, Mammal:Canis:lupus_wolf 50.0%.")
+    assert [c["share"] for c in hm["rows"][0]["cells"]] == [0.75, 0.25, 0.0]
+    assert hm["left"] >= CHAR_PX * HEAD_CHARS and hm["width"] >= hm["left"] + 3 * hm["cell"]  # heads and cells fit
+    assert heatmap({**cm, "counts": None}) is None  # too many classes for the full counts
+    assert heatmap({"labels": [str(i) for i in range(13)], "counts": [[0] * 13] * 13, "top": []}) is None

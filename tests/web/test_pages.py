@@ -231,7 +231,7 @@ def test_manager_page_shows_what_auto_chose_for_each_label(login: Login, site: S
 
     tags = ["red", "round", "sweet"]
     pid = projects.create_project(site.engine, site.manager, {"name": "Tags", "task_type": "multilabel",
-                                                                "labels": tags, "overlap": 5}).id
+                                                                "labels": [*tags, "spare"], "overlap": 5}).id
     rng = np.random.default_rng(0)
     truth = rng.random((40, 3)) < 0.4
     importing.import_items(site.engine, site.manager, pid, (
@@ -245,13 +245,17 @@ def test_manager_page_shows_what_auto_chose_for_each_label(login: Login, site: S
     manager = login("manager")
     report = manager.get(f"/api/v1/projects/{pid}/quality").json()
     assert report["models"] == {} and report["temperature"] is None  # no pooled fit to describe
-    assert [row["label"] for row in report["per_label"]] == tags
+    assert [row["label"] for row in report["per_label"]] == [*tags, "spare"]
+    chosen = [sum(t in r["answer"] for r in rows) for t in tags]
+    assert [row["selected"] for row in report["per_label"]] == [*chosen, 0]  # nobody ticks "spare"
+    assert {row["answers"] for row in report["per_label"]} == {200}
     for row in report["per_label"]:
         assert row["models"] and abs(sum(row["models"].values()) - 1) < 1e-3
         assert 0.1 <= row["temperature"] <= 1 and row["temperature_gold_items"] == 0
     html = manager.get(f"/projects/{pid}/manage").text
     table = html.split('id="auto-per-label"')[1].split("</table>")[0]
-    for row in report["per_label"]:
+    assert '<th scope="row">spare</th><td><span class="muted">chosen by no answer: no on every item</span>' in table
+    for row in report["per_label"][:3]:
         shown = re.search(rf'<th scope="row">{row["label"]}</th><td>(.*?)</td><td class="num">([\d.]+)', table)
         assert shown is not None, table
         assert all(name in shown.group(1) for name in row["models"]) and shown.group(2) == f'{row["temperature"]:.2f}'

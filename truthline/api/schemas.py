@@ -269,8 +269,9 @@ class WorkerQuality(_Worker):
                                                      "measured (not 0); null where none was.")
     top_slip: Slip | None = Field(
         default=None,
-        description="The worker's most frequent slip against the answers, where it happened 3+ times (a habit to "
-                    "correct); null otherwise and for multilabel projects.")
+        description="The worker's most frequent slip against the answers where it is a habit to correct: 3+ times, "
+                    "10%+ of their labels on items with that answer, and (beyond two classes) twice what mistakes "
+                    "spread evenly would give; null otherwise and for multilabel projects.")
 
 
 class WorkersOut(BaseModel):
@@ -281,6 +282,9 @@ class WorkersOut(BaseModel):
 
 class LabelModels(BaseModel):
     label: str
+    selected: int = Field(description="Answers that chose this label (0: nobody did, and every item is a no; "
+                                      "`answers`: everybody did).")
+    answers: int = Field(description="Answers in all.")
     models: dict[str, float] = Field(description="The models `auto` blended for this label's yes/no question, and "
                                                  "their weights.")
     temperature: float = Field(description="The power this label's posteriors were raised to (1 = untouched).")

@@ -47,9 +47,17 @@ def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
     if per_label:
         console.print("auto, label by label (each is its own yes/no question):", highlight=False)
     for row in per_label:
+        if row["selected"] in (0, row["answers"]):  # one answer throughout: nothing to choose between
+            console.print(f"  {cell_text(row['label'])}: {unanimous(row)}", highlight=False)
+            continue
         used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in row["models"].items())
         note = tempered(row["temperature"], row["temperature_gold_items"])
         console.print(f"  {cell_text(row['label'])}: {used}{note}", highlight=False)
+
+
+def unanimous(row: Mapping[str, Any]) -> str:
+    """What a label every answer chose, or none did, comes to."""
+    return "chosen by no answer: no on every item" if row["selected"] == 0 else "chosen by every answer"
 
 
 def _text(value: Any, key: str) -> str:
@@ -164,7 +172,7 @@ def workers(
     slips = [f"{cell_text(w['username'])}: {cell_text(s['answer'])} → {cell_text(s['given'])} ({s['labels']} of {s['of']})"
              for w in shown if (s := w["top_slip"])]
     if slips:  # under the table, which has no room for it in 80 columns
-        console.print(f"Most frequent slips (3+ times): {'; '.join(slips)}", highlight=False, soft_wrap=True)
+        console.print(f"Habitual slips: {'; '.join(slips)}", highlight=False, soft_wrap=True)
     agreement = report["agreement"]
     console.print(f"Agreement between workers: Krippendorff's alpha {cell_text(agreement['krippendorff_alpha'])}, "
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)

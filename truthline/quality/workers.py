@@ -172,8 +172,8 @@ def class_confusion(labels: CrowdLabels, answers: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Slips:
-    """Each worker's most frequent slip (-1 / 0 where none reaches `min_count`): items answered `answer`
-    labelled `given` by that worker `count` times, out of the `of` labels they gave items answered `answer`."""
+    """Each worker's most frequent habitual slip (-1 / 0 where none): items answered `answer` labelled
+    `given` by that worker `count` times, out of the `of` labels they gave items answered `answer`."""
 
     answer: np.ndarray
     given: np.ndarray
@@ -181,27 +181,37 @@ class Slips:
     of: np.ndarray
 
 
-def top_slips(labels: CrowdLabels, answers: Any, min_count: int = 3) -> Slips:
-    """Per worker, the (answer, label given) pair they got wrong most often: a habit to correct (fox taken
-    for wolf) rather than scattered noise. Ties go to the lowest (answer, given); O(labels log labels)."""
+def top_slips(labels: CrowdLabels, answers: Any, min_count: int = 3, min_share: float = 0.1,
+              concentration: float = 2.0) -> Slips:
+    """Per worker, the (answer, label given) pair they get wrong most often where it is a habit to correct
+    (fox taken for wolf) rather than noise: at least `min_count` times, at least `min_share` of the labels
+    they gave items with that answer, and (beyond two classes) at least `concentration` times their errors
+    on that answer spread evenly over the other labels. A worker right 98% of the time with errors spread
+    evenly has none, however many labels they give; a fixed count alone gave every busy worker one.
+    Ties go to the lowest (answer, given); O(labels log labels)."""
     ans = _answers(labels, answers)
     k, n_w = labels.n_classes, labels.n_workers
     row = ans[labels.items].astype(np.int64)
     kept = row >= 0
     w, a, g = labels.workers[kept], row[kept], labels.labels[kept]
-    of = np.bincount(w * k + a, minlength=n_w * k).reshape(n_w, k)
+    of = np.bincount(w * k + a, minlength=n_w * k)
     slip = a != g
+    wrong = np.bincount(w[slip] * k + a[slip], minlength=n_w * k)  # per (worker, answer): labels otherwise
     keys, counts = np.unique((w[slip] * k + a[slip]) * k + g[slip], return_counts=True)
+    pair = keys // k  # worker * k + answer
+    habit = (counts >= min_count) & (counts >= min_share * of[pair])
+    if k > 2:
+        habit &= counts >= concentration * wrong[pair] / (k - 1)
+    keys, counts = keys[habit], counts[habit]
     worker = keys // (k * k)
     order = np.lexsort((-counts, worker))  # by worker, most frequent first; np.unique sorted keys: ties lowest
     first = order[np.r_[True, worker[order][1:] != worker[order][:-1]]] if len(order) else order
-    first = first[counts[first] >= min_count]
     out = Slips(np.full(n_w, -1), np.full(n_w, -1), np.zeros(n_w, np.int64), np.zeros(n_w, np.int64))
     wf = worker[first]
     out.answer[wf] = keys[first] // k % k
     out.given[wf] = keys[first] % k
     out.count[wf] = counts[first]
-    out.of[wf] = of[wf, out.answer[wf]]
+    out.of[wf] = of[keys[first] // k]
     return out
 
 

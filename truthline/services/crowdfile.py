@@ -583,7 +583,8 @@ def infer_multilabel(path: Path, truth_path: Path | None = None, method: str = "
     answers = [frozenset(np.array(names)[row].tolist()) for row in fit.answers]
     n_labels = np.bincount(items, minlength=len(item_names))
     rows = [(name, "|".join(sorted(a)), int(n)) for name, a, n in zip(item_names, answers, n_labels, strict=True)]
-    per_label = tuple({"label": name, **auto_choice(p)} for name, p in zip(names, fit.label_params) if p)
+    per_label = tuple({"label": name, "selected": int(n), "answers": len(chosen), **auto_choice(p)}
+                      for name, n, p in zip(names, selected.sum(axis=0), fit.label_params) if p)
     result = Scored(("item", "answer", "n_labels"), rows, len(items), len(worker_names), per_label=per_label)
     if truth_path is None:
         return result

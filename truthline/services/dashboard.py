@@ -35,7 +35,7 @@ LEVEL = 0.95  # credible-interval mass shown on the page
 # numbers); the most frequent confusions are given at any size.
 CONFUSION_MAX_CLASSES = 30
 TOP_CONFUSIONS = 8
-MIN_SLIPS = 3  # a worker's slip shown as a habit from this many times (once or twice is noise)
+MIN_CONFUSIONS = 3  # labels a confusion needs to be listed (on 45 classes and 200 items, single slips filled the list)
 # Fewer items with hidden truth than this make a reliability chart of noise (a bin of 2 items is 0, 50 or 100%).
 MIN_CALIBRATION_ITEMS = 20
 
@@ -66,7 +66,7 @@ def _confusions(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     """How the crowd labelled the items of each class, by the answer the method gives them (gold: its gold
     answer), so a manager sees which classes the guidelines leave confusable:
     {"labels", "counts": [[labels]] row = the items' answer, column = label given (None beyond
-    CONFUSION_MAX_CLASSES classes), "top": the TOP_CONFUSIONS largest off-diagonal cells as
+    CONFUSION_MAX_CLASSES classes), "top": the TOP_CONFUSIONS largest off-diagonal cells (of MIN_CONFUSIONS+) as
     {"answer", "given", "labels", "share" (of the labels on that class's items)}}. None for multilabel."""
     if data.project.task_type == "multilabel":
         return None
@@ -78,7 +78,7 @@ def _confusions(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:TOP_CONFUSIONS]
     top = [{"answer": names[a], "given": names[g], "labels": int(off[a, g]), "share": float(off[a, g] / given[a])}
-           for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] > 0]
+           for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] >= MIN_CONFUSIONS]
     full = counts.tolist() if len(names) <= CONFUSION_MAX_CLASSES else None
     return {"labels": names, "counts": full, "top": top}
 
@@ -166,13 +166,13 @@ def _agreement(data: ProjectLabels) -> dict[str, float | None]:
 
 
 def _slips(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any] | None]:
-    """Per worker, their most frequent slip against the answers (`top_slips`: 3+ times), named; None for
+    """Per worker, their most frequent habitual slip against the answers (`top_slips`), named; None for
     multilabel projects, whose yes/no decisions have one way to slip each."""
     n = len(data.user_ids)
     if data.project.task_type == "multilabel":
         return [None] * n
     names = data.project.config["labels"]
-    slips = top_slips(_crowd(data), fit.predicted, MIN_SLIPS)
+    slips = top_slips(_crowd(data), fit.predicted)
     return [None if slips.answer[w] < 0 else
             {"answer": names[slips.answer[w]], "given": names[slips.given[w]], "labels": int(slips.count[w]),
              "of": int(slips.of[w])} for w in range(n)]
@@ -225,7 +225,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "temperature": what `auto` tempered its posteriors by (1 = not at all; None for other methods),
      "temperature_gold_items": how many gold items checked that temperature (0: held-out labels alone),
      "per_label": multilabel `auto` only (every label is fitted on its own, so the three fields above stay
-                  empty): [{"label", "models", "temperature", "temperature_gold_items"}] in the labels' order,
+                  empty): [{"label", "selected" (answers that chose it), "answers", "models", "temperature",
+                  "temperature_gold_items"}] in the labels' order,
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
      "confusion": which classes the crowd confuses, by the inferred answers (see `_confusions`),
@@ -246,7 +247,10 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     if method == "auto":  # which models auto kept, so a manager can see what "auto" meant here
         if fit.label_params:
             names = data.project.config["labels"]
-            report["per_label"] = [{"label": name, **auto_choice(p)} for name, p in zip(names, fit.label_params)]
+            crowd = _crowd(data)  # a yes/no row per (item, label): item * len(names) + label
+            selected = np.bincount(crowd.items % len(names), weights=crowd.labels, minlength=len(names))
+            report["per_label"] = [{"label": name, "selected": int(n), "answers": len(data.labels.answers),
+                                    **auto_choice(p)} for name, n, p in zip(names, selected, fit.label_params)]
         elif "model_weights" in fit.params:
             report.update(auto_choice(fit.params))
     report["workers"] = _workers(engine, data, fit)

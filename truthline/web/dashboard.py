@@ -24,6 +24,40 @@ def method_names() -> list[str]:
     return ["auto"] + sorted(m for m in METHODS if m != "auto")
 
 
+HEATMAP_MAX_CLASSES = 12  # beyond, the cells are too small to read: the page lists the top confusions only
+HEAD_CHARS = 14  # characters of a label shown as a heat-map row or column head
+CHAR_PX = 8  # a character's width at the chart's 12 px, with room to spare (wide ones run to 7.5)
+
+
+def middle_short(name: str, limit: int = HEAD_CHARS) -> str:
+    """`name` within `limit` characters, cut in the middle: labels sharing a long prefix (Mammal:Canis:lupus,
+    Mammal:Canis:vulpes) stay apart by their ends."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    return f"{name[:head]}…{name[len(name) - (limit - 1 - head):]}"
+
+
+def heatmap(confusion: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The confusion counts shaped for the heat map: each row's cells as shares, the text a screen reader
+    gets, and the chart's geometry (room for the longest head, the last rotated one and the caption)."""
+    if not confusion or confusion["counts"] is None or len(confusion["labels"]) > HEATMAP_MAX_CLASSES:
+        return None
+    names = confusion["labels"]
+    rows, desc = [], []
+    for name, counts in zip(names, confusion["counts"]):
+        total = sum(counts)
+        cells = [{"given": given, "count": c, "share": c / total if total else 0.0} for given, c in zip(names, counts)]
+        rows.append({"name": name, "head": middle_short(name), "cells": cells})
+        said = ", ".join(f"{c['given']} {100 * c['share']:.1f}%" for c in cells if c["count"])
+        desc.append(f"Items answered {name}: {said or 'no labels'}.")
+    cell, head_px = 40, CHAR_PX * max(len(r["head"]) for r in rows)
+    left, top = 12 + head_px, 16 + round(head_px * 0.87)  # column heads are turned 60 degrees
+    width = max(left + cell * len(names) + round(head_px * 0.5) + 4, left + 170)
+    return {"rows": rows, "desc": " ".join(desc), "cell": cell, "left": left, "top": top, "width": width,
+            "height": top + cell * len(names) + 24}
+
+
 def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any]:
     """Everything manage.html shows. The services authorize (managers and admins only)."""
     summary = results.project_summary(engine, user, project.id)
@@ -74,9 +108,11 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "per_label": report["per_label"],
             "calibration": report["calibration"],
             "confusion": report["confusion"],
+            "heatmap": heatmap(report["confusion"]),
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
         "chart": {"label_width": min(160, 12 + 7 * max((len(d["label"]) for d in distribution), default=1))},
         "level_pct": round(100 * report["level"]),
+        "min_confusions": quality_service.MIN_CONFUSIONS,
     }
