@@ -406,3 +406,21 @@ def test_wide_crowds_hold_few_confusion_tables_at_once() -> None:
         tracemalloc.stop()
     assert np.count_nonzero(r.worker_params["model_weights"]) == 3  # the three-model blend path
     assert peak < 3.5 * table, peak / table  # the sum, one fit and small change (7.6 tables before)
+
+
+def test_a_lead_within_the_noise_of_a_small_crowd_does_not_decide_alone() -> None:
+    # 27 labels: worker 0 calls three of six cats dogs, workers 1 and 2 say cat throughout. Dawid-Skene can
+    # explain that as three dogs that workers 1 and 2 call cats, and on so few held-out labels it led the
+    # others by chance: alone, auto answered those three items dog against the 2-1 majority
+    items, workers, labels = [], [], []
+    for i in range(6):
+        for w, label in ((0, 1 if i < 3 else 0), (1, 0), (2, 0)):
+            items.append(i), workers.append(w), labels.append(label)
+    for i in range(6, 9):
+        for w in range(3):
+            items.append(i), workers.append(w), labels.append(2)
+    data = CrowdLabels.from_arrays(items, workers, labels, n_classes=3)
+    assert aggregate(data, "ds").answers[:3].tolist() == [1, 1, 1]  # the reading DS prefers
+    r = auto.fit(data)
+    assert r.answers.tolist() == [0] * 6 + [2] * 3
+    assert np.count_nonzero(r.worker_params["model_weights"]) >= 2  # averaged: no lead beyond the noise
