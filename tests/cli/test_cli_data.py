@@ -186,6 +186,25 @@ def test_aggregate_scores_the_method_against_gold_without_truth(cli: Cli, seeded
     assert re.search(r"Accuracy against gold \(4 items\): one_coin [\d.]+, Dawid-Skene", result.stdout), result.stdout
 
 
+def test_workers_of_a_multilabel_project_say_which_labels_are_missed_or_added(cli: Cli, seeded: dict,
+                                                                              tmp_path: Path) -> None:
+    config = tmp_path / "tags.yaml"
+    config.write_text("name: Tags\ntask_type: multilabel\nlabels: [red, round, sweet]\noverlap: 3\n")
+    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
+    items = tmp_path / "tags.jsonl"
+    items.write_text("".join(f'{{"external_id": "t{i}", "data": {{"text": "t{i}"}}}}\n' for i in range(8)))
+    assert cli("import", "Tags", items, db=seeded["db"]).exit_code == 0
+    labels = tmp_path / "labels.csv"  # every item is red; w2 forgets red on every item
+    labels.write_text("external_id,worker,answer\n" + "".join(
+        f't{i},w{w},"[""red""]"\n' if w < 2 else f"t{i},w{w},[]\n" for i in range(8) for w in range(3)))
+    imported = cli("import", "Tags", "--labels", labels, "--create-workers", db=seeded["db"])
+    assert imported.exit_code == 0, imported.output
+    result = cli("workers", "Tags", "--method", "mv", db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert ("Labels workers miss or add most (by the mv answers): red missed 33% (8 of 24), added 0% (0 of 0)"
+            in " ".join(result.stdout.split())), result.stdout
+
+
 def test_aggregate_unknown_method_is_bad_input(cli: Cli, seeded: dict) -> None:
     result = cli("aggregate", "Pets", "--method", "magic", db=seeded["db"])
     assert result.exit_code == 2 and "method" in result.stderr

@@ -202,21 +202,29 @@ def test_calibration_is_scored_on_hidden_truth_without_gold(
     assert quality_report(engine, admin.user, labelled.id, "ds")["calibration"] is None
 
 
-def test_multilabel_calibration_scores_each_yes_no_decision(engine: Engine, admin: Any, make_project: Callable) -> None:
+@pytest.fixture
+def tagged(engine: Engine, admin: Any, make_project: Callable) -> Any:
+    """A multilabel project of 12 items with hidden truth (every subset of 3 tags, some twice; item 0 also
+    gold): two workers copy the truth, the third drops "sweet" and adds "round" everywhere."""
     from truthline.services.label_import import import_annotations
 
     tags = ["red", "round", "sweet"]
     project = make_project(task_type="multilabel", labels=tags, overlap=3)
-    truth = {i: [t for j, t in enumerate(tags) if (i >> j) & 1] for i in range(12)}  # every subset, some twice
+    truth = {i: [t for j, t in enumerate(tags) if (i >> j) & 1] for i in range(12)}
     import_items(engine, admin.user, project.id, [
         (i + 1, {"external_id": f"m{i}", "data": {"text": str(i)}, "truth": truth[i],
                  **({"gold": truth[i]} if i == 0 else {})}) for i in range(12)])
     rows = []
-    for i in range(12):  # two workers copy the truth; the third drops "sweet" and adds "round" everywhere
+    for i in range(12):
         for w in ("a", "b", "c"):
             answer = truth[i] if w != "c" else sorted({*truth[i], "round"} - {"sweet"})
             rows.append((len(rows) + 1, {"external_id": f"m{i}", "worker": w, "answer": answer}))
     import_annotations(engine, admin.user, project.id, rows, create_workers=True)
+    return project
+
+
+def test_multilabel_calibration_scores_each_yes_no_decision(engine: Engine, admin: Any, tagged: Any) -> None:
+    project = tagged
     cal = quality_report(engine, admin.user, project.id, "mv")["calibration"]
     assert cal["items"] == 33  # 11 non-gold items x 3 labels
     right = sum(round(b["accuracy"] * b["items"]) for b in cal["bins"])
@@ -243,3 +251,14 @@ def test_confusions_follow_the_answers_and_drop_the_matrix_on_wide_projects(
     monkeypatch.setattr(dashboard, "CONFUSION_MAX_CLASSES", 2)  # too many classes to list in full
     wide = quality_report(engine, admin.user, labelled.id, "ds")["confusion"]
     assert wide["counts"] is None and wide["top"] == cm["top"]
+    assert quality_report(engine, admin.user, labelled.id, "ds")["label_misses"] is None  # multilabel only
+
+
+def test_multilabel_projects_say_which_labels_workers_miss_or_add(engine: Engine, admin: Any, tagged: Any) -> None:
+    project = tagged
+    report = quality_report(engine, admin.user, project.id, "mv")
+    assert report["confusion"] is None  # that is for classification
+    misses = {row["label"]: row for row in report["label_misses"]}
+    assert misses["sweet"] == {"label": "sweet", "missed": 4, "of_yes": 12, "added": 0, "of_no": 24}  # 4 sweet items
+    assert misses["round"] == {"label": "round", "missed": 0, "of_yes": 18, "added": 6, "of_no": 18}
+    assert misses["red"] == {"label": "red", "missed": 0, "of_yes": 18, "added": 0, "of_no": 18}

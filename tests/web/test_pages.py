@@ -255,6 +255,8 @@ def test_manager_page_shows_what_auto_chose_for_each_label(login: Login, site: S
     html = manager.get(f"/projects/{pid}/manage").text
     table = html.split('id="auto-per-label"')[1].split("</table>")[0]
     assert '<th scope="row">spare</th><td><span class="muted">chosen by no answer: no on every item</span>' in table
+    misses = html.split('id="label-misses"')[1].split("</table>")[0]  # nobody missed it, nobody added it
+    assert '<th scope="row">spare</th><td class="num">–</td><td class="num">0.0% <span class="muted">(0 of 200)' in misses
     for row in report["per_label"][:3]:
         shown = re.search(rf'<th scope="row">{row["label"]}</th><td>(.*?)</td><td class="num">([\d.]+)', table)
         assert shown is not None, table

@@ -306,6 +306,14 @@ class ClassConfusion(BaseModel):
     top: list[Confusion] = Field(description="The most frequent confusions (off the diagonal), largest first.")
 
 
+class LabelMisses(BaseModel):
+    label: str
+    missed: int = Field(description="Answers on items that have this label (as the method answers) that left it out.")
+    of_yes: int = Field(description="Answers on items that have it.")
+    added: int = Field(description="Answers on items without it that chose it.")
+    of_no: int = Field(description="Answers on items without it.")
+
+
 class QualityOut(BaseModel):
     project_id: int
     method: str
@@ -340,6 +348,10 @@ class QualityOut(BaseModel):
         default=None,
         description="Which classes the crowd confuses: the labels given to each inferred class's items "
                     "(classification; null for multilabel and before any label).")
+    label_misses: list[LabelMisses] | None = Field(
+        default=None,
+        description="Multilabel: per label, how often workers left it out where it applies and chose it where it "
+                    "does not (null for classification, which has `confusion`).")
     workers: list[WorkerQuality]
 
 

@@ -55,6 +55,17 @@ def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
         console.print(f"  {cell_text(row['label'])}: {used}{note}", highlight=False)
 
 
+def label_misses(rows: Sequence[Mapping[str, Any]], top: int = 5) -> str:
+    """The `top` labels with the highest miss or add rate, as "sweet missed 33% (4 of 12), added 0%"."""
+    def rate(n: int, of: int) -> float:
+        return n / of if of else 0.0
+
+    worst = sorted(rows, key=lambda r: -max(rate(r["missed"], r["of_yes"]), rate(r["added"], r["of_no"])))[:top]
+    return "; ".join(f"{cell_text(r['label'])} missed {rate(r['missed'], r['of_yes']):.0%} ({r['missed']} of "
+                     f"{r['of_yes']}), added {rate(r['added'], r['of_no']):.0%} ({r['added']} of {r['of_no']})"
+                     for r in worst)
+
+
 def unanimous(row: Mapping[str, Any]) -> str:
     """What a label every answer chose, or none did, comes to."""
     return "chosen by no answer: no on every item" if row["selected"] == 0 else "chosen by every answer"
@@ -185,6 +196,9 @@ def workers(
         top = "; ".join(f"{cell_text(c['answer'])} labelled {cell_text(c['given'])} {c['share']:.0%} ({c['labels']:,})"
                         for c in report["confusion"]["top"][:5])
         console.print(f"Most frequent confusions (by the {method} answers): {top}", highlight=False, soft_wrap=True)
+    if report["label_misses"]:
+        console.print(f"Labels workers miss or add most (by the {method} answers): {label_misses(report['label_misses'])}",
+                      highlight=False, soft_wrap=True)
     if out is not None:
         console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
 

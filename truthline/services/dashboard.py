@@ -83,6 +83,21 @@ def _confusions(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     return {"labels": names, "counts": full, "top": top}
 
 
+def _label_misses(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any]] | None:
+    """Multilabel: per label, how often workers left it out of items the method says have it ("missed", of
+    "of_yes" answers on those items) and ticked it on items without it ("added", of "of_no"): the
+    multilabel counterpart of `_confusions` (a forgotten tag against one ticked too eagerly). None otherwise."""
+    if data.project.task_type != "multilabel":
+        return None
+    names = data.project.config["labels"]
+    crowd = _crowd(data)  # a yes/no row per (item, label): item * len(names) + label
+    k = len(names)
+    cells = (crowd.items % k) * 4 + fit.predicted[crowd.items] * 2 + crowd.labels  # (label, answer, said)
+    table = np.bincount(cells, minlength=4 * k).reshape(k, 2, 2)
+    return [{"label": name, "missed": int(t[1, 0]), "of_yes": int(t[1].sum()), "added": int(t[0, 1]),
+             "of_no": int(t[0].sum())} for name, t in zip(names, table)]
+
+
 def _calibration(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     """Confidence against hidden truth: reliability bins and the calibration error, over labeled items with
     truth that are not gold (gold is clamped to certainty); for multilabel, over each such item's yes/no
@@ -230,13 +245,14 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "calibration": {"items", "error", "bins": [{"lower", "upper", "items", "confidence", "accuracy"}]}
                     against hidden truth (None without enough of it; see `_calibration`),
      "confusion": which classes the crowd confuses, by the inferred answers (see `_confusions`),
+     "label_misses": multilabel: per label, how often workers missed it or added it (see `_label_misses`),
      "workers": workers_table's rows}."""
     data = load_for(engine, actor, project_id)
     check_method(method)
     report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
                               "temperature": None, "temperature_gold_items": 0, "per_label": [],
-                              "calibration": None, "confusion": None}
+                              "calibration": None, "confusion": None, "label_misses": None}
     if len(data.labels.answers) == 0:
         return report
     fit = _inference(data, method)
@@ -244,6 +260,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     report["accuracy_vs_truth"] = truth_accuracy(data, data.infer(method))
     report["calibration"] = _calibration(data, fit)
     report["confusion"] = _confusions(data, fit)
+    report["label_misses"] = _label_misses(data, fit)
     if method == "auto":  # which models auto kept, so a manager can see what "auto" meant here
         if fit.label_params:
             names = data.project.config["labels"]

@@ -109,6 +109,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "calibration": report["calibration"],
             "confusion": report["confusion"],
             "heatmap": heatmap(report["confusion"]),
+            "label_misses": report["label_misses"],
         },
         "workers": workers,
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
