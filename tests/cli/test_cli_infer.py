@@ -29,6 +29,9 @@ def test_infer_prints_answers_and_writes_files(cli: Cli, tmp_path: Path) -> None
     assert "accuracy against --truth: 1.0000 over 10 items" in result.output
     assert result.output.count("│ q") == 3  # --limit rows
     assert "Inferred answers" in result.output and result.output.count("5 (50.0%)") == 2  # the bars per class
+    # w3 contradicts every item: a quarter of each class's labels
+    assert ("Most frequent confusions (by these answers): cat labelled dog 25% (5); dog labelled cat 25% (5)"
+            in " ".join(result.output.split()))
     out, workers = tmp_path / "answers.jsonl", tmp_path / "workers.csv"
     result = cli("infer", labels, "--out", out, "--workers-out", workers)
     assert result.exit_code == 0, result.output

@@ -192,3 +192,13 @@ def test_a_busy_careful_worker_has_no_habit_where_a_careless_one_does() -> None:
     assert slips.answer.tolist() == [-1, 3] and slips.given.tolist() == [-1, 4]
     assert slips.of[1] == np.sum(answers == 3) and slips.count[1] == np.sum(careless != answers)
     assert top_slips(data, answers, min_share=0.0, concentration=0.0).answer[0] >= 0  # a fixed count flags it
+
+
+def test_top_confusions_rank_the_off_diagonal_cells() -> None:
+    from truthline.quality.workers import top_confusions
+
+    counts = np.array([[30, 20, 2], [0, 50, 4], [9, 0, 41]])
+    assert top_confusions(counts) == [(0, 1, 20, 20 / 52), (2, 0, 9, 9 / 50), (1, 2, 4, 4 / 54)]  # 2 labels: noise
+    assert top_confusions(counts, top=1) == [(0, 1, 20, 20 / 52)]
+    assert top_confusions(counts, min_count=1)[-1] == (0, 2, 2, 2 / 52)
+    assert top_confusions(np.diag([5, 5])) == []  # nobody confused anything

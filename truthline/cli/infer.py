@@ -134,6 +134,9 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
         note = tempered(result.temperature, result.temperature_gold_items)
         console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{note}", highlight=False)
     console.print(_distribution(problem.classes, result.answers))
+    if result.confusions:
+        said = "; ".join(f"{cell_text(a)} labelled {cell_text(g)} {share:.0%} ({n:,})" for a, g, n, share in result.confusions)
+        console.print(f"Most frequent confusions (by these answers): {said}", highlight=False, soft_wrap=True)
     if result.accuracy is not None:  # gold items are clamped to their truth, so right: they would only flatter
         left_out = f" ({result.truth_gold:,} gold left out)" if result.truth_gold else ""
         console.print(f"accuracy against --truth: [bold]{result.accuracy:.4f}[/] over {result.n_scored:,} "

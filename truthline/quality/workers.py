@@ -23,7 +23,7 @@ from scipy.special import betaincinv
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
 __all__ = ["Slips", "WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
-           "top_slips", "worker_stats"]
+           "top_confusions", "top_slips", "worker_stats"]
 
 Prior = Literal["uniform", "jeffreys"]
 _PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
@@ -168,6 +168,17 @@ def class_confusion(labels: CrowdLabels, answers: Any) -> np.ndarray:
     row = ans[labels.items].astype(np.int64)
     kept = row >= 0
     return np.bincount(row[kept] * k + labels.labels[kept], minlength=k * k).reshape(k, k)
+
+
+def top_confusions(counts: np.ndarray, top: int = 8, min_count: int = 3) -> list[tuple[int, int, int, float]]:
+    """The `top` largest off-diagonal cells of a `class_confusion` table with at least `min_count` labels,
+    largest first (ties: lowest answer, then given), as (answer, given, labels, share of the answer's row)."""
+    off = np.array(counts, dtype=np.int64)
+    np.fill_diagonal(off, 0)
+    rows = np.asarray(counts).sum(axis=1)
+    order = np.argsort(-off, axis=None, kind="stable")[:top]
+    return [(int(a), int(g), int(off[a, g]), float(off[a, g] / rows[a]))
+            for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] >= min_count]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 
 from truthline.errors import Invalid, shown
 from truthline.quality import (Aggregate, CrowdLabels, QualityInputError, ReliabilityBin, aggregate, binned_error,
-                               reliability)
+                               class_confusion, reliability, top_confusions)
 from truthline.quality.auto import CANDIDATES
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import worker_stats
@@ -78,6 +78,8 @@ class Inferred:
     # empty without truth
     reliability: list[ReliabilityBin] = dataclasses.field(default_factory=list)
     calibration_error: float | None = None
+    # the most frequent confusions by the answers: (answer, label given, labels, share of the answer's labels)
+    confusions: list[tuple[str, str, int, float]] = dataclasses.field(default_factory=list)
     truth_gold: int = 0  # items with truth left out of the scores as they are gold
 
 
@@ -363,6 +365,8 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
     right = np.array([answers[i] == problem.truth[i] for i in hidden], dtype=bool)
     bins = reliability(confidence[hidden], right) if hidden else []
     weights = agg.worker_params.get("model_weights") if method == "auto" else None
+    counts = class_confusion(problem.labels, agg.posteriors.argmax(axis=1))
+    confusions = [(problem.classes[a], problem.classes[g], n, share) for a, g, n, share in top_confusions(counts, 5)]
     return Inferred(
         aggregate=agg,
         answers=answers,
@@ -377,6 +381,7 @@ def infer(problem: CrowdProblem, method: str = "auto") -> Inferred:
         reliability=bins,
         calibration_error=binned_error(bins) if hidden else None,
         truth_gold=len(problem.truth) - len(hidden),
+        confusions=confusions,
     )
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.quality import CrowdLabels, QualityInputError, binned_error, class_confusion, reliability, top_slips
+from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, reliability,
+                               top_confusions, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
@@ -73,12 +74,8 @@ def _confusions(data: ProjectLabels, fit: _Fit) -> dict[str, Any] | None:
     names = list(data.project.config["labels"])
     # by the answers, as exported: weighting by posteriors (mv's are vote shares) would split a 3-2 item over two rows
     counts = class_confusion(_crowd(data), fit.predicted)
-    given = counts.sum(axis=1)
-    off = counts.copy()
-    np.fill_diagonal(off, 0)
-    order = np.argsort(-off, axis=None, kind="stable")[:TOP_CONFUSIONS]
-    top = [{"answer": names[a], "given": names[g], "labels": int(off[a, g]), "share": float(off[a, g] / given[a])}
-           for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] >= MIN_CONFUSIONS]
+    top = [{"answer": names[a], "given": names[g], "labels": n, "share": share}
+           for a, g, n, share in top_confusions(counts, TOP_CONFUSIONS, MIN_CONFUSIONS)]
     full = counts.tolist() if len(names) <= CONFUSION_MAX_CLASSES else None
     return {"labels": names, "counts": full, "top": top}
 
