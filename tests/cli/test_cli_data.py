@@ -139,7 +139,7 @@ def test_workers_sorts_and_writes_the_table(cli: Cli, seeded: dict, tmp_path: Pa
     result = cli("workers", "Pets", "--out", empty, db=seeded["db"])
     assert result.exit_code == 0 and "no labels yet" in result.stdout
     assert empty.read_text().splitlines() == ["worker,user_id,n_labels,accuracy,lower,upper,spammer_score,gold_labels,"
-                                              "gold_correct,mean_active_ms,slip_answer,slip_given,slip_labels,slip_of"]
+                                              "gold_correct,mean_active_ms,slip_kind,slip_answer,slip_given,slip_labels,slip_of"]
     label_all(seeded["db"], seeded["pid"])
     out = tmp_path / "workers.csv"
     result = cli("workers", "Pets", "--sort", "spammer", "--limit", "1", "--out", out, db=seeded["db"])
@@ -149,10 +149,11 @@ def test_workers_sorts_and_writes_the_table(cli: Cli, seeded: dict, tmp_path: Pa
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert rows[0]["worker"] == "w2" and sorted(r["worker"] for r in rows) == ["w0", "w1", "w2"]  # all, not --limit
     assert list(rows[0]) == ["worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score",
-                             "gold_labels", "gold_correct", "mean_active_ms", "slip_answer", "slip_given", "slip_labels",
-                             "slip_of"]
+                             "gold_labels", "gold_correct", "mean_active_ms", "slip_kind", "slip_answer", "slip_given",
+                             "slip_labels", "slip_of"]
     # w2 says "bird" to everything: its most frequent slip is a non-bird class taken for a bird, every time
-    assert rows[0]["slip_given"] == "bird" and rows[0]["slip_labels"] == rows[0]["slip_of"] != ""
+    assert rows[0]["slip_kind"] == "confused" and rows[0]["slip_given"] == "bird"
+    assert rows[0]["slip_labels"] == rows[0]["slip_of"] != ""
     assert rows[1]["slip_answer"] == ""  # the careful workers: no slip, empty cells
     assert re.search(r"Habitual slips: w2: \w+ → bird \((\d+) of \1\)$", result.stdout, re.M)
     assert float(rows[0]["upper"]) < float(rows[1]["lower"]) and rows[0]["n_labels"] == "12"
@@ -201,8 +202,9 @@ def test_workers_of_a_multilabel_project_say_which_labels_are_missed_or_added(cl
     assert imported.exit_code == 0, imported.output
     result = cli("workers", "Tags", "--method", "mv", db=seeded["db"])
     assert result.exit_code == 0, result.output
-    assert ("Labels workers miss or add most (by the mv answers): red missed 33% (8 of 24), added 0% (0 of 0)"
-            in " ".join(result.stdout.split())), result.stdout
+    said = " ".join(result.stdout.split())
+    assert "Labels workers miss or add most (by the mv answers): red missed 33% (8 of 24), added 0% (0 of 0)" in said
+    assert "Habitual slips: w2: misses red (8 of 8)" in said
 
 
 def test_aggregate_unknown_method_is_bad_input(cli: Cli, seeded: dict) -> None:

@@ -262,3 +262,7 @@ def test_multilabel_projects_say_which_labels_workers_miss_or_add(engine: Engine
     assert misses["sweet"] == {"label": "sweet", "missed": 4, "of_yes": 12, "added": 0, "of_no": 24}  # 4 sweet items
     assert misses["round"] == {"label": "round", "missed": 0, "of_yes": 18, "added": 6, "of_no": 18}
     assert misses["red"] == {"label": "red", "missed": 0, "of_yes": 18, "added": 0, "of_no": 18}
+    # per worker: c's habits are adding "round" (6 of the 6 items without it) and missing "sweet" (4 of 4)
+    slips = {w["username"]: w["top_slip"] for w in report["workers"]}
+    assert slips == {"a": None, "b": None,
+                     "c": {"kind": "added", "answer": None, "given": "round", "labels": 6, "of": 6}}

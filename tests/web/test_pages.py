@@ -214,7 +214,8 @@ def test_manager_page_shows_which_classes_workers_confuse(login: Login, site: Si
     assert 'fill-opacity="0.400"' in matrix and 'fill-opacity="0.600"' in matrix  # the cat row: 60% cat, 40% dog
     # each worker took 4 of the 10 cat items for dogs: the same habit, shown per worker
     workers = manager.get(f"/api/v1/projects/{pid}/workers", params={"method": "mv"}).json()["workers"]
-    assert [w["top_slip"] for w in workers] == [{"answer": "cat", "given": "dog", "labels": 4, "of": 10}] * 5
+    assert [w["top_slip"] for w in workers] == [{"kind": "confused", "answer": "cat", "given": "dog", "labels": 4,
+                                                 "of": 10}] * 5
     assert html.count('<td class="slip">cat → dog <span class="muted">(4 of 10)</span></td>') == 5
     tags = projects.create_project(site.engine, site.manager, {"name": "Tags", "task_type": "multilabel",
                                                                  "labels": names, "overlap": 1}).id

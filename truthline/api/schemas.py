@@ -252,10 +252,13 @@ class Calibration(BaseModel):
 
 
 class Slip(BaseModel):
-    answer: str = Field(description="The answer of the items this worker labelled otherwise.")
-    given: str = Field(description="The label they gave those items instead.")
+    kind: Literal["confused", "missed", "added"] = Field(
+        description="confused: items answered `answer` labelled `given` (classification); missed: `answer` left "
+                    "out of items that have it; added: `given` chosen for items without it (multilabel).")
+    answer: str | None = Field(description="The answer of the items this worker labelled otherwise (null: added).")
+    given: str | None = Field(description="The label they gave those items instead (null: missed).")
     labels: int = Field(description="How many times.")
-    of: int = Field(description="Out of how many labels they gave items with that answer.")
+    of: int = Field(description="Out of how many of their labels on such items.")
 
 
 class WorkerQuality(_Worker):
@@ -271,7 +274,7 @@ class WorkerQuality(_Worker):
         default=None,
         description="The worker's most frequent slip against the answers where it is a habit to correct: 3+ times, "
                     "10%+ of their labels on items with that answer, and (beyond two classes) twice what mistakes "
-                    "spread evenly would give; null otherwise and for multilabel projects.")
+                    "spread evenly would give; null otherwise.")
 
 
 class WorkersOut(BaseModel):

@@ -55,6 +55,17 @@ def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
         console.print(f"  {cell_text(row['label'])}: {used}{note}", highlight=False)
 
 
+def slip_text(slip: Mapping[str, Any]) -> str:
+    """A habitual slip as "fox → wolf (12 of 40)", "misses sweet (4 of 12)" or "adds round (6 of 18)"."""
+    if slip["kind"] == "missed":
+        said = f"misses {cell_text(slip['answer'])}"
+    elif slip["kind"] == "added":
+        said = f"adds {cell_text(slip['given'])}"
+    else:
+        said = f"{cell_text(slip['answer'])} → {cell_text(slip['given'])}"
+    return f"{said} ({slip['labels']} of {slip['of']})"
+
+
 def label_misses(rows: Sequence[Mapping[str, Any]], top: int = 5) -> str:
     """The `top` labels with the highest miss or add rate, as "sweet missed 33% (4 of 12), added 0%"."""
     def rate(n: int, of: int) -> float:
@@ -180,8 +191,7 @@ def workers(
                       cell_text(w["spammer_score"]), f"{w['gold_correct']} / {w['gold_labels']}",
                       cell_text(w["mean_active_ms"], "mean_active_ms"))
     console.print(table)
-    slips = [f"{cell_text(w['username'])}: {cell_text(s['answer'])} → {cell_text(s['given'])} ({s['labels']} of {s['of']})"
-             for w in shown if (s := w["top_slip"])]
+    slips = [f"{cell_text(w['username'])}: {slip_text(s)}" for w in shown if (s := w["top_slip"])]
     if slips:  # under the table, which has no room for it in 80 columns
         console.print(f"Habitual slips: {'; '.join(slips)}", highlight=False, soft_wrap=True)
     agreement = report["agreement"]

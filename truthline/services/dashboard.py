@@ -178,16 +178,36 @@ def _agreement(data: ProjectLabels) -> dict[str, float | None]:
 
 
 def _slips(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any] | None]:
-    """Per worker, their most frequent habitual slip against the answers (`top_slips`), named; None for
-    multilabel projects, whose yes/no decisions have one way to slip each."""
+    """Per worker, their most frequent habitual slip against the answers (`top_slips`), named:
+    {"kind": "confused", "answer", "given"} for classification; {"kind": "missed", "answer": label} (left out
+    of items that have it) or {"kind": "added", "given": label} (chosen for items without it) for multilabel;
+    each with "labels" (times) and "of" (their labels on such items)."""
     n = len(data.user_ids)
-    if data.project.task_type == "multilabel":
-        return [None] * n
     names = data.project.config["labels"]
-    slips = top_slips(_crowd(data), fit.predicted)
-    return [None if slips.answer[w] < 0 else
-            {"answer": names[slips.answer[w]], "given": names[slips.given[w]], "labels": int(slips.count[w]),
-             "of": int(slips.of[w])} for w in range(n)]
+    crowd = _crowd(data)
+    if data.project.task_type != "multilabel":
+        slips = top_slips(crowd, fit.predicted)
+        return [None if slips.answer[w] < 0 else
+                {"kind": "confused", "answer": names[slips.answer[w]], "given": names[slips.given[w]],
+                 "labels": int(slips.count[w]), "of": int(slips.of[w])} for w in range(n)]
+    # Each (item, label) row's class is label * 2 + yes/no, so a slip stays within its label's pair of
+    # classes and top_slips' rules apply per label: "missed" is yes -> no, "added" no -> yes.
+    k = len(names)
+    label = np.arange(crowd.n_items) % k
+    pairs = CrowdLabels(crowd.items, crowd.workers, (crowd.items % k) * 2 + crowd.labels, crowd.n_items,
+                        crowd.n_workers, 2 * k)
+    slips = top_slips(pairs, label * 2 + fit.predicted)
+    out: list[dict[str, Any] | None] = []
+    for w in range(n):
+        a = int(slips.answer[w])
+        if a < 0:
+            out.append(None)
+            continue
+        missed = a % 2 == 1
+        out.append({"kind": "missed" if missed else "added", "answer": names[a // 2] if missed else None,
+                    "given": None if missed else names[a // 2], "labels": int(slips.count[w]),
+                    "of": int(slips.of[w])})
+    return out
 
 
 def _workers(engine: Engine, data: ProjectLabels, fit: _Fit) -> list[dict[str, Any]]:
@@ -205,15 +225,15 @@ def _workers(engine: Engine, data: ProjectLabels, fit: _Fit) -> list[dict[str, A
     ]
 
 
+SLIP_KEYS = ("kind", "answer", "given", "labels", "of")
 WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper", "spammer_score", "gold_labels",
-                  "gold_correct", "mean_active_ms", "slip_answer", "slip_given", "slip_labels", "slip_of")
+                  "gold_correct", "mean_active_ms", *(f"slip_{key}" for key in SLIP_KEYS))
 
 
 def worker_file_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
-    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files; the slip spread over four columns)."""
-    slip_keys = ("answer", "given", "labels", "of")
-    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:-4]),
-             *((w["top_slip"] or {}).get(key) for key in slip_keys)] for w in workers]
+    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files; the slip spread over its columns)."""
+    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:-len(SLIP_KEYS)]),
+             *((w["top_slip"] or {}).get(key) for key in SLIP_KEYS)] for w in workers]
 
 
 def workers_table(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
