@@ -202,3 +202,26 @@ def test_top_confusions_rank_the_off_diagonal_cells() -> None:
     assert top_confusions(counts, top=1) == [(0, 1, 20, 20 / 52)]
     assert top_confusions(counts, min_count=1)[-1] == (0, 2, 2, 2 / 52)
     assert top_confusions(np.diag([5, 5])) == []  # nobody confused anything
+
+
+def test_top_label_slips_find_a_label_missed_more_than_the_others() -> None:
+    from truthline.quality.workers import top_label_slips
+
+    # 300 items x 3 labels, answers at random; worker 0 flips 10% of every decision (no habit), worker 1
+    # flips 5% and also misses label 1 on 40% of the items that have it, worker 2 adds label 2 everywhere
+    rng = np.random.default_rng(3)
+    answers = (rng.random(900) < 0.4).astype(np.int64)  # row item * 3 + label
+    label = np.arange(900) % 3
+    noisy = answers ^ (rng.random(900) < 0.1)
+    forgets = np.where((label == 1) & (answers == 1) & (rng.random(900) < 0.4), 0, answers ^ (rng.random(900) < 0.05))
+    eager = np.where(label == 2, 1, answers)
+    data = CrowdLabels.from_arrays(np.tile(np.arange(900), 3), np.repeat([0, 1, 2], 900),
+                                   np.concatenate([noisy, forgets, eager]).astype(np.int64), n_classes=2)
+    slips = top_label_slips(data, answers, 3)
+    assert slips.answer.tolist() == [-1, 1, 2] and slips.given.tolist() == [-1, 0, 1]  # none, missed 1, added 2
+    assert slips.of[2] == np.sum((label == 2) & (answers == 0)) == slips.count[2]  # every such row
+    assert top_label_slips(data, answers, 3, alpha=1.0).answer[0] >= 0  # without the test, noise is a "habit"
+    alone = CrowdLabels.from_arrays(np.arange(0, 900, 3), np.zeros(300, np.int64), np.zeros(300, np.int64),
+                                    n_items=900, n_classes=2)  # one worker, label 0 only, never chosen
+    only = top_label_slips(alone, answers, 3)  # nothing else to compare with: the share decides
+    assert only.answer.tolist() == [0] and only.given.tolist() == [0] and only.count[0] == np.sum(answers[::3])

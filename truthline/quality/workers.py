@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.special import betaincinv
+from scipy.special import betaincinv, ndtri
 
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
 __all__ = ["Slips", "WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
-           "top_confusions", "top_slips", "worker_stats"]
+           "top_confusions", "top_label_slips", "top_slips", "worker_stats"]
 
 Prior = Literal["uniform", "jeffreys"]
 _PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
@@ -223,6 +223,46 @@ def top_slips(labels: CrowdLabels, answers: Any, min_count: int = 3, min_share: 
     out.given[wf] = keys[first] % k
     out.count[wf] = counts[first]
     out.of[wf] = of[keys[first] // k]
+    return out
+
+
+def top_label_slips(labels: CrowdLabels, answers: Any, n_labels: int, min_count: int = 3, min_share: float = 0.1,
+                    alpha: float = 0.01) -> Slips:
+    """Multilabel: per worker, the label they most often miss (leave out where the answer has it) or add
+    (choose where it has not), where that is a habit: at least `min_count` times, at least `min_share` of
+    their rows of that label with that answer, and more often than on their other labels by a one-sided
+    two-proportion z-test at `alpha` (Bonferroni over their 2 x labels rates; passes where they have no
+    other label to compare with). Every label is a yes/no question, so a worker who slips on 10% of every
+    label would otherwise have a "habit" wherever chance put a few more.
+    `labels` is the yes/no crowd with one row per (item, label), row = item * n_labels + label; `answers`
+    its yes/no answers. In the result `answer` is the label and `given` the yes/no the worker gave: 0 =
+    missed, 1 = added (-1 where none)."""
+    ans = _answers(labels, answers)
+    n_w, k = labels.n_workers, int(n_labels)
+    row = ans[labels.items].astype(np.int64)
+    kept = row >= 0
+    w, item, said, a = labels.workers[kept], labels.items[kept], labels.labels[kept], row[kept]
+    table = np.bincount(((w * k + item % k) * 2 + a) * 2 + said, minlength=n_w * k * 4).reshape(n_w, k, 2, 2)
+    of = table.sum(axis=3)  # (W, label, answer): the worker's rows of that label with that answer
+    counts = np.stack([table[:, :, 0, 1], table[:, :, 1, 0]], axis=2)  # by answer: 0 no -> added, 1 yes -> missed
+    habit = (counts >= min_count) & (counts >= min_share * of)
+    other_counts = counts.sum(axis=1, keepdims=True) - counts  # the same worker's slips on the other labels
+    other_of = of.sum(axis=1, keepdims=True) - of
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (counts + other_counts) / np.maximum(of + other_of, 1)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / np.maximum(of, 1) + 1 / np.maximum(other_of, 1)))
+        z = (counts / np.maximum(of, 1) - other_counts / np.maximum(other_of, 1)) / se
+    z = np.where(se > 0, z, np.inf)  # no spread at all: every row of the other labels right, these wrong
+    habit &= (other_of == 0) | (z >= -ndtri(alpha / (2 * k)))  # the normal's upper alpha / 2k point
+    best = np.where(habit, counts, -1).reshape(n_w, 2 * k)  # column label * 2 + answer
+    pick = best.argmax(axis=1)  # the first maximum: lowest label, then "added" before "missed"
+    found = best[np.arange(n_w), pick] > 0
+    out = Slips(np.full(n_w, -1), np.full(n_w, -1), np.zeros(n_w, np.int64), np.zeros(n_w, np.int64))
+    wf, col = np.flatnonzero(found), pick[found]
+    out.answer[wf] = col // 2
+    out.given[wf] = 1 - col % 2  # answer no -> said yes (added); answer yes -> said no (missed)
+    out.count[wf] = best[wf, col]
+    out.of[wf] = of.reshape(n_w, 2 * k)[wf, col]
     return out
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from truthline import offload
 from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, reliability,
-                               top_confusions, top_slips)
+                               top_confusions, top_label_slips, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
@@ -178,7 +178,7 @@ def _agreement(data: ProjectLabels) -> dict[str, float | None]:
 
 
 def _slips(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any] | None]:
-    """Per worker, their most frequent habitual slip against the answers (`top_slips`), named:
+    """Per worker, their most frequent habitual slip against the answers (`top_slips`, `top_label_slips`), named:
     {"kind": "confused", "answer", "given"} for classification; {"kind": "missed", "answer": label} (left out
     of items that have it) or {"kind": "added", "given": label} (chosen for items without it) for multilabel;
     each with "labels" (times) and "of" (their labels on such items)."""
@@ -190,24 +190,14 @@ def _slips(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any] | None]:
         return [None if slips.answer[w] < 0 else
                 {"kind": "confused", "answer": names[slips.answer[w]], "given": names[slips.given[w]],
                  "labels": int(slips.count[w]), "of": int(slips.of[w])} for w in range(n)]
-    # Each (item, label) row's class is label * 2 + yes/no, so a slip stays within its label's pair of
-    # classes and top_slips' rules apply per label: "missed" is yes -> no, "added" no -> yes.
-    k = len(names)
-    label = np.arange(crowd.n_items) % k
-    pairs = CrowdLabels(crowd.items, crowd.workers, (crowd.items % k) * 2 + crowd.labels, crowd.n_items,
-                        crowd.n_workers, 2 * k)
-    slips = top_slips(pairs, label * 2 + fit.predicted)
-    out: list[dict[str, Any] | None] = []
-    for w in range(n):
-        a = int(slips.answer[w])
-        if a < 0:
-            out.append(None)
-            continue
-        missed = a % 2 == 1
-        out.append({"kind": "missed" if missed else "added", "answer": names[a // 2] if missed else None,
-                    "given": None if missed else names[a // 2], "labels": int(slips.count[w]),
-                    "of": int(slips.of[w])})
-    return out
+    slips = top_label_slips(crowd, fit.predicted, len(names))
+
+    def label_slip(w: int) -> dict[str, Any]:
+        label, added = names[slips.answer[w]], bool(slips.given[w])
+        return {"kind": "added" if added else "missed", "answer": None if added else label,
+                "given": label if added else None, "labels": int(slips.count[w]), "of": int(slips.of[w])}
+
+    return [None if slips.answer[w] < 0 else label_slip(w) for w in range(n)]
 
 
 def _workers(engine: Engine, data: ProjectLabels, fit: _Fit) -> list[dict[str, Any]]:
