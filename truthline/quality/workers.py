@@ -252,7 +252,7 @@ def top_label_slips(labels: CrowdLabels, answers: Any, n_labels: int, min_count:
         pooled = (counts + other_counts) / np.maximum(of + other_of, 1)
         se = np.sqrt(pooled * (1 - pooled) * (1 / np.maximum(of, 1) + 1 / np.maximum(other_of, 1)))
         z = (counts / np.maximum(of, 1) - other_counts / np.maximum(other_of, 1)) / se
-    z = np.where(se > 0, z, np.inf)  # no spread at all: every row of the other labels right, these wrong
+    z = np.where(se > 0, z, -np.inf)  # no spread: both rates 0, or both 1 (slips everywhere: nothing stands out)
     habit &= (other_of == 0) | (z >= -ndtri(alpha / (2 * k)))  # the normal's upper alpha / 2k point
     best = np.where(habit, counts, -1).reshape(n_w, 2 * k)  # column label * 2 + answer
     pick = best.argmax(axis=1)  # the first maximum: lowest label, then "added" before "missed"
