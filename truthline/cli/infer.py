@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .context import console, handle_errors
-from .results import LimitOption, MethodOption, cell_text, print_per_label, tempered
+from .results import LimitOption, MethodOption, cell_text, models_text, print_per_label, tempered
 
 if TYPE_CHECKING:
     from truthline.services.crowdfile import Inferred
@@ -130,9 +130,10 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
             console.print(f"note: {count:,} --{name} rows name items the labels file does not have (ignored)",
                           highlight=False, soft_wrap=True)
     if result.model_weights:
-        used = [f"{name} {w:.2f}" for name, w in result.model_weights.items() if w > 0]
+        kept = sum(w > 0 for w in result.model_weights.values())
         note = tempered(result.temperature, result.temperature_gold_items)
-        console.print(f"auto {'blended' if len(used) > 1 else 'chose'}: {', '.join(used)}{note}", highlight=False)
+        console.print(f"auto {'blended' if kept > 1 else 'chose'}: {models_text(result.model_weights)}{note}",
+                      highlight=False)
     console.print(_distribution(problem.classes, result.answers))
     if result.confusions:
         said = "; ".join(f"{cell_text(a)} labelled {cell_text(g)} {share:.0%} ({n:,})" for a, g, n, share in result.confusions)

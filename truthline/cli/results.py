@@ -42,6 +42,11 @@ def tempered(temperature: float | None, gold_items: int = 0) -> str:
     return f"; confidences tempered (τ {temperature:.2f}{checked})"
 
 
+def models_text(models: Mapping[str, float]) -> str:
+    """The models `auto` kept, as "ds 0.50, bcc 0.50" (those of weight 0 left out)."""
+    return ", ".join(f"{escape(name)} {w:.2f}" for name, w in models.items() if w > 0)
+
+
 def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
     """Multilabel `auto`: one line per label, the models it blended for that label and its tempering."""
     if per_label:
@@ -50,9 +55,8 @@ def print_per_label(per_label: Sequence[dict[str, Any]]) -> None:
         if row["selected"] in (0, row["answers"]):  # one answer throughout: nothing to choose between
             console.print(f"  {cell_text(row['label'])}: {unanimous(row)}", highlight=False)
             continue
-        used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in row["models"].items())
         note = tempered(row["temperature"], row["temperature_gold_items"])
-        console.print(f"  {cell_text(row['label'])}: {used}{note}", highlight=False)
+        console.print(f"  {cell_text(row['label'])}: {models_text(row['models'])}{note}", highlight=False)
 
 
 def slip_text(slip: Mapping[str, Any]) -> str:
@@ -198,9 +202,8 @@ def workers(
     console.print(f"Agreement between workers: Krippendorff's alpha {cell_text(agreement['krippendorff_alpha'])}, "
                   f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
     if report["models"]:
-        used = ", ".join(f"{escape(name)} {w:.2f}" for name, w in report["models"].items())
         note = tempered(report["temperature"], report["temperature_gold_items"])
-        console.print(f"auto blended: {used}{note}", highlight=False)
+        console.print(f"auto blended: {models_text(report['models'])}{note}", highlight=False)
     print_per_label(report["per_label"])
     if report["confusion"] and report["confusion"]["top"]:
         top = "; ".join(f"{cell_text(c['answer'])} labelled {cell_text(c['given'])} {c['share']:.0%} ({c['labels']:,})"

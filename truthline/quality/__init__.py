@@ -22,7 +22,7 @@ from .auto import fit as fit_auto
 from .calibration import ReliabilityBin, binned_error, calibration_error, reliability
 from .agreement import PairwiseKappa, cohen_kappa_pairwise, coincidence_matrix, fleiss_kappa, krippendorff_alpha
 from .workers import (Slips, WorkerStats, accuracy_interval, class_confusion, confusion_from_posteriors,
-                      spammer_score, top_confusions, top_label_slips, top_slips, worker_stats)
+                      label_decisions, spammer_score, top_confusions, top_label_slips, top_slips, worker_stats)
 from .multilabel import MultilabelAggregate, aggregate_multilabel
 from .numeric import NumericAggregate, aggregate_numeric
 from .pairwise import CrowdPairwiseScores, PairwiseScores, bradley_terry, crowd_bradley_terry
@@ -57,6 +57,7 @@ __all__ = [
     "accuracy_interval",
     "class_confusion",
     "confusion_from_posteriors",
+    "label_decisions",
     "spammer_score",
     "Slips",
     "top_confusions",

@@ -23,7 +23,7 @@ from scipy.special import betaincinv, ndtri
 from .labels import CrowdLabels, QualityInputError, _as_index_array
 
 __all__ = ["Slips", "WorkerStats", "accuracy_interval", "class_confusion", "confusion_from_posteriors", "spammer_score",
-           "top_confusions", "top_label_slips", "top_slips", "worker_stats"]
+           "label_decisions", "top_confusions", "top_label_slips", "top_slips", "worker_stats"]
 
 Prior = Literal["uniform", "jeffreys"]
 _PRIORS: dict[str, float] = {"uniform": 1.0, "jeffreys": 0.5}
@@ -226,6 +226,18 @@ def top_slips(labels: CrowdLabels, answers: Any, min_count: int = 3, min_share: 
     return out
 
 
+def label_decisions(labels: CrowdLabels, answers: Any, n_labels: int) -> np.ndarray:
+    """Multilabel: (W, labels, 2, 2) counts of each worker's yes/no decisions by label, answer (0 no, 1 yes)
+    and what they said. `labels` is the yes/no crowd with one row per (item, label), row = item * n_labels +
+    label; `answers` its yes/no answers (-1: left out)."""
+    ans = _answers(labels, answers)
+    n_w, k = labels.n_workers, int(n_labels)
+    row = ans[labels.items].astype(np.int64)
+    kept = row >= 0
+    w, item, said, a = labels.workers[kept], labels.items[kept], labels.labels[kept], row[kept]
+    return np.bincount(((w * k + item % k) * 2 + a) * 2 + said, minlength=n_w * k * 4).reshape(n_w, k, 2, 2)
+
+
 def top_label_slips(labels: CrowdLabels, answers: Any, n_labels: int, min_count: int = 3, min_share: float = 0.1,
                     alpha: float = 0.01) -> Slips:
     """Multilabel: per worker, the label they most often miss (leave out where the answer has it) or add
@@ -234,15 +246,10 @@ def top_label_slips(labels: CrowdLabels, answers: Any, n_labels: int, min_count:
     two-proportion z-test at `alpha` (Bonferroni over their 2 x labels rates; passes where they have no
     other label to compare with). Every label is a yes/no question, so a worker who slips on 10% of every
     label would otherwise have a "habit" wherever chance put a few more.
-    `labels` is the yes/no crowd with one row per (item, label), row = item * n_labels + label; `answers`
-    its yes/no answers. In the result `answer` is the label and `given` the yes/no the worker gave: 0 =
-    missed, 1 = added (-1 where none)."""
-    ans = _answers(labels, answers)
+    `labels`, `answers` as `label_decisions`. In the result `answer` is the label and `given` the yes/no
+    the worker gave: 0 = missed, 1 = added (-1 where none)."""
+    table = label_decisions(labels, answers, n_labels)
     n_w, k = labels.n_workers, int(n_labels)
-    row = ans[labels.items].astype(np.int64)
-    kept = row >= 0
-    w, item, said, a = labels.workers[kept], labels.items[kept], labels.labels[kept], row[kept]
-    table = np.bincount(((w * k + item % k) * 2 + a) * 2 + said, minlength=n_w * k * 4).reshape(n_w, k, 2, 2)
     of = table.sum(axis=3)  # (W, label, answer): the worker's rows of that label with that answer
     counts = np.stack([table[:, :, 0, 1], table[:, :, 1, 0]], axis=2)  # by answer: 0 no -> added, 1 yes -> missed
     habit = (counts >= min_count) & (counts >= min_share * of)

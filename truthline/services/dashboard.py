@@ -20,8 +20,8 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, reliability,
-                               top_confusions, top_label_slips, top_slips)
+from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, label_decisions,
+                               reliability, top_confusions, top_label_slips, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
@@ -87,10 +87,7 @@ def _label_misses(data: ProjectLabels, fit: _Fit) -> list[dict[str, Any]] | None
     if data.project.task_type != "multilabel":
         return None
     names = data.project.config["labels"]
-    crowd = _crowd(data)  # a yes/no row per (item, label): item * len(names) + label
-    k = len(names)
-    cells = (crowd.items % k) * 4 + fit.predicted[crowd.items] * 2 + crowd.labels  # (label, answer, said)
-    table = np.bincount(cells, minlength=4 * k).reshape(k, 2, 2)
+    table = label_decisions(_crowd(data), fit.predicted, len(names)).sum(axis=0)  # (label, answer, said)
     return [{"label": name, "missed": int(t[1, 0]), "of_yes": int(t[1].sum()), "added": int(t[0, 1]),
              "of_no": int(t[0].sum())} for name, t in zip(names, table)]
 
@@ -154,10 +151,12 @@ def _inference(data: ProjectLabels, method: str) -> _Fit:
             posteriors = np.column_stack([1.0 - p_yes, p_yes])
             # a tie is "selected", as the answers say (MultilabelAggregate.answers)
             predicted, confusion, params = (p_yes >= 0.5).astype(np.int64), fit.worker_confusion.mean(axis=1), {}
-            stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
-            return _Fit(posteriors, predicted, stats, params, fit.label_params)
-        stats = worker_stats(crowd, fit.posteriors, confusion=fit.worker_params.get("confusion"), level=LEVEL)
-        return _Fit(fit.posteriors, fit.answers, stats, fit.worker_params)
+            label_params = fit.label_params
+        else:
+            posteriors, predicted, params, label_params = fit.posteriors, fit.answers, fit.worker_params, ()
+            confusion = params.get("confusion")
+        stats = worker_stats(crowd, posteriors, confusion=confusion, level=LEVEL)
+        return _Fit(posteriors, predicted, stats, params, label_params)
 
     return data.memo(("worker_quality", method), compute)  # data.infer names a bad method itself
 
