@@ -130,6 +130,9 @@ def test_bad_requests_elsewhere(
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc}") from None
     assert counts(engine) == before
+    long = manager.get(f"/projects/{pid}/quality", params={"method": "x" * 20_000})  # quoted, not echoed whole
+    assert_error(long, 422, field="method")
+    assert len(long.content) < 1_000
     time.sleep(1.1)
     assert_error(ann.post(f"/leases/{lease}/submit", json={"answer": "pos"}), 409, field="lease_id")
     assert counts(engine)[1] == before[1]

@@ -169,6 +169,17 @@ def test_infer_says_how_many_truth_rows_matched_nothing(cli: Cli, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "note: 2 --truth rows name items the labels file does not have" in result.output
     assert "over 1 items" in result.output
+    # the other kinds said only "over 0 items" when no truth row matched
+    numeric, pairwise, multi = tmp_path / "n.csv", tmp_path / "p.csv", tmp_path / "m.csv"
+    numeric.write_text("item,worker,value\nq1,w1,1.5\nq1,w2,2.5\n")
+    pairwise.write_text("item_a,item_b,winner,worker\nq1,q2,q1,w1\nq2,q3,q2,w1\n")
+    multi.write_text("item,worker,labels\nq1,w1,a|b\nq1,w2,a\n")
+    other = tmp_path / "other.csv"
+    other.write_text("item,truth\nQ1,1\nz,2\n")
+    for kind, path in (("numeric", numeric), ("pairwise", pairwise), ("multilabel", multi)):
+        result = cli("infer", path, "--kind", kind, "--truth", other)
+        assert result.exit_code == 0, (kind, result.output)
+        assert "note: 2 --truth rows name items the labels file does not have" in result.output, kind
 
 
 def test_infer_multilabel_kind_takes_a_method(cli: Cli, tmp_path: Path) -> None:
@@ -332,3 +343,13 @@ def test_infer_pairwise_says_why_there_is_no_correlation(cli: Cli, tmp_path: Pat
     assert ("Spearman rank correlation against --truth: – over 2 items (the inferred scores are all equal: "
             "no ranking to compare)") in result.output
     assert "nan" not in result.output and result.stderr == ""
+
+
+def test_infer_checks_output_folders_before_reading(cli: Cli, tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item,worker,label\na,w1,cat\na,w2,cat\nb,w1,dog\nb,w2,dog\n")
+    out = tmp_path / "answers.csv"
+    # the answers used to be written before the workers file failed on its missing folder
+    result = cli("infer", labels, "--out", out, "--workers-out", tmp_path / "missing" / "workers.csv")
+    assert result.exit_code == 2 and "the folder" in result.stderr and "missing does not exist" in result.stderr
+    assert not out.exists()

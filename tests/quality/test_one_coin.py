@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from truthline.quality import QualityInputError, aggregate, one_coin
+from truthline.quality import CrowdLabels, QualityInputError, aggregate, one_coin
 
 from crowd_data import assert_distributions, simulate
 
@@ -46,3 +46,23 @@ def test_shared_accuracy_is_majority_votes_model() -> None:
     assert np.array_equal(shared.answers[clear], aggregate(data, "mv").answers[clear])
     assert_distributions(shared.posteriors, data.n_items, 3)
     assert (one_coin.fit(data).answers == truth).mean() >= (shared.answers == truth).mean() - 0.02
+
+
+def test_one_label_per_item_keeps_each_label() -> None:
+    # the normal start of a two-class project with overlap 1: six items, one worker, one label each. The
+    # data cannot tell the pooled accuracy from the class shares; a prior centred on 1/2 pulled it to
+    # chance, where the class prior outvoted the only label ("b" items answered "a" at 0.5)
+    data = CrowdLabels.from_arrays(np.arange(6), np.zeros(6, dtype=np.int64), np.array([1, 0, 0, 1, 0, 0]),
+                                   n_classes=2)
+    for agg in (one_coin.fit(data, shared=True), one_coin.fit(data), aggregate(data, "auto")):
+        assert agg.answers.tolist() == [1, 0, 0, 1, 0, 0], agg.method
+        assert agg.confidence.min() > 0.6, agg.method
+
+
+def test_pooled_accuracy_stays_above_chance() -> None:
+    # gold that all three workers contradict: below chance, the shared model would read every label as
+    # evidence against its class; it stops at chance instead
+    items, workers = np.repeat(np.arange(3), 3), np.tile(np.arange(3), 3)
+    data = CrowdLabels.from_arrays(items, workers, np.array([0, 0, 0, 1, 1, 0, 0, 1, 1]), n_classes=3)
+    shared = one_coin.fit(data, {0: 2}, shared=True)
+    assert shared.worker_accuracy[0] > 1 / 3

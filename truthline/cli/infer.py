@@ -51,14 +51,14 @@ def infer(
     limit: LimitOption = 20,
 ) -> None:
     """Infer each item's answer from a crowd label file (no database, no server)."""
-    from truthline.errors import Invalid
+    from truthline.errors import Invalid, shown
     from truthline.quality import METHODS
     from truthline.services import crowdfile
 
     if kind not in crowdfile.KINDS:
-        raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {kind!r}", field="kind")
+        raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {shown(kind)}", field="kind")
     if kind in ("categorical", "multilabel") and method not in METHODS:  # now, not after reading the file
-        raise Invalid(f"unknown --method {method!r}; valid names: {', '.join(sorted(METHODS))}",
+        raise Invalid(f"unknown --method {shown(method)}; valid names: {', '.join(sorted(METHODS))}",
                       field="method")
     if limit < 0:
         raise Invalid(f"--limit must be 0 (all rows) or more; got {limit}", field="limit")
@@ -126,9 +126,7 @@ def _categorical(labels_file: Path, method: str, gold: Path | None, truth: Path 
                   f"{len(problem.classes)} classes; {len(problem.gold):,} gold; method {escape(method)} in "
                   f"{result.seconds:.2f} s.", highlight=False, soft_wrap=True)  # one line, even when piped
     for name, count in problem.unmatched.items():
-        if count:
-            console.print(f"note: {count:,} --{name} rows name items the labels file does not have (ignored)",
-                          highlight=False, soft_wrap=True)
+        _unmatched_note(name, count)
     if result.model_weights:
         kept = sum(w > 0 for w in result.model_weights.values())
         note = tempered(result.temperature, result.temperature_gold_items)
@@ -207,6 +205,7 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
     console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "
                   f"{'comparisons' if kind == 'pairwise' else 'answers'}.", highlight=False)
     print_per_label(result.per_label)
+    _unmatched_note("truth", result.truth_unmatched)
     if result.metric is not None:
         value = "–" if result.value is None else f"{result.value:.4f}"
         why = f" ({escape(result.note)})" if result.note else ""
@@ -219,6 +218,12 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
     for row in result.rows[: limit or None]:
         table.add_row(*(cell_text(value) for value in row))
     console.print(table)
+
+
+def _unmatched_note(option: str, count: int) -> None:
+    if count:
+        console.print(f"note: {count:,} --{option} rows name items the labels file does not have (ignored)",
+                      highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

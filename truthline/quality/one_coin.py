@@ -32,15 +32,22 @@ from .result import Aggregate
 __all__ = ["fit", "accuracy_m_step"]
 
 _EPS = 1e-6
+# The pooled accuracy's Beta prior: this many pseudo-labels, halfway between chance and always right. With
+# one label per item the data cannot tell accuracy from class shares, and the old prior (centred on 1/2)
+# pulled a two-class crowd's accuracy to chance, where the class prior outvoted the only label.
+POOLED_PRIOR_LABELS = 2.0
 
 
 def accuracy_m_step(
     index: LabelIndex, post: np.ndarray, n_w: np.ndarray, smoothing: float, shared: bool = False
 ) -> tuple[np.ndarray, float]:
     """Smoothed per-worker accuracy from item posteriors, and the pooled accuracy it shrinks toward
-    (with `shared`, every worker gets the pooled accuracy)."""
+    (with `shared`, every worker gets the pooled accuracy). The pooled accuracy stays above chance: below
+    it the crowd as a whole would be answering against the truth, the mirror image of the same fit."""
     num = index.label_hits(post).sum(axis=1)  # expected correct labels per worker
-    pooled = (num.sum() + 1.0) / (n_w.sum() + 2.0)
+    chance = 1.0 / post.shape[1]
+    pooled = (num.sum() + POOLED_PRIOR_LABELS * (1.0 + chance) / 2) / (n_w.sum() + POOLED_PRIOR_LABELS)
+    pooled = max(pooled, chance + _EPS)
     if shared:
         return np.full(len(n_w), np.clip(pooled, _EPS, 1.0 - _EPS)), float(pooled)
     acc = (num + smoothing * pooled) / (n_w + smoothing) if smoothing > 0 else num / np.maximum(n_w, 1.0)

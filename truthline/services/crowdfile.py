@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -110,13 +111,58 @@ def _read_table(path: Path) -> Any:
             convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                            null_values=[""], strings_can_be_null=True)
             table = pacsv.read_csv(path, convert_options=convert)
+            _refuse_unclosed_quote(table, path)
         elif fmt == "jsonl":
-            table = pajson.read_json(path)
+            try:
+                table = pajson.read_json(path)
+                table.validate(full=True)  # pyarrow takes bytes that are not UTF-8 into its text columns
+            except pa.ArrowInvalid as exc:
+                if "changed from" not in str(exc):
+                    raise
+                table = _jsonl_as_text(path)  # a field that is a number on one line and text on another
         else:
             table = pq.read_table(path)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _unreadable(path, fmt, exc) from None
     return _unique_names(table.rename_columns([name.strip() for name in table.column_names]), path)
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the text a CSV cell would hold: exact integers (pyarrow reads those past 2^63 as
+    floats, and 12345678901234567890 and ...891 would become one id), lists and objects as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 1.0 and 1 are one number, as pyarrow reads them
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _jsonl_as_text(path: Path, only: str | None = None) -> Any:
+    """A JSONL file read by Python with every field as text (`_json_text`), or just the field `only`:
+    for files pyarrow refuses (a field that is a number on one line and text on another) or reads
+    inexactly (ids too large for 64 bits)."""
+    import pyarrow as pa
+
+    columns: dict[str, list[str | None]] = {}
+    rows = 0
+    for n, text in _jsonl_records(path):
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            raise Invalid(f"{path.name}: line {n}: cannot be read as jsonl: {exc}", field="file", line=n) from None
+        if not isinstance(record, dict):
+            raise Invalid(f"{path.name}: line {n}: cannot be read as jsonl: not a JSON object", field="file", line=n)
+        for key, value in record.items():
+            if only is None or key == only:
+                columns.setdefault(key, [None] * rows).append(_json_text(value))
+        rows += 1
+        for values in columns.values():
+            values.extend([None] * (rows - len(values)))
+    return pa.table({key: pa.array(values, pa.string()) for key, values in columns.items()})
 
 
 def _unique_names(table: Any, path: Path) -> Any:
@@ -135,9 +181,45 @@ def _unreadable(path: Path, fmt: str, exc: Exception) -> Invalid:
     """pyarrow's read error with the line Python's own reader stops at: its "row N" counts within a block
     of the file, so it is left out."""
     reason = re.sub(r" in row \d+$", "", str(exc))
-    line = _bad_line(path, fmt) if fmt != "parquet" and not isinstance(exc, UnicodeDecodeError) else None
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in reason:
+        line = _bad_utf8_line(path) if fmt != "parquet" else None
+        where = f"line {line}: " if line else ""
+        return Invalid(f"{path.name}: {where}not UTF-8 text; save the file as UTF-8", field="file", line=line)
+    line = _bad_line(path, fmt) if fmt != "parquet" else None
     where = f"line {line}: " if line else ""
     return Invalid(f"{path.name}: {where}cannot be read as {fmt}: {reason}", field="file", line=line)
+
+
+def _refuse_unclosed_quote(table: Any, path: Path) -> None:
+    """pyarrow reads a quote that is never closed as one cell running to the end of the file, so every
+    row after it would be lost without a word. Such a cell holds a line break in the last row; only then
+    is the file read again by Python's strict reader to tell it from a real multi-line cell."""
+    last = table.slice(table.num_rows - 1).to_pylist()[0] if table.num_rows else {}
+    if not any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in last.values()):
+        return
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader, end = csv.reader(fh, strict=True), 0
+        try:
+            for _ in reader:
+                end = reader.line_num
+        except csv.Error:
+            line = end + 1
+            raise Invalid(f"{path.name}: line {line}: a quoted cell is never closed (the file ends inside its "
+                          '"..."), so the rows after it would be lost', field="file", line=line) from None
+
+
+def _bad_utf8_line(path: Path) -> int | None:
+    """The first line that is not UTF-8, or None."""
+    try:
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return n
+    except OSError:
+        return None
+    return None
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -215,6 +297,8 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
         raise Invalid(f"{path.name}: no {what} column (expected one of: {', '.join(names)}; found: {have})",
                       field=names[0])
     raw = table.column(found).combine_chunks()
+    if pa.types.is_floating(raw.type) and _format(path) == "jsonl":  # ids past 2^63 came out as floats
+        raw = _jsonl_as_text(path, only=found).column(found).combine_chunks()
     try:
         column = raw.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -314,12 +398,13 @@ def _by_item(path: Path, items: list[str], values: Sequence[Any], item_index: di
     return out, len(first) - len(out)
 
 
-def _answers_file(path: Path, item_index: dict[str, int], spell: Any) -> tuple[dict[int, str], int]:
+def _answers_file(path: Path, item_index: dict[str, int], spell: Any, option: str) -> tuple[dict[int, str], int]:
     """item index -> value (in the labels file's spelling) for the items of the labels file; and how many
-    other items the file names."""
+    other items the file names. option: "gold" or "truth", the file's own column name looked for first."""
     table = _read_table(path)
     _, items = _text_column(table, ITEM, path, "item")
-    name, values = _text_column(table, VALUE, path, "answer (truth/gold/label/answer)")
+    names = (option, *(n for n in VALUE if n != option))
+    name, values = _text_column(table, names, path, f"answer ({'/'.join(names)})")
     return _by_item(path, items.to_pylist(), [spell(v) for v in values.to_pylist()], item_index, name)
 
 
@@ -333,8 +418,8 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
     label_names = _one_spelling(label_names)
     item_index = {name: i for i, name in enumerate(item_names)}
     spelling = _label_spelling(label_names)
-    gold_text, gold_unmatched = _answers_file(gold_path, item_index, spelling) if gold_path else ({}, 0)
-    truth, truth_unmatched = _answers_file(truth_path, item_index, spelling) if truth_path else ({}, 0)
+    gold_text, gold_unmatched = _answers_file(gold_path, item_index, spelling, "gold") if gold_path else ({}, 0)
+    truth, truth_unmatched = _answers_file(truth_path, item_index, spelling, "truth") if truth_path else ({}, 0)
     classes = _class_order(set(label_names) | set(gold_text.values()))  # truth stays out: it must not inform
     if len(classes) == 1:  # everyone gave the same answer: still a choice between it and "something else"
         classes.append("")  # (no cell is empty, so this name is free)
@@ -430,6 +515,7 @@ class Scored:
     value: float | None = None
     n_scored: int = 0
     note: str | None = None  # why there is no value
+    truth_unmatched: int = 0  # --truth rows naming items the labels file does not have (ignored)
     per_label: tuple[dict[str, Any], ...] = ()  # multilabel `auto`: each label's `auto.choice`, with its "label"
 
 
@@ -449,11 +535,11 @@ def _numbers(column: Any, name: str, path: Path, bound: float = np.inf) -> np.nd
     return out
 
 
-def _truth_numbers(path: Path, item_index: dict[str, int]) -> dict[int, float]:
+def _truth_numbers(path: Path, item_index: dict[str, int]) -> tuple[dict[int, float], int]:
     table = _read_table(path)
     _, items = _text_column(table, ITEM, path, "item")
     name, values = _text_column(table, VALUE + ("value", "score"), path, "truth")
-    return _by_item(path, items.to_pylist(), _numbers(values, name, path).tolist(), item_index, name)[0]
+    return _by_item(path, items.to_pylist(), _numbers(values, name, path).tolist(), item_index, name)
 
 
 def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0) -> Scored:
@@ -477,10 +563,10 @@ def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: flo
     result = Scored(("item", "estimate", "stderr", "n_labels"), rows, len(values), len(worker_names))
     if truth_path is None:
         return result
-    truth = _truth_numbers(truth_path, {name: i for i, name in enumerate(item_names)})
+    truth, unmatched = _truth_numbers(truth_path, {name: i for i, name in enumerate(item_names)})
     errors = [abs(fit.estimate[i] - v) for i, v in truth.items()]
     return dataclasses.replace(result, metric="mean absolute error", n_scored=len(errors),
-                               value=float(np.mean(errors)) if errors else None)
+                               value=float(np.mean(errors)) if errors else None, truth_unmatched=unmatched)
 
 
 def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.95) -> Scored:
@@ -512,10 +598,11 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     result = Scored(("item", "score", "lower", "upper", "n_comparisons"), rows, len(a), len(worker_names))
     if truth_path is None:
         return result
-    truth = _truth_numbers(truth_path, index)
+    truth, unmatched = _truth_numbers(truth_path, index)
     keys = sorted(truth)
     scores, truths = [fit.scores[i] for i in keys], [truth[i] for i in keys]
-    result = dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys))
+    result = dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys),
+                                 truth_unmatched=unmatched)
     if len(keys) < 2:
         return dataclasses.replace(result, note="needs 2 or more items with truth")
     equal = [what for what, x in (("--truth scores", truths), ("inferred scores", scores)) if np.ptp(x) == 0]
@@ -531,6 +618,11 @@ def output_format(path: Path, field: str = "out") -> str:
     formats = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
     if path.suffix.lower() not in formats:
         raise Invalid(f"{path.name}: write results as .csv or .jsonl", field=field)
+    folder = path.parent
+    if not folder.is_dir():
+        raise Invalid(f"{path}: the folder {folder} does not exist", field=field)
+    if not os.access(folder, os.W_OK):
+        raise Invalid(f"{path}: the folder {folder} is not writable", field=field)
     return formats[path.suffix.lower()]
 
 
@@ -560,6 +652,10 @@ def _label_sets(table: Any, path: Path, names: Sequence[str] = LABELS) -> tuple[
                 line = _line(path, row)
                 raise Invalid(f"{path.name}: line {line}: {found} must list label names (non-empty strings)",
                               field=found, line=line)
+            if any("|" in x for x in cell):  # answers are written "a|b": ["a|b"] and ["a", "b"] would look alike
+                line = _line(path, row)
+                raise Invalid(f"{path.name}: line {line}: a label name cannot contain '|', which separates the "
+                              "labels of an answer", field=found, line=line)
             out.append(frozenset(x.strip() for x in cell))  # trimmed, as "a|b" parts are
         else:
             out.append(frozenset(part.strip() for part in str(cell).split("|") if part.strip()))
@@ -597,19 +693,25 @@ def infer_multilabel(path: Path, truth_path: Path | None = None, method: str = "
     truth_table = _read_table(truth_path)
     _, truth_items = _text_column(truth_table, ITEM, truth_path, "item")
     name, truth_sets = _label_sets(truth_table, truth_path, ("truth", "gold") + LABELS)
-    truth, _ = _by_item(truth_path, truth_items.to_pylist(), truth_sets, index, name)
+    truth, unmatched = _by_item(truth_path, truth_items.to_pylist(), truth_sets, index, name)
     hits = [answers[i] == t for i, t in truth.items()]
     return dataclasses.replace(result, metric="exact-set accuracy", n_scored=len(hits),
-                               value=float(np.mean(hits)) if hits else None)
+                               value=float(np.mean(hits)) if hits else None, truth_unmatched=unmatched)
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]], field: str = "out") -> int:
-    """Rows to a .csv (header first) or .jsonl file; returns how many."""
+    """Rows to a .csv (header first) or .jsonl file; returns how many. Written beside it and renamed over
+    it when complete, so a failure leaves no half-written file (and an earlier one intact)."""
     fmt = output_format(path, field)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        if fmt == "csv":
-            fh.write(csv_text(columns, rows))
-        else:
-            for row in rows:
-                fh.write(json.dumps(dict(zip(columns, row))) + "\n")
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(part, "w", newline="", encoding="utf-8") as fh:
+            if fmt == "csv":
+                fh.write(csv_text(columns, rows))
+            else:
+                for row in rows:
+                    fh.write(json.dumps(dict(zip(columns, row))) + "\n")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
     return len(rows)

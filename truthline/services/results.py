@@ -19,7 +19,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
-from truthline.errors import Invalid
+from truthline.errors import Invalid, shown
 from truthline.services.access import project_for
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -64,7 +64,7 @@ def check_method(method: str) -> None:
     from truthline.quality import METHODS  # here: importing this module must not load SciPy
 
     if method not in METHODS:
-        raise Invalid(f"unknown method {method!r}; choose one of: {', '.join(sorted(METHODS))}", field="method")
+        raise Invalid(f"unknown method {shown(method)}; choose one of: {', '.join(sorted(METHODS))}", field="method")
 
 
 class JsonMemo(dict):  # type: ignore[type-arg]
