@@ -424,3 +424,18 @@ def test_a_lead_within_the_noise_of_a_small_crowd_does_not_decide_alone() -> Non
     r = auto.fit(data)
     assert r.answers.tolist() == [0] * 6 + [2] * 3
     assert np.count_nonzero(r.worker_params["model_weights"]) >= 2  # averaged: no lead beyond the noise
+
+
+def test_one_label_per_item_and_no_gold_keeps_every_label() -> None:
+    # nothing measures one worker against another, so per-worker models are free to read a worker's "4"
+    # as a 3: EBCC did, and auto took it (item 8 answered 3 against its only label, 4)
+    data = CrowdLabels.from_arrays(np.arange(10), [0, 1, 0, 1, 0, 1, 0, 1, 1, 1], [1, 3, 2, 2, 1, 3, 3, 3, 4, 1],
+                                   n_classes=5)
+    agg = auto.fit(data)
+    assert agg.answers.tolist() == [1, 3, 2, 2, 1, 3, 3, 3, 4, 1]
+    assert auto.choice(agg.worker_params)["models"] == {"pooled": 1.0}
+    # gold with labels does measure the workers: the models are compared as usual
+    assert len(auto.choice(auto.fit(data, {0: 1, 2: 2}).worker_params)["models"]) > 1
+    # so does an item two workers labelled
+    twice = CrowdLabels.from_arrays(np.r_[np.arange(10), 0], np.r_[data.workers, 1], np.r_[data.labels, 1], n_classes=5)
+    assert len(auto.choice(auto.fit(twice).worker_params)["models"]) > 1

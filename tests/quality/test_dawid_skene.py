@@ -88,6 +88,16 @@ def test_a_unanimous_crowd_is_believed() -> None:
     assert r.worker_accuracy.min() > 0.95
 
 
+@pytest.mark.parametrize("n", [469, 500, 516])
+def test_squarem_does_not_leap_to_the_swapped_classes(n: int) -> None:
+    # one label per item, all 0: by likelihood alone "every item is 1 and workers say 0 for 1" is as good,
+    # and the extrapolation leapt there (all answered 1 at 0.98); the smoothing's prior tells them apart
+    data = CrowdLabels.from_arrays(np.arange(n), np.arange(n) % 3, np.zeros(n, np.int64), n_classes=2)
+    for accelerate in (True, False):
+        r = dawid_skene.fit(data, accelerate=accelerate)
+        assert r.answers.tolist() == [0] * n, accelerate
+
+
 def test_wide_sparse_crowds_are_not_over_fitted() -> None:
     # 100 classes, ~7 items each, 3 labels per item: every confusion row rests on a label or two. With a
     # fixed prior per row (0.1 pseudo-labels over 100 cells) one slip became the worker's habit and DS

@@ -384,6 +384,17 @@ def gold_temperature(
     return _best_tau(loss), len(items)
 
 
+def _comparable(labels: CrowdLabels, known: Mapping[int, int] | None) -> bool:
+    """Whether anything measures one worker against another: an item two workers labelled, or a gold item
+    with a label. Without either (one label per item, no gold) a per-worker model is free to decide that
+    a worker's "3"s are mostly 1s, and `auto` answered items against their only label (EBCC, 13% of the
+    items of some such crowds); `labels` has repeats removed (`CrowdLabels.distinct`)."""
+    if np.bincount(labels.items, minlength=labels.n_items).max(initial=0) >= 2:
+        return True
+    kn = parse_known(known, labels)
+    return bool(len(kn.idx)) and bool(np.isin(kn.idx, labels.items).any())
+
+
 def choice(worker_params: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """What an `auto` fit chose, from its worker_params: {"models": {name: weight} of the models it blended
     (weights rounded to 4 places), "temperature": tau, "temperature_gold_items": gold items that checked it}."""
@@ -436,7 +447,7 @@ def fit(
     names = list(candidates)
     tried = [n for n in names if affordable(n, labels)] or names  # all of them if the caller named only costly ones
     tau, gold_used = 1.0, 0
-    if labels.n_labels >= 10 and len(tried) > 1:
+    if labels.n_labels >= 10 and len(tried) > 1 and _comparable(labels, known):
         n_folds = default_folds(labels.n_labels, holdout, n_classes=labels.n_classes) if folds is None else folds
         staged = folds is None and n_folds > EARLY_FOLDS and any(n in CHALLENGERS for n in tried)
         first = list(range(EARLY_FOLDS if staged else n_folds))
@@ -454,7 +465,7 @@ def fit(
                 tau_gold, gold_used = gold_temperature(labels, known, names, weights, seed)
                 tau = min(tau, tau_gold)
     else:
-        # too few labels to hold any out: majority vote's model (per-worker models have nothing to go on)
+        # too few labels to hold any out, or nothing to tell workers apart by: majority vote's model
         weights = np.zeros(len(names))
         weights[names.index("pooled") if "pooled" in names else names.index(tried[0])] = 1.0
 

@@ -40,15 +40,30 @@ def m_step(
     index: LabelIndex, post: np.ndarray, labelled: np.ndarray | None, smoothing: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed confusion matrices (W, K_true, K_label) and class prior, given item posteriors."""
+    conf, prior, _ = _m_step(index, post, labelled, smoothing)
+    return conf, prior
+
+
+def _m_step(
+    index: LabelIndex, post: np.ndarray, labelled: np.ndarray | None, smoothing: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`m_step`, and the (K, K) pseudo-labels each worker's confusion rows were given."""
     counts = index.confusion_counts(post)
     k = counts.shape[1]
     pooled = diagonal_dominant(counts.sum(axis=0) + typical_rows(counts))
     pooled /= pooled.sum(axis=1, keepdims=True)
-    conf = counts + (smoothing * max(k - 1, 1) * pooled + 1e-9)[None]
+    pseudo = smoothing * max(k - 1, 1) * pooled + 1e-9
+    conf = counts + pseudo[None]
     conf /= conf.sum(axis=2, keepdims=True)
     prior = col_sums(post, labelled) + 1.0
     prior /= prior.sum()
-    return conf, prior
+    return conf, prior, pseudo
+
+
+def _log_prior(conf: np.ndarray, prior: np.ndarray, pseudo: np.ndarray) -> float:
+    """Log density (up to a constant) of the Dirichlet priors the M-step's smoothing stands for: what EM
+    with smoothing climbs is the likelihood plus this, not the likelihood alone."""
+    return float(np.einsum("kl,wkl->", pseudo, safe_log(conf))) + float(safe_log(prior).sum())
 
 
 def typical_rows(counts: np.ndarray) -> np.ndarray:
@@ -123,8 +138,12 @@ def fit(
     logp_buf, exp_buf = np.empty(shape), np.empty(shape, dtype=np.float32)
     post_bufs = [np.empty(shape) for _ in range(3 if accelerate else 1)]
 
+    pseudo = np.zeros((k, k))
+
     def em_step(c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """One EM step from (confusion, prior): the next ones, the posteriors, the log-likelihood at (c, p)."""
+        """One EM step from (confusion, prior): the next ones, the posteriors, the log-likelihood at (c, p);
+        the M-step's pseudo-labels are left in `pseudo`."""
+        nonlocal pseudo
         nonlocal it
         it += 1
         # float32 exponentials (see softmax_rows_f32); rows renormalized exactly once, below
@@ -132,7 +151,8 @@ def fit(
             index.log_evidence(safe_log(c), logp_buf), safe_log(p), np.float64, post_bufs[it % len(post_bufs)], exp_buf
         )
         kn.clamp(t)
-        return (*m_step(index, t, labelled, smoothing), t, float(lse.sum()))
+        c_next, p_next, pseudo = _m_step(index, t, labelled, smoothing)
+        return c_next, p_next, t, float(lse.sum())
 
     conf, prior = m_step(index, post, labelled, smoothing)
     prev_ll = -np.inf
@@ -144,13 +164,17 @@ def fit(
             conf, prior, prev_ll = c1, p1, ll0
             continue
         # SQUAREM (Varadhan & Roland 2008): a second EM step, an extrapolation along the two, and an EM
-        # step from there, kept only if it does not lower the likelihood: same fixed point, fewer steps
+        # step from there, kept only if it does not lower the objective: same fixed point, fewer steps.
+        # The objective includes the smoothing's prior: by likelihood alone a unanimous crowd explained
+        # with the classes swapped is as good, and the extrapolation leapt there (500 items labelled 0
+        # by everyone, answered 1 at 0.98)
         c2, p2, post2, ll1 = em_step(c1, p1)
         converged = abs(ll1 - ll0) <= n_tol
         if not converged and it < max_iter:
             ce, pe = _extrapolate((conf, c1, c2), (prior, p1, p2))
+            held = pseudo
             c3, p3, post3, lle = em_step(ce, pe)
-            if lle >= ll1:
+            if lle + _log_prior(ce, pe, held) >= ll1 + _log_prior(c1, p1, held):
                 conf, prior, post, prev_ll = c3, p3, post3, lle
                 continue
         conf, prior, post, prev_ll = c2, p2, post2, ll1
