@@ -73,6 +73,8 @@ def test_wide_crowds_take_fewer_default_folds() -> None:
     in the folds' budget (6k labels over 300 classes: 1 fold, not 10 folds of 1.4 s each)."""
     assert [auto.default_folds(6000, n_classes=k) for k in (2, 5, 10, 40, 300)] == [10, 10, 10, 4, 1]
     assert auto.default_folds(50_000, n_classes=5) == 4 and auto.default_folds(50_000, n_classes=20) == 1
+    # a tiny holdout holds out one label per fold: at most every label once (it asked for 4,444 folds)
+    assert auto.default_folds(45, holdout=1e-9) == 45 and auto.default_folds(45) == 10
     wide, _ = simulate(n_items=400, n_workers=10, k=100, per_item=5, seed=1)  # 2,000 labels x 100 classes
     assert auto.heldout_scores(wide) == auto.heldout_scores(wide, folds=5)
 

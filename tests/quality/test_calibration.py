@@ -34,5 +34,6 @@ def test_bad_input_names_the_argument(confidence: np.ndarray, right: np.ndarray,
     with pytest.raises(QualityInputError) as err:
         reliability(confidence, right)
     assert err.value.field == field
-    with pytest.raises(QualityInputError, match="bins"):
-        reliability(np.array([0.5]), np.array([True]), bins=0)
+    for bins in (0, 2.5, None):  # not a TypeError
+        with pytest.raises(QualityInputError, match="bins"):
+            reliability(np.array([0.5]), np.array([True]), bins=bins)

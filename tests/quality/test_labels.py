@@ -37,6 +37,9 @@ def test_empty_is_allowed() -> None:
         (dict(items=[0, 2**40], workers=[0, 0], labels=[0, 1]), "items"),  # not a 16 TiB MemoryError later
         (dict(items=[0, 1], workers=[0, 2**40], labels=[0, 1]), "workers"),
         (dict(items=[0, 1], workers=[0, 0], labels=[0, 1], n_items=2**40), "n_items"),
+        (dict(items=[2**31 - 2], workers=[0], labels=[1]), "items"),  # valid index, 32 GiB of posteriors
+        (dict(items=[0, 1e20], workers=[0, 0], labels=[0, 1]), "items"),  # was "negative indices" after a wrap
+        (dict(items=[0], workers=[0], labels=[1], n_workers=2**20, n_classes=40), "workers"),  # 13 GiB per table
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict, field: str) -> None:

@@ -72,6 +72,9 @@ def test_bad_input_names_argument() -> None:
         aggregate_multilabel(items, workers - 1, selected)
     with pytest.raises(QualityInputError, match="known"):
         aggregate_multilabel(items, workers, selected, known={0: [True]})
+    for bad in ({"a": [True] * selected.shape[1]}, {1.5: [True] * selected.shape[1]}, np.ones((1, 2), bool)):
+        with pytest.raises(QualityInputError, match="known"):  # ValueError from int() or an array's truth value
+            aggregate_multilabel(items, workers, selected, known=bad)
     with pytest.raises(QualityInputError, match="method"):
         aggregate_multilabel(items, workers, selected, method="nope")
 

@@ -90,6 +90,8 @@ def test_crowd_bt_with_reliable_workers_matches_plain_bt() -> None:
         ({"winner": [0.5, 1, 1]}, "winner"),
         ({"item_a": [0, -1, 1]}, "item_a"),
         ({"n_items": 2}, "n_items"),
+        ({"item_b": [1, 2, 2**40]}, "item_a"),  # not an 8 TiB MemoryError
+        ({"n_items": 2**40}, "n_items"),
         ({"ridge": 0.0}, "ridge"),
         ({"level": 1.0}, "level"),
     ],
@@ -101,6 +103,8 @@ def test_bad_input_names_argument(kwargs: dict, field: str) -> None:
     assert exc.value.field == field
     with pytest.raises(QualityInputError, match="workers"):
         crowd_bradley_terry([0, 1], [1, 2], [0, 1], [0])
+    with pytest.raises(QualityInputError, match="workers"):
+        crowd_bradley_terry([0, 1], [1, 2], [0, 1], [0, 2**40])
     with pytest.raises(QualityInputError, match="reliability_prior"):
         crowd_bradley_terry([0, 1], [1, 2], [0, 1], [0, 0], reliability_prior=(0.5, 1.0))
 

@@ -129,7 +129,8 @@ def test_edge_cases_give_defined_results(method: str) -> None:
 @pytest.mark.parametrize("method", ALL)
 def test_bad_known_is_refused(method: str) -> None:
     d = CrowdLabels.from_arrays([0, 1], [0, 1], [0, 1])
-    for bad in ({5: 0}, {0: 7}, {-1: 0}):
+    # not a mapping, floats and strings (int() made class 0 of 0.5 and an index of "1"), past 64 bits
+    for bad in ({5: 0}, {0: 7}, {-1: 0}, 5, {0: 0.5}, {"1": 0}, {0: True}, {0: 10**30}, {2**70: 0}):
         with pytest.raises(QualityInputError) as info:
             aggregate(d, method, known=bad)
         assert info.value.field == "known"

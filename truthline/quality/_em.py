@@ -62,15 +62,22 @@ class Known:
 
 def parse_known(known: Mapping[int, int] | None, data: CrowdLabels) -> Known:
     """Validate `known` (item index -> true class)."""
-    if known is None or len(known) == 0:
+    if known is None:
         return Known(np.zeros(0, np.int64), np.zeros(0, np.int64))
     if not isinstance(known, Mapping):
         raise QualityInputError("known: expected a mapping of item index -> true class", "known")
+    if len(known) == 0:
+        return Known(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    # integers only: int("1") and int(0.5) would quietly make an index of a string and class 0 of a half
+    bad = next((x for pair in known.items() for x in pair
+                if isinstance(x, bool) or not isinstance(x, (int, np.integer))), None)
+    if bad is not None:
+        raise QualityInputError(f"known: keys and values must be integers, got {bad!r}", "known")
     try:
         idx = np.fromiter((int(k) for k in known.keys()), dtype=np.int64, count=len(known))
         cls = np.fromiter((int(v) for v in known.values()), dtype=np.int64, count=len(known))
-    except (TypeError, ValueError) as exc:
-        raise QualityInputError(f"known: keys and values must be integers ({exc})", "known") from exc
+    except OverflowError:
+        raise QualityInputError("known: item indices and classes must fit in 64 bits", "known") from None
     if idx.min() < 0 or idx.max() >= data.n_items:
         raise QualityInputError(f"known: item indices must be in 0..{data.n_items - 1}", "known")
     if cls.min() < 0 or cls.max() >= data.n_classes:

@@ -150,7 +150,10 @@ def default_folds(n_labels: int, holdout: float = 0.1, max_labels: int = 100_000
     if n_labels > max_labels:
         return 1
     work = n_labels * max(1.0, n_classes / WIDE_CLASSES)
-    return max(1, min(int(1.0 / holdout + 1e-9), int(FOLD_LABELS // max(1.0, work))))
+    held = max(1, int(round(holdout * n_labels)))  # labels per fold, as `_folds` cuts them
+    # past every label held out once, folds repeat labels: holdout=1e-9 on 45 labels asked for 4k folds
+    every_once = max(10, -(-n_labels // held))
+    return max(1, min(int(1.0 / holdout + 1e-9), every_once, int(FOLD_LABELS // max(1.0, work))))
 
 
 def _folds(n_labels: int, holdout: float, n_folds: int, seed: int) -> list[np.ndarray]:

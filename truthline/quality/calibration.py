@@ -32,8 +32,8 @@ def reliability(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> li
     right = np.asarray(right, dtype=bool)
     if confidence.shape != right.shape or confidence.ndim != 1:
         raise QualityInputError("confidence, right: one value each per item", "right")
-    if bins < 1:
-        raise QualityInputError(f"bins: must be at least 1, got {bins}", "bins")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise QualityInputError(f"bins: must be an integer >= 1, got {bins!r}", "bins")
     slack = 1e-9  # a renormalized posterior's maximum may exceed 1 by rounding
     if confidence.size and not (np.isfinite(confidence).all() and confidence.min() >= -slack
                                 and confidence.max() <= 1 + slack):

@@ -43,6 +43,8 @@ def _as_index_array(name: str, values: Any) -> np.ndarray:
             raise QualityInputError(f"{name}: contains NaN or infinite values; drop those labels first", name)
         if not np.all(arr == np.floor(arr)):
             raise QualityInputError(f"{name}: contains non-integer values; expected integer indices", name)
+        if float(np.abs(arr).max()) >= 2.0**63:  # the cast below would wrap (1e20 read as a negative index)
+            raise QualityInputError(f"{name}: index too large", name)
     elif arr.dtype.kind not in "iu":
         raise QualityInputError(
             f"{name}: expected integer indices, got dtype {arr.dtype}; map ids to 0..n-1 first", name
@@ -58,6 +60,7 @@ def _as_index_array(name: str, values: Any) -> np.ndarray:
 # Items, workers or classes a problem may have: per-item and per-worker arrays are allocated in full, so
 # an index of 2**40 must fail here by name, not as a 16 TiB MemoryError inside a method.
 MAX_COUNT = 2**31 - 1
+MAX_TABLE_CELLS = 2**30  # 8 GiB of float64 per (items x classes) or (workers x classes^2) table
 
 
 def _count(name: str, given: int | None, arr: np.ndarray, minimum: int, arr_name: str) -> int:
@@ -137,6 +140,15 @@ class CrowdLabels:
         ):
             if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= bound):
                 raise QualityInputError(f"{name}: indices must be in 0..{bound - 1}", name)
+        # every method holds (items, classes) posteriors and (workers, classes, classes) confusions: past
+        # this a fit ends in MemoryError (one label on item 2^31 - 2 asked for 32 GiB)
+        k = self.n_classes
+        for name, rows, per_row, what in (("items", self.n_items, k, f"{k} classes"),
+                                          ("workers", self.n_workers, k * k, f"{k}x{k} confusions")):
+            if rows * per_row > MAX_TABLE_CELLS:
+                raise QualityInputError(
+                    f"{name}: {rows:,} {name} x {what} need {rows * per_row * 8 / 2**30:,.0f} GiB per table (at "
+                    f"most {MAX_TABLE_CELLS:,} cells); number the {name} consecutively from 0", name)
 
     @property
     def n_labels(self) -> int:

@@ -59,13 +59,17 @@ def _as_selection(selected: Any, n: int) -> np.ndarray:
 
 
 def _known_for_label(known: Mapping[int, Any] | None, n_labels: int) -> list[dict[int, int] | None]:
+    if known is None:
+        return [None] * n_labels
+    if not isinstance(known, Mapping):  # before its truth value: an array's is ambiguous
+        raise QualityInputError("known: expected a mapping of item index -> boolean label vector", "known")
     if not known:
         return [None] * n_labels
-    if not isinstance(known, Mapping):
-        raise QualityInputError("known: expected a mapping of item index -> boolean label vector", "known")
     per: list[dict[int, int] | None] = []
     dicts: list[dict[int, int]] = [{} for _ in range(n_labels)]
     for item, row in known.items():
+        if isinstance(item, bool) or not isinstance(item, (int, np.integer)):  # int("a") would raise, int(1.5) truncate
+            raise QualityInputError(f"known: item indices must be integers, got {item!r}", "known")
         vec = np.asarray(row)
         if vec.shape != (n_labels,) or not (vec.dtype == bool or np.all((vec == 0) | (vec == 1))):
             raise QualityInputError(f"known: item {item} needs {n_labels} booleans, got {row!r}", "known")

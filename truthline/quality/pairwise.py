@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import expit, log_expit, ndtri
 
 from ._em import lbfgsb_converged, one_blas_thread
-from .labels import QualityInputError, _as_index_array
+from .labels import MAX_COUNT, QualityInputError, _as_index_array
 
 __all__ = ["CrowdPairwiseScores", "PairwiseScores", "bradley_terry", "crowd_bradley_terry"]
 
@@ -69,6 +69,9 @@ def _comparisons(
         n_items = top  # no comparisons, no items (not one phantom item scored 0 +- 0)
     elif isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < top:
         raise QualityInputError(f"n_items: must be an int >= {top} (largest item index + 1)", "n_items")
+    if n_items > MAX_COUNT:  # per-item arrays are allocated in full: 2**40 items was an 8 TiB MemoryError
+        raise QualityInputError(f"item_a, item_b: {n_items:,} items (at most {MAX_COUNT:,}); number them "
+                                "consecutively from 0", "n_items" if top <= MAX_COUNT else "item_a")
     return a, b, 1.0 - w.astype(np.float64), int(n_items)
 
 
@@ -275,6 +278,9 @@ def crowd_bradley_terry(
         n_workers = top
     elif isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < top:
         raise QualityInputError(f"n_workers: must be an int >= {top} (largest worker index + 1)", "n_workers")
+    if n_workers > MAX_COUNT:
+        raise QualityInputError(f"workers: {n_workers:,} workers (at most {MAX_COUNT:,}); number them consecutively "
+                                "from 0", "workers")
     try:
         alpha, beta = (float(v) for v in reliability_prior)
     except (TypeError, ValueError) as exc:
