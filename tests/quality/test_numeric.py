@@ -108,6 +108,7 @@ def test_agreement_to_the_written_step_leaves_the_rounding_unknown() -> None:
         ({"df": 0.0}, "df"),
         ({"prior_strength": -1.0}, "prior_strength"),
         ({"max_iter": 0}, "max_iter"),
+        ({"tol": float("nan")}, "tol"),  # never converged, ran to max_iter
     ],
 )
 def test_bad_input_names_argument(kwargs: dict, field: str) -> None:

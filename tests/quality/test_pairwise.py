@@ -93,6 +93,7 @@ def test_crowd_bt_with_reliable_workers_matches_plain_bt() -> None:
         ({"item_b": [1, 2, 2**40]}, "item_a"),  # not an 8 TiB MemoryError
         ({"n_items": 2**40}, "n_items"),
         ({"ridge": 0.0}, "ridge"),
+        ({"ridge": 1e-300}, "ridge"),  # was a LinAlgError
         ({"level": 1.0}, "level"),
     ],
 )

@@ -152,3 +152,15 @@ def test_nan_and_infinite_options_are_refused(method: str, option: str) -> None:
         with pytest.raises(QualityInputError) as err:
             aggregate(data, method, **{option: bad})
         assert err.value.field == option
+
+
+@pytest.mark.parametrize(("method", "option", "bad"), [
+    ("ds", "max_iter", "5"), ("ds", "max_iter", 2.5), ("ds", "max_iter", None), ("glad", "max_iter", True),
+    ("one_coin", "smoothing", None), ("ds", "tol", "a"), ("ds", "accelerate", 1),
+    ("auto", "seed", -1), ("auto", "folds", 2.5), ("auto", "folds", 0)])
+def test_options_of_the_wrong_kind_are_refused_by_name(method: str, option: str, bad: object) -> None:
+    # they were TypeErrors (or a truncation) from deep inside the fit
+    data = CrowdLabels.from_arrays([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], [0, 1] * 6, [0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0])
+    with pytest.raises(QualityInputError) as err:
+        aggregate(data, method, **{option: bad})
+    assert err.value.field == option

@@ -202,6 +202,7 @@ def test_top_confusions_rank_the_off_diagonal_cells() -> None:
     assert top_confusions(counts, top=1) == [(0, 1, 20, 20 / 52)]
     assert top_confusions(counts, min_count=1)[-1] == (0, 2, 2, 2 / 52)
     assert top_confusions(np.diag([5, 5])) == []  # nobody confused anything
+    assert top_confusions(np.array([[3, 0, 0], [1, 2, 0], [0, 0, 0]]), min_count=0) == [(1, 0, 1, 1 / 3)]  # no 0/0
 
 
 def test_top_label_slips_find_a_label_missed_more_than_the_others() -> None:

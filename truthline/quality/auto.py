@@ -445,6 +445,10 @@ def fit(
         raise QualityInputError(f"tolerance: must be a number >= 0, got {tolerance}", "tolerance")
     if not 0.0 < holdout < 1.0:
         raise QualityInputError(f"holdout: must be in (0, 1), got {holdout}", "holdout")
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1):
+        raise QualityInputError(f"folds: must be an integer >= 1, got {folds!r}", "folds")
+    if seed < 0:
+        raise QualityInputError(f"seed: must be >= 0, got {seed}", "seed")
     parse_known(known, labels)  # validate once, early
     labels = labels.distinct()
     names = list(candidates)

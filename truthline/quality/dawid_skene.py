@@ -143,8 +143,7 @@ def fit(
     def em_step(c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """One EM step from (confusion, prior): the next ones, the posteriors, the log-likelihood at (c, p);
         the M-step's pseudo-labels are left in `pseudo`."""
-        nonlocal pseudo
-        nonlocal it
+        nonlocal it, pseudo
         it += 1
         # float32 exponentials (see softmax_rows_f32); rows renormalized exactly once, below
         t, lse = softmax_rows_f32(

@@ -131,6 +131,7 @@ def aggregate_numeric(
         df = _positive("df", df)
     prior_strength = _positive("prior_strength", prior_strength, allow_zero=True)
     bias_prior = _positive("bias_prior", bias_prior, allow_zero=True)
+    tol = _positive("tol", tol, allow_zero=True)  # a NaN tolerance never converges, nor fails
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise QualityInputError(f"max_iter: must be an int >= 1, got {max_iter!r}", "max_iter")
     ni, nw, wk = data.n_items, data.n_workers, data.workers

@@ -78,8 +78,10 @@ def _comparisons(
 def _check(ridge: float, level: float, max_dense: int) -> None:
     if isinstance(max_dense, bool) or not isinstance(max_dense, (int, np.integer)) or max_dense < 0:
         raise QualityInputError(f"max_dense: must be an int >= 0, got {max_dense!r}", "max_dense")
-    if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.floating)) or not (0 < ridge < np.inf):
-        raise QualityInputError(f"ridge: must be a finite number > 0, got {ridge!r}", "ridge")
+    # below 1e-12 the Hessian of a crowd whose scores are free to drift is singular in float64 (1e-300:
+    # LinAlgError)
+    if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.floating)) or not (1e-12 <= ridge < np.inf):
+        raise QualityInputError(f"ridge: must be a finite number >= 1e-12, got {ridge!r}", "ridge")
     if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
         raise QualityInputError(f"level: must be strictly between 0 and 1, got {level!r}", "level")
 

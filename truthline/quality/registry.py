@@ -52,10 +52,29 @@ def aggregate(
 def _check_options(method: str, fn: Method, opts: Mapping[str, Any]) -> None:
     """Refuse options `method` does not take (rather than a TypeError from deep inside) and numbers that
     are NaN or infinite (a NaN tolerance never converges, nor fails)."""
-    accepted = [name for name, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    params = {name: p for name, p in inspect.signature(fn).parameters.items() if p.kind is p.KEYWORD_ONLY}
     for name, value in opts.items():
-        if name not in accepted:
-            valid = ", ".join(accepted) or "none"
+        if name not in params:
+            valid = ", ".join(params) or "none"
             raise QualityInputError(f"{name}: not an option of method {method!r}; its options: {valid}", name)
+        _check_kind(name, value, params[name].default)
         if isinstance(value, (float, np.floating)) and not math.isfinite(value):
             raise QualityInputError(f"{name}: must be a finite number, got {value}", name)
+
+
+def _check_kind(name: str, value: Any, default: Any) -> None:
+    """`value` of the kind the option's default is (a TypeError or a silent truncation deep inside a fit
+    otherwise: max_iter="5", max_iter=2.5, smoothing=None)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, (bool, np.bool_)), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, (int, np.integer)) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = number(value), "a number"
+    else:
+        return  # arrays, tuples and options that default to None are checked by the method itself
+    if not ok:
+        raise QualityInputError(f"{name}: must be {kind}, got {value!r}", name)

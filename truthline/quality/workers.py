@@ -178,7 +178,7 @@ def top_confusions(counts: np.ndarray, top: int = 8, min_count: int = 3) -> list
     rows = np.asarray(counts).sum(axis=1)
     order = np.argsort(-off, axis=None, kind="stable")[:top]
     return [(int(a), int(g), int(off[a, g]), float(off[a, g] / rows[a]))
-            for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] >= min_count]
+            for a, g in zip(*np.unravel_index(order, off.shape)) if off[a, g] >= max(min_count, 1)]  # 0/0: NaN
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,8 @@ def _text_column(table: Any, names: Sequence[str], path: Path, what: str) -> tup
         raise Invalid(f"{path.name}: no {what} column (expected one of: {', '.join(names)}; found: {have})",
                       field=names[0])
     raw = table.column(found).combine_chunks()
-    if pa.types.is_floating(raw.type) and _format(path) == "jsonl":  # ids past 2^63 came out as floats
+    if (pa.types.is_floating(raw.type) and _format(path) == "jsonl"  # ids past 2^63 came out as floats,
+            and (pc.max(pc.abs(raw)).as_py() or 0.0) >= 2.0**53):  # and past 2^53 floats skip integers
         raw = _jsonl_as_text(path, only=found).column(found).combine_chunks()
     try:
         column = raw.cast(pa.string())
