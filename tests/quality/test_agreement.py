@@ -178,3 +178,16 @@ def test_kappa_properties(data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> No
     for a, b, k in zip(rev.worker_a.tolist(), rev.worker_b.tolist(), rev.kappa.tolist()):
         assert forward[(top - b, top - a)] == pytest.approx(k)
     assert np.all(res.kappa <= 1.0 + 1e-12)
+
+
+def test_label_values_do_not_size_arrays() -> None:
+    # kappa depends on which labels agree, not on their numbers: 2**40 (Fleiss) and 2**31 - 2 (Cohen) were
+    # MemoryErrors, and n_classes=10**12 allocated for classes nobody used
+    items, workers = [0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1]
+    small, large = [0, 0, 1, 1, 2, 0], [0, 0, 2**31 - 2, 2**31 - 2, 2**40, 0]
+    assert fleiss_kappa(items, large) == fleiss_kappa(items, small)
+    assert fleiss_kappa(items, small, n_classes=10**12) == fleiss_kappa(items, small)
+    big = cohen_kappa_pairwise(items, workers, large[:4] + [2**31 - 3, 0], min_overlap=1)
+    assert big.kappa.tolist() == cohen_kappa_pairwise(items, workers, small, min_overlap=1).kappa.tolist()
+    with pytest.raises(QualityInputError, match="n_classes"):
+        cohen_kappa_pairwise(items, workers, small, n_classes=2, min_overlap=1)

@@ -452,3 +452,15 @@ def test_a_gold_file_is_named_as_gold_in_its_errors(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as err:
         crowdfile.load(labels, gold_path=gold)
     assert err.value.field == "gold" and "no answer (gold/truth/label/answer) column" in err.value.message
+
+
+def test_a_file_with_one_answer_names_the_other_choice(tmp_path: Path) -> None:
+    # the class standing for "something else" was "", a bare "p:" column in --probabilities
+    labels = write_csv(tmp_path / "l.csv", [("a", "w1", "yes"), ("b", "w1", "yes")])
+    problem = crowdfile.load(labels)
+    assert problem.classes == ["yes", "(other)"]
+    out = tmp_path / "o.csv"
+    crowdfile.write_answers(out, problem, crowdfile.infer(problem, "mv"), probabilities=True)
+    assert out.read_text().splitlines()[0] == "item,answer,confidence,n_labels,p:yes,p:(other)"
+    only = write_csv(tmp_path / "o2.csv", [("a", "w1", "(other)")])
+    assert crowdfile.load(only).classes == ["(other)", "(something else)"]

@@ -145,7 +145,10 @@ def fleiss_kappa(items: Any, labels: Any, n_classes: int | None = None) -> float
             raise QualityInputError(f"n_classes: expected an int >= 1, got {n_classes!r}", "n_classes")
         if len(lb) and k > n_classes:
             raise QualityInputError(f"labels: a label {k - 1} appears but n_classes is {n_classes}", "labels")
-        k = max(k, int(n_classes))
+    # only the classes in use take part (an unused one changes nothing), numbered 0..k-1: a label of 2**40
+    # must not size an array
+    used, lb = np.unique(lb, return_inverse=True)
+    k = len(used)
     m_all = np.bincount(it) if len(it) else np.zeros(0, np.int64)
     keep = m_all[it] >= 2
     if not keep.any():
@@ -201,7 +204,16 @@ def cohen_kappa_pairwise(
     """
     if isinstance(min_overlap, bool) or not isinstance(min_overlap, (int, np.integer)) or min_overlap < 1:
         raise QualityInputError(f"min_overlap: must be an int >= 1, got {min_overlap!r}", "min_overlap")
-    data = CrowdLabels.from_arrays(items, workers, labels, n_classes=n_classes)
+    lb = _as_index_array("labels", labels)
+    if n_classes is not None:  # validates only, as in fleiss_kappa
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+            raise QualityInputError(f"n_classes: expected an int >= 2, got {n_classes!r}", "n_classes")
+        if len(lb) and int(lb.max()) >= n_classes:
+            raise QualityInputError(f"labels: a label {int(lb.max())} appears but n_classes is {n_classes}", "labels")
+    # the classes in use, numbered 0..k-1 (a pair's marginals over unused ones are 0): with a label of
+    # 2**31 - 2, (pairs, classes) tables asked for 16 GiB
+    _, used = np.unique(lb, return_inverse=True)
+    data = CrowdLabels.from_arrays(items, workers, used.reshape(-1))
     k = data.n_classes
     s, t = _within_item_pairs(data.items)
     wa, wb = data.workers[s], data.workers[t]

@@ -423,7 +423,9 @@ def load(labels_path: Path, gold_path: Path | None = None, truth_path: Path | No
     truth, truth_unmatched = _answers_file(truth_path, item_index, spelling, "truth") if truth_path else ({}, 0)
     classes = _class_order(set(label_names) | set(gold_text.values()))  # truth stays out: it must not inform
     if len(classes) == 1:  # everyone gave the same answer: still a choice between it and "something else"
-        classes.append("")  # (no cell is empty, so this name is free)
+        # named for the outputs (--probabilities gave it a bare "p:" column); a file can only hold it as
+        # its one label, and then the other name is free
+        classes.append("(other)" if classes != ["(other)"] else "(something else)")
     position = {name: k for k, name in enumerate(classes)}
     to_class = np.array([position[name] for name in label_names], dtype=np.int64)
     try:
