@@ -428,6 +428,10 @@ def test_jsonl_ids_are_read_exactly_and_bad_bytes_are_named_by_line(tmp_path: Pa
     with pytest.raises(Invalid) as err:  # was pyarrow's ArrowInvalid, a traceback in the CLI
         crowdfile.load(jsonl)
     assert err.value.line == 2 and "l.jsonl: line 2: not UTF-8 text" in err.value.message
+    jsonl.write_text('{"item": "a", "worker": "w1", "label": "a"}\n{"item": "b", "worker": "w1", "label": "\\ud800"}\n')
+    with pytest.raises(Invalid) as err:  # a lone surrogate, escaped: named by line too
+        crowdfile.load(jsonl)
+    assert err.value.line == 2 and "l.jsonl: line 2: cannot be read as jsonl" in err.value.message
     latin = tmp_path / "l.csv"
     latin.write_bytes(b"item,worker,label\na,w1,cat\nb,w1,caf\xe9\n")
     with pytest.raises(Invalid) as err:

@@ -252,7 +252,8 @@ def _bad_line(path: Path, fmt: str) -> int | None:
         for n, text in _jsonl_records(path):
             try:
                 record = json.loads(text)
-            except ValueError:
+                json.dumps(record, ensure_ascii=False).encode("utf-8")  # a lone surrogate ("\ud800") fails here
+            except (ValueError, UnicodeEncodeError):
                 return n
             if not isinstance(record, dict):
                 return n
