@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound
-from truthline.services import projects, tasks
+from truthline.services import projects, results, tasks
 from truthline.services.tasks import next_task, skip, submit
 
 
@@ -20,6 +20,10 @@ class Clock:
 
     def time(self) -> float:
         return time.time() + self.offset
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
 
 
 @pytest.fixture
@@ -110,6 +114,26 @@ def test_expired_lease_returns_the_item_to_the_pool(engine: Engine, project: Any
     with pytest.raises(Conflict):
         submit(engine, ann.user, task.lease_id, "cat", 1)  # the old lease stays dead
     assert submit(engine, bob.user, again.lease_id, "cat", 1).item_id == task.item_id
+
+
+@pytest.mark.parametrize("swept", [False, True])
+def test_releasing_an_expired_lease_is_the_same_whether_or_not_it_was_swept(
+        engine: Engine, admin: Any, project: Any, make_annotator: Callable, add_items: Callable,
+        swept: bool) -> None:
+    # before, release deleted an unswept expired lease (the item came back to its holder) and left a swept
+    # one alone (it never did), by timing only, and both answered "released"
+    projects.update_project(engine, admin.user, project.id, {"overlap": 2, "lease_seconds": 1})
+    add_items(project, 1)
+    ann, bob = make_annotator(project), make_annotator(project)
+    task = next_task(engine, ann.user, project.id)
+    time.sleep(1.1)
+    # the summary counts live leases only (the item's counter holds this one until a claim sweeps it)
+    assert results.project_summary(engine, admin.user, project.id)["progress"]["leased"] == 0
+    if swept:  # another annotator's claim sweeps the expired lease first
+        assert next_task(engine, bob.user, project.id) is not None
+    assert tasks.release(engine, ann.user, task.lease_id) == "expired"
+    assert next_task(engine, ann.user, project.id) is None  # an expired lease is not offered again
+    assert results.project_summary(engine, admin.user, project.id)["progress"]["leased"] == int(swept)
 
 
 def test_skip_is_recorded_and_not_offered_again(engine: Engine, project: Any, make_annotator: Callable,

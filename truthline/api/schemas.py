@@ -202,7 +202,7 @@ class NextIn(_In):
 
 class LeaseStateOut(BaseModel):
     lease_id: int
-    state: Literal["skipped", "released"]
+    state: Literal["skipped", "released", "expired"]
 
 
 # -- results --------------------------------------------------------------------------------------

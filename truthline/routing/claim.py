@@ -53,8 +53,9 @@ def claim_next(conn: Connection, project: Project, user_id: int, now: float, hel
 
 
 def end_lease(conn: Connection, lease_id: int, item_id: int, state: str, was_live: bool) -> None:
-    """Close a lease as 'submitted' (its slot becomes a label), 'skipped' (its slot is freed, the user is
-    not offered the item again) or 'released' (the lease is forgotten: the user may get the item again)."""
+    """Close a lease as 'submitted' (its slot becomes a label), 'skipped' or 'expired' (its slot is freed,
+    the user is not offered the item again) or 'released' (the lease is forgotten: the user may get the
+    item again)."""
     if state == "released":
         store.delete_lease(conn, lease_id)
     else:

@@ -10,6 +10,7 @@ import copy
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,7 +95,7 @@ def load_labels(conn: Connection, project: Project) -> ProjectLabels:
 def fingerprint(conn: Connection, project: Project) -> tuple[tuple[Any, ...], dict[str, int]]:
     """What changes whenever a project's labels, items, gold/truth or settings do (labels are never edited,
     only added, and imports that rewrite existing items bump items_version), plus its progress counts."""
-    progress = item_store.progress(conn, project.id)
+    progress = item_store.progress(conn, project.id, time.time())
     key = (progress["items"], progress["labels"], progress["gold"], project.items_version,
            json.dumps(project.as_dict()), json.dumps(project.config, sort_keys=True))
     return key, progress

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from truthline.store.db import dbapi_cursor, raw_rows
-from truthline.store.tables import items
+from truthline.store.tables import items, leases
 
 _LOOKUP_CHUNK = 900  # bound parameters per IN (...) lookup
 
@@ -80,10 +80,12 @@ def insert_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def update_raw(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Tuples of (data, priority, gold, truth, id), JSON as text."""
+    """Tuples of (data, priority, gold, truth, id), JSON as text. Written in id order, the order claims
+    and the expiry sweep lock items in (in file order two PostgreSQL writers could each wait on the other)."""
     if rows:
         m = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(f"UPDATE items SET data = {m}, priority = {m}, gold = {m}, truth = {m} WHERE id = {m}", rows)
+        conn.exec_driver_sql(f"UPDATE items SET data = {m}, priority = {m}, gold = {m}, truth = {m} WHERE id = {m}",
+                             sorted(rows, key=lambda row: row[-1]))
 
 
 def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | None, str | None]]:
@@ -135,13 +137,16 @@ def _sqlite_batches(conn: Connection, project_id: int, batch: int) -> Iterator[l
         last = rows[-1][0]
 
 
-def progress(conn: Connection, project_id: int) -> dict[str, int]:
-    """Items total, items with all their labels, labels, live leases."""
+def progress(conn: Connection, project_id: int, now: float) -> dict[str, int]:
+    """Items total, items with all their labels, labels, live leases (unexpired at `now`: the items'
+    lease counters still hold expired leases until a claim sweeps them)."""
     done = sa.func.sum(sa.case((items.c.n_labels >= items.c.overlap, 1), else_=0))
     q = sa.select(
-        sa.func.count(), done, sa.func.sum(items.c.n_labels), sa.func.sum(items.c.n_leases),
+        sa.func.count(), done, sa.func.sum(items.c.n_labels),
         sa.func.sum(sa.case((items.c.gold.is_not(None), 1), else_=0)),
     ).where(items.c.project_id == project_id)
-    total, n_done, labels, leased, gold = conn.execute(q).one()
+    total, n_done, labels, gold = conn.execute(q).one()
+    leased = conn.execute(sa.select(sa.func.count()).select_from(leases).where(
+        leases.c.project_id == project_id, leases.c.state == "active", leases.c.expires_at > now)).scalar()
     return {"items": int(total or 0), "done": int(n_done or 0), "labels": int(labels or 0),
             "leased": int(leased or 0), "gold": int(gold or 0)}

@@ -57,6 +57,7 @@ _PICKS = {
     for name, q, order in (("front", _PICK_FRONT, (_FRONT.c.priority.desc(), _FRONT.c.id)),
                            ("same", _PICK_SAME, _ORDER), ("lower", _PICK_LOWER, _ORDER), ("all", _PICK_ALL, _ORDER))
 }
+_ANY_OPEN = sa.select(_PICK_ALL.exists())  # no lock: also sees the items other transactions hold
 _CURSOR = (
     sa.select(items.c.priority, items.c.id)
     .select_from(leases.join(items, items.c.id == leases.c.item_id))
@@ -148,6 +149,13 @@ def pick_open_item(conn: Connection, project_id: int, user_id: int) -> Any:
         if found is not None:
             return found
     return _pick(conn, "all", params)
+
+
+def open_items_held_elsewhere(conn: Connection, project_id: int, user_id: int) -> bool:
+    """After `pick_open_item` found nothing: whether open items the user has not seen exist all the same,
+    locked by other transactions for a moment (a claim, an import), which SKIP LOCKED passes over.
+    Always False on SQLite, where nothing is skipped."""
+    return _pg(conn) and bool(conn.execute(_ANY_OPEN, {"project_id": project_id, "user_id": user_id}).scalar())
 
 
 def take_slot(conn: Connection, item_id: int) -> bool:

@@ -80,6 +80,11 @@ def update_project(conn: Connection, project_id: int, values: dict[str, Any]) ->
 
 def set_items_overlap(conn: Connection, project_id: int, overlap: int) -> None:
     """Apply a new project overlap to every item (an admin action, not a hot path)."""
+    if conn.dialect.name == "postgresql":
+        # lock the rows in id order first, as claims and the expiry sweep do: an UPDATE locks them in
+        # the table's physical order, and a sweep holding a later item deadlocked with it (a 500 on both)
+        conn.execute(sa.select(items.c.id).where(items.c.project_id == project_id).order_by(items.c.id)
+                     .with_for_update())
     conn.execute(
         items.update()
         .where(items.c.project_id == project_id)

@@ -81,5 +81,4 @@ def skip(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Dep
     "/leases/{lease_id}/release", response_model=LeaseStateOut, summary="Give a live lease back unanswered (no skip recorded)"
 )
 def release(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> LeaseStateOut:
-    service.release(engine, user, lease_id)
-    return LeaseStateOut(lease_id=lease_id, state="released")
+    return LeaseStateOut(lease_id=lease_id, state=service.release(engine, user, lease_id))
