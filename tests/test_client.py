@@ -43,6 +43,7 @@ ENDPOINTS = {
     ("get", "/projects"): "list_projects", ("post", "/projects"): "create_project",
     ("get", "/projects/{project_id}"): "get_project", ("patch", "/projects/{project_id}"): "update_project",
     ("get", "/projects/{project_id}/members"): "list_members", ("post", "/projects/{project_id}/members"): "add_member",
+    ("delete", "/projects/{project_id}/members/{username}"): "remove_member",
     ("post", "/projects/{project_id}/items"): "import_items", ("post", "/projects/{project_id}/next"): "next_task",
     ("post", "/leases/{lease_id}/submit"): "submit", ("post", "/leases/{lease_id}/skip"): "skip",
     ("post", "/leases/{lease_id}/release"): "release", ("get", "/projects/{project_id}/results"): "results",
@@ -80,6 +81,10 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
         tl.add_member(pid, f"ann{i}", "annotator")
         names.append(f"ann{i}")
     assert {m["username"] for m in tl.list_members(pid)} >= set(names)
+    tl.create_user("ann.x@lab", "password123")  # "@" is escaped in the path
+    tl.add_member(pid, "ann.x@lab", "annotator")
+    tl.remove_member(pid, "ann.x@lab")
+    assert "ann.x@lab" not in {m["username"] for m in tl.list_members(pid)}
 
     for name in names:
         with Client(server) as ann:

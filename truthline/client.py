@@ -16,6 +16,7 @@ not TruthlineAPIError. `export(project, out)` may then have written part of the 
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -158,6 +159,10 @@ class Client:
 
     def add_member(self, project_id: int, username: str, role: str = "annotator") -> dict[str, Any]:
         return dict(self._json("POST", f"/projects/{project_id}/members", json={"username": username, "role": role}))
+
+    def remove_member(self, project_id: int, username: str) -> None:
+        """Take `username` off the project: their labels stay, their live leases can no longer be submitted."""
+        self._request("DELETE", f"/projects/{project_id}/members/{quote(username, safe='')}")
 
     # -- items ----------------------------------------------------------------------------------
     def import_items(self, project_id: int, records: Iterable[Mapping[str, Any]]) -> dict[str, int]:

@@ -44,3 +44,11 @@ def test_members(manager: Any, ann: Any, world: Any, assert_error: Any) -> None:
     assert_error(manager.post(f"/projects/{world.project_id}/members", json={"username": "ghost"}), 404, field="username")
     assert_error(manager.post(f"/projects/{world.project_id}/members", json={"username": "ann", "role": "boss"}), 422, field="role")
     assert_error(ann.post(f"/projects/{world.project_id}/members", json={"username": "outsider"}), 403)
+    # removing one: managers only; the member loses the project, a second removal is a 404
+    assert_error(ann.delete(f"/projects/{world.project_id}/members/outsider"), 403)
+    r = manager.delete(f"/projects/{world.project_id}/members/outsider")
+    assert r.status_code == 204 and not r.content
+    members = manager.get(f"/projects/{world.project_id}/members").json()["members"]
+    assert "outsider" not in {m["username"] for m in members}
+    assert_error(manager.delete(f"/projects/{world.project_id}/members/outsider"), 404, field="username")
+    assert_error(manager.delete(f"/projects/{world.project_id}/members/{'x' * 300}"), 422, field="username")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Response
 
 from truthline.services import projects as service
 
@@ -49,3 +49,13 @@ def add_member(
     project_id: ProjectId, body: MemberIn, user: Any = Depends(current_user), engine: Any = Depends(get_engine)
 ) -> Any:
     return service.add_member(engine, user, project_id, body.username, body.role)
+
+
+@router.delete("/projects/{project_id}/members/{username}", status_code=204,
+               summary="Remove a member (their labels stay; their live leases can no longer be submitted)")
+def remove_member(
+    project_id: ProjectId, username: str = Path(max_length=200), user: Any = Depends(current_user),
+    engine: Any = Depends(get_engine),
+) -> Response:
+    service.remove_member(engine, user, project_id, username)
+    return Response(status_code=204)
