@@ -99,6 +99,41 @@ def test_csv_export_imports_back_unchanged(engine: Engine, admin: Any, make_proj
     assert report.created == 0  # the same items, not guarded twins
 
 
+@pytest.mark.parametrize("probabilities", [False, True])
+def test_a_labelled_csv_export_imports_back_as_the_same_items(engine: Engine, admin: Any, done: Any,
+                                                              probabilities: bool) -> None:
+    # its answer, confidence, n_labels, annotations and p: columns were merged into every item's data: all
+    # items "updated", and annotators were then shown the crowd's answers and labels
+    from truthline.services.importing import import_items, read_records
+
+    def items() -> dict[str, Any]:
+        out = io.BytesIO()
+        export(engine, admin.user, done.id, "jsonl", out, method="mv")
+        return {r["external_id"]: r["data"] for r in map(json.loads, out.getvalue().splitlines())}
+
+    before = items()
+    out = io.BytesIO()
+    export(engine, admin.user, done.id, "csv", out, method="mv", probabilities=probabilities)
+    report = import_items(engine, admin.user, done.id, read_records(io.BytesIO(out.getvalue()), "csv"))
+    assert (report.created, report.updated, report.unchanged) == (0, 0, len(before))
+    assert items() == before
+
+
+def test_csv_cells_left_empty_are_no_data_fields_and_only_ids_are_unguarded(engine: Engine, admin: Any,
+                                                                            make_project: Callable) -> None:
+    # text and image items in one file (an empty cell was the value "", which failed the image check), and
+    # a data cell "'-' is a dash" lost its first quote to the formula guard meant for external ids
+    from truthline.services.importing import import_items, read_records
+
+    project = make_project()
+    rows = b"external_id,text,image_url\n'=a,hello,\nb,,https://x/y.png\nc,'-' is a dash,\n"
+    assert import_items(engine, admin.user, project.id, read_records(io.BytesIO(rows), "csv")).created == 3
+    out = io.BytesIO()
+    export(engine, admin.user, project.id, "jsonl", out, method="mv")
+    got = {r["external_id"]: r["data"] for r in map(json.loads, out.getvalue().splitlines())}
+    assert got == {"=a": {"text": "hello"}, "b": {"image_url": "https://x/y.png"}, "c": {"text": "'-' is a dash"}}
+
+
 def test_parquet_export(engine: Engine, admin: Any, done: Any) -> None:
     out = io.BytesIO()
     export(engine, admin.user, done.id, "parquet", out, method="mv")

@@ -154,6 +154,18 @@ def test_csv_needs_an_external_id_column() -> None:
     assert err.value.field == "external_id"
 
 
+def test_a_reimport_keeps_the_fields_it_leaves_out(engine: Engine, admin: Any, project: Any) -> None:
+    # an export carries no priority, gold or truth: re-importing it cleared them (5 gold items "updated")
+    import_items(engine, admin.user, project.id, recs(item("a", priority=3, gold="dog", truth="cat")))
+    kept = import_items(engine, admin.user, project.id, recs(item("a")))
+    assert kept.as_dict() == {"created": 0, "updated": 0, "unchanged": 1}
+    changed = import_items(engine, admin.user, project.id, recs({**item("a"), "gold": None, "priority": 1}))
+    assert changed.as_dict() == {"created": 0, "updated": 1, "unchanged": 0}  # null clears, a value replaces
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT priority, gold, CAST(truth AS TEXT) FROM items").one()
+    assert (row[0], row[1], json.loads(row[2])) == (1, None, "cat")
+
+
 def test_parquet_reader(engine: Engine, admin: Any, project: Any) -> None:
     table = pa.table({"external_id": ["a", "b"], "text": ["one", "two"], "priority": [1, 2], "gold": ["cat", None]})
     buf = io.BytesIO()

@@ -27,9 +27,14 @@ def test_import_labels_then_route_around_them(engine: Engine, admin: Any, make_p
                   {"external_id": "item-0", "worker": "sim-1", "answer": "dog"},
                   {"external_id": "item-1", "worker": "bob", "answer": "cat"})
     report = import_annotations(engine, admin.user, project.id, labels, create_workers=True)
-    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 1}
+    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 1, "differing": 0}
     again = import_annotations(engine, admin.user, project.id, labels)
-    assert again.as_dict() == {"created": 0, "unchanged": 3, "workers_created": 0}
+    assert again.as_dict() == {"created": 0, "unchanged": 3, "workers_created": 0, "differing": 0}
+    # a file that disagrees with what is stored keeps the stored answer, and says how many disagree
+    other = recs({"external_id": "item-0", "worker": "bob", "answer": "cat"},
+                 {"external_id": "item-1", "worker": "bob", "answer": "cat"})
+    assert import_annotations(engine, admin.user, project.id, other).as_dict() == {
+        "created": 0, "unchanged": 2, "workers_created": 0, "differing": 1}
     assert count_rows("annotations") == {"annotations": 3}
     assert next_task(engine, bob.user, project.id) is None  # bob labeled both; item-0 is full
     task = next_task(engine, admin.user, project.id)
@@ -50,7 +55,7 @@ def test_imported_labels_take_over_skipped_and_live_leases(engine: Engine, admin
     assert live is not None and live.external_id != skipped.external_id
     labels = recs(*({"external_id": f"item-{i}", "worker": "bob", "answer": "dog"} for i in range(3)))
     report = import_annotations(engine, admin.user, project.id, labels)
-    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 0}  # nothing dropped
+    assert report.as_dict() == {"created": 3, "unchanged": 0, "workers_created": 0, "differing": 0}  # none dropped
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT i.external_id, i.n_labels, i.n_leases, l.state FROM items i "
                                     "JOIN leases l ON l.item_id = i.id ORDER BY i.external_id")).all()
@@ -60,7 +65,7 @@ def test_imported_labels_take_over_skipped_and_live_leases(engine: Engine, admin
     with pytest.raises(Conflict):  # bob's late submit on the lease the import took over is refused
         submit(engine, bob.user, live.lease_id, "cat", idempotency_key="late")
     assert import_annotations(engine, admin.user, project.id, labels).as_dict() == {
-        "created": 0, "unchanged": 3, "workers_created": 0}
+        "created": 0, "unchanged": 3, "workers_created": 0, "differing": 0}
     assert next_task(engine, bob.user, project.id) is None
 
 

@@ -73,7 +73,8 @@ def test_unknown_label_is_invalid_and_lists_the_labels(engine: Engine, project: 
 
 @pytest.mark.parametrize(("active_ms", "key", "field"), [(-1, "k", "active_ms"), ("5", "k", "active_ms"),
                                                          (True, "k", "active_ms"), (5, "", "idempotency_key"),
-                                                         (5, "x" * 201, "idempotency_key")])
+                                                         (5, "x" * 201, "idempotency_key"),
+                                                         (5, "import:1", "idempotency_key")])  # label imports' keys
 def test_bad_submit_fields(engine: Engine, project: Any, annotator: Any, add_items: Callable,
                            active_ms: Any, key: Any, field: str) -> None:
     add_items(project, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -20,7 +22,7 @@ from rich.table import Table
 
 from truthline.errors import Invalid, NotFound
 
-from .context import DbOption, console, handle_errors, state
+from .context import DbOption, console, err_console, handle_errors, state
 
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
 FORMATS = ("jsonl", "csv", "parquet", "json")
@@ -128,10 +130,10 @@ def _format_for(path: Path, given: str | None) -> str:
     return fmt
 
 
-def _bytes_progress() -> Progress:
+def _bytes_progress(on_stderr: bool = False) -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        console=err_console if on_stderr else console, transient=True,
     )
 
 
@@ -175,6 +177,9 @@ def import_items(
             f"Project #{proj.id}: {done.created} labels created, {done.unchanged} unchanged,"
             f" {done.workers_created} workers created."
         )
+        if done.differing:
+            console.print(f"note: {done.differing:,} of the unchanged labels differ from the answer already stored "
+                          "for that worker and item; the stored answer was kept", highlight=False)
     else:
         console.print(
             f"Project #{proj.id}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
@@ -216,13 +221,16 @@ def export(
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
-    target = out.resolve()  # through a symlink: write its target, keep the link
     # A regular file is written under a temporary name and renamed, so a failure never leaves half a file
-    # under the real one; a device or pipe (/dev/stdout, a FIFO) cannot be renamed over, so it is written in place.
-    direct = target.exists() and not target.is_file()
+    # under the real one. A device or pipe (a FIFO, /dev/stdout) is written in place, appending: /dev/stdout
+    # leads to whatever the shell opened, and resolving it renamed a file over the one `>>` appends to (or
+    # failed on a pipe's "pipe:[N]"), while opening it for writing would truncate that file.
+    direct = str(out).startswith(("/dev/", "/proc/")) or (out.exists() and not out.is_file())
+    target = out if direct else out.resolve()  # through a symlink: write its target, keep the link
     tmp = target if direct else target.with_name(target.name + ".partial")
+    to_stdout = direct and _is_stdout(target)  # then the progress and the note go to stderr, not into the data
     try:
-        with tmp.open("wb") as raw, _bytes_progress() as progress:
+        with tmp.open("ab" if direct else "wb") as raw, _bytes_progress(on_stderr=to_stdout) as progress:
             task = progress.add_task(f"Exporting project #{proj.id}", total=None)
             writer = _CountingWriter(raw, progress, task)
             exporting.export(engine, actor, proj.id, fmt, writer, method=method, probabilities=probabilities)
@@ -231,7 +239,15 @@ def export(
     finally:
         if not direct:
             tmp.unlink(missing_ok=True)
-    console.print(f"Wrote {escape(str(out))} ({writer.written:,} bytes, {fmt}).")
+    (err_console if to_stdout else console).print(
+        f"Wrote {escape(str(out))} ({writer.written:,} bytes, {fmt}).")
+
+
+def _is_stdout(path: Path) -> bool:
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError):
+        return False
 
 
 def register(app: typer.Typer) -> None:

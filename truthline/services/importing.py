@@ -1,7 +1,8 @@
 """Importing items: validate every record first, then write all of them in one transaction or none.
 
-Re-importing an external_id updates that item's data, priority, gold and truth (idempotent: counts
-and labels are kept). Records come from `readers.read_records` or any iterable of (line_no, dict).
+Re-importing an external_id updates that item's data, and its priority, gold and truth where the record
+carries them: a field left out keeps its value, null clears it (idempotent: counts and labels are kept). So
+an export, which carries none of the three, imports back without touching them. Records come from `readers.read_records` or any iterable of (line_no, dict).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["FORMATS", "ImportReport", "format_for", "import_file", "import_items
 MAX_EXTERNAL_ID = 300
 MAX_PROBLEMS = 1000  # details listed in one error; the message still counts every bad line
 _FIELDS = frozenset({"external_id", "data", "priority", "gold", "truth"})
+KEEP: Any = object()  # a field the record leaves out: it stays as stored
 _CHUNK = 5000
 _INT32 = 2**31 - 1
 
@@ -58,16 +60,17 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
     elif problem := text_problem(ext):
         found.append(Problem(problem, field="external_id"))
     found += tt.validate_item(rec.get("data"))
-    priority = rec.get("priority", 0)
-    if type(priority) is not int or abs(priority) > _INT32:
+    priority = rec.get("priority", KEEP)
+    if priority is not KEEP and (type(priority) is not int or abs(priority) > _INT32):
         found.append(Problem(f"must be an integer (higher is labeled first), got {priority!r}", field="priority"))
     if found:
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
     data = _json_text(rec["data"], "data", found)
-    gold, truth = rec.get("gold"), rec.get("truth")
+    gold, truth = rec.get("gold", KEEP), rec.get("truth", KEEP)
     if gold is not None or truth is not None:
-        gold, truth = (_answer_text(rec.get(key), key, tt, config, found) for key in ("gold", "truth"))
+        gold, truth = (KEEP if key not in rec else _answer_text(rec[key], key, tt, config, found)
+                       for key in ("gold", "truth"))
     if found:
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
         return None
@@ -175,11 +178,14 @@ def _write_rows(engine: Engine, project: Project, rows: list[tuple]) -> ImportRe
             chunk = rows[start : start + _CHUNK]
             old = {} if fresh else store.existing(conn, project.id, [r[0] for r in chunk])
             inserts, updates = [], []
-            for ext, data, priority, gold, truth in chunk:
+            for ext, data, *kept in chunk:
                 prior = old.get(ext)
                 if prior is None:  # columns in store.items.INSERT_COLUMNS order
+                    priority, gold, truth = (default if v is KEEP else v for v, default in zip(kept, (0, None, None)))
                     inserts.append((project.id, ext, data, priority, gold, truth, project.overlap, 0, 0, True, now))
-                elif prior[1:] != (data, priority, gold, truth):
+                    continue
+                priority, gold, truth = (was if v is KEEP else v for v, was in zip(kept, prior[2:]))
+                if prior[1:] != (data, priority, gold, truth):
                     updates.append((data, priority, gold, truth, prior[0]))
                 else:
                     unchanged += 1

@@ -11,6 +11,7 @@ project's overlap (they were given; dropping some would lose data): such items s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from truthline.errors import Conflict, Forbidden, Invalid, Problem, shown
 from truthline.routing.claim import end_lease
 from truthline.services.access import project_for
 from truthline.services.importing import MAX_PROBLEMS
-from truthline.services.tasks import MAX_ACTIVE_MS
+from truthline.services.tasks import IMPORT_KEY_PREFIX, MAX_ACTIVE_MS
 from truthline.services.text import storable
 from truthline.services.users import valid_username
 from truthline.store import annotations as annotation_store
@@ -42,11 +43,13 @@ _CHUNK = 5000
 @dataclass(frozen=True)
 class LabelImportReport:
     created: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # already stored for (item, worker), the same answer or not
     workers_created: int = 0
+    differing: int = 0  # of `unchanged`, those whose stored answer is not the file's (the stored one is kept)
 
     def as_dict(self) -> dict[str, int]:
-        return {"created": self.created, "unchanged": self.unchanged, "workers_created": self.workers_created}
+        return {"created": self.created, "unchanged": self.unchanged, "workers_created": self.workers_created,
+                "differing": self.differing}
 
 
 def import_annotations(engine: Engine, actor: User, project_id: int, records: Iterable[tuple[int, Any]],
@@ -113,7 +116,7 @@ def _write(engine: Engine, project_id: int, rows: list[tuple], problems: list[Pr
 
 def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_workers: bool) -> LabelImportReport:
     now = time.time()
-    created = unchanged = workers_created = 0
+    created = unchanged = workers_created = differing = 0
     with write_tx(engine) as conn, item_store.bulk_writes(conn):
         item_ids = {}
         ext_ids = sorted({r[1] for r in rows})
@@ -137,12 +140,15 @@ def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_worke
         if bad:
             raise _fail(bad, len({p.line for p in bad}))
         taken = lease_store.pairs_on_items(conn, sorted(set(item_ids.values())))
+        stored = annotation_store.answers_on_items(conn, sorted({item for (item, _), (_, state) in taken.items()
+                                                                 if state == "submitted"}))
         leases, notes, counts = [], [], {}
         for _line, ext, worker, answer, ms in rows:
             item_id, user_id = item_ids[ext], user_ids[worker]
             lease_id, state = taken.get((item_id, user_id), (None, None))
             if state == "submitted":
                 unchanged += 1
+                differing += (item_id, user_id) in stored and json.loads(stored[item_id, user_id]) != answer
                 continue
             if state == "active":  # the live lease's slot becomes this label
                 end_lease(conn, lease_id, item_id, "submitted", was_live=True)
@@ -154,10 +160,11 @@ def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_worke
                     lease_store.set_state(conn, lease_id, "submitted")
                 counts[item_id] = counts.get(item_id, 0) + 1
             notes.append({"project_id": project_id, "item_id": item_id, "user_id": user_id, "lease_id": lease_id,
-                          "answer": answer, "active_ms": ms, "idempotency_key": f"import:{item_id}",
+                          "answer": answer, "active_ms": ms, "idempotency_key": f"{IMPORT_KEY_PREFIX}{item_id}",
                           "created_at": now})
         lease_store.insert_many(conn, leases)
         annotation_store.insert_many(conn, notes)
         lease_store.add_labels(conn, counts)
         created = len(notes)
-    return LabelImportReport(created=created, unchanged=unchanged, workers_created=workers_created)
+    return LabelImportReport(created=created, unchanged=unchanged, workers_created=workers_created,
+                             differing=differing)

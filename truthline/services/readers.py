@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, BinaryIO
 
 import orjson
@@ -146,7 +147,6 @@ def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
 
 def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[Record]:
     """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`)."""
-    to_record = to_record or _csv_record
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     done = 0  # last physical line of the last record read: a broken record starts after it
     try:
@@ -158,6 +158,8 @@ def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]]
         repeated = sorted({f for f in fields if fields.count(f) > 1})
         if repeated:  # DictReader would keep the last one silently
             raise Invalid(f"CSV header repeats column(s): {', '.join(repeated)}", field="file", line=1)
+        if to_record is None:
+            to_record = partial(_csv_record, export=_is_export(list(fields)))
         for row in reader:
             line_no = done = reader.line_num
             if None in row:
@@ -186,12 +188,25 @@ class _CellError(ValueError):
         self.field = field
 
 
-def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
-    row = {key: unguarded(value) for key, value in row.items()}  # our own exports defuse formulas
-    record: dict[str, Any] = {"external_id": row.get("external_id")}
+# The columns a CSV export adds to external_id and data. Read back as items, they were merged into each
+# item's data, so re-importing an export rewrote every item and showed annotators the crowd's answers.
+EXPORT_COLUMNS = frozenset({"answer", "confidence", "n_labels", "annotations"})
+
+
+def _is_export(fields: list[str]) -> bool:
+    return "data" in fields and EXPORT_COLUMNS <= set(fields)
+
+
+def _csv_record(row: dict[str, Any], export: bool = False) -> dict[str, Any]:
+    """An item from a CSV row: external_id, priority, gold, truth, data (a JSON object), and every other
+    column as a data field (an empty cell is no field: text and image items can share a file). `export`:
+    the row comes from a Truthline CSV export, whose answer, confidence, n_labels, annotations and p:LABEL
+    columns are results, not item data."""
+    # only external ids are ever defused by our exports; a data cell such as "'-' is a dash" stays as written
+    record: dict[str, Any] = {"external_id": unguarded(row.get("external_id") or "")}
     data: dict[str, Any] = {}
     for key, value in row.items():
-        if key in ("external_id", None):
+        if key in ("external_id", None) or (export and (key in EXPORT_COLUMNS or key.startswith("p:"))):
             continue
         if key == "priority":
             if value.strip():
@@ -209,7 +224,7 @@ def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
                 record["data"] = _loads(value) if value.strip() else {}
             except (ValueError, RecursionError):
                 raise _CellError("is not valid JSON (the data column holds a JSON object)", "data") from None
-        else:
+        elif value != "":
             data[key] = value
     if data:
         if isinstance(record.get("data"), dict):
@@ -248,5 +263,5 @@ def _parquet_rows(rows: list[dict[str, Any]], line_no: int) -> Iterator[Record]:
         if "data" not in row:
             extra = {k: v for k, v in row.items() if k not in ("external_id", "priority", "gold", "truth")}
             row = {k: v for k, v in row.items() if k not in extra}
-            row["data"] = extra
+            row["data"] = {k: v for k, v in extra.items() if v is not None}  # a null cell is no field
         yield line_no, {k: v for k, v in row.items() if v is not None or k == "data"}

@@ -21,6 +21,7 @@ from truthline.tasktypes import get_task_type
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
 MAX_KEY = 200
+IMPORT_KEY_PREFIX = "import:"  # idempotency keys of imported labels (`label_import`)
 # Seconds between claims while every open item is locked by other transactions (PostgreSQL), about 1.6 s
 # in all: a claim holds its item for milliseconds, a re-import of 60k items for about 2 s.
 BUSY_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
@@ -73,6 +74,9 @@ def _check_inputs(active_ms: Any, idempotency_key: Any) -> None:
         not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= MAX_KEY or not storable(idempotency_key)
     ):
         raise Invalid(f"must be a string of 1 to {MAX_KEY} characters", field="idempotency_key")
+    if idempotency_key is not None and idempotency_key.startswith(IMPORT_KEY_PREFIX):
+        # label import keys its rows "import:<item id>": a worker's own such key blocked that import for good
+        raise Invalid(f"keys starting {IMPORT_KEY_PREFIX!r} are reserved for label imports", field="idempotency_key")
 
 
 def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: int = 0,

@@ -115,6 +115,18 @@ def notes_json(conn: Connection, project_id: int, first_id: int, last_id: int) -
     return {item_id: (notes, n) for item_id, notes, n in rows}
 
 
+def answers_on_items(conn: Connection, item_ids: list[int]) -> dict[tuple[int, int], str]:
+    """(item id, user id) -> that user's answer on that item, as JSON text (imported labels have no lease)."""
+    out: dict[tuple[int, int], str] = {}
+    for start in range(0, len(item_ids), 900):
+        chunk = item_ids[start : start + 900]
+        marks = ", ".join("?" * len(chunk))
+        rows = raw_rows(conn, f"SELECT item_id, user_id, CAST(answer AS TEXT) FROM annotations "
+                              f"WHERE item_id IN ({marks})", tuple(chunk))
+        out.update(((item, user), answer) for item, user, answer in rows)
+    return out
+
+
 def usernames(conn: Connection, user_ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(user_ids), 900):
