@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -272,6 +274,22 @@ def test_export_out_paths(cli: Cli, seeded: dict, tmp_path: Path) -> None:
         result = cli("export", "Pets", "--out", bad, db=seeded["db"])
         assert result.exit_code == code and words in result.stderr and "Traceback" not in result.output, (bad, result.output)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")) == []
+
+
+def test_export_to_standard_output_appends_or_streams(seeded: dict, tmp_path: Path) -> None:
+    # a real process, so /dev/stdout leads to what the shell opened: `>> file` used to have a file renamed
+    # over it (its earlier lines gone) and a pipe failed ("pipe:[N].partial: no such file")
+    command = [sys.executable, "-m", "truthline.cli", "--db", seeded["db"], "export", "Pets", "--out", "/dev/stdout"]
+    appended = tmp_path / "log.jsonl"
+    appended.write_text("earlier line\n")
+    with appended.open("ab") as fh:
+        done = subprocess.run(command, stdout=fh, stderr=subprocess.PIPE, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = appended.read_text().splitlines()
+    assert lines[0] == "earlier line" and [json.loads(x)["external_id"] for x in lines[1:]] == [f"p{i}" for i in range(12)]
+    assert b"Wrote /dev/stdout" in done.stderr  # the note is not in the data
+    piped = subprocess.run(command, capture_output=True, timeout=120)
+    assert piped.returncode == 0 and len(piped.stdout.splitlines()) == 12, piped.stderr
 
 
 def test_project_references(cli: Cli, seeded: dict, tmp_path: Path) -> None:
