@@ -2,7 +2,8 @@
 
 Re-importing an external_id updates that item's data, and its priority, gold and truth where the record
 carries them: a field left out keeps its value, null clears it (idempotent: counts and labels are kept). So
-an export, which carries none of the three, imports back without touching them. Records come from `readers.read_records` or any iterable of (line_no, dict).
+an export, which carries none of the three, imports back without touching them. Records come from
+`readers.read_records` or any iterable of (line_no, dict).
 """
 
 from __future__ import annotations
