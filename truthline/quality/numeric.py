@@ -75,16 +75,6 @@ def _step(x: np.ndarray) -> float:
     return 0.0
 
 
-def _robust_variance(r: np.ndarray, lev: np.ndarray, rows: np.ndarray) -> float:
-    """The typical label's error variance from the residuals r of the labels in `rows` (each divided by its
-    share 1 - h of its own item's weight): their median square over the median of chi-square(1). A mean
-    of weighted squares let one wild label inflate it, and every worker's scale with it, without bound."""
-    keep = rows & (lev > 1e-9)
-    if not keep.any():
-        return 0.0
-    return float(np.median(r[keep] ** 2 / lev[keep])) / 0.45493642311957283
-
-
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
     if not ok or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
@@ -190,7 +180,7 @@ def aggregate_numeric(
             ss = np.bincount(wk, weights=u * r * r, minlength=nw)
             dof = np.bincount(wk, weights=lev, minlength=nw)
             if dof.sum() > 1e-9:
-                pooled = max(_robust_variance(r, lev, multi > 0), floor)
+                pooled = max(float(ss.sum() / dof.sum()), floor)
             sig2 = np.maximum((ss + prior_strength * pooled) / np.maximum(dof + prior_strength, 1e-12), floor)
         delta = max(
             float(np.max(np.abs(v_new - v)[has])),
