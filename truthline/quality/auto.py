@@ -46,7 +46,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from . import bcc, dawid_skene, ebcc, mace, one_coin
-from ._em import accuracy_from_confusion, check_finite, parse_known
+from ._em import Known, accuracy_from_confusion, check_finite, parse_known
 from .labels import CrowdLabels, QualityInputError
 from .result import Aggregate
 
@@ -387,14 +387,13 @@ def gold_temperature(
     return _best_tau(loss), len(items)
 
 
-def _comparable(labels: CrowdLabels, known: Mapping[int, int] | None) -> bool:
+def _comparable(labels: CrowdLabels, kn: Known) -> bool:
     """Whether anything measures one worker against another: an item two workers labelled, or a gold item
     with a label. Without either (one label per item, no gold) a per-worker model is free to decide that
     a worker's "3"s are mostly 1s, and `auto` answered items against their only label (EBCC, 13% of the
     items of some such crowds); `labels` has repeats removed (`CrowdLabels.distinct`)."""
     if np.bincount(labels.items, minlength=labels.n_items).max(initial=0) >= 2:
         return True
-    kn = parse_known(known, labels)
     return bool(len(kn.idx)) and bool(np.isin(kn.idx, labels.items).any())
 
 
@@ -449,12 +448,12 @@ def fit(
         raise QualityInputError(f"folds: must be an integer >= 1, got {folds!r}", "folds")
     if seed < 0:
         raise QualityInputError(f"seed: must be >= 0, got {seed}", "seed")
-    parse_known(known, labels)  # validate once, early
+    kn = parse_known(known, labels)  # validate once, early
     labels = labels.distinct()
     names = list(candidates)
     tried = [n for n in names if affordable(n, labels)] or names  # all of them if the caller named only costly ones
     tau, gold_used = 1.0, 0
-    if labels.n_labels >= 10 and len(tried) > 1 and _comparable(labels, known):
+    if labels.n_labels >= 10 and len(tried) > 1 and _comparable(labels, kn):
         n_folds = default_folds(labels.n_labels, holdout, n_classes=labels.n_classes) if folds is None else folds
         staged = folds is None and n_folds > EARLY_FOLDS and any(n in CHALLENGERS for n in tried)
         first = list(range(EARLY_FOLDS if staged else n_folds))
