@@ -286,3 +286,43 @@ def test_absurd_project_ids_are_not_found(engine: Engine, admin: Any) -> None:
     for pid in (2**70, -1, 0, "abc", True):
         with pytest.raises(NotFound):
             import_items(engine, admin.user, pid, [])  # type: ignore[arg-type]
+
+
+def test_an_empty_file_is_refused_not_reported_as_nothing_created(engine: Engine, admin: Any, project: Any) -> None:
+    for data, fmt in ((b"", "jsonl"), (b"\n\n", "jsonl"), (b"external_id,text\n", "csv"), (b"[]", "json")):
+        with pytest.raises(Invalid) as err:
+            import_file(engine, admin.user, project.id, io.BytesIO(data), fmt)
+        assert (err.value.field, "no item records" in err.value.message) == ("file", True), fmt
+
+
+def test_reimport_compares_json_values_not_their_spelling(engine: Engine, admin: Any, project: Any) -> None:
+    first = {"external_id": "a", "data": {"text": "t", "n": 1, "meta": {"x": 1, "y": [1, 2]}}}
+    import_items(engine, admin.user, project.id, recs(first))
+    reordered = {"external_id": "a", "data": {"meta": {"y": [1, 2], "x": 1}, "n": 1, "text": "t"}}
+    assert import_items(engine, admin.user, project.id, recs(reordered)).as_dict() == {
+        "created": 0, "updated": 0, "unchanged": 1}
+    for changed in ({"n": True}, {"n": 1.0}, {"meta": {"x": 1, "y": [2, 1]}}):  # other values, not other spellings
+        rec = {"external_id": "a", "data": {**first["data"], **changed}}
+        assert import_items(engine, admin.user, project.id, recs(rec)).updated == 1, changed
+        import_items(engine, admin.user, project.id, recs(first))
+
+
+def test_csv_records_over_several_lines_are_named_by_their_first_line() -> None:
+    data = ('external_id,text,priority\n'
+            'a,"one\ntwo\nthree",1\n'
+            '\n'
+            'b,"x\ny",high\n'
+            'c,z,1\n').encode()
+    out = read(data, "csv")
+    assert out[0] == (2, {"external_id": "a", "data": {"text": "one\ntwo\nthree"}, "priority": 1})
+    assert (out[1][0], out[1][1].field) == (6, "priority")  # lines 6-7; line 5 is blank
+    assert out[2][0] == 8
+
+
+def test_csv_answer_cells_that_only_look_like_json_are_text() -> None:
+    data = ('external_id,text,gold\n'
+            'a,t,"[draft]"\n'
+            'b,t,"[""x"", ""y""]"\n'
+            'c,t,"""quoted"""\n'
+            'd,t,{x}\n').encode()
+    assert [rec["gold"] for _, rec in read(data, "csv")] == ["[draft]", ["x", "y"], "quoted", "{x}"]

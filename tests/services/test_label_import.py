@@ -113,3 +113,26 @@ def test_labels_past_the_overlap_are_kept_and_close_the_item(engine: Engine, adm
     fresh = make_annotator(project)
     task = next_task(engine, fresh.user, project.id)
     assert task is not None and task.external_id == "item-1"
+
+
+def test_an_empty_label_file_is_refused(engine: Engine, admin: Any, project: Any, add_items: Callable) -> None:
+    add_items(project, 1)
+    with pytest.raises(Invalid) as err:
+        import_annotations(engine, admin.user, project.id, [])
+    assert (err.value.field, "no label records" in err.value.message) == ("file", True)
+
+
+def test_csv_labels_named_like_json_import(engine: Engine, admin: Any, make_project: Callable,
+                                           add_items: Callable, make_person: Callable) -> None:
+    import io
+
+    from truthline.services.readers import read_label_records
+
+    project = make_project(labels=["[draft]", "{final}", "ok"])
+    add_items(project, 2)
+    make_person("bob")
+    data = b'external_id,worker,answer\nitem-0,bob,[draft]\nitem-1,bob,"{final}"\n'
+    report = import_annotations(engine, admin.user, project.id, read_label_records(io.BytesIO(data), "csv"))
+    assert report.created == 2
+    answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
+    assert answers == {"item-0": "[draft]", "item-1": "{final}"}

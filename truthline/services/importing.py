@@ -122,6 +122,8 @@ def import_items(engine: Engine, actor: User, project_id: int,
     with read_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
     rows, problems, n_bad = _validate(project, records)
+    if not rows and not n_bad:  # "0 created" for an empty file reads as success; it is always a mistake
+        raise Invalid("the file holds no item records; nothing was imported", field="file")
     if n_bad:
         first = problems[0]
         more = f" (first {MAX_PROBLEMS} listed)" if n_bad > len(problems) else ""
@@ -162,6 +164,21 @@ def _validate(project: Project, records: Iterable[tuple[int, Any]]) -> tuple[lis
     return rows, problems, n_bad
 
 
+def _same(stored: tuple, new: tuple) -> bool:
+    """Whether a re-imported item equals the stored one: JSON compared as values, so the same object with
+    its keys in another order (another tool's export) is unchanged, while true and 1, or 1 and 1.0, differ."""
+    return stored == new or all(a == b or _canonical(a) == _canonical(b) for a, b in zip(stored, new))
+
+
+def _canonical(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(orjson.loads(value), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:  # integers past 64 bits
+        return json.dumps(json.loads(value), sort_keys=True, ensure_ascii=False)
+
+
 def _write(engine: Engine, project: Project, rows: list[tuple]) -> ImportReport:
     try:
         return _write_rows(engine, project, rows)
@@ -186,7 +203,7 @@ def _write_rows(engine: Engine, project: Project, rows: list[tuple]) -> ImportRe
                     inserts.append((project.id, ext, data, priority, gold, truth, project.overlap, 0, 0, True, now))
                     continue
                 priority, gold, truth = (was if v is KEEP else v for v, was in zip(kept, prior[2:]))
-                if prior[1:] != (data, priority, gold, truth):
+                if not _same(prior[1:], (data, priority, gold, truth)):
                     updates.append((data, priority, gold, truth, prior[0]))
                 else:
                     unchanged += 1

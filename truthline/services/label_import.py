@@ -94,6 +94,8 @@ def import_annotations(engine: Engine, actor: User, project_id: int, records: It
                 else:
                     rows.append((line, ext, worker, answer, ms))
         problems.extend(Problem(p.message, field=p.field, line=line) for p in found)
+    if not rows and not problems:  # "0 created" for an empty file reads as success; it is always a mistake
+        raise Invalid("the file holds no label records; nothing was imported", field="file")
     return _write(engine, project.id, rows, problems, create_workers)
 
 

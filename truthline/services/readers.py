@@ -110,12 +110,16 @@ def _json(stream: BinaryIO) -> Iterator[Record]:
 
 
 def _cell_json(value: str) -> Any:
-    """A CSV cell holding an answer: JSON when it looks like JSON (lists, objects, quoted), else the text."""
+    """A CSV cell holding an answer: JSON when it reads as JSON (lists, objects, quoted), else the text, so
+    a label named "[draft]" or "{x}" is itself."""
     text = value.strip()
     if not text:
         return None
     if text[0] in "[{\"":
-        return _loads(text)
+        try:
+            return _loads(text)
+        except (ValueError, RecursionError):
+            return text
     return text
 
 
@@ -132,10 +136,7 @@ def read_label_records(stream: BinaryIO, fmt: str) -> Iterator[Record]:
 def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
     record = {key: unguarded(value) for key, value in row.items()}
     if "answer" in record:
-        try:
-            record["answer"] = _cell_json(record["answer"])
-        except (ValueError, RecursionError):
-            raise _CellError(f"is not valid JSON: {record['answer']!r}", "answer") from None
+        record["answer"] = _cell_json(record["answer"])
     ms = record.pop("active_ms", "").strip()
     if ms:
         try:
@@ -146,31 +147,30 @@ def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[Record]:
-    """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`)."""
+    """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`). A record
+    is named by the line it starts on: a quoted cell may run over several lines."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    done = 0  # last physical line of the last record read: a broken record starts after it
+    done = 0  # last physical line of the last row read: the next one starts after it
     try:
-        reader = csv.DictReader(text, strict=True)  # strict: an unclosed quote is an error, not the rest of the file
-        fields = reader.fieldnames or []
+        reader = csv.reader(text, strict=True)  # strict: an unclosed quote is an error, not the rest of the file
+        fields = next(reader, [])
         done = reader.line_num
         if "external_id" not in fields:
             raise Invalid("CSV needs a header row with an external_id column", field="external_id", line=1)
         repeated = sorted({f for f in fields if fields.count(f) > 1})
-        if repeated:  # DictReader would keep the last one silently
+        if repeated:  # a dict of the row would keep the last one silently
             raise Invalid(f"CSV header repeats column(s): {', '.join(repeated)}", field="file", line=1)
         if to_record is None:
             to_record = partial(_csv_record, export=_is_export(list(fields)))
-        for row in reader:
-            line_no = done = reader.line_num
-            if None in row:
-                yield line_no, Problem(f"{len(row[None]) + len(fields)} cells but the header has {len(fields)}")
+        for cells in reader:
+            line_no, done = done + 1, reader.line_num
+            if not cells:  # a blank line
                 continue
-            if None in row.values():  # DictReader pads a short row with None
-                given = sum(v is not None for v in row.values())
-                yield line_no, Problem(f"{given} cells but the header has {len(fields)}")
+            if len(cells) != len(fields):
+                yield line_no, Problem(f"{len(cells)} cells but the header has {len(fields)}")
                 continue
             try:
-                yield line_no, to_record(row)
+                yield line_no, to_record(dict(zip(fields, cells)))
             except ValueError as exc:
                 yield line_no, Problem(str(exc), field=getattr(exc, "field", None))
     except UnicodeDecodeError as exc:
@@ -215,10 +215,7 @@ def _csv_record(row: dict[str, Any], export: bool = False) -> dict[str, Any]:
                 except ValueError:
                     raise _CellError(f"must be an integer, got {value!r}", "priority") from None
         elif key in ("gold", "truth"):
-            try:
-                record[key] = _cell_json(value)
-            except (ValueError, RecursionError):
-                raise _CellError(f"is not valid JSON: {value!r}", key) from None
+            record[key] = _cell_json(value)
         elif key == "data":
             try:
                 record["data"] = _loads(value) if value.strip() else {}
