@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -236,3 +237,38 @@ def test_multilabel_probabilities(engine: Engine, admin: Any, make_project: Call
     export(engine, admin.user, project.id, "jsonl", out, method="mv", probabilities=True)
     row = json.loads(out.getvalue())
     assert row["probabilities"] == {"red": 0.5, "green": 1.0}  # per label: the probability it applies
+
+
+def test_answers_and_rows_come_from_one_snapshot(engine: Engine, admin: Any, make_project: Callable,
+                                                 make_annotator: Callable, add_items: Callable,
+                                                 label_all: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels submitted while an export runs are in neither its answers nor its rows: a row never shows
+    labels its answer did not count (on PostgreSQL that needs a REPEATABLE READ read transaction)."""
+    from truthline.store import annotations as annotation_store
+
+    project = make_project(overlap=2)
+    add_items(project, 3)
+    first, late = make_annotator(project, username="w0"), make_annotator(project, username="w1")
+    label_all(project, [first], lambda p, t: "cat")
+    read_labels, read_notes, written = annotation_store.label_rows, annotation_store.notes_json, threading.Event()
+
+    def then_more_labels(conn: Any, project_id: int) -> Any:
+        rows = read_labels(conn, project_id)
+        monkeypatch.setattr(annotation_store, "label_rows", read_labels)  # once
+        assert label_all(project, [late], lambda p, t: "dog") == 3  # committed while the export reads
+        written.set()
+        return rows
+
+    def after_the_labels(*args: Any) -> Any:  # the rows' annotations are read after the late labels exist
+        assert written.wait(10)
+        return read_notes(*args)
+
+    monkeypatch.setattr(annotation_store, "label_rows", then_more_labels)
+    monkeypatch.setattr(annotation_store, "notes_json", after_the_labels)
+    out = io.BytesIO()
+    export(engine, admin.user, project.id, "jsonl", out, method="mv")
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(r["answer"], [a["worker"] for a in r["annotations"]]) for r in rows] == [("cat", ["w0"])] * 3
+    again = io.BytesIO()
+    export(engine, admin.user, project.id, "jsonl", again, method="mv")
+    assert {len(json.loads(line)["annotations"]) for line in again.getvalue().splitlines()} == {2}

@@ -11,6 +11,7 @@ import math
 import queue
 import threading
 import weakref
+from concurrent.futures import Future
 from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -22,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from truthline.errors import Invalid
 from truthline.services.access import project_for
 from truthline.services.bulk import gc_paused
-from truthline.services.results import load_for, probability_rows
+from truthline.services.results import ProjectLabels, load_for, load_in, probability_rows
 from truthline.services.text import formula_safe
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -62,10 +63,10 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
     with read_tx(engine) as conn:
         project_for(conn, actor, project_id, manage=True)  # before any reading on the actor's behalf
-    ahead = _Prefetch(engine, project_id)  # starts reading items and annotations while we infer
+    ahead = _Prefetch(engine, actor, project_id)  # reads the labels, then items and annotations while we infer
     try:
+        data = ahead.labels()
         with gc_paused():
-            data = load_for(engine, actor, project_id)
             inf = data.infer(method)
             by_id = {item_id: i for i, item_id in enumerate(data.item_ids.tolist())}
             probs = probability_rows(inf) if probabilities else None
@@ -113,19 +114,27 @@ class _Prefetch:
 
     Reading is mostly the database's own work (SQLite's and psycopg's C code runs without the GIL) and
     inference and turning rows into text are Python's: on two cores they overlap instead of taking
-    turns. The thread has its own connection and one read transaction (one snapshot for the rows, as
-    before); it stops when the consumer closes or drops the iterator, and hands its errors over."""
+    turns. The thread has its own connection and one read transaction, in which it first loads the
+    labels inference needs (`labels`): the answers and the rows come from one snapshot, even while
+    annotators submit. It stops when the consumer closes or drops the iterator, and hands its errors over."""
 
     DEPTH = 8
 
-    def __init__(self, engine: Engine, project_id: int) -> None:
-        self.engine, self.project_id = engine, project_id
+    def __init__(self, engine: Engine, actor: User, project_id: int) -> None:
+        self.engine, self.actor, self.project_id = engine, actor, project_id
         self.chunks: queue.Queue[Any] = queue.Queue(maxsize=self.DEPTH)
+        self.loaded: Future[ProjectLabels] = Future()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         if not isinstance(engine.pool, StaticPool):  # one shared connection (in-memory SQLite): read inline
             self.thread = threading.Thread(target=self._produce, name="truthline-export-reader", daemon=True)
             self.thread.start()
+
+    def labels(self) -> ProjectLabels:
+        """The project's labels, read in the rows' snapshot (inline: in a transaction of their own)."""
+        if self.thread is None:
+            return load_for(self.engine, self.actor, self.project_id)
+        return self.loaded.result()
 
     def _batches(self, conn: Connection) -> Iterator[tuple[list[Any], dict[int, Any]]]:
         batches = item_store.iter_batches(conn, self.project_id, BATCH)
@@ -149,6 +158,12 @@ class _Prefetch:
     def _produce(self) -> None:
         try:
             with read_tx(self.engine) as conn:
+                try:
+                    with gc_paused():
+                        self.loaded.set_result(load_in(self.engine, conn, self.actor, self.project_id))
+                except BaseException as exc:  # noqa: BLE001 - raised by `labels`
+                    self.loaded.set_exception(exc)
+                    return
                 for pair in self._batches(conn):
                     if not self._put(pair):
                         return

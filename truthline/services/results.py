@@ -112,9 +112,14 @@ _loaded_lock = threading.Lock()
 def load_for(engine: Engine, actor: User, project_id: int) -> ProjectLabels:
     """Authorize (managers, admins) and load a project's labels (from memory while they are unchanged)."""
     with read_tx(engine) as conn:
-        project, _ = project_for(conn, actor, project_id, manage=True)
-        key, _ = fingerprint(conn, project)
-        return _labels(engine, conn, project, key)
+        return load_in(engine, conn, actor, project_id)
+
+
+def load_in(engine: Engine, conn: Connection, actor: User, project_id: int) -> ProjectLabels:
+    """`load_for` in the caller's transaction (an export reads its rows in the same snapshot)."""
+    project, _ = project_for(conn, actor, project_id, manage=True)
+    key, _ = fingerprint(conn, project)
+    return _labels(engine, conn, project, key)
 
 
 def _labels(engine: Engine, conn: Connection, project: Project, key: tuple[Any, ...]) -> ProjectLabels:

@@ -112,9 +112,14 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction: one consistent snapshot for several queries."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """A read-only transaction: one consistent snapshot for several queries. SQLite's read transactions
+    are snapshots; PostgreSQL's default (READ COMMITTED) gives each statement a new one, so an export's
+    labels and rows, or a page's counts, could come from different moments."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
 
 
 @contextmanager
