@@ -59,3 +59,21 @@ def test_oversized_json_bodies_are_413(manager: Any, assert_error: Any) -> None:
 
     body = {"name": "big", "labels": ["a"], "guidelines": "x" * (JSON_BODY_LIMIT + 10)}
     assert_error(manager.post("/projects", json=body), 413)
+
+
+def test_api_answers_are_never_cached_or_sniffed(anon: Any, manager: Any, ann: Any, world: Any) -> None:
+    """A login answer holds a token and results hold labels: no browser or proxy cache may keep them."""
+    pid = world.project_id
+    assert manager.post(f"/projects/{pid}/items", json=[{"external_id": "a", "data": {"text": "t"}}]).status_code == 200
+    answers = [
+        anon.post("/auth/login", json={"username": "ann", "password": "password123"}),  # 200, a token
+        anon.get("/me"),  # 401
+        manager.get(f"/projects/{pid}/export", params={"format": "csv", "method": "mv"}),  # streamed
+        manager.get(f"/projects/{pid}/workers", params={"format": "csv", "method": "mv"}),
+        ann.post(f"/projects/{pid}/next"),
+        manager.get("/no-such-endpoint"),  # 404
+    ]
+    assert [r.status_code for r in answers] == [200, 401, 200, 200, 200, 404]
+    for r in answers:
+        assert (r.headers["cache-control"], r.headers["x-content-type-options"]) == ("no-store", "nosniff"), r.url
+        assert len(r.headers.get_list("cache-control")) == 1

@@ -75,3 +75,7 @@ def test_who_may_import(ann: Any, outsider: Any, world: Any, assert_error: Any) 
     url = f"/projects/{world.project_id}/items"
     assert_error(ann.post(url, json=records(1)), 403)
     assert_error(outsider.post(url, json=records(1)), 404, field="project_id")
+    # refused before the body is read: a bad or huge body from an annotator is a 403, not a 422 or 413
+    bad = b"{not json" + b" " * 3_000_000
+    assert_error(ann.post(url, content=bad, headers={"Content-Type": "application/json"}), 403)
+    assert_error(ann.post(url, content=bad, headers={"Content-Type": "application/x-ndjson"}), 403)

@@ -185,3 +185,20 @@ def test_quality_offloaded_to_the_child_matches_in_process(manager: Any, labeled
     assert started and child != os.getpid()
     assert there["results"]["results"] == json.loads(json.dumps(here["results"]))
     assert {k: there["quality"][k] for k in here["quality"]} == json.loads(json.dumps(here["quality"]))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_unanimous_multilabel_project_answers_every_method(manager: Any, ann: Any, method: str) -> None:
+    """Summing EBCC's subtypes left a posterior of 1 + 2e-16 here; 1 - p < 0 made the workers table a 500."""
+    created = manager.post("/projects", json={"name": "Tags", "task_type": "multilabel", "labels": ["a", "b", "c"]})
+    pid = created.json()["id"]
+    assert manager.post(f"/projects/{pid}/members", json={"username": "ann"}).status_code == 201
+    items = [{"external_id": "m1", "data": {"text": "x"}, "gold": ["a"]}, {"external_id": "m2", "data": {"text": "y"}}]
+    assert manager.post(f"/projects/{pid}/items", json=items).status_code == 200
+    while (r := ann.post(f"/projects/{pid}/next")).status_code == 200:
+        assert ann.post(f"/leases/{r.json()['lease_id']}/submit", json={"answer": ["a"]}).status_code == 201
+    for path in ("results", "workers", "quality"):
+        r = manager.get(f"/projects/{pid}/{path}", params={"method": method})
+        assert r.status_code == 200, (path, r.text)
+    rows = manager.get(f"/projects/{pid}/results", params={"method": method}).json()["results"]
+    assert {row["external_id"]: row["answer"] for row in rows} == {"m1": ["a"], "m2": ["a"]}

@@ -18,6 +18,7 @@ from truthline.store import db
 
 from .bodylimit import BodyLimit
 from .errors import install_error_handlers
+from .headers import ApiHeaders
 from .responses import SafeJSONResponse
 from .schemas import ErrorOut
 from .routers import ROUTERS
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     # Item imports stream to disk under their own limit (uploads.py); every other body is capped here.
     app.add_middleware(BodyLimit, max_bytes=JSON_BODY_LIMIT, exempt=re.compile(rf"^{API_PREFIX}/projects/[^/]+/items/?$"))
+    app.add_middleware(ApiHeaders, prefix=f"{API_PREFIX}/")
     web = _web_routes()
     if web is not None:
         app.include_router(web.router)

@@ -168,9 +168,12 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return SafeJSONResponse(
-            error_payload("internal", "internal server error; the details are in the server log"), status_code=500
-        )
+        payload = error_payload("internal", "internal server error; the details are in the server log")
+        try:
+            return respond(request, 500, payload)  # a page's crash is an HTML page too
+        except Exception:  # noqa: BLE001 - the error page itself failed: fall back to plain JSON
+            log.exception("the error page failed too")
+            return SafeJSONResponse(payload, status_code=500)
 
     handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
         E.TruthlineError: on_domain,

@@ -341,9 +341,12 @@ def confusion_from_accuracy(acc: np.ndarray, k: int) -> np.ndarray:
 
 
 def check_finite(post: np.ndarray, method: str) -> np.ndarray:
-    """Last guard: posteriors must be finite distributions (a no-op on healthy input)."""
+    """Last guard: posteriors must be finite distributions (a no-op on healthy input). A sum of terms can
+    end an ulp above 1 (EBCC adds its subtypes' shares), and 1 - p < 0 broke callers' logs and Betas."""
     del method
     if not np.all(np.isfinite(post)) or post.min(initial=0.0) < 0:
         post = np.clip(np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
         return normalize_rows(post)
+    if post.max(initial=0.0) > 1.0:
+        np.minimum(post, 1.0, out=post)
     return post

@@ -73,13 +73,15 @@ def _safe_next(target: str | None) -> str:
 
 def _same_origin(request: Request) -> bool:
     """Form posts must come from our own pages (browsers send Origin on POST); a missing Origin is allowed.
-    Only host names are compared: behind a TLS-terminating proxy the scheme and port we see differ."""
+    Host and explicit port are compared, not the scheme: behind a TLS-terminating proxy we see http while
+    the browser sends https (both leave default ports out). Another port on the host is another site's page."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
     try:
-        return urlsplit(origin).hostname == request.url.hostname
-    except ValueError:  # e.g. "http://[x": not a URL, so not our origin (a 403, not a 500)
+        parts = urlsplit(origin)
+        return (parts.hostname, parts.port) == (request.url.hostname, request.url.port)
+    except ValueError:  # e.g. "http://[x" or a port past 65535: not our origin (a 403, not a 500)
         return False
 
 

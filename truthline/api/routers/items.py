@@ -33,6 +33,6 @@ async def import_items(
     engine: Any = Depends(get_engine),
     settings: Settings = Depends(get_settings_dep),
 ) -> Any:
-    await run_in_threadpool(projects.get_project, engine, user, project_id)  # 404/403 before reading the body
+    await run_in_threadpool(projects.require_manager, engine, user, project_id)  # 404/403 before reading the body
     async with import_records(request, settings, format) as records:
         return await run_in_threadpool(importing.import_items, engine, user, project_id, records)
