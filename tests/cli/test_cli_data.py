@@ -310,7 +310,7 @@ def test_import_labels_migrates_existing_labels(cli: Cli, seeded: dict) -> None:
         for i in range(12) for w in range(2)
     ))
     refused = cli("import", "Pets", labels, "--labels", db=seeded["db"])
-    assert refused.exit_code == 2 and "old-0" in refused.stderr and "create_workers" in refused.stderr
+    assert refused.exit_code == 2 and "old-0" in refused.stderr and "--create-workers" in refused.stderr
     result = cli("import", "Pets", labels, "--labels", "--create-workers", db=seeded["db"])
     assert result.exit_code == 0, result.output
     assert "24 labels created, 0 unchanged, 2 workers created" in result.stdout
@@ -334,6 +334,9 @@ def test_import_labels_bad_lines_and_formats(cli: Cli, seeded: dict) -> None:
     result = cli("import", "Pets", bad_csv, "--labels", db=seeded["db"])
     assert result.exit_code == 2 and "line 3" in result.stderr and "active_ms" in result.stderr
     bad_csv.write_text("external_id,rater,answer\np1,admin,cat\n")
+    result = cli("import", "Pets", bad_csv, "--labels", db=seeded["db"])
+    assert result.exit_code == 2 and "line 1, worker" in result.stderr and "missing: worker" in result.stderr
+    bad_csv.write_text("external_id,worker,answer,rater\np1,admin,cat,x\n")
     result = cli("import", "Pets", bad_csv, "--labels", db=seeded["db"])
     assert result.exit_code == 2 and "rater" in result.stderr and "unknown field" in result.stderr
 

@@ -468,3 +468,15 @@ def test_a_file_with_one_answer_names_the_other_choice(tmp_path: Path) -> None:
     assert out.read_text().splitlines()[0] == "item,answer,confidence,n_labels,p:yes,p:(other)"
     only = write_csv(tmp_path / "o2.csv", [("a", "w1", "(other)")])
     assert crowdfile.load(only).classes == ["(other)", "(something else)"]
+
+
+def test_a_row_longer_than_pyarrows_block_is_read(tmp_path: Path) -> None:
+    """pyarrow reads in 1 MB blocks and refused a longer row ("straddling object ...")."""
+    long = "x" * 1_500_000
+    csv_path, jsonl_path = tmp_path / "l.csv", tmp_path / "l.jsonl"
+    csv_path.write_text(f'item,worker,label\na,w1,"{long}"\nb,w1,y\nb,w2,y\n')
+    jsonl_path.write_text("".join(json.dumps({"item": i, "worker": w, "label": lab}) + "\n"
+                                  for i, w, lab in (("a", "w1", long), ("b", "w1", "y"), ("b", "w2", "y"))))
+    for path in (csv_path, jsonl_path):
+        problem = crowdfile.load(path)
+        assert problem.items == ["a", "b"] and problem.labels.n_labels == 3, path.name

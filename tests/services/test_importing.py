@@ -326,3 +326,17 @@ def test_csv_answer_cells_that_only_look_like_json_are_text() -> None:
             'c,t,"""quoted"""\n'
             'd,t,{x}\n').encode()
     assert [rec["gold"] for _, rec in read(data, "csv")] == ["[draft]", ["x", "y"], "quoted", "{x}"]
+
+
+def test_csv_that_is_not_utf8_is_named_by_line() -> None:
+    rows = "".join(f"x{i},fine line {i}\n" for i in range(3000))  # past the decoder's first block
+    data = ("external_id,text\n" + rows).encode() + b"z,caf\xe9\n"
+    with pytest.raises(Invalid) as err:
+        read(data, "csv")
+    assert err.value.line == 3002 and "line 3002: not UTF-8 text" in err.value.message
+
+
+def test_a_too_long_external_id_says_so(engine: Engine, admin: Any, project: Any) -> None:
+    with pytest.raises(Invalid) as err:
+        import_items(engine, admin.user, project.id, recs(item("x" * 1000)))
+    assert err.value.details[0].message == "is 1,000 characters long; at most 300 are allowed"

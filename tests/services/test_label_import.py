@@ -136,3 +136,27 @@ def test_csv_labels_named_like_json_import(engine: Engine, admin: Any, make_proj
     assert report.created == 2
     answers = {r["external_id"]: r["answer"] for r in item_results(engine, admin.user, project.id, method="mv")}
     assert answers == {"item-0": "[draft]", "item-1": "{final}"}
+
+
+def test_every_bad_label_line_is_reported_in_one_run(engine: Engine, admin: Any, project: Any,
+                                                     add_items: Callable, make_person: Callable) -> None:
+    """Unknown items and workers were only looked for once every record was valid: two runs to see all."""
+    add_items(project, 1)
+    make_person("bob")
+    with pytest.raises(Invalid) as err:
+        import_annotations(engine, admin.user, project.id, recs(
+            {"external_id": "nope", "worker": "bob", "answer": "cat"},
+            {"external_id": "item-0", "worker": "bob", "answer": "cat", "active_ms": -1},
+            {"external_id": "item-0", "worker": "ghost", "answer": "dog"}))
+    assert [(p.line, p.field) for p in err.value.details] == [(1, "external_id"), (2, "active_ms"), (3, "worker")]
+    assert "--create-workers" in err.value.details[2].message
+
+
+def test_a_label_csv_needs_worker_and_answer_columns() -> None:
+    import io
+
+    from truthline.services.readers import read_label_records
+
+    with pytest.raises(Invalid) as err:
+        list(read_label_records(io.BytesIO(b"external_id,worker,label\na,bob,cat\n"), "csv"))
+    assert (err.value.field, err.value.line, "missing: answer" in err.value.message) == ("answer", 1, True)

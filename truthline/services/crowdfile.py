@@ -97,7 +97,6 @@ def _read_table(path: Path) -> Any:
     names trimmed, a repeated one refused."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
-    import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
     fmt = _format(path)
@@ -110,11 +109,18 @@ def _read_table(path: Path) -> Any:
             # only an empty cell is missing: pyarrow's default null spellings (NA, null, NaN, ...) are real ids
             convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                            null_values=[""], strings_can_be_null=True)
-            table = pacsv.read_csv(path, convert_options=convert)
+            try:
+                table = pacsv.read_csv(path, convert_options=convert)
+            except pa.ArrowInvalid as exc:
+                if "straddl" not in str(exc):
+                    raise
+                # a row longer than pyarrow's 1 MB block: read again in one block as big as the file
+                table = pacsv.read_csv(path, convert_options=convert, read_options=pacsv.ReadOptions(
+                    block_size=_whole_file_block(path)))
             _refuse_unclosed_quote(table, path)
         elif fmt == "jsonl":
             try:
-                table = pajson.read_json(path)
+                table = _read_jsonl(path)
                 table.validate(full=True)  # pyarrow takes bytes that are not UTF-8 into its text columns
             except pa.ArrowInvalid as exc:
                 if "changed from" not in str(exc):
@@ -125,6 +131,23 @@ def _read_table(path: Path) -> Any:
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _unreadable(path, fmt, exc) from None
     return _unique_names(table.rename_columns([name.strip() for name in table.column_names]), path)
+
+
+def _whole_file_block(path: Path) -> int:
+    return int(min(max(path.stat().st_size + 1, 1 << 20), (1 << 31) - 1))
+
+
+def _read_jsonl(path: Path) -> Any:
+    """pyarrow's JSONL reader; a line longer than its 1 MB block is read again in one block."""
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    try:
+        return pajson.read_json(path)
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc):
+            raise
+        return pajson.read_json(path, read_options=pajson.ReadOptions(block_size=_whole_file_block(path)))
 
 
 def _json_text(value: Any) -> str | None:

@@ -55,8 +55,11 @@ def _check(line: int, rec: Any, tt: TaskType, config: dict[str, Any], problems: 
     ext = rec.get("external_id")
     if type(ext) is int:
         ext = str(ext)
-    if not isinstance(ext, str) or not ext.strip() or len(ext) > MAX_EXTERNAL_ID:
+    if not isinstance(ext, str) or not ext.strip():
         found.append(Problem(f"is required: a non-empty string of at most {MAX_EXTERNAL_ID} characters",
+                             field="external_id"))
+    elif len(ext) > MAX_EXTERNAL_ID:
+        found.append(Problem(f"is {len(ext):,} characters long; at most {MAX_EXTERNAL_ID} are allowed",
                              field="external_id"))
     elif problem := text_problem(ext):
         found.append(Problem(problem, field="external_id"))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from truthline.errors import Conflict, Forbidden, Invalid, Problem, shown
@@ -107,13 +107,34 @@ def _fail(problems: list[Problem], n_bad: int) -> Invalid:
 
 def _write(engine: Engine, project_id: int, rows: list[tuple], problems: list[Problem],
            create_workers: bool) -> LabelImportReport:
-    if problems:
+    if problems:  # the good records' unknown items and workers too: every bad line in one run
+        with read_tx(engine) as conn:
+            problems = sorted(problems + _unknown(conn, project_id, rows, create_workers), key=lambda p: p.line or 0)
         raise _fail(problems, len({p.line for p in problems}))
     try:
         return _write_rows(engine, project_id, rows, create_workers)
     except IntegrityError:  # PostgreSQL: a concurrent import or claim made some of the same rows first
         raise Conflict("labels or workers were added concurrently; nothing was imported, import again "
                        "(it is idempotent)") from None
+
+
+def _unknown(conn: Connection, project_id: int, rows: list[tuple], create_workers: bool) -> list[Problem]:
+    """Problems for rows naming an item not in the project, or (unless created) a user who does not exist."""
+    ext_ids = sorted({r[1] for r in rows})
+    items: set[str] = set()
+    for start in range(0, len(ext_ids), _CHUNK):
+        items.update(item_store.existing(conn, project_id, ext_ids[start : start + _CHUNK]))
+    names = {r[2] for r in rows}
+    users = names if create_workers else {n for n in names if user_store.get_user_by_name(conn, n) is not None}
+    return _unknown_problems(rows, items, users)
+
+
+def _unknown_problems(rows: list[tuple], items: Container[str], users: Container[str]) -> list[Problem]:
+    bad = [Problem(f"no item with external_id {r[1]!r} in this project", field="external_id", line=r[0])
+           for r in rows if r[1] not in items]
+    bad += [Problem(f"no user {r[2]!r}; create it first, or let an admin import with --create-workers",
+                    field="worker", line=r[0]) for r in rows if r[2] not in users]
+    return bad
 
 
 def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_workers: bool) -> LabelImportReport:
@@ -135,10 +156,7 @@ def _write_rows(engine: Engine, project_id: int, rows: list[tuple], create_worke
                 user_ids[name] = user.id
                 if project_store.member_role(conn, project_id, user.id) is None:
                     project_store.upsert_member(conn, project_id, user.id, "annotator")
-        bad = [Problem(f"no item with external_id {r[1]!r} in this project", field="external_id", line=r[0])
-               for r in rows if r[1] not in item_ids]
-        bad += [Problem(f"no user {r[2]!r}; create it first (or import as an admin with create_workers)",
-                        field="worker", line=r[0]) for r in rows if r[2] not in user_ids]
+        bad = _unknown_problems(rows, item_ids, user_ids)
         if bad:
             raise _fail(bad, len({p.line for p in bad}))
         taken = lease_store.pairs_on_items(conn, sorted(set(item_ids.values())))

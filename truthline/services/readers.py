@@ -130,7 +130,10 @@ def read_label_records(stream: BinaryIO, fmt: str) -> Iterator[Record]:
     if fmt not in ("jsonl", "json", "csv"):
         raise Invalid("labels are read from .jsonl, .json or .csv records {external_id, worker, answer, "
                       "active_ms}", field="format")
-    return _csv(stream, _csv_label_record) if fmt == "csv" else read_records(stream, fmt)
+    return _csv(stream, _csv_label_record, LABEL_COLUMNS) if fmt == "csv" else read_records(stream, fmt)
+
+
+LABEL_COLUMNS = ("external_id", "worker", "answer")
 
 
 def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -146,17 +149,21 @@ def _csv_label_record(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[Record]:
-    """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`). A record
-    is named by the line it starts on: a quoted cell may run over several lines."""
+def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+         required: tuple[str, ...] = ("external_id",)) -> Iterator[Record]:
+    """Records from CSV rows (`to_record`: a row as a record; default: an item, `_csv_record`), under a
+    header holding the `required` columns. A record is named by the line it starts on: a quoted cell may
+    run over several lines."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     done = 0  # last physical line of the last row read: the next one starts after it
     try:
         reader = csv.reader(text, strict=True)  # strict: an unclosed quote is an error, not the rest of the file
         fields = next(reader, [])
         done = reader.line_num
-        if "external_id" not in fields:
-            raise Invalid("CSV needs a header row with an external_id column", field="external_id", line=1)
+        missing = [name for name in required if name not in fields]
+        if missing:
+            raise Invalid(f"CSV needs a header row with the column(s) {', '.join(required)}; missing: "
+                          f"{', '.join(missing)}", field=missing[0], line=1)
         repeated = sorted({f for f in fields if fields.count(f) > 1})
         if repeated:  # a dict of the row would keep the last one silently
             raise Invalid(f"CSV header repeats column(s): {', '.join(repeated)}", field="file", line=1)
@@ -174,12 +181,30 @@ def _csv(stream: BinaryIO, to_record: Callable[[dict[str, Any]], dict[str, Any]]
             except ValueError as exc:
                 yield line_no, Problem(str(exc), field=getattr(exc, "field", None))
     except UnicodeDecodeError as exc:
-        raise Invalid(f"CSV is not UTF-8: {exc}", field="file") from None
+        line = _first_non_utf8_line(stream)
+        where = f"line {line}: " if line else ""
+        raise Invalid(f"CSV {where}not UTF-8 text ({exc.reason}); save the file as UTF-8", field="file",
+                      line=line) from None
     except csv.Error as exc:
         raise Invalid(f"CSV cannot be read in the record starting at line {done + 1}: {exc}", field="file",
                       line=done + 1) from None
     finally:
         text.detach()
+
+
+def _first_non_utf8_line(stream: BinaryIO) -> int | None:
+    """The first line that is not UTF-8, read again from the start (the decoder reads ahead in blocks, so
+    its error does not say where), or None for a stream that cannot go back."""
+    try:
+        stream.seek(0)
+    except (OSError, ValueError):
+        return None
+    for line_no, raw in enumerate(stream, 1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return line_no
+    return None
 
 
 class _CellError(ValueError):
