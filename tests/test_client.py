@@ -49,6 +49,8 @@ ENDPOINTS = {
     ("post", "/leases/{lease_id}/release"): "release", ("get", "/projects/{project_id}/results"): "results",
     ("get", "/projects/{project_id}/workers"): "workers", ("get", "/projects/{project_id}/summary"): "summary",
     ("get", "/projects/{project_id}/export"): "export", ("get", "/projects/{project_id}/quality"): "quality",
+    ("get", "/users"): "list_users", ("patch", "/users/{username}"): "update_user",
+    ("delete", "/users/{username}/tokens"): "revoke_tokens", ("post", "/me/password"): "change_password",
 }
 
 
@@ -128,6 +130,24 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
     with pq_out.open("wb") as fh:
         tl.export(pid, fh, fmt="parquet")
     assert pq.read_table(pq_out).num_rows == 4
+
+
+def test_user_administration_through_the_sdk(tl: Client, server: str) -> None:
+    tl.create_user("ann", "password123")
+    with Client(server) as ann:
+        ann.login("ann", "password123")
+        assert ann.change_password("password123", "password456") == 0  # no other token yet
+        assert ann.me()["username"] == "ann"
+        assert tl.update_user("ann", active=False) == {"id": 2, "username": "ann", "role": "member", "active": False,
+                                                        "tokens_revoked": 1}
+        with pytest.raises(TruthlineAPIError) as err:
+            ann.me()
+        assert err.value.status_code == 401
+    assert [(u["username"], u["active"]) for u in tl.list_users()] == [("admin", True), ("ann", False)]
+    tl.update_user("ann", active=True, password="password789")
+    with Client(server) as ann:
+        ann.login("ann", "password789")
+        assert tl.revoke_tokens("ann") == 1
 
 
 def test_errors_carry_the_json_error_shape(tl: Client, server: str) -> None:

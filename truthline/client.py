@@ -138,6 +138,25 @@ class Client:
     def create_user(self, username: str, password: str, role: str = "member") -> dict[str, Any]:
         return dict(self._json("POST", "/users", json={"username": username, "password": password, "role": role}))
 
+    def list_users(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/users"))
+
+    def update_user(self, username: str, *, active: bool | None = None, role: str | None = None,
+                    password: str | None = None) -> dict[str, Any]:
+        """Deactivate/reactivate, change role or set a password (admins); ends the user's tokens where it
+        deactivates, demotes or sets a password (`tokens_revoked` says how many)."""
+        changes = {k: v for k, v in (("active", active), ("role", role), ("password", password)) if v is not None}
+        return dict(self._json("PATCH", f"/users/{quote(username, safe='')}", json=changes))
+
+    def revoke_tokens(self, username: str) -> int:
+        """End every session and API token of `username` (admins; anyone for themselves)."""
+        return int(self._json("DELETE", f"/users/{quote(username, safe='')}/tokens")["tokens_revoked"])
+
+    def change_password(self, current: str, new: str) -> int:
+        """Change your own password; every other session and token of yours ends (this client's stays)."""
+        body = {"current_password": current, "new_password": new}
+        return int(self._json("POST", "/me/password", json=body)["tokens_revoked"])
+
     def create_token(self, name: str = "api") -> str:
         return str(self._json("POST", "/tokens", json={"name": name})["token"])
 

@@ -108,6 +108,14 @@ class TooLarge(TruthlineError):
 
 
 @dataclass
+class Throttled(TruthlineError):
+    """Too many attempts (failed logins), or too many at once; retry_after: seconds to wait. 429."""
+
+    code: str = "too_many_requests"
+    retry_after: int = 60
+
+
+@dataclass
 class NotReady(TruthlineError):
     """The system is not ready for this (e.g. database not migrated). 503 / CLI exit 1."""
 

@@ -66,3 +66,73 @@ def test_session_cookie_needs_csrf_header_for_writes(
     other = make_client()
     other.cookies.set(SESSION_COOKIE, world.ann_token)
     assert_error(other.get("/me"), 401)
+
+
+def _login(client: Any, username: str, password: str) -> Any:
+    return client.post("/auth/login", json={"username": username, "password": password})
+
+
+def test_an_admin_can_contain_a_stolen_account(root: Any, ann: Any, anon: Any, make_client: Any, world: Any,
+                                              assert_error: Any) -> None:
+    """Deactivate ends every token at once; a new password ends them too; reactivating lets the user back."""
+    stolen = _login(anon, "ann", "password123").json()["token"]
+    assert make_client(stolen).get("/me").status_code == 200
+    assert_error(ann.patch("/users/ann2", json={"active": False}), 403)  # admins only
+    r = root.patch("/users/ann", json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False and r.json()["tokens_revoked"] == 2
+    assert_error(make_client(stolen).get("/me"), 401)
+    assert_error(ann.get("/me"), 401)
+    assert_error(_login(anon, "ann", "password123"), 401)
+    assert {u["username"]: u["active"] for u in root.get("/users").json()}["ann"] is False
+    assert root.patch("/users/ann", json={"active": True, "password": "new-password-1"}).json()["active"] is True
+    assert_error(_login(anon, "ann", "password123"), 401)
+    fresh = _login(anon, "ann", "new-password-1").json()["token"]
+    r = root.patch("/users/ann", json={"password": "newer-password-2"})
+    assert r.json()["tokens_revoked"] == 1
+    assert_error(make_client(fresh).get("/me"), 401)
+    assert_error(root.patch("/users/ann", json={"password": "short"}), 422, field="password")
+    assert_error(root.patch("/users/nobody", json={"active": False}), 404, field="username")
+    assert_error(make_client(world.ann2_token).get("/users"), 403)
+
+
+def test_the_last_admin_cannot_be_locked_out(root: Any, assert_error: Any) -> None:
+    assert_error(root.patch("/users/admin", json={"active": False}), 409, field="username")
+    assert_error(root.patch("/users/admin", json={"role": "member"}), 409, field="username")
+    assert root.post("/users", json={"username": "admin2", "password": "password123", "role": "admin"}).status_code == 201
+    r = root.patch("/users/admin", json={"role": "member"})
+    assert r.status_code == 200 and r.json()["role"] == "member" and r.json()["tokens_revoked"] >= 1
+
+
+def test_revoking_every_token_of_a_user(root: Any, ann: Any, anon: Any, make_client: Any, assert_error: Any) -> None:
+    laptop = ann.post("/tokens", json={"name": "laptop"}).json()["token"]
+    assert_error(ann.delete("/users/ann2/tokens"), 404, field="username")  # not another's
+    assert ann.delete("/users/ann/tokens").json() == {"tokens_revoked": 2}
+    assert_error(make_client(laptop).get("/me"), 401)
+    phone = _login(anon, "ann", "password123").json()["token"]
+    assert root.delete("/users/ann/tokens").json() == {"tokens_revoked": 1}
+    assert_error(make_client(phone).get("/me"), 401)
+
+
+def test_changing_your_password_ends_your_other_tokens(ann: Any, anon: Any, make_client: Any,
+                                                      assert_error: Any) -> None:
+    other = _login(anon, "ann", "password123").json()["token"]
+    assert_error(ann.post("/me/password", json={"current_password": "wrong-one", "new_password": "password456"}),
+                 403, field="current_password")
+    r = ann.post("/me/password", json={"current_password": "password123", "new_password": "password456"})
+    assert r.status_code == 200 and r.json() == {"tokens_revoked": 1}
+    assert ann.get("/me").status_code == 200  # the token the change came with stays
+    assert_error(make_client(other).get("/me"), 401)
+    assert _login(anon, "ann", "password456").status_code == 200
+
+
+def test_logins_are_limited_and_say_when_to_retry(anon: Any, world: Any, assert_error: Any, engine: Any) -> None:
+    for _ in range(10):
+        assert_error(_login(anon, "ann", "wrong-guess"), 401)
+    r = _login(anon, "ann", "password123")
+    assert_error(r, 429)
+    assert 1 <= int(r.headers["retry-after"]) <= 900 and "try again in" in r.json()["error"]["message"]
+    with engine.connect() as conn:  # tokens from a login expire; the limit did not stop other users
+        token = _login(anon, "ann2", "password123").json()["token"]
+        row = conn.exec_driver_sql("SELECT created_at, expires_at FROM tokens WHERE token_hash = '%s'"
+                                   % user_service.hash_token(token)).one()
+    assert row[1] - row[0] == user_service.LOGIN_TOKEN_SECONDS

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 from truthline.services import users
 from truthline.store.tables import tokens
 
@@ -124,3 +125,70 @@ def test_new_sessions_clear_out_expired_ones(engine: Engine, admin, count_rows) 
     before = count_rows("tokens")["tokens"]
     users.create_token(engine, admin.user, kind="session")
     assert count_rows("tokens")["tokens"] == before  # one expired removed, one added
+
+
+def test_repeated_failed_logins_are_refused_for_that_client(engine: Engine, make_person: Callable) -> None:
+    make_person("ann")
+    for _ in range(10):
+        with pytest.raises(Unauthorized):
+            users.authenticate(engine, "ann", "wrong-guess", client="10.0.0.9")
+    with pytest.raises(Throttled) as err:  # even the right password: the guesser must not learn it works
+        users.authenticate(engine, "ann", "password123", client="10.0.0.9")
+    assert 890 <= err.value.retry_after <= 900 and "try again in" in err.value.message
+    assert users.authenticate(engine, "ann", "password123", client="10.0.0.10").username == "ann"
+
+
+def test_a_client_guessing_many_usernames_is_refused(engine: Engine, make_person: Callable) -> None:
+    make_person("ann")
+    for n in range(100):
+        with pytest.raises(Unauthorized):
+            users.authenticate(engine, f"user{n}", "guess", client="10.0.0.9")
+    with pytest.raises(Throttled):
+        users.authenticate(engine, "ann", "password123", client="10.0.0.9")
+
+
+def test_a_login_clears_its_failures(engine: Engine, make_person: Callable) -> None:
+    make_person("ann")
+    for _ in range(3):
+        for _ in range(9):
+            with pytest.raises(Unauthorized):
+                users.authenticate(engine, "ann", "typo", client="c")
+        users.authenticate(engine, "ann", "password123", client="c")  # 27 typos, never locked out
+
+
+def test_at_most_hash_slots_password_checks_run_at_once(engine: Engine, make_person: Callable,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each argon2 check takes 64 MiB: a flood of logins must queue, not run 40 at once."""
+    import threading
+    import time
+
+    make_person("ann")
+    running, peak, lock = 0, 0, threading.Lock()
+    real = users.hasher
+
+    class Counting:  # counts the costly calls; check_needs_rehash only parses the stored hash
+        def __getattr__(self, name: str) -> Any:
+            if name not in ("hash", "verify"):
+                return getattr(real, name)
+
+            def call(*args: Any) -> Any:
+                nonlocal running, peak
+                with lock:
+                    running += 1
+                    peak = max(peak, running)
+                time.sleep(0.02)
+                try:
+                    return getattr(real, name)(*args)
+                finally:
+                    with lock:
+                        running -= 1
+            return call
+
+    monkeypatch.setattr(users, "hasher", Counting())
+    threads = [threading.Thread(target=lambda n=n: users.authenticate(engine, "ann", "password123",
+                                                                             client=f"c{n}")) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert peak == users.HASH_SLOTS

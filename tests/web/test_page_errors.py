@@ -44,3 +44,14 @@ def test_a_crash_on_a_page_is_an_html_page(web_app: Any, portal: BlockingPortal,
     r = portal.call(visit)
     assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
     assert "internal server error" in r.text and "a bug" not in r.text
+
+
+def test_the_login_form_stops_a_password_guesser(browser_client: Callable[[], httpx.Client], site: Site) -> None:
+    client = browser_client()
+    for _ in range(10):
+        assert client.post("/login", data={"username": "ann", "password": "guess-guess"}).status_code == 401
+    r = client.post("/login", data={"username": "ann", "password": PASSWORD})
+    assert r.status_code == 429 and "set-cookie" not in r.headers
+    assert "Too many failed logins; try again in" in r.text and int(r.headers["retry-after"]) > 0
+    other = browser_client().post("/login", data={"username": "manager", "password": PASSWORD})
+    assert other.status_code == 303  # another user from the same address is not locked out

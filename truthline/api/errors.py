@@ -42,6 +42,7 @@ STATUS: dict[type[E.TruthlineError], int] = {
     E.Forbidden: 403,
     E.TooLarge: 413,
     E.NotReady: 503,
+    E.Throttled: 429,
     UnsupportedMediaType: 415,
 }
 
@@ -138,6 +139,8 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
         assert isinstance(exc, E.TruthlineError)
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, E.Throttled):
+            headers = {"Retry-After": str(max(1, exc.retry_after))}
         return respond(request, status, payload_for(exc), headers)
 
     async def on_validation(request: Request, exc: Exception) -> Response:

@@ -93,6 +93,28 @@ class UserOut(_Out):
     id: int
     username: str
     role: str
+    active: bool = True
+
+
+class UserPatchIn(_In):
+    active: bool | None = Field(None, description="false: the user can no longer log in or use any token.")
+    role: Literal["admin", "member"] | None = None
+    password: Text | None = Field(None, min_length=8, max_length=MAX_PASSWORD,
+                                  description="A new password (for a user who forgot theirs).")
+
+
+class UserChangedOut(UserOut):
+    tokens_revoked: int = Field(description="Sessions and API tokens ended: deactivating, demoting or a new "
+                                            "password ends every one, so a stolen token stops working.")
+
+
+class PasswordChangeIn(_In):
+    current_password: Text = Field(min_length=1, max_length=MAX_PASSWORD)
+    new_password: Text = Field(min_length=8, max_length=MAX_PASSWORD)
+
+
+class RevokedOut(BaseModel):
+    tokens_revoked: int
 
 
 # -- projects and members -------------------------------------------------------------------------

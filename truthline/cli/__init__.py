@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import admin, data, infer, results, simulate
+from . import admin, data, infer, results, simulate, users
 from .context import DbOption, state
 
 __all__ = ["app"]
@@ -44,3 +44,4 @@ data.register(app)
 results.register(app)
 infer.register(app)
 simulate.register(app)
+users.register(app)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
@@ -13,9 +17,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Conflict, Invalid, NotFound, Unauthorized
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 from truthline.services.access import require_admin, valid_id
 from truthline.services.text import storable
+from truthline.services.throttle import FailureLimiter
 from truthline.store import users as store
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import User
@@ -23,6 +28,7 @@ from truthline.store.records import User
 ROLES = ("admin", "member")
 TOKEN_KINDS = ("api", "session")
 SESSION_SECONDS = 14 * 24 * 3600
+LOGIN_TOKEN_SECONDS = 30 * 24 * 3600  # tokens from a password login; `POST /tokens` makes lasting ones
 USERNAME_PATTERN = r"[A-Za-z0-9_.@-]{1,100}"
 MAX_PASSWORD = 1000  # characters; the login forms take no more
 _USERNAME = re.compile(USERNAME_PATTERN)  # fullmatch: `$` would let a trailing newline in
@@ -47,10 +53,7 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
         raise Invalid("username must be 1-100 letters, digits or . _ @ -", field="username")
     if role not in ROLES:
         raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
-    if password is not None and (not isinstance(password, str) or not 8 <= len(password) <= MAX_PASSWORD
-                                 or not storable(password)):
-        raise Invalid(f"password must be 8 to {MAX_PASSWORD} characters (valid Unicode, no NUL)", field="password")
-    hashed = hasher.hash(password) if password is not None else None
+    hashed = hasher.hash(_valid_password(password)) if password is not None else None
     taken = Conflict(f"user {username!r} already exists; pick another username", field="username")
     try:
         with write_tx(engine) as conn:
@@ -61,20 +64,64 @@ def create_user(engine: Engine, actor: User | None, username: str, password: str
         raise taken from None
 
 
-def authenticate(engine: Engine, username: str, password: str) -> User:
+# A password check costs argon2's 64 MiB and about 0.1 s of a core: at most HASH_SLOTS run at once, so a
+# flood of logins queues instead of taking gigabytes, and one waiting past HASH_WAIT_SECONDS is refused.
+HASH_SLOTS = 2
+HASH_WAIT_SECONDS = 10.0
+_hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
+# Failed logins: per username and client address (a guesser), and per client address over every username
+# (a guesser trying many). Past either limit, attempts are refused without a password check. Not per
+# username alone: anyone could then lock a user (say, the admin) out.
+LOGIN_FAILURES = FailureLimiter(limit=10, window=15 * 60)
+CLIENT_FAILURES = FailureLimiter(limit=100, window=15 * 60)
+
+
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    if not _hash_slots.acquire(timeout=HASH_WAIT_SECONDS):
+        raise Throttled("the server is busy checking other logins; try again in a few seconds", retry_after=5)
+    try:
+        yield
+    finally:
+        _hash_slots.release()
+
+
+def authenticate(engine: Engine, username: str, password: str, client: str | None = None) -> User:
+    """The user whose password this is. `client` (the caller's address) counts failed attempts: past 10 for
+    one username from one client, or 100 from one client, in 15 minutes, Throttled says how long to wait."""
+    now = time.monotonic()
+    pair = (username if isinstance(username, str) else "", client)
+    wait = max(LOGIN_FAILURES.wait(pair, now), CLIENT_FAILURES.wait(client, now))
+    if wait:
+        raise Throttled(f"too many failed logins; try again in {wait} s", retry_after=wait)
+    try:
+        user = _check_password(engine, username, password)
+    except Unauthorized:
+        LOGIN_FAILURES.failed(pair, now)
+        CLIENT_FAILURES.failed(client, now)
+        raise
+    LOGIN_FAILURES.forget(pair)
+    return user
+
+
+def _check_password(engine: Engine, username: str, password: str) -> User:
     with read_tx(engine) as conn:
         found = store.password_hash(conn, username) if isinstance(username, str) and storable(username) else None
     if found is None or found[1] is None or not found[0].active or not isinstance(password, str) or not storable(password):
-        hasher.hash("timing-equalizer")  # don't reveal which usernames exist by answering faster
+        with _hash_slot():
+            hasher.hash("timing-equalizer")  # don't reveal which usernames exist by answering faster
         raise Unauthorized("wrong username or password")
     user, hashed = found
     try:
-        hasher.verify(hashed, password)
+        with _hash_slot():
+            hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         raise Unauthorized("wrong username or password") from None
     if hasher.check_needs_rehash(hashed):
+        with _hash_slot():
+            rehashed = hasher.hash(password)
         with write_tx(engine) as conn:
-            store.set_password_hash(conn, user.id, hasher.hash(password))
+            store.set_password_hash(conn, user.id, rehashed)
     return user
 
 
@@ -154,6 +201,80 @@ def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
         if not store.delete_token(conn, token_hash, owner):
             raise NotFound("token not found", field="token")
     _forget_token(engine, token_hash)
+
+
+def _forget_user(engine: Engine, user_id: int) -> None:
+    """Drop this process's cached lookups of a user's tokens (other processes drop theirs within
+    TOKEN_CACHE_SECONDS)."""
+    cache = _token_cache.get(engine)
+    if cache:
+        for key in [key for key, (_, user) in list(cache.items()) if user.id == user_id]:
+            cache.pop(key, None)
+
+
+def _valid_password(password: Any) -> str:
+    if not isinstance(password, str) or not 8 <= len(password) <= MAX_PASSWORD or not storable(password):
+        raise Invalid(f"password must be 8 to {MAX_PASSWORD} characters (valid Unicode, no NUL)", field="password")
+    return password
+
+
+def update_user(engine: Engine, actor: User | None, username: str, *, active: bool | None = None,
+                role: str | None = None, password: str | None = None) -> tuple[User, int]:
+    """Deactivate or reactivate a user, change their role, or set a new password (admins; actor None = the
+    CLI). Deactivating, demoting or a new password ends every session and API token of the user (the
+    number is returned with the user): a stolen token or password stops working. The last active admin
+    cannot be deactivated or demoted."""
+    if actor is not None:
+        require_admin(actor, "change users")
+    if role is not None and role not in ROLES:
+        raise Invalid(f"role must be one of: {', '.join(ROLES)}", field="role")
+    hashed = None
+    if password is not None:
+        with _hash_slot():
+            hashed = hasher.hash(_valid_password(password))
+    with write_tx(engine) as conn:
+        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
+        if user is None:
+            raise NotFound(f"user {username!r} not found", field="username")
+        values: dict[str, Any] = {k: v for k, v in (("active", active), ("role", role), ("password_hash", hashed))
+                                  if v is not None}
+        losing_admin = user.is_admin and user.active and (active is False or role == "member")
+        if losing_admin and store.count_active_admins(conn) <= 1:
+            raise Conflict(f"{username!r} is the last active admin; make another admin first", field="username")
+        if values:
+            store.update_user(conn, user.id, **values)
+        revoked = store.delete_tokens_of(conn, user.id) if active is False or hashed or role == "member" else 0
+        updated = store.get_user(conn, user.id)
+    _forget_user(engine, user.id)
+    assert updated is not None
+    return updated, revoked
+
+
+def change_password(engine: Engine, actor: User, current: str, new: str, keep_token: str | None = None) -> int:
+    """A user's own password change: the current password first, then every other session and API token
+    of theirs ends (`keep_token`, the one the request came with, stays). Returns the tokens ended."""
+    try:  # counted like logins: a stolen session must not become a way to guess the password
+        authenticate(engine, actor.username, current, client=f"password change by user {actor.id}")
+    except Unauthorized:
+        raise Forbidden("the current password is wrong", field="current_password") from None
+    with _hash_slot():
+        hashed = hasher.hash(_valid_password(new))
+    with write_tx(engine) as conn:
+        store.update_user(conn, actor.id, password_hash=hashed)
+        revoked = store.delete_tokens_of(conn, actor.id, None if keep_token is None else hash_token(keep_token))
+    _forget_user(engine, actor.id)
+    return revoked
+
+
+def revoke_tokens(engine: Engine, actor: User | None, username: str) -> int:
+    """End every session and API token of a user (admins: anyone's; users: their own). Returns how many."""
+    with write_tx(engine) as conn:
+        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
+        if user is None or (actor is not None and not actor.is_admin and actor.id != user.id):
+            raise NotFound(f"user {username!r} not found", field="username")
+        revoked = store.delete_tokens_of(conn, user.id)
+    _forget_user(engine, user.id)
+    return revoked
 
 
 def init_admin(engine: Engine, username: str, password: str | None) -> tuple[User, str]:

@@ -93,3 +93,21 @@ def delete_token(conn: Connection, token_hash: str, user_id: int | None = None) 
 
 def delete_expired_tokens(conn: Connection, now: float) -> int:
     return conn.execute(tokens.delete().where(tokens.c.expires_at.is_not(None), tokens.c.expires_at <= now)).rowcount
+
+
+def update_user(conn: Connection, user_id: int, **values: Any) -> None:
+    """Set columns of a user (active, role, password_hash)."""
+    conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
+def count_active_admins(conn: Connection) -> int:
+    q = sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin", users.c.active == sa.true())
+    return int(conn.execute(q).scalar_one())
+
+
+def delete_tokens_of(conn: Connection, user_id: int, keep_hash: str | None = None) -> int:
+    """Delete every token of a user (sessions and API tokens), except the one hashed `keep_hash`."""
+    q = tokens.delete().where(tokens.c.user_id == user_id)
+    if keep_hash is not None:
+        q = q.where(tokens.c.token_hash != keep_hash)
+    return conn.execute(q).rowcount

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from truthline import __version__
 from truthline.api.deps import SESSION_COOKIE, ProjectId, csrf_matches, csrf_token, get_engine, optional_user
-from truthline.errors import Forbidden, NotFound, Unauthorized
+from truthline.errors import Forbidden, NotFound, Throttled, Unauthorized
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
 from truthline.tasktypes import get_task_type
@@ -122,9 +122,13 @@ def login(
     if not _same_origin(request):
         return page(request, "login.html", {**ctx, "error": "This form must be sent from Truthline's own login page."}, 403)
     try:
-        user = user_service.authenticate(engine, username, password)
+        user = user_service.authenticate(engine, username, password, client=request.client and request.client.host)
     except Unauthorized:
         return page(request, "login.html", {**ctx, "error": "Wrong username or password. Try again."}, 401)
+    except Throttled as exc:
+        response = page(request, "login.html", {**ctx, "error": exc.message[:1].upper() + exc.message[1:] + "."}, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     token = user_service.create_token(engine, user, name="web", kind="session")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from truthline.services import users as service
 
@@ -14,10 +14,12 @@ from ..schemas import LoginIn, TokenOut
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/auth/login", response_model=TokenOut, summary="Exchange username and password for a new API token")
-def login(body: LoginIn, engine: Any = Depends(get_engine)) -> TokenOut:
-    user = service.authenticate(engine, body.username, body.password)
-    return TokenOut(token=service.create_token(engine, user, name="login", kind="api"))
+@router.post("/auth/login", response_model=TokenOut,
+             summary="Exchange username and password for a new API token (valid for 30 days)")
+def login(body: LoginIn, request: Request, engine: Any = Depends(get_engine)) -> TokenOut:
+    user = service.authenticate(engine, body.username, body.password, client=request.client and request.client.host)
+    return TokenOut(token=service.create_token(engine, user, name="login", kind="api",
+                                               ttl_seconds=service.LOGIN_TOKEN_SECONDS))
 
 
 @router.post("/auth/logout", status_code=204, summary="Revoke the API token this request was sent with")
