@@ -13,7 +13,7 @@ class Settings(BaseSettings):
 
     db: str = Field("sqlite:///truthline.db", description="Database URL: sqlite:///path or postgresql+psycopg://user@host/db.")
     host: str = Field("127.0.0.1", description="Address `truthline serve` binds.")
-    port: int = Field(8000, description="Port `truthline serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `truthline serve` listens on.")
     secret_key: SecretStr = Field(
         SecretStr(""),
         description="Extra key mixed into the web pages' CSRF tokens (HMACs of the secret session token). Empty is safe: a built-in key, the same across restarts and serve processes.",

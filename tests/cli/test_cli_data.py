@@ -101,7 +101,7 @@ def test_import_bad_lines_are_all_named_and_nothing_is_written(cli: Cli, seeded:
 
 def test_import_unknown_project_and_format(cli: Cli, seeded: dict) -> None:
     result = cli("import", "Hamsters", seeded["items"], db=seeded["db"])
-    assert result.exit_code == 1 and "no project named 'Hamsters'" in result.stderr
+    assert result.exit_code == 2 and "no project named 'Hamsters'" in result.stderr  # bad input
     odd = seeded["tmp"] / "items.xml"
     odd.write_text("<items/>")
     result = cli("import", "Pets", odd, db=seeded["db"])
@@ -250,7 +250,7 @@ def test_export_bad_format_writes_nothing(cli: Cli, seeded: dict) -> None:
 
 def test_export_to_a_missing_directory_is_bad_input(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     result = cli("export", "Pets", "--out", tmp_path / "no" / "such" / "dir.jsonl", db=seeded["db"])
-    assert result.exit_code == 2 and "no such file" in result.stderr
+    assert result.exit_code == 2 and "does not exist" in result.stderr and ".partial" not in result.stderr
 
 
 def test_export_out_paths(cli: Cli, seeded: dict, tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_export_out_paths(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     result = cli("export", "Pets", "--out", pipe, db=seeded["db"])
     reader.join(10)
     assert result.exit_code == 0 and pipe.is_fifo() and len(got[0].splitlines()) == 12, result.output
-    for bad, code, words in (("/", 2, "names no file"), (".", 2, "names no file"), (str(real / "sub"), 1, "directory"),
+    for bad, code, words in (("/", 2, "names no file"), (".", 2, "names no file"), (str(real / "sub"), 2, "directory"),
                              (str(tmp_path / ("x" * 300)), 1, "too long")):
         result = cli("export", "Pets", "--out", bad, db=seeded["db"])
         assert result.exit_code == code and words in result.stderr and "Traceback" not in result.output, (bad, result.output)
@@ -293,13 +293,16 @@ def test_export_to_standard_output_appends_or_streams(seeded: dict, tmp_path: Pa
 
 
 def test_project_references(cli: Cli, seeded: dict, tmp_path: Path) -> None:
-    assert cli("workers", "\u00b2", db=seeded["db"]).exit_code == 1  # a superscript two is a name, not id 2
+    assert cli("workers", "\u00b2", db=seeded["db"]).exit_code == 2  # a superscript two is a name, not id 2
     result = cli("workers", "\u0661", db=seeded["db"])  # Arabic-Indic one: not project 1
-    assert result.exit_code == 1 and "no project named" in result.stderr
+    assert result.exit_code == 2 and "no project named" in result.stderr
     config = tmp_path / "again.yaml"
     config.write_text("name: Pets\ntask_type: classification\nlabels: [a, b]\n")
-    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
-    result = cli("workers", "Pets", db=seeded["db"])
+    twin = cli("project", "create", "--config", config, db=seeded["db"])  # a rerun must not make a twin
+    assert twin.exit_code == 1 and "project #1 is already named 'Pets'" in twin.stderr
+    assert cli("user", "create", "eve", "--password", "pass-word-1", db=seeded["db"]).exit_code == 0
+    assert cli("--as", "eve", "project", "create", "--config", config, db=seeded["db"]).exit_code == 0  # hers
+    result = cli("workers", "Pets", db=seeded["db"])  # the admin sees both
     assert result.exit_code == 2 and "2 projects are named 'Pets'" in result.stderr
 
 

@@ -102,7 +102,7 @@ def test_as_selects_the_acting_user(cli: Cli, seeded: dict) -> None:
     ok = cli("--as", "admin", "project", "list", db=seeded["db"])
     assert ok.exit_code == 0 and "Pets" in ok.stdout
     missing = cli("--as", "nobody", "project", "list", db=seeded["db"])
-    assert missing.exit_code == 1 and "nobody" in missing.stderr
+    assert missing.exit_code == 2 and "nobody" in missing.stderr  # a name given on the command line: bad input
 
 
 def test_demo_seeds_idempotently_without_serving(cli: Cli, db_url: str) -> None:

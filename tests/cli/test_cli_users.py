@@ -64,4 +64,4 @@ def test_user_commands_refuse_what_they_must(cli: Cli, seeded: dict[str, Any]) -
     short = cli("user", "password", "eve", "--password", "short", db=db)
     assert short.exit_code == 2 and "password" in short.stderr
     ghost = cli("user", "deactivate", "ghost", db=db)
-    assert ghost.exit_code != 0 and "'ghost' not found" in ghost.stderr
+    assert ghost.exit_code == 2 and "'ghost' not found" in ghost.stderr

@@ -86,7 +86,7 @@ def test_csv_export_imports_back_unchanged(engine: Engine, admin: Any, make_proj
 
     ids = ["=HYPERLINK(\"x\")", "'=already quoted", "''two", "'plain", "'", "-5", "@a", "plain"]
     assert [unguarded(formula_safe(e)) for e in ids] == ids
-    source, copy = make_project(), make_project()
+    source, copy = make_project(), make_project(name="Pets copy")
     import_items(engine, admin.user, source.id, [(i + 1, {"external_id": e, "data": {"t": e}})
                                                 for i, e in enumerate(ids)])
     out = io.BytesIO()

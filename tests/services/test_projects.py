@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from truthline.errors import Forbidden, Invalid, NotFound
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound
 from truthline.services import projects
 from truthline.services.tasks import next_task
 
@@ -153,3 +153,18 @@ def test_require_manager(engine: Engine, admin: Any, project: Any, make_annotato
         projects.require_manager(engine, make_annotator(project).user, project.id)
     with pytest.raises(NotFound):
         projects.require_manager(engine, make_person().user, project.id)
+
+
+def test_a_name_the_actor_already_sees_is_refused(engine: Engine, admin: Any, make_project: Callable,
+                                                  make_person: Callable) -> None:
+    """Commands and pages find projects by name: a rerun `project create` made a twin that broke them."""
+    first = make_project(name="Pets")
+    with pytest.raises(Conflict) as err:
+        make_project(name="Pets")
+    assert err.value.field == "name" and f"project #{first.id} is already named 'Pets'" in err.value.message
+    other = make_project(name="Birds")
+    with pytest.raises(Conflict):
+        projects.update_project(engine, admin.user, other.id, {"name": "Pets"})
+    assert projects.update_project(engine, admin.user, first.id, {"name": "Pets"}).name == "Pets"  # itself
+    eve = make_person("eve")
+    assert make_project(actor=eve.user, name="Pets").name == "Pets"  # eve cannot see the admin's

@@ -10,9 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from truthline.errors import Conflict
 
-from .context import DbOption, console, handle_errors, state
+from .context import DbOption, console, handle_errors, method_or_default, state
 from .results import summary_lines
-from .serving import run_server
+from .serving import check_bindable, run_server
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to bind (default: settings.host, 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option("--port", min=1, max=65535,
@@ -64,6 +64,8 @@ def init(
 @handle_errors
 def serve(db: DbOption = None, host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
     """Serve the web app and the REST API (refuses an unmigrated database)."""
+    state.engine(db)  # the checks every command runs (usable URL, existing migrated database), before serving
+    state.dispose()  # the server builds its own engine
     run_server(state.url(db), host, port, workers)
 
 
@@ -80,6 +82,9 @@ def demo(
     from truthline.settings import Settings
     from truthline.store.db import upgrade
 
+    settings = Settings()
+    if not no_serve:  # a port in use fails now, not after seeding
+        check_bindable(host or settings.host, port or settings.port)
     engine = state.engine(db, migrated=False)
     upgrade(engine)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -93,11 +98,10 @@ def demo(
             progress.update(bars[stage], completed=done, total=total)
 
         info = seed_demo(engine, limit=items, progress=report)
-    settings = Settings()
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"\nDemo project #{info.project_id}: {info.n_items} digit images"
                   + (f", {info.n_labels_seeded} simulated labels added." if info.n_labels_seeded else "."))
-    for line in summary_lines(engine, state.actor(engine), info.project_id):
+    for line in summary_lines(engine, state.actor(engine), info.project_id, method_or_default(None)):
         console.print(line, highlight=False)
     serve_cmd = "truthline serve" + (f" --db {db}" if db else "")
     console.print((f"Serve it with `{escape(serve_cmd)}`, then open" if no_serve else "Open")

@@ -8,7 +8,8 @@ for bad input (Invalid, TooLarge) and 1 for everything else; never a traceback f
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -19,10 +20,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from truthline.client import TruthlineAPIError
-from truthline.errors import Invalid, NotReady, TooLarge, TruthlineError
+from truthline.errors import Invalid, NotFound, NotReady, TooLarge, TruthlineError, shown
 from truthline.settings import Settings
 
-__all__ = ["DbOption", "State", "console", "err_console", "fail", "handle_errors", "state"]
+__all__ = ["DbOption", "State", "check_db_url", "console", "err_console", "fail", "given_on_command_line",
+           "handle_errors", "method_or_default", "state"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,14 +44,16 @@ class State:
         self._engines: dict[str, Engine] = {}
 
     def url(self, db: str | None = None) -> str:
-        return db or self.db or Settings().db
+        """The database URL: the command's --db, else the global one, else settings.db; checked (Invalid)."""
+        url = db if db is not None else self.db if self.db is not None else Settings().db
+        check_db_url(url)
+        return url
 
     def engine(self, db: str | None = None, *, migrated: bool = True) -> Engine:
         """An engine for the chosen database; by default refuses an unmigrated one (NotReady names the fix)."""
         from truthline.store.db import ensure_migrated, make_engine
 
         url = self.url(db)
-        _check_sqlite_parent(url)
         sqlite_file = Path(url[len("sqlite:///"):].split("?")[0]).expanduser() if url.startswith("sqlite:///") else None
         if migrated and sqlite_file is not None and not sqlite_file.exists():
             # opening it would create an empty file; a typo in --db should not leave one behind
@@ -67,7 +71,8 @@ class State:
         from truthline.services import users
 
         if self.as_user:
-            return users.get_user_by_name(engine, None, self.as_user)
+            with given_on_command_line("--as"):
+                return users.get_user_by_name(engine, None, self.as_user)
         admin = users.first_admin(engine)
         if admin is None:
             raise NotReady("no admin user yet: run `truthline init` first (or `truthline demo`)")
@@ -83,17 +88,62 @@ state = State()
 
 
 USABLE_URLS = "use sqlite:///path or postgresql+psycopg://user@host/db"
+SUPPORTED_DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg")
 
 
-def _check_sqlite_parent(url: str) -> None:
-    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-        raise Invalid(f"unsupported database URL {url.split(':', 1)[0]!r}; {USABLE_URLS}", field="--db")
-    if url in ("sqlite://", "sqlite:///") or url.startswith("sqlite:///:memory:"):
+def check_db_url(url: str) -> None:
+    """Refuse a --db URL Truthline cannot use, before anything connects (or creates a file)."""
+    from sqlalchemy.engine import make_url
+
+    if not url.strip():
+        raise Invalid(f"--db (or TRUTHLINE_DB) is empty; {USABLE_URLS}", field="--db")
+    try:
+        parsed = make_url(url)
+    except ValueError as exc:  # sqlalchemy's int() of the port
+        raise Invalid(f"the port in the database URL is not a number ({exc}); {USABLE_URLS}", field="--db") from None
+    except sa_exc.ArgumentError as exc:
+        raise Invalid(f"not a usable database URL ({exc}); {USABLE_URLS}", field="--db") from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise Invalid(f"unsupported database URL {parsed.drivername!r}; {USABLE_URLS}", field="--db")
+    if parsed.drivername == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise Invalid("an in-memory database would vanish when the command ends; use sqlite:///path.db", field="--db")
     if url.startswith("sqlite:///"):
-        parent = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
+        parent = Path(url[len("sqlite:///") :].split("?")[0]).expanduser().resolve().parent
         if not parent.is_dir():
             raise Invalid(f"directory {parent} does not exist; create it or pick another --db path", field="--db")
+
+
+@contextmanager
+def given_on_command_line(field: str) -> Iterator[None]:
+    """A name the user typed that names nothing is bad input (exit 2), not a failure (NotFound, exit 1)."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Invalid(exc.message, field=field, line=exc.line, details=exc.details) from None
+
+
+def check_settings() -> None:
+    """Refuse an invalid TRUTHLINE_* variable in one line naming it, before the command does any work."""
+    from pydantic import ValidationError
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        problems = [_setting_problem(error) for error in exc.errors()]
+        raise Invalid("; ".join(problems), field=problems[0].split(":", 1)[0]) from None
+
+
+def _setting_problem(error: Any) -> str:
+    name = "TRUTHLINE_" + "_".join(str(part) for part in error["loc"]).upper()
+    secret = name == "TRUTHLINE_SECRET_KEY"  # never echo a secret
+    got = "" if secret else f" (got {shown(error.get('input'))})"
+    return f"{name}: {error['msg']}{got}"
+
+
+def method_or_default(method: str | None) -> str:
+    """The --method given, else settings.default_method (TRUTHLINE_DEFAULT_METHOD): the command line overrides
+    the settings, as everywhere."""
+    return method if method is not None else Settings().default_method
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -113,6 +163,7 @@ def handle_errors(fn: F) -> F:
         from rich.markup import escape
 
         try:
+            check_settings()
             return fn(*args, **kwargs)
         except TruthlineError as exc:  # str() names the line and field, then lists every problem
             raise fail(escape(str(exc)), 2 if isinstance(exc, (Invalid, TooLarge)) else 1) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -13,6 +14,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
@@ -20,12 +22,12 @@ from rich.progress import (
 from rich.markup import escape
 from rich.table import Table
 
-from truthline.errors import Invalid, NotFound
+from truthline.errors import Invalid
 
-from .context import DbOption, console, err_console, handle_errors, state
+from .context import DbOption, console, err_console, given_on_command_line, handle_errors, method_or_default, state
+from .files import check_input, check_output, export_format, import_format
 
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
-FORMATS = ("jsonl", "csv", "parquet", "json")
 ProjectArg = Annotated[str, typer.Argument(help="Project id or exact name.")]
 
 
@@ -34,20 +36,38 @@ def resolve_project(engine: Any, actor: Any, ref: str) -> Any:
     from truthline.services import projects
 
     if ref.isascii() and ref.isdigit():  # not "²" or "١", which isdigit() also accepts
-        return projects.get_project(engine, actor, int(ref))
+        with given_on_command_line("PROJECT"):
+            return projects.get_project(engine, actor, int(ref))
     matches = [p for p in projects.list_projects(engine, actor) if p.name == ref]
     if not matches:
-        raise NotFound(f"no project named {ref!r}; `truthline project list` shows them", field="PROJECT")
+        raise Invalid(f"no project named {ref!r}; `truthline project list` shows them", field="PROJECT")
     if len(matches) > 1:
         ids = ", ".join(str(p.id) for p in matches)
         raise Invalid(f"{len(matches)} projects are named {ref!r} (ids {ids}); give the id instead", field="PROJECT")
     return matches[0]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader refusing a key given twice: PyYAML keeps the last silently, so `name: Q` then `name: R`
+    would create a project the user did not mean."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys a `<<: *anchor` merge brings in may be overridden: that is what merges are for
+            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+            if key in seen:
+                raise Invalid(f"key {key!r} appears twice (first on line {seen[key]}); keep one",
+                              field="--config", line=line)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """A project spec from YAML (or JSON, a YAML subset); errors name the line."""
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise Invalid(f"{path}: not valid YAML ({exc.problem})", field="--config", line=line) from None
@@ -122,19 +142,39 @@ class _Counting:
         return getattr(self._raw, name)
 
 
-def _format_for(path: Path, given: str | None) -> str:
-    fmt = (given or path.suffix.lstrip(".")).lower()
-    fmt = {"ndjson": "jsonl"}.get(fmt, fmt)
-    if fmt not in FORMATS:
-        raise Invalid(f"cannot tell the format of {path.name}; pass --format jsonl|csv|parquet", field="--format")
-    return fmt
-
-
 def _bytes_progress(on_stderr: bool = False) -> Progress:
+    out = err_console if on_stderr else console
+    # disabled off a terminal: nothing to animate there, and a transient bar would leave a blank line
     return Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
-        console=err_console if on_stderr else console, transient=True,
+        console=out, transient=True, disable=not out.is_terminal,
     )
+
+
+class _ImportProgress:
+    """Two phases: a bar over the file's bytes while it is read, then a spinner while the database is
+    written (the bar sat at 100% meanwhile, looking stuck)."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.bytes = _bytes_progress()
+        self.task = self.bytes.add_task(f"Reading {escape(name)}", total=size)
+        self._writing = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=console, transient=True, disable=not console.is_terminal)
+
+    def __enter__(self) -> _ImportProgress:
+        self.bytes.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bytes.stop()
+        self._writing.stop()
+
+    def then_writing(self, records: Iterable[Any]) -> Iterator[Any]:
+        """`records`, then the switch to the writing phase once the last one is read."""
+        yield from records
+        self.bytes.stop()
+        self._writing.add_task("Writing to the database", total=None)
+        self._writing.start()
 
 
 LabelsOption = Annotated[
@@ -149,7 +189,8 @@ CreateWorkersOption = Annotated[
 def import_items(
     project: ProjectArg,
     file: Annotated[Path, typer.Argument(help="Items file: .jsonl, .csv or .parquet (labels: .jsonl).")],
-    fmt: Annotated[str | None, typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="jsonl|csv|parquet|json (default: from the suffix).")] = None,
     labels: LabelsOption = False,
     create_workers: CreateWorkersOption = False,
     db: DbOption = None,
@@ -157,17 +198,21 @@ def import_items(
     """Import items, or with --labels existing labels, into a project (all-or-nothing; idempotent)."""
     from truthline.services import importing, label_import, readers
 
-    fmt = _format_for(file, fmt)
+    check_input(file)
+    fmt = import_format(file, fmt)
     if labels and fmt not in ("jsonl", "json", "csv"):
         shape = "{external_id, worker, answer, active_ms}"
         raise Invalid(f"--labels reads .jsonl, .json or .csv records {shape}", field="--format")
+    if create_workers and not labels:
+        raise Invalid("--create-workers only applies with --labels (it creates the workers a label file names)",
+                      field="--create-workers")
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
-    with file.open("rb") as raw, _bytes_progress() as progress:
-        task = progress.add_task(f"Importing {escape(file.name)}", total=file.stat().st_size)
-        stream: Any = raw if fmt == "parquet" else _Counting(raw, progress, task)
-        records = readers.read_label_records(stream, fmt) if labels else importing.read_records(stream, fmt)
+    with file.open("rb") as raw, _ImportProgress(file.name, file.stat().st_size) as shown:
+        stream: Any = raw if fmt == "parquet" else _Counting(raw, shown.bytes, shown.task)
+        read = readers.read_label_records(stream, fmt) if labels else importing.read_records(stream, fmt)
+        records = shown.then_writing(read)
         if labels:
             done = label_import.import_annotations(engine, actor, proj.id, records, create_workers=create_workers)
         else:
@@ -205,8 +250,10 @@ class _CountingWriter:
 def export(
     project: ProjectArg,
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="jsonl|csv|parquet")] = "jsonl",
-    method: Annotated[str, typer.Option("--method", help="Truth-inference method for the answer column.")] = "auto",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="jsonl|csv|parquet (default: from the --out suffix; jsonl without one).")] = None,
+    method: Annotated[str | None, typer.Option(
+        "--method", help="Truth-inference method for the answer column (default: settings.default_method).")] = None,
     probabilities: Annotated[bool, typer.Option(
         "--probabilities", help="Add each label's probability per item (soft labels).")] = False,
     db: DbOption = None,
@@ -214,26 +261,28 @@ def export(
     """Export items with their inferred answer, confidence and every raw annotation."""
     from truthline.services import exporting
 
-    if fmt not in ("jsonl", "csv", "parquet"):
-        raise Invalid(f"unknown format {fmt!r}; use jsonl, csv or parquet", field="--format")
     if not out.name:
         raise Invalid(f"--out {str(out)!r} names no file", field="--out")
-    engine = state.engine(db)
-    actor = state.actor(engine)
-    proj = resolve_project(engine, actor, project)
+    fmt = export_format(out, fmt)
     # A regular file is written under a temporary name and renamed, so a failure never leaves half a file
     # under the real one. A device or pipe (a FIFO, /dev/stdout) is written in place, appending: /dev/stdout
     # leads to whatever the shell opened, and resolving it renamed a file over the one `>>` appends to (or
     # failed on a pipe's "pipe:[N]"), while opening it for writing would truncate that file.
     direct = str(out).startswith(("/dev/", "/proc/")) or (out.exists() and not out.is_file())
+    if not direct:
+        check_output(out)
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
     target = out if direct else out.resolve()  # through a symlink: write its target, keep the link
     tmp = target if direct else target.with_name(target.name + ".partial")
     to_stdout = direct and _is_stdout(target)  # then the progress and the note go to stderr, not into the data
     try:
-        with tmp.open("ab" if direct else "wb") as raw, _bytes_progress(on_stderr=to_stdout) as progress:
+        with _opened(tmp, "ab" if direct else "wb", out) as raw, _bytes_progress(on_stderr=to_stdout) as progress:
             task = progress.add_task(f"Exporting project #{proj.id}", total=None)
             writer = _CountingWriter(raw, progress, task)
-            exporting.export(engine, actor, proj.id, fmt, writer, method=method, probabilities=probabilities)
+            exporting.export(engine, actor, proj.id, fmt, writer, method=method_or_default(method),
+                             probabilities=probabilities)
         if not direct:
             tmp.replace(target)
     finally:
@@ -241,6 +290,15 @@ def export(
             tmp.unlink(missing_ok=True)
     (err_console if to_stdout else console).print(
         f"Wrote {escape(str(out))} ({writer.written:,} bytes, {fmt}).")
+
+
+def _opened(path: Path, mode: str, shown_as: Path) -> BinaryIO:
+    """`path` opened; an error names `shown_as`, the user's --out, not the temporary file beside it."""
+    try:
+        return path.open(mode)  # type: ignore[return-value]
+    except OSError as exc:
+        exc.filename = str(shown_as)
+        raise
 
 
 def _is_stdout(path: Path) -> bool:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .context import console, handle_errors
-from .results import LimitOption, MethodOption, cell_text, models_text, print_per_label, tempered
+from .context import console, handle_errors, method_or_default
+from .results import LimitOption, MethodOption, cell_text, check_limit, models_text, print_per_label, tempered
 
 if TYPE_CHECKING:
     from truthline.services.crowdfile import Inferred
@@ -30,7 +30,7 @@ KIND_HELP = ("categorical (item,worker,label), numeric (item,worker,value: robus
 def infer(
     labels_file: FileArg,
     kind: Annotated[str, typer.Option("--kind", help=KIND_HELP)] = "categorical",
-    method: MethodOption = "auto",
+    method: MethodOption = None,
     gold: Annotated[Path | None, typer.Option(
         "--gold", exists=True, dir_okay=False, help="item,label file of known answers: clamped, they also calibrate "
         "the workers.")] = None,
@@ -55,13 +55,13 @@ def infer(
     from truthline.quality import METHODS
     from truthline.services import crowdfile
 
+    given_method, method = method, method_or_default(method)
     if kind not in crowdfile.KINDS:
         raise Invalid(f"--kind must be one of: {', '.join(crowdfile.KINDS)}; got {shown(kind)}", field="kind")
     if kind in ("categorical", "multilabel") and method not in METHODS:  # now, not after reading the file
         raise Invalid(f"unknown --method {shown(method)}; valid names: {', '.join(sorted(METHODS))}",
                       field="method")
-    if limit < 0:
-        raise Invalid(f"--limit must be 0 (all rows) or more; got {limit}", field="limit")
+    check_limit(limit)
     for path, field in ((out, "out"), (workers_out, "workers_out")):
         if path is not None:
             crowdfile.output_format(path, field)  # a bad name fails now, not after the inference
@@ -70,7 +70,8 @@ def infer(
     if bias_prior is not None and kind != "numeric":
         raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
-        options = {"--method": method != "auto" and kind != "multilabel", "--gold": gold, "--workers-out": workers_out,
+        named = given_method not in (None, "auto")  # the settings' default is no request for one
+        options = {"--method": named and kind != "multilabel", "--gold": gold, "--workers-out": workers_out,
                    "--probabilities": probabilities}
         given = [name for name, value in options.items() if value]
         if given:

@@ -12,12 +12,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .context import DbOption, console, handle_errors, state
+from .context import DbOption, console, handle_errors, method_or_default, state
 from .data import ProjectArg, resolve_project
 
-METHOD_HELP = "Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ..."
-MethodOption = Annotated[str, typer.Option("--method", help=METHOD_HELP)]
+METHOD_HELP = "Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ... (default: settings.default_method)."
+MethodOption = Annotated[str | None, typer.Option("--method", help=METHOD_HELP)]
 LimitOption = Annotated[int, typer.Option("--limit", help="Rows to show (0: all).")]
+
+
+def check_limit(limit: int) -> None:
+    """A negative --limit would slice rows off the end, silently: refuse it."""
+    from truthline.errors import Invalid
+
+    if limit < 0:
+        raise Invalid(f"--limit must be 0 (all rows) or more; got {limit}", field="limit")
 
 
 def as_dict(row: Any) -> dict[str, Any]:
@@ -99,10 +107,12 @@ def _text(value: Any, key: str) -> str:
 
 
 @handle_errors
-def aggregate(project: ProjectArg, method: MethodOption = "auto", limit: LimitOption = 20, db: DbOption = None) -> None:
+def aggregate(project: ProjectArg, method: MethodOption = None, limit: LimitOption = 20, db: DbOption = None) -> None:
     """Infer each item's answer and confidence from its labels; print a table and a summary."""
     from truthline.services import results
 
+    check_limit(limit)
+    method = method_or_default(method)
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
@@ -154,7 +164,7 @@ def _missing_last(value: float | None) -> tuple[bool, float]:
 @handle_errors
 def workers(
     project: ProjectArg,
-    method: MethodOption = "auto",
+    method: MethodOption = None,
     limit: LimitOption = 0,
     sort: Annotated[str | None, typer.Option(
         "--sort", help="labels (most first), accuracy or spammer (lowest first: the workers to look at), name.")] = None,
@@ -167,6 +177,8 @@ def workers(
     from truthline.errors import Invalid
     from truthline.services import crowdfile, dashboard
 
+    check_limit(limit)
+    method = method_or_default(method)
     if sort is not None and sort not in SORTS:
         raise Invalid(f"--sort must be one of: {', '.join(SORTS)}; got {sort!r}", field="sort")
     if out is not None:

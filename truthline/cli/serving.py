@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,9 +13,11 @@ from typing import Any
 
 import uvicorn
 
+from truthline.errors import Invalid
+
 from .context import console
 
-__all__ = ["run_server", "background_server"]
+__all__ = ["run_server", "background_server", "check_bindable"]
 
 
 def run_server(db_url: str, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
@@ -29,6 +33,7 @@ def run_server(db_url: str, host: str | None = None, port: int | None = None, wo
     app = create_app(settings)  # builds the engine and checks migrations first, before any worker starts
     host = host or settings.host
     port = port or settings.port
+    check_bindable(host, port)
     console.print(f"Serving Truthline on [bold]http://{host}:{port}/[/] (Ctrl-C to stop)"
                   + (f" with {workers} worker processes" if workers > 1 else ""), soft_wrap=True)
     if workers == 1:
@@ -38,6 +43,30 @@ def run_server(db_url: str, host: str | None = None, port: int | None = None, wo
     os.environ["TRUTHLINE_DB"] = db_url  # the workers build their app from the environment's settings
     uvicorn.run("truthline.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+def check_bindable(host: str, port: int) -> None:
+    """Bind host:port and let go, as uvicorn will: a port in use or a bad host is one clear line now,
+    not "Serving ..." followed by uvicorn's log and exit code 3."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's own choice
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OverflowError:  # TRUTHLINE_PORT=70000
+            raise Invalid(f"port {port} is out of range; use 1 to 65535", field="port") from None
+        except OSError as exc:
+            raise _bind_error(host, port, exc) from None
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> Invalid:
+    if exc.errno == errno.EADDRINUSE:
+        return Invalid(f"port {port} is in use; pick another --port", field="port")
+    if exc.errno == errno.EACCES:
+        return Invalid(f"port {port} needs administrator rights (below 1024); pick another --port", field="port")
+    reason = exc.strerror or str(exc)
+    return Invalid(f"cannot listen on {host} ({reason}); give an address of this machine such as 127.0.0.1 "
+                   "(this machine only) or 0.0.0.0 (every interface)", field="--host")
 
 
 @contextmanager

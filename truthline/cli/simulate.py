@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from truthline.errors import Invalid, NotFound
+from truthline.errors import Invalid, NotFound, shown
 
 from .context import DbOption, console, handle_errors, state
 from .data import ProjectArg, resolve_project
@@ -49,6 +51,31 @@ def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
     return out
 
 
+def check_url(url: str) -> None:
+    """--url must be an http(s) address with a host; `notaurl` used to be retried for seconds and then blamed
+    on the server."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise Invalid(f"{shown(url)} is not a URL ({exc}); {URL_EXAMPLE}", field="--url") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise Invalid(f"{shown(url)} is not an http:// or https:// address with a host; {URL_EXAMPLE}", field="--url")
+
+
+def check_reachable(url: str, attempts: int = 3, backoff: float = 0.2) -> None:
+    """One request to the server (any HTTP answer will do), retried briefly for a server still starting;
+    an httpx.TransportError after that is reported as "cannot reach the server" (exit 1)."""
+    for attempt in range(attempts):
+        try:
+            httpx.get(url, timeout=5.0)
+            return
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(backoff * 2**attempt)
+
+
+URL_EXAMPLE = "give the base URL of a running `truthline serve`, such as http://127.0.0.1:8000"
 Opt = typer.Option
 URL_HELP = "Base URL of a running `truthline serve`."
 PACE_HELP = "Sleep active time x PACE per answer (1 = human speed)."
@@ -72,6 +99,9 @@ def simulate(
     from truthline.services import projects, users
     from truthline.sim import make_crowd, run_crowd
 
+    check_url(url)
+    if max_seconds is not None and not max_seconds > 0:  # 0 would mean "no limit" to run_crowd
+        raise Invalid(f"--max-seconds must be more than 0; got {max_seconds:g}", field="--max-seconds")
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
@@ -79,6 +109,7 @@ def simulate(
     if proj.task_type != "classification":
         raise Invalid(f"simulate supports classification projects; #{proj.id} is {proj.task_type}", field="PROJECT")
     truth_map = load_truth(truth, labels) if truth else None
+    check_reachable(url)  # before the worker accounts are created: a failed run leaves none behind
     crowd = make_crowd(workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")
     tokens: dict[str, str] = {}
     for w in crowd:  # simulated accounts are token-only: no password anyone could log in with
@@ -94,7 +125,7 @@ def simulate(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             bar = progress.add_task(f"{workers} simulated workers labeling", total=max_labels)
             report = run_crowd(
                 url, proj.id, tokens, crowd, labels, truth_of=truth_of, max_submits=max_labels,

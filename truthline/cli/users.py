@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .context import DbOption, console, handle_errors, state
+from .context import DbOption, console, given_on_command_line, handle_errors, state
 
 user_app = typer.Typer(help="Create, list and deactivate users; reset passwords; end their tokens.",
                        no_args_is_help=True)
@@ -85,7 +85,8 @@ def user_revoke_tokens(username: UserArg, db: DbOption = None) -> None:
     from truthline.services import users
 
     engine = state.engine(db)
-    revoked = users.revoke_tokens(engine, state.actor(engine), username)
+    with given_on_command_line("USERNAME"):
+        revoked = users.revoke_tokens(engine, state.actor(engine), username)
     console.print(f"Ended {revoked} session(s) and token(s) of [bold]{escape(username)}[/].")
 
 
@@ -102,7 +103,8 @@ def user_token(
 
     engine = state.engine(db)
     actor = state.actor(engine)
-    user = users.get_user_by_name(engine, actor, username)
+    with given_on_command_line("USERNAME"):
+        user = users.get_user_by_name(engine, actor, username)
     if not actor.is_admin and actor.id != user.id:
         raise Forbidden("only admins create tokens for other users", field="username")
     console.print(users.create_token(engine, user, name=name), highlight=False, soft_wrap=True)
@@ -112,7 +114,8 @@ def _update(db: str | None, username: str, done: str, **changes: object) -> None
     from truthline.services import users
 
     engine = state.engine(db)
-    user, revoked = users.update_user(engine, state.actor(engine), username, **changes)  # type: ignore[arg-type]
+    with given_on_command_line("USERNAME"):
+        user, revoked = users.update_user(engine, state.actor(engine), username, **changes)  # type: ignore[arg-type]
     ended = f"; ended {revoked} session(s) and token(s)" if revoked else ""
     console.print(f"{done} [bold]{escape(user.username)}[/]{ended}.")
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Invalid, NotFound, shown
+from truthline.errors import Conflict, Invalid, NotFound, shown
 from truthline.services.access import PROJECT_ROLES, project_for
 from truthline.services.text import storable, text_problem
 from truthline.settings import get_settings
@@ -72,12 +72,23 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
 
 
 def create_project(engine: Engine, actor: User, spec: Mapping[str, Any]) -> Project:
-    """Create a project; its creator becomes its manager. Any signed-in user may create one."""
+    """Create a project; its creator becomes its manager. Any signed-in user may create one. A name the
+    actor already sees on a project is refused: commands and pages find projects by name, and a rerun
+    `project create` made a twin that broke them."""
     values = _validated(spec, {})
     with write_tx(engine) as conn:
+        _refuse_taken_name(conn, actor, values["name"])
         project_id = store.insert_project(conn, {**values, "created_by": actor.id, "created_at": time.time()})
         store.upsert_member(conn, project_id, actor.id, "manager")
         return store.get_project(conn, project_id)  # type: ignore[return-value]
+
+
+def _refuse_taken_name(conn: Connection, actor: User, name: str, own_id: int | None = None) -> None:
+    """Conflict if a project the actor can see (admins: any) other than `own_id` has this name."""
+    same = [p.id for p in store.list_projects(conn, None if actor.is_admin else actor.id)
+            if p.name == name and p.id != own_id]
+    if same:
+        raise Conflict(f"project #{same[0]} is already named {name!r}; pick another name", field="name")
 
 
 def list_projects(engine: Engine, actor: User) -> list[Project]:
@@ -113,6 +124,8 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
                    "guidelines": project.guidelines, "overlap": project.overlap, "pay_cents": project.pay_cents,
                    "status": project.status, "lease_seconds": project.lease_seconds}
         values = _validated(changes, current)
+        if values["name"] != project.name:
+            _refuse_taken_name(conn, actor, values["name"], own_id=project.id)
         if values["task_type"] != project.task_type:
             from truthline.store.items import has_items
 
