@@ -1,65 +1,21 @@
 """End to end in real headless Chromium: log in through the form, label with number keys + Enter, skip with S.
 
-A real uvicorn server (in a thread) on a fresh SQLite database; Playwright's sync API drives Debian's
-/usr/bin/chromium (never a downloaded browser). Skipped, saying why, where chromium or playwright is absent.
+A real uvicorn server (in a thread: the `live_site` fixture) on a fresh SQLite database; Playwright's sync API
+drives Debian's /usr/bin/chromium (never a downloaded browser). Skipped, saying why, where chromium or playwright is absent.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from truthline.api.app import create_app
 from truthline.services import tasks
-from truthline.settings import Settings
-from truthline.store import db
 
-from tests.web.web_support import PASSWORD, Site, seed
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from tests.web.web_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Site
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def live_site(tmp_path: Path) -> Iterator[tuple[str, Site]]:
-    """A seeded SQLite database served by uvicorn on 127.0.0.1:<free port>; yields (base_url, site)."""
-    import uvicorn
-
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    site = seed(engine, n_items=4)
-    port = _free_port()
-    config = uvicorn.Config(create_app(Settings(db=url), engine=engine), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", site
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        engine.dispose()
 
 
 def test_annotator_labels_and_skips_from_the_keyboard(live_site: tuple[str, Site], tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from truthline.services import importing
@@ -11,6 +12,9 @@ from truthline.services import projects as project_service
 from truthline.services import users as user_service
 
 PASSWORD = "password123"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; never a downloaded browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 GUIDELINES = "# Animals\n\nPick the **animal** in the text.\n\n<script>alert('x')</script>"
 
 

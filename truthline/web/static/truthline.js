@@ -9,11 +9,13 @@ window.Truthline = (function () {
   class ApiError extends Error {
     // retryable: the request may not have reached the server (network) or the server failed (5xx);
     // sending it again with the same idempotency key is safe.
-    constructor(message, status, code, retryable) {
+    // field: the request field the server named (kept apart from the message: annotators never need it).
+    constructor(message, status, code, retryable, field) {
       super(message);
       this.status = status;
       this.code = code;
       this.retryable = retryable;
+      this.field = field || null;
     }
   }
 
@@ -42,15 +44,14 @@ window.Truthline = (function () {
     }
     if (!response.ok) {
       const e = (data && data.error) || {};
-      const where = e.field ? " (" + e.field + ")" : "";
-      const message = (e.message || "The server answered " + response.status) + where;
+      const message = e.message || "The server answered " + response.status;
       if (response.status === 403 && e.field === "X-Truthline-CSRF") {
         throw new ApiError("This page's security token is out of date (did the server restart?): reload the page.", 403, e.code, false);
       }
       if (response.status === 401) {
         throw new ApiError("Your session has ended: log in again.", 401, "unauthorized", false);
       }
-      throw new ApiError(message, response.status, e.code || "http_" + response.status, response.status >= 500);
+      throw new ApiError(message, response.status, e.code || "http_" + response.status, response.status >= 500, e.field);
     }
     return { data: data, status: response.status, serverNow: serverNow };
   }
@@ -117,12 +118,14 @@ window.Truthline = (function () {
       img.addEventListener("load", function () {
         if (img.naturalWidth <= 64 && img.naturalHeight <= 64) img.classList.add("pixelated");
       });
+      img.addEventListener("error", function () { img.replaceWith(brokenImage()); });
       img.src = src;
       container.append(img);
     }
     if (typeof data.text === "string") {
       const p = document.createElement("p");
       p.className = "item-text";
+      p.dir = "auto"; // Arabic or Hebrew text reads right to left
       p.textContent = data.text;
       container.append(p);
     }
@@ -136,6 +139,7 @@ window.Truthline = (function () {
         dt.textContent = k;
         const dd = document.createElement("dd");
         const v = data[k];
+        dd.dir = "auto";
         dd.textContent = typeof v === "string" ? v : JSON.stringify(v);
         dl.append(dt, dd);
       });
@@ -147,6 +151,14 @@ window.Truthline = (function () {
       p.textContent = "This item has no text or image.";
       container.append(p);
     }
+  }
+
+  // Shown in place of an image that did not load: a blank or alt text alone looks like the item itself.
+  function brokenImage() {
+    const p = document.createElement("p");
+    p.className = "alert error image-failed";
+    p.textContent = "The image failed to load. Reload the page to try again, or skip this item (S).";
+    return p;
   }
 
   // Warm the browser cache so the prefetched item's image shows at once.

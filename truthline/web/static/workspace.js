@@ -12,7 +12,10 @@
   const errorsEl = $("errors");
   const statusEl = $("status");
   const widget = TL.widgets[cfg.widget]($("answer"), cfg.labels); // registered by widget-<name>.js
-  const STALE_MARGIN_MS = 15000; // a prefetched lease this close to expiry is dropped, not shown
+  const STALE_MARGIN_MS = 15000; // a prefetched lease this close to expiry is given back, not shown
+  // A new item takes Submit/Skip only after this long: the second half of a double click or a double
+  // Enter lands ~3 ms after the next item appears, and must not answer an item nobody has seen.
+  const SETTLE_MS = 300;
 
   // ---- session counters (per browser tab, per project) -------------------------------------------
   const storeKey = "truthline:session:" + cfg.project_id;
@@ -81,6 +84,20 @@
     b.addEventListener("click", onClick);
     return b;
   }
+  // What a refused request means, in the annotator's words rather than the API's.
+  function plain(err) {
+    const m = err.message;
+    if (err.status === 409 && / is paused/.test(m)) return "the project is paused; its manager can resume it.";
+    if (err.status === 409 && / is archived/.test(m)) return "the project has been archived and takes no more answers.";
+    if (err.status === 409 && /expired/.test(m)) return "the item was open longer than the time allowed for one item, so it went back to the pool.";
+    if (err.status === 409 && /already submitted/.test(m)) return "the item was already answered (perhaps in another tab).";
+    if (err.status === 409 && /skipped/.test(m)) return "the item was already skipped.";
+    if (err.status === 404 && err.field === "lease_id") return "the item is no longer assigned to you.";
+    if (err.status === 403 && /no longer a member/.test(m)) return "you are no longer a member of this project; ask its manager.";
+    if (err.status === 403 && err.field === "lease_id") return "the item is assigned to someone else: are you logged in as another person in another tab? Reload the page.";
+    return m;
+  }
+  function paused(err) { return err.status === 409 && / is paused/.test(err.message); }
   function say(text) { statusEl.textContent = text; } // what happened to saved answers
   function hint(text) { $("hint").textContent = text; } // what to do on the current item
 
@@ -88,18 +105,22 @@
   // The page holds at most two leases: the item on screen and one ahead. It tells the server which it
   // holds, so `next` resumes any other live lease (after a reload) or claims a new one. Fetching waits
   // until earlier answers have landed, so the server never sees more than those two live leases.
-  async function fetchTask() {
+  async function fetchTask(alsoHeld) {
     await idle();
-    const held = current ? [current.lease_id] : [];
+    const held = (current ? [current.lease_id] : []).concat(alsoHeld || []);
     const r = await TL.api("POST", "/projects/" + cfg.project_id + "/next", { held: held });
     if (!r.data) return null;
     const t = r.data;
     if (held.indexOf(t.lease_id) >= 0) return { duplicate: true }; // a server that ignores `held`
     const expires = typeof t.expires_at === "number" ? t.expires_at : Date.parse(t.expires_at) / 1000;
     // Lease deadline on this page's own clock: robust to a skewed client clock.
-    t.deadline = performance.now() + (expires - r.serverNow) * 1000;
+    t.length = (expires - r.serverNow) * 1000;
+    t.deadline = performance.now() + t.length;
     return t;
   }
+  // Too close to expiry to show: under STALE_MARGIN_MS left, or a quarter of a short lease already gone
+  // (a project with 10 s leases must not find every lease stale).
+  function stale(t) { return t.deadline - performance.now() < Math.min(STALE_MARGIN_MS, 0.75 * t.length); }
   function settle(promise) {
     return promise.then(function (task) { return { task: task }; }, function (error) { return { error: error }; });
   }
@@ -117,19 +138,32 @@
     aheadTask = null;
     if (r.error) throw r.error;
     const t = r.task;
-    if (!t || t.duplicate || t.deadline - performance.now() < STALE_MARGIN_MS) {
+    if (!t || t.duplicate || stale(t)) {
       // Nothing was left when we prefetched (items may have come back since), no prefetch was possible,
-      // or the lease is about to lapse: ask now.
-      r = await settle(fetchTask());
+      // or the lease is about to lapse: ask now. A stale lease is given back and listed as held, or the
+      // server would resume that very lease and the answer would arrive after it expired.
+      const old = t && t.lease_id ? [t.lease_id] : [];
+      if (old.length) await giveBack(t.lease_id);
+      r = await settle(fetchTask(old));
       if (r.error) throw r.error;
     }
     return r.task && !r.task.duplicate ? r.task : null;
   }
 
+  // Give a lease back and wait for it (unlike TL.release at page close). A failure is harmless: the
+  // lease is listed as held on the next ask anyway, and expires on its own.
+  function giveBack(leaseId) {
+    return TL.api("POST", "/leases/" + leaseId + "/release").catch(function () { return null; });
+  }
+
   // ---- showing items -----------------------------------------------------------------------------
   let current = null;
   let moving = false;
+  let moved = Promise.resolve(); // the latest moveOn, for a tab handing its work over
+  let settleTimer = 0;
+  // States: loading, showing (item visible, settling), ready (takes Submit/Skip), done, error, elsewhere.
   function setState(state) { root.dataset.state = state; }
+  function accepting() { return root.dataset.state === "ready"; }
   function display(task) {
     current = task;
     current.key = uuid(); // one idempotency key per item shown: a retried submit can never count twice
@@ -141,9 +175,13 @@
     resetClock();
     $("task").hidden = false;
     $("done").hidden = true;
-    setState("ready");
+    setState("showing");
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(function () { if (current === task) setState("ready"); }, SETTLE_MS);
   }
-  async function moveOn() {
+  function moveOn() { moved = advance(); return moved; }
+  async function advance() {
+    if (!owner) return; // e.g. a Retry clicked after this tab stepped aside
     moving = true;
     current = null;
     setState("loading");
@@ -152,11 +190,13 @@
       task = await takeNext();
     } catch (err) {
       moving = false;
+      if (!owner) return;
       setState("error");
-      showError("Could not load the next item: " + err.message, moveOn);
+      showError("Could not load the next item: " + plain(err), moveOn);
       return;
     }
     moving = false;
+    if (!owner) return; // handed over meanwhile: the other tab resumes this lease
     if (!task) {
       $("task").hidden = true;
       $("done").hidden = false;
@@ -204,16 +244,24 @@
           continue;
         }
         say("Item " + job.ref + " was not saved; see the message above.");
-        const what = job.kind === "submit" ? "Your answer for item " : "Skipping item ";
-        showError(what + job.ref + " was not saved: " + err.message, err.retryable ? function () { enqueue(job); } : null);
+        showError(unsaved(job, err), err.retryable || paused(err) ? function () { enqueue(job); } : null);
         return;
       }
     }
   }
 
+  function unsaved(job, err) {
+    const what = (job.kind === "submit" ? "Your answer for item " : "Skipping item ") + job.ref;
+    if (paused(err)) return what + " is kept here: the project is paused. Press Retry once its manager resumes it.";
+    if (err.status === 409 && /expired/.test(err.message)) {
+      return what + " could not be saved: it was open longer than the time allowed for one item, so it went back to the pool. Carry on with the item shown.";
+    }
+    return what + " was not saved: " + plain(err);
+  }
+
   // ---- actions -----------------------------------------------------------------------------------
   function submit() {
-    if (!current || moving) return;
+    if (!accepting()) return;
     const answer = widget.answer();
     if (answer === undefined) { hint(widget.missing); return; }
     const body = { answer: answer, active_ms: readClock(), idempotency_key: current.key };
@@ -221,7 +269,7 @@
     moveOn();
   }
   function skip() {
-    if (!current || moving) return;
+    if (!accepting()) return;
     enqueue({ kind: "skip", lease_id: current.lease_id, body: undefined, ref: current.item.external_id });
     moveOn();
   }
@@ -229,11 +277,18 @@
   $("submit").addEventListener("click", submit);
   $("skip").addEventListener("click", skip);
   $("check-again").addEventListener("click", function () { ahead = null; moveOn(); });
+  // A mouse click leaves focus on what was clicked; on Skip or the guidelines' summary, Enter would then
+  // skip or fold instead of submitting. Keyboard activation (detail 0) keeps its focus.
+  document.querySelectorAll("#skip, summary").forEach(function (el) {
+    el.addEventListener("click", function (e) { if (e.detail) el.blur(); });
+  });
 
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
     const t = e.target;
-    if (t.closest && t.closest("input, textarea, select, [contenteditable], summary")) return;
+    if (t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
+    // A focused <summary> keeps Enter and Space (they fold the guidelines); every other key is a shortcut.
+    if (t.closest && t.closest("summary") && (e.key === "Enter" || e.key === " ")) return;
     const onOtherButton = t.tagName === "BUTTON" && !t.classList.contains("label-button");
     if (e.key === "Enter") {
       if (onOtherButton || e.repeat) return; // Enter on Skip/Retry/Log out keeps its native meaning
@@ -265,6 +320,73 @@
   const legend = $("keys-labels").querySelectorAll("kbd");
   if (keys.length && legend.length === 2) { legend[0].textContent = keys[0]; legend[1].textContent = keys[keys.length - 1]; }
 
+  // ---- one working tab per project ---------------------------------------------------------------
+  // The server resumes a user's live leases, so two tabs of one project would show the same items in
+  // lockstep and answer the same leases. The oldest tab works; a newer one says so and waits until the
+  // annotator chooses it, when the other tab steps aside and its leases resume here.
+  const PROBE_MS = 200; // how long a tab listens for an older one
+  const HANDOVER_MS = 10000; // longest wait for the other tab's answers in flight to land
+  const tabs = window.BroadcastChannel ? new BroadcastChannel("truthline:workspace:" + cfg.project_id) : null;
+  const tabId = performance.timeOrigin + Math.random(); // older tabs have lower ids
+  const waiters = {}; // message type -> resolve(true)
+  let owner = false;
+  function waitFor(type, ms) {
+    return new Promise(function (ok) {
+      waiters[type] = ok;
+      setTimeout(function () { if (waiters[type] === ok) delete waiters[type]; ok(false); }, ms);
+    });
+  }
+  function post(type) { tabs.postMessage({ type: type, from: tabId }); }
+  function onTabMessage(e) {
+    const m = e.data || {};
+    // Two tabs opened at once both listen: the older one answers, so exactly one works.
+    if (m.type === "hello" && (owner || (waiters.here && tabId < m.from))) post("here");
+    if (m.type === "take" && owner) { post("ack"); stepAside().then(function () { post("gone"); }); }
+    const ok = waiters[m.type];
+    if (ok) { delete waiters[m.type]; ok(true); }
+  }
+  function showElsewhere() {
+    clearTimeout(settleTimer);
+    current = null;
+    $("task").hidden = true;
+    $("done").hidden = true;
+    $("elsewhere").hidden = false;
+    $("item-ref").textContent = "";
+    $("stage-title").textContent = "Open in another tab";
+    setState("elsewhere");
+  }
+  // Stop taking work; once answers already given have landed, leave the leases (unreleased) to the other tab.
+  async function stepAside() {
+    owner = false;
+    showElsewhere();
+    await moved;
+    await idle();
+    if (ahead) await ahead;
+    current = aheadTask = ahead = null;
+  }
+  function start() {
+    owner = true;
+    $("elsewhere").hidden = true;
+    moveOn();
+  }
+  async function takeOver() {
+    $("work-here").disabled = true;
+    const acked = waitFor("ack", PROBE_MS);
+    const gone = waitFor("gone", HANDOVER_MS);
+    post("take");
+    if (await acked) await gone; // no answer: the other tab has closed
+    $("work-here").disabled = false;
+    start();
+  }
+  $("work-here").addEventListener("click", takeOver);
+
   paintStats();
-  moveOn();
+  if (!tabs) {
+    start();
+  } else {
+    tabs.addEventListener("message", onTabMessage);
+    const found = waitFor("here", PROBE_MS);
+    post("hello");
+    found.then(function (elsewhere) { if (elsewhere) showElsewhere(); else start(); });
+  }
 })();
