@@ -299,7 +299,7 @@ def test_project_references(cli: Cli, seeded: dict, tmp_path: Path) -> None:
     config = tmp_path / "again.yaml"
     config.write_text("name: Pets\ntask_type: classification\nlabels: [a, b]\n")
     twin = cli("project", "create", "--config", config, db=seeded["db"])  # a rerun must not make a twin
-    assert twin.exit_code == 1 and "project #1 is already named 'Pets'" in twin.stderr
+    assert twin.exit_code == 1 and f"project #{seeded['pid']} is already named 'Pets'" in twin.stderr
     assert cli("user", "create", "eve", "--password", "pass-word-1", db=seeded["db"]).exit_code == 0
     assert cli("--as", "eve", "project", "create", "--config", config, db=seeded["db"]).exit_code == 0  # hers
     result = cli("workers", "Pets", db=seeded["db"])  # the admin sees both

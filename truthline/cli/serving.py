@@ -30,10 +30,10 @@ def run_server(db_url: str, host: str | None = None, port: int | None = None, wo
     from truthline.settings import Settings
 
     settings = Settings(db=db_url)
-    app = create_app(settings)  # builds the engine and checks migrations first, before any worker starts
     host = host or settings.host
     port = port or settings.port
     check_bindable(host, port)
+    app = create_app(settings)  # builds the engine and checks migrations first, before any worker starts
     console.print(f"Serving Truthline on [bold]http://{host}:{port}/[/] (Ctrl-C to stop)"
                   + (f" with {workers} worker processes" if workers > 1 else ""), soft_wrap=True)
     if workers == 1:

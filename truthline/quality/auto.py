@@ -43,7 +43,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from . import bcc, dawid_skene, ebcc, mace, one_coin
 from ._em import Known, accuracy_from_confusion, check_finite, parse_known
@@ -345,6 +344,8 @@ def fit_temperature(held: Heldout, names: Sequence[str], weights: np.ndarray) ->
 
 def _best_tau(loss: Callable[[float], float]) -> float:
     """The tau in [TAU_MIN, 1] (two decimals) minimizing `loss`; 1 unless it beats tau = 1."""
+    from scipy.optimize import minimize_scalar  # lazy: scipy.optimize is 0.5 s of every CLI command's start
+
     best = minimize_scalar(loss, bounds=(TAU_MIN, 1.0), method="bounded", options={"xatol": 1e-3})
     tau = round(float(best.x), 2)
     return tau if tau < 1.0 and loss(tau) < loss(1.0) else 1.0
