@@ -221,6 +221,10 @@ class Client:
         response = self._request("POST", f"/leases/{lease_id}/skip")
         return dict(response.json()) if response.content else {}
 
+    def renew(self, lease_id: int | str) -> dict[str, Any]:
+        """Give your live lease its full length again (still working on the item): {lease_id, expires_at, expires_in}."""
+        return dict(self._json("POST", f"/leases/{lease_id}/renew"))
+
     def release(self, lease_id: int | str) -> dict[str, Any]:
         """Hand a live lease back unanswered (no skip recorded; the item may come back later)."""
         response = self._request("POST", f"/leases/{lease_id}/release")

@@ -221,3 +221,42 @@ def test_a_paused_project_refuses_answers_until_it_is_active_again(
     assert "paused" in err.value.message
     projects.update_project(engine, admin.user, project.id, {"status": "active"})
     assert submit(engine, annotator.user, task.lease_id, "cat", 10, "k").answer == "cat"
+
+
+def test_a_renewed_lease_outlives_its_first_deadline(engine: Engine, project: Any, make_annotator: Callable,
+                                                     add_items: Callable, clock: Clock) -> None:
+    """An annotator still on a hard item renews; without it the answer would be refused as expired."""
+    add_items(project, 1)
+    ann, bob = make_annotator(project), make_annotator(project)
+    task = next_task(engine, ann.user, project.id)
+    with pytest.raises(Forbidden):
+        tasks.renew(engine, bob.user, task.lease_id)
+    clock.offset = 0.9 * project.lease_seconds
+    expires = tasks.renew(engine, ann.user, task.lease_id)
+    assert abs(expires - clock.time() - project.lease_seconds) < 1
+    clock.offset = 1.5 * project.lease_seconds  # past the first deadline, before the renewed one
+    assert next_task(engine, bob.user, project.id) is None  # still ann's
+    assert submit(engine, ann.user, task.lease_id, "cat", 1).item_id == task.item_id
+    with pytest.raises(Conflict) as done:
+        tasks.renew(engine, ann.user, task.lease_id)
+    assert "submitted" in done.value.message
+
+
+def test_an_expired_lease_or_a_paused_project_cannot_renew(engine: Engine, admin: Any, project: Any,
+                                                            make_annotator: Callable, add_items: Callable,
+                                                            clock: Clock) -> None:
+    add_items(project, 2)
+    ann = make_annotator(project)
+    first = next_task(engine, ann.user, project.id)
+    projects.update_project(engine, admin.user, project.id, {"status": "paused"})
+    for call in (lambda: tasks.renew(engine, ann.user, first.lease_id),
+                 lambda: submit(engine, ann.user, first.lease_id, "cat", 1),
+                 lambda: next_task(engine, ann.user, project.id)):
+        with pytest.raises(Conflict) as err:
+            call()
+        assert err.value.code == "project_paused"
+    projects.update_project(engine, admin.user, project.id, {"status": "active"})
+    clock.offset = project.lease_seconds + 1
+    with pytest.raises(Conflict) as late:  # its item may be someone else's by now
+        tasks.renew(engine, ann.user, first.lease_id)
+    assert late.value.code == "lease_expired" and late.value.field == "lease_id"

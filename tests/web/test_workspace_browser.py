@@ -137,13 +137,31 @@ def test_a_prefetched_lease_near_its_end_is_renewed_not_resumed(live_site: tuple
     assert shown["lease_id"] != prefetched["lease_id"]
 
 
+def test_an_item_on_screen_keeps_its_lease_past_its_first_deadline(live_site: tuple[str, Site],
+                                                                    open_page: Open) -> None:
+    """A hard item takes longer than the lease: the page renews it while in view, and the answer counts."""
+    _, site = live_site
+    pid = _project(site, _texts(3, "h"), lease_seconds=3)
+    page = open_page("ann", f"/projects/{pid}/annotate")
+    renewals: list[int] = []
+    page.on("response", lambda r: renewals.append(r.status) if r.url.endswith("/renew") else None)
+    first = _ready(page)
+    page.wait_for_timeout(5000)  # past the 3 s lease
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(page.locator("#pending")).to_have_text("0")
+    assert not page.locator("#errors .alert").count(), page.locator("#errors").inner_text()
+    assert renewals and set(renewals) == {200}
+    assert _answers(site, pid)[first.removeprefix("Item ")] == ["dog"]
+
+
 def test_an_answer_on_an_expired_lease_says_so_plainly_and_work_goes_on(live_site: tuple[str, Site],
                                                                         open_page: Open) -> None:
     _, site = live_site
     pid = _project(site, _texts(6, "e"), lease_seconds=2)
     page = open_page("ann", f"/projects/{pid}/annotate")
     _ready(page)
-    page.wait_for_timeout(2500)  # the annotator takes longer than the lease allows
+    page.wait_for_timeout(9000)  # longer than the lease and its 3 renewals allow (a page left open)
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     alert = page.locator("#errors .alert")

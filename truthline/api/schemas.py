@@ -191,8 +191,16 @@ class TaskOut(BaseModel):
     lease_id: int
     item: TaskItem
     expires_at: datetime = Field(description="When the lease lapses (ISO 8601, UTC).")
+    expires_in: float = Field(description="Seconds until then, by the server's clock (exact; `Date` has whole "
+                                          "seconds): a client with a skewed clock can still time the lease.")
     task_type: str
     labels: list[str]
+
+
+class RenewOut(BaseModel):
+    lease_id: int
+    expires_at: datetime
+    expires_in: float = Field(description="Seconds until the renewed lease lapses: the project's full lease length.")
 
 
 class SubmitIn(_In):

@@ -44,7 +44,8 @@ def next_task(engine: Engine, actor: User, project_id: int, held: Collection[int
             if role not in LABELING_ROLES and not actor.is_admin:
                 raise Forbidden(f"you are not an annotator of project {project.id}; ask its manager to add you")
             if project.status != "active":
-                raise Conflict(f"project {project.id} is {project.status}; a manager can set its status to active")
+                raise Conflict(f"project {project.id} is {project.status}; a manager can set its status to active",
+                               code=f"project_{project.status}")
             task = claim_next(conn, project, actor.id, time.time(), frozenset(held_ids))
             if task is not None or pause is None:
                 return task
@@ -106,12 +107,7 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
                 raise Conflict(f"lease {lease.id} was skipped; call next for a new task", field="lease_id")
             if lease.member_role not in LABELING_ROLES and not actor.is_admin:
                 raise Forbidden(f"you are no longer a member of project {lease.project_id}", field="lease_id")
-            if lease.status != "active":
-                raise Conflict(f"project {lease.project_id} is {lease.status}; answers are accepted again when a "
-                               "manager sets it to active", field="lease_id")
-            if lease.state == "expired" or lease.expires_at <= now:
-                raise Conflict(f"lease {lease.id} expired at {to_datetime(lease.expires_at).isoformat()}; "
-                               "call next for a new task", field="lease_id")
+            _check_live(lease, now, "answers are accepted again")
             normalized = get_task_type(lease.task_type).validate_answer(answer, lease.config)
             created = annotation_store.insert(conn, {
                 "project_id": lease.project_id, "item_id": lease.item_id, "user_id": actor.id,
@@ -124,6 +120,33 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
         # Only a concurrent submit racing us on the same key/lease gets here; its result stands.
         raise Conflict("this answer was submitted concurrently; retry to get the stored annotation",
                        field="idempotency_key") from None
+
+
+def _check_live(lease: Any, now: float, when_active: str) -> None:
+    """Conflict (code project_paused / project_archived / lease_expired) unless the lease can still be used."""
+    if lease.status != "active":
+        raise Conflict(f"project {lease.project_id} is {lease.status}; {when_active} when a manager sets it to "
+                       "active", field="lease_id", code=f"project_{lease.status}")
+    if lease.state == "expired" or lease.expires_at <= now:
+        raise Conflict(f"lease {lease.id} expired at {to_datetime(lease.expires_at).isoformat()}; "
+                       "call next for a new task", field="lease_id", code="lease_expired")
+
+
+def renew(engine: Engine, actor: User, lease_id: int) -> float:
+    """Give the actor's live lease a full lease length again, from now (an annotator still working on a hard
+    item must not lose the answer to the clock). Returns the new expiry. An expired, submitted or skipped
+    lease cannot be renewed: its item may already be someone else's."""
+    now = time.time()
+    with write_tx(engine) as conn:
+        lease = _lease_for(conn, actor, lease_id)
+        if lease.state != "active" and lease.state != "expired":
+            raise Conflict(f"lease {lease.id} was {lease.state}; call next for a new task", field="lease_id")
+        if lease.member_role not in LABELING_ROLES and not actor.is_admin:
+            raise Forbidden(f"you are no longer a member of project {lease.project_id}", field="lease_id")
+        _check_live(lease, now, "leases can be renewed again")
+        expires_at = now + lease.lease_seconds
+        lease_store.extend(conn, lease.id, expires_at)
+        return expires_at
 
 
 def skip(engine: Engine, actor: User, lease_id: int) -> None:

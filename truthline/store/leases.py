@@ -85,7 +85,7 @@ _INSERT = leases.insert()
 _GET = (
     # The holder's current role and the project's status come along so a submit can be refused after the
     # holder was removed from the project or the project was paused, with no extra query.
-    sa.select(*_LEASE_COLS, projects.c.task_type, projects.c.config, projects.c.status,
+    sa.select(*_LEASE_COLS, projects.c.task_type, projects.c.config, projects.c.status, projects.c.lease_seconds,
               project_members.c.role.label("member_role"))
     .join(projects, projects.c.id == leases.c.project_id)
     .outerjoin(project_members, sa.and_(project_members.c.project_id == leases.c.project_id,
@@ -95,6 +95,7 @@ _GET = (
 _GET_PG = _GET.with_for_update(of=leases)
 _DELETE = leases.delete().where(leases.c.id == B("lease_id"))
 _SET_STATE = leases.update().where(leases.c.id == B("b_id")).values(state=B("state"))
+_EXTEND = leases.update().where(leases.c.id == B("b_id")).values(expires_at=B("expires_at"))
 
 
 def _pg(conn: Connection) -> bool:
@@ -187,6 +188,10 @@ def get_lease(conn: Connection, lease_id: int, lock: bool = False) -> Any:
 
 def set_state(conn: Connection, lease_id: int, state: str) -> None:
     run(conn, _SET_STATE, {"b_id": lease_id, "state": state})
+
+
+def extend(conn: Connection, lease_id: int, expires_at: float) -> None:
+    run(conn, _EXTEND, {"b_id": lease_id, "expires_at": expires_at})
 
 
 def delete_lease(conn: Connection, lease_id: int) -> None:

@@ -7,6 +7,7 @@ call is the request's only hop to the threadpool, and the response is serialized
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
@@ -14,10 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from truthline.errors import Invalid
 from truthline.services import tasks as service
+from truthline.store.records import to_datetime
 
 from ..deps import LeaseId, ProjectId, current_user, get_engine
 from ..responses import json_response
-from ..schemas import AnnotationOut, LeaseStateOut, NextIn, SubmitIn, TaskItem, TaskOut
+from ..schemas import AnnotationOut, LeaseStateOut, NextIn, RenewOut, SubmitIn, TaskItem, TaskOut
 
 router = APIRouter(tags=["labeling"])
 
@@ -25,7 +27,9 @@ router = APIRouter(tags=["labeling"])
 def _task_out(task: Any) -> TaskOut:
     project = task.project
     item = TaskItem(id=task.item_id, external_id=task.external_id, data=task.data)
-    return TaskOut(lease_id=task.lease_id, item=item, expires_at=task.expires_at, task_type=project.task_type, labels=project.labels)
+    return TaskOut(lease_id=task.lease_id, item=item, expires_at=task.expires_at,
+                   expires_in=round(task.expires_at.timestamp() - time.time(), 3), task_type=project.task_type,
+                   labels=project.labels)
 
 
 @router.post(
@@ -75,6 +79,13 @@ async def submit(
 def skip(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> LeaseStateOut:
     service.skip(engine, user, lease_id)
     return LeaseStateOut(lease_id=lease_id, state="skipped")
+
+
+@router.post("/leases/{lease_id}/renew", response_model=RenewOut,
+             summary="Give your live lease its full length again, from now (still working on the item)")
+def renew(lease_id: LeaseId, user: Any = Depends(current_user), engine: Any = Depends(get_engine)) -> RenewOut:
+    expires_at = service.renew(engine, user, lease_id)
+    return RenewOut(lease_id=lease_id, expires_at=to_datetime(expires_at), expires_in=round(expires_at - time.time(), 3))
 
 
 @router.post(

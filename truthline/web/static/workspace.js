@@ -112,9 +112,10 @@
     if (!r.data) return null;
     const t = r.data;
     if (held.indexOf(t.lease_id) >= 0) return { duplicate: true }; // a server that ignores `held`
+    // Lease deadline on this page's own clock: robust to a skewed client clock. expires_in is exact; the
+    // Date header, the fallback for an older server, has whole seconds.
     const expires = typeof t.expires_at === "number" ? t.expires_at : Date.parse(t.expires_at) / 1000;
-    // Lease deadline on this page's own clock: robust to a skewed client clock.
-    t.length = (expires - r.serverNow) * 1000;
+    t.length = (typeof t.expires_in === "number" ? t.expires_in : expires - r.serverNow) * 1000;
     t.deadline = performance.now() + t.length;
     return t;
   }
@@ -319,6 +320,26 @@
   const keys = TL.shortcutKeys(cfg.labels).filter(function (k) { return k !== null; });
   const legend = $("keys-labels").querySelectorAll("kbd");
   if (keys.length && legend.length === 2) { legend[0].textContent = keys[0]; legend[1].textContent = keys[keys.length - 1]; }
+
+  // ---- keeping the item on screen ----------------------------------------------------------------
+  // A hard item can take longer than its lease. While the page is in view, the item on screen gets its
+  // lease renewed shortly before it lapses, at most MAX_RENEWALS times: a page left open and forgotten
+  // holds an item for (MAX_RENEWALS + 1) lease lengths, no longer.
+  const MAX_RENEWALS = 3;
+  const RENEW_CHECK_MS = 1000;
+  async function keepLease() {
+    const t = current;
+    if (!t || !owner || document.visibilityState !== "visible" || (t.renewals || 0) >= MAX_RENEWALS) return;
+    const left = t.deadline - performance.now();
+    if (left <= 0 || left > Math.max(Math.min(60000, 0.25 * t.length), 2 * RENEW_CHECK_MS)) return;
+    t.renewals = (t.renewals || 0) + 1;
+    try {
+      const r = await TL.api("POST", "/leases/" + t.lease_id + "/renew");
+      t.length = r.data.expires_in * 1000;
+      t.deadline = performance.now() + t.length;
+    } catch (err) { /* expired or paused meanwhile: the answer's own message will say so */ }
+  }
+  setInterval(keepLease, RENEW_CHECK_MS);
 
   // ---- one working tab per project ---------------------------------------------------------------
   // The server resumes a user's live leases, so two tabs of one project would show the same items in
