@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,9 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(100_000, ge=1, description="Most items in one JSON-array import request.")
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (set true behind HTTPS).")
     default_method: str = Field("auto", description="Truth-inference method used when a request names none.")
+    project_creators: Literal["everyone", "admins"] = Field(
+        "everyone", description="Who may create projects: every signed-in user, or admins only (a crowd's workers "
+                                "then cannot start projects of their own and add others to them).")
     offload_min_labels: int = Field(
         20_000, ge=0,
         description="`truthline serve` runs truth inference over at least this many labels in a separate process at "

@@ -168,3 +168,21 @@ def test_a_name_the_actor_already_sees_is_refused(engine: Engine, admin: Any, ma
     assert projects.update_project(engine, admin.user, first.id, {"name": "Pets"}).name == "Pets"  # itself
     eve = make_person("eve")
     assert make_project(actor=eve.user, name="Pets").name == "Pets"  # eve cannot see the admin's
+
+
+def test_project_creation_can_be_kept_to_admins(engine: Engine, admin: Any, make_project: Callable,
+                                                make_person: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
+    from truthline.settings import get_settings
+
+    worker = make_person("worker")
+    monkeypatch.setenv("TRUTHLINE_PROJECT_CREATORS", "admins")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(Forbidden) as err:
+            make_project(actor=worker.user, name="Mine")
+        assert "TRUTHLINE_PROJECT_CREATORS" in err.value.message
+        assert make_project(name="Theirs").name == "Theirs"  # the admin still can
+    finally:
+        monkeypatch.delenv("TRUTHLINE_PROJECT_CREATORS")
+        get_settings.cache_clear()
+    assert make_project(actor=worker.user, name="Mine").name == "Mine"  # the default: everyone

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from truthline.errors import Conflict, Invalid, NotFound, shown
+from truthline.errors import Conflict, Forbidden, Invalid, NotFound, shown
 from truthline.services.access import PROJECT_ROLES, project_for
 from truthline.services.text import storable, text_problem
 from truthline.settings import get_settings
@@ -72,9 +72,12 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
 
 
 def create_project(engine: Engine, actor: User, spec: Mapping[str, Any]) -> Project:
-    """Create a project; its creator becomes its manager. Any signed-in user may create one. A name the
+    """Create a project; its creator becomes its manager. Any signed-in user may create one (admins only with
+    settings.project_creators = "admins"). A name the
     actor already sees on a project is refused: commands and pages find projects by name, and a rerun
     `project create` made a twin that broke them."""
+    if get_settings().project_creators == "admins" and not actor.is_admin:
+        raise Forbidden("only admins create projects here (TRUTHLINE_PROJECT_CREATORS=admins); ask one")
     values = _validated(spec, {})
     with write_tx(engine) as conn:
         _refuse_taken_name(conn, actor, values["name"])
