@@ -162,6 +162,10 @@ def test_export_to_a_missing_folder_names_the_users_path(cli: Cli, seeded: dict,
     out = tmp_path / "nodir" / "x.jsonl"
     line = one_line_error(cli("export", "Pets", "--out", out, db=seeded["db"]))
     assert str(out) in line and ".partial" not in line and "does not exist" in line
+    dangling = tmp_path / "link.jsonl"  # a symlink into a missing folder: that folder is the one named
+    dangling.symlink_to(tmp_path / "gone" / "x.jsonl")
+    line = one_line_error(cli("export", "Pets", "--out", dangling, db=seeded["db"]))
+    assert f"the directory {tmp_path / 'gone'} does not exist" in line
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only directory")
@@ -183,6 +187,10 @@ def test_a_key_given_twice_in_the_project_yaml_is_refused(cli: Cli, seeded: dict
     merged = tmp_path / "merged.yaml"  # a YAML merge key may be overridden: that is no duplicate
     merged.write_text("base: &b {overlap: 1}\nname: M\nlabels: [a, b]\nextra:\n  <<: *b\n  overlap: 2\n")
     assert "appears twice" not in cli("project", "create", "--config", merged, db=seeded["db"]).stderr
+    nested = tmp_path / "nested.yaml"  # a merge of a merge: flattening the outer one copied keys into the inner
+    nested.write_text("base: &base {overlap: 1}\nmid: &mid {<<: *base, overlap: 2}\n<<: *mid\nname: N\n"
+                      "labels: [a, b]\n")
+    assert "appears twice" not in cli("project", "create", "--config", nested, db=seeded["db"]).stderr
 
 
 # 8: simulate --url and an unreachable server

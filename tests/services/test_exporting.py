@@ -272,3 +272,32 @@ def test_answers_and_rows_come_from_one_snapshot(engine: Engine, admin: Any, mak
     again = io.BytesIO()
     export(engine, admin.user, project.id, "jsonl", again, method="mv")
     assert {len(json.loads(line)["annotations"]) for line in again.getvalue().splitlines()} == {2}
+
+
+def test_an_export_whose_reader_cannot_connect_fails_instead_of_hanging(
+        engine: Engine, admin: Any, done: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader thread loads the labels; if it gets no connection (a pool exhausted for 30 s, a database
+    gone), the export must raise that error, not wait for labels that never come."""
+    import sqlalchemy.exc
+
+    real = exporting.read_tx
+
+    def no_connection_for_the_reader(eng: Any) -> Any:
+        if threading.current_thread().name == "truthline-export-reader":
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 1 overflow 0 reached")
+        return real(eng)
+
+    monkeypatch.setattr(exporting, "read_tx", no_connection_for_the_reader)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            export(engine, admin.user, done.id, "jsonl", io.BytesIO(), method="mv")
+        except BaseException as exc:  # noqa: BLE001 - what the caller would see
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the export hung"
+    assert len(outcome) == 1 and isinstance(outcome[0], sqlalchemy.exc.TimeoutError)

@@ -192,3 +192,76 @@ def test_at_most_hash_slots_password_checks_run_at_once(engine: Engine, make_per
     for t in threads:
         t.join(30)
     assert peak == users.HASH_SLOTS
+
+
+def test_two_admins_deactivating_each_other_at_once_leave_one(engine: Engine, make_person: Callable) -> None:
+    """Both used to count two active admins (PostgreSQL, no lock) and leave none: 11 of 20 rounds."""
+    import threading
+
+    for round_ in range(8):
+        a, b = make_person(f"a{round_}", role="admin").user, make_person(f"b{round_}", role="admin").user
+        for other in users.list_users(engine, a):  # only a and b are active admins in this round
+            if other.is_admin and other.active and other.id not in (a.id, b.id):
+                users.update_user(engine, None, other.username, active=False)
+        gate, outcomes = threading.Barrier(2), []
+
+        def stop(actor: Any, target: str) -> None:
+            gate.wait()
+            try:
+                users.update_user(engine, actor, target, active=False)
+                outcomes.append("done")
+            except Conflict:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=stop, args=(a, b.username)),
+                   threading.Thread(target=stop, args=(b, a.username))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(outcomes) == ["done", "refused"], outcomes
+        assert sum(u.is_admin and u.active for u in users.list_users(engine, a)) == 1
+
+
+def test_wrong_passwords_sent_at_once_get_no_more_checks_than_the_limit(engine: Engine,
+                                                                        make_person: Callable) -> None:
+    import threading
+
+    make_person("ann")
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            users.authenticate(engine, "ann", "wrong-guess", client="10.0.0.9")
+        except Unauthorized:
+            outcomes.append("checked")
+        except Throttled:
+            outcomes.append("throttled")
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes.count("checked") == 10 and outcomes.count("throttled") == 30
+
+
+def test_a_lookup_in_flight_during_a_deactivation_caches_nothing(engine: Engine, make_person: Callable,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token read from the database just before its user was deactivated was cached afterwards and
+    kept working for 5 s more in the same process."""
+    from truthline.store import users as user_store
+
+    bob = make_person("bob")
+    real = user_store.user_and_expiry_for_token_hash
+
+    def read_then_deactivated(*args: Any) -> Any:
+        found = real(*args)  # what the request read
+        monkeypatch.setattr(user_store, "user_and_expiry_for_token_hash", real)
+        users.update_user(engine, None, "bob", active=False)  # commits before the request caches it
+        return found
+
+    monkeypatch.setattr(user_store, "user_and_expiry_for_token_hash", read_then_deactivated)
+    assert users.user_for_token(engine, bob.token).username == "bob"  # in flight: answered as read
+    with pytest.raises(Unauthorized):
+        users.user_for_token(engine, bob.token)  # but not cached: the next request sees the deactivation

@@ -47,27 +47,46 @@ def resolve_project(engine: Any, actor: Any, ref: str) -> Any:
     return matches[0]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader refusing a key given twice: PyYAML keeps the last silently, so `name: Q` then `name: R`
-    would create a project the user did not mean."""
+def _refuse_repeated_keys(root: yaml.Node | None) -> None:
+    """Invalid for a key given twice in one mapping: PyYAML keeps the last silently, so `name: Q` then
+    `name: R` would create a project the user did not mean. Checked on the composed document, before
+    `<<: *anchor` merges copy keys around (keys a merge brings in may be overridden: that is what merges are
+    for)."""
+    stack, visited = [root], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in visited:  # an alias is the node it names: checked once
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, Any], int] = {}
+            for key_node, value_node in node.value:
+                stack += [key_node, value_node]
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
+                if key in seen:
+                    raise Invalid(f"key {key_node.value!r} appears twice (first on line {seen[key]}); keep one",
+                                  field="--config", line=line)
+                seen[key] = line
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # keys a `<<: *anchor` merge brings in may be overridden: that is what merges are for
-            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
-            if key in seen:
-                raise Invalid(f"key {key!r} appears twice (first on line {seen[key]}); keep one",
-                              field="--config", line=line)
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+
+def _safe_load_unique(text: str) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        _refuse_repeated_keys(node)
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """A project spec from YAML (or JSON, a YAML subset); errors name the line."""
     try:
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        spec = _safe_load_unique(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise Invalid(f"{path}: not valid YAML ({exc.problem})", field="--config", line=line) from None

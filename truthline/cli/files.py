@@ -67,10 +67,11 @@ def check_output(out: Path) -> None:
     """The directory a regular --out file goes in must exist and be writable; checked before the work, and
     named as the user gave it (the file is written under a temporary name beside it)."""
     folder = out.resolve().parent  # through a symlink: its target's directory is where the file goes
+    shown = out.parent if folder == out.parent.resolve() else folder  # a symlink's target, where it leads
     if folder.exists() and not folder.is_dir():
-        raise Invalid(f"{out}: {out.parent} is a file, not a directory; pick another --out", field="--out")
+        raise Invalid(f"{out}: {shown} is a file, not a directory; pick another --out", field="--out")
     if not folder.is_dir():
-        raise Invalid(f"{out}: the directory {out.parent} does not exist; create it or pick another --out",
+        raise Invalid(f"{out}: the directory {shown} does not exist; create it or pick another --out",
                       field="--out")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise Invalid(f"{out}: the directory {out.parent} is not writable; pick another --out", field="--out")
+        raise Invalid(f"{out}: the directory {shown} is not writable; pick another --out", field="--out")

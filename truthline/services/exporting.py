@@ -158,17 +158,16 @@ class _Prefetch:
     def _produce(self) -> None:
         try:
             with read_tx(self.engine) as conn:
-                try:
-                    with gc_paused():
-                        self.loaded.set_result(load_in(self.engine, conn, self.actor, self.project_id))
-                except BaseException as exc:  # noqa: BLE001 - raised by `labels`
-                    self.loaded.set_exception(exc)
-                    return
+                with gc_paused():
+                    self.loaded.set_result(load_in(self.engine, conn, self.actor, self.project_id))
                 for pair in self._batches(conn):
                     if not self._put(pair):
                         return
             self._put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+        except BaseException as exc:  # noqa: BLE001 - raised by `labels`, or re-raised in the consumer
+            if not self.loaded.done():  # no labels (refused, or no connection: the pool exhausted, the database gone)
+                self.loaded.set_exception(exc)
+                return
             self._put(exc)
 
     def __iter__(self) -> Iterator[tuple[list[Any], dict[int, Any]]]:

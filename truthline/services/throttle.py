@@ -1,7 +1,8 @@
 """Failed attempts counted per key over a sliding window, in this process's memory.
 
 Password guessing is what it stops: past `limit` failures within `window` seconds a key is refused until
-its oldest failure leaves the window. Keys are few (one per username and client address that failed
+its oldest failure leaves the window. An attempt is counted when it starts (`reserve`) and taken back if
+it succeeds (`cancel`, or `forget` for the whole key). Keys are few (one per username and client address that failed
 recently) and bounded: past `max_keys` the oldest are forgotten. Several `serve` processes each count
 their own, so the limit per deployment is `limit` times the processes.
 """
@@ -20,22 +21,34 @@ class FailureLimiter:
         self._failures: dict[Hashable, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait(self, key: Hashable, now: float) -> int:
-        """Whole seconds until `key` may try again (0: now)."""
+    def reserve(self, key: Hashable, now: float) -> int:
+        """Count an attempt as failed now, unless `key` must wait (then the seconds to wait, and nothing
+        counted). In one step: attempts in flight at once (a password check takes 0.1 s) each take a place,
+        so 40 sent together cannot all pass a check made before any of them failed. `cancel` takes the
+        place back when the attempt succeeds."""
         with self._lock:
             times = self._recent(key, now)
-            if times is None or len(times) < self.limit:
-                return 0
-            return max(1, math.ceil(times[-self.limit] + self.window - now))
+            if times is not None and len(times) >= self.limit:  # until the oldest of them leaves the window
+                return max(1, math.ceil(times[-self.limit] + self.window - now))
+            self._add(key, now)
+            return 0
 
-    def failed(self, key: Hashable, now: float) -> None:
+    def cancel(self, key: Hashable, when: float) -> None:
+        """Take back the attempt `reserve` counted at `when`."""
         with self._lock:
-            times = self._recent(key, now)
-            if times is None:
-                while len(self._failures) >= self.max_keys:
-                    del self._failures[next(iter(self._failures))]  # the oldest key
-                times = self._failures[key] = deque(maxlen=self.limit)
-            times.append(now)
+            times = self._failures.get(key)
+            if times is not None and when in times:
+                times.remove(when)
+                if not times:
+                    del self._failures[key]
+
+    def _add(self, key: Hashable, now: float) -> None:
+        times = self._recent(key, now)
+        if times is None:
+            while len(self._failures) >= self.max_keys:
+                del self._failures[next(iter(self._failures))]  # the oldest key
+            times = self._failures[key] = deque(maxlen=self.limit)
+        times.append(now)
 
     def forget(self, key: Hashable) -> None:
         with self._lock:

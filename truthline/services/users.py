@@ -91,16 +91,25 @@ def authenticate(engine: Engine, username: str, password: str, client: str | Non
     one username from one client, or 100 from one client, in 15 minutes, Throttled says how long to wait."""
     now = time.monotonic()
     pair = (username if isinstance(username, str) else "", client)
-    wait = max(LOGIN_FAILURES.wait(pair, now), CLIENT_FAILURES.wait(client, now))
+    # each attempt takes its place before the check (taken back on success): checks in flight at once
+    # cannot all pass (40 sent together were all checked when failures were only counted after)
+    wait = LOGIN_FAILURES.reserve(pair, now)
+    if not wait:
+        wait = CLIENT_FAILURES.reserve(client, now)
+        if wait:
+            LOGIN_FAILURES.cancel(pair, now)
     if wait:
         raise Throttled(f"too many failed logins; try again in {wait} s", retry_after=wait)
     try:
         user = _check_password(engine, username, password)
     except Unauthorized:
-        LOGIN_FAILURES.failed(pair, now)
-        CLIENT_FAILURES.failed(client, now)
+        raise  # both places stay taken: a failure
+    except BaseException:  # not a wrong password (busy, database down): not a failure either
+        LOGIN_FAILURES.cancel(pair, now)
+        CLIENT_FAILURES.cancel(client, now)
         raise
     LOGIN_FAILURES.forget(pair)
+    CLIENT_FAILURES.cancel(client, now)
     return user
 
 
@@ -174,11 +183,14 @@ def user_for_token(engine: Engine, token: str, kind: str = "api") -> User:
     hit = _cached(engine, token_hash, kind, now)
     if hit is not None:
         return hit
+    started = time.monotonic()
     with engine.connect() as conn:
         found = store.user_and_expiry_for_token_hash(conn, token_hash, kind, now)
     if found is None:
         raise Unauthorized("invalid or expired token; log in again or create a new token")
     user, expires_at = found
+    if _revoked.get(engine, {}).get(user.id, -1.0) >= started:
+        return user  # read before a deactivation or new password committed: answer it, but cache nothing
     cache = _token_cache.setdefault(engine, {})
     if len(cache) >= _TOKEN_CACHE_MAX:
         cache.clear()  # crude but bounded; entries live seconds anyway
@@ -203,9 +215,15 @@ def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
     _forget_token(engine, token_hash)
 
 
+# engine -> user id -> when (monotonic) their tokens last ended: a lookup that read the database before then
+# must not cache what it read, or the ended token would work for another TOKEN_CACHE_SECONDS.
+_revoked: WeakKeyDictionary[Engine, dict[int, float]] = WeakKeyDictionary()
+
+
 def _forget_user(engine: Engine, user_id: int) -> None:
     """Drop this process's cached lookups of a user's tokens (other processes drop theirs within
-    TOKEN_CACHE_SECONDS)."""
+    TOKEN_CACHE_SECONDS), and keep lookups in flight from caching them again."""
+    _revoked.setdefault(engine, {})[user_id] = time.monotonic()
     cache = _token_cache.get(engine)
     if cache:
         for key in [key for key, (_, user) in list(cache.items()) if user.id == user_id]:
@@ -239,7 +257,7 @@ def update_user(engine: Engine, actor: User | None, username: str, *, active: bo
         values: dict[str, Any] = {k: v for k, v in (("active", active), ("role", role), ("password_hash", hashed))
                                   if v is not None}
         losing_admin = user.is_admin and user.active and (active is False or role == "member")
-        if losing_admin and store.count_active_admins(conn) <= 1:
+        if losing_admin and store.lock_active_admins(conn) <= 1:
             raise Conflict(f"{username!r} is the last active admin; make another admin first", field="username")
         if values:
             store.update_user(conn, user.id, **values)

@@ -100,9 +100,13 @@ def update_user(conn: Connection, user_id: int, **values: Any) -> None:
     conn.execute(users.update().where(users.c.id == user_id).values(**values))
 
 
-def count_active_admins(conn: Connection) -> int:
-    q = sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin", users.c.active == sa.true())
-    return int(conn.execute(q).scalar_one())
+def lock_active_admins(conn: Connection) -> int:
+    """How many active admins there are, with their rows locked (PostgreSQL) until the transaction ends: two
+    admins deactivating each other at once would otherwise both count two and leave none."""
+    q = sa.select(users.c.id).where(users.c.role == "admin", users.c.active == sa.true())
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return len(conn.execute(q).all())
 
 
 def delete_tokens_of(conn: Connection, user_id: int, keep_hash: str | None = None) -> int:
