@@ -72,10 +72,9 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
 
 
 def create_project(engine: Engine, actor: User, spec: Mapping[str, Any]) -> Project:
-    """Create a project; its creator becomes its manager. Any signed-in user may create one (admins only with
-    settings.project_creators = "admins"). A name the
-    actor already sees on a project is refused: commands and pages find projects by name, and a rerun
-    `project create` made a twin that broke them."""
+    """Create a project; its creator becomes its manager. Any signed-in user may create one (admins only
+    with settings.project_creators = "admins"). A name the actor already sees on a project is refused:
+    commands and pages find projects by name, and a rerun `project create` made a twin that broke them."""
     if get_settings().project_creators == "admins" and not actor.is_admin:
         raise Forbidden("only admins create projects here (TRUTHLINE_PROJECT_CREATORS=admins); ask one")
     values = _validated(spec, {})

@@ -160,6 +160,9 @@ def create_token(engine: Engine, user: User, name: str = "api", kind: str = "api
 TOKEN_CACHE_SECONDS = 5.0
 _TOKEN_CACHE_MAX = 10_000
 _token_cache: WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, User]]] = WeakKeyDictionary()
+# engine -> user id -> when (monotonic) their tokens last ended: a lookup that read the database before then
+# must not cache what it read, or the ended token would work for another TOKEN_CACHE_SECONDS.
+_revoked: WeakKeyDictionary[Engine, dict[int, float]] = WeakKeyDictionary()
 
 
 def _cached(engine: Engine, token_hash: str, kind: str, now: float) -> User | None:
@@ -213,11 +216,6 @@ def revoke_token(engine: Engine, token: str, actor: User | None = None) -> None:
         if not store.delete_token(conn, token_hash, owner):
             raise NotFound("token not found", field="token")
     _forget_token(engine, token_hash)
-
-
-# engine -> user id -> when (monotonic) their tokens last ended: a lookup that read the database before then
-# must not cache what it read, or the ended token would work for another TOKEN_CACHE_SECONDS.
-_revoked: WeakKeyDictionary[Engine, dict[int, float]] = WeakKeyDictionary()
 
 
 def _forget_user(engine: Engine, user_id: int) -> None:
