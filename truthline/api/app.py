@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -24,6 +25,7 @@ from .schemas import ErrorOut
 from .routers import ROUTERS
 
 API_PREFIX = "/api/v1"
+LOGIN_GATE = 4  # logins in the thread pool at once (2 checking a password, 2 reading or writing)
 JSON_BODY_LIMIT = 2 * 1024 * 1024  # bytes; every request body except item imports (those: settings.max_upload_bytes)
 
 
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     app.state.settings = settings
     offload.configure(settings.offload_min_labels, settings.offload_idle_seconds)
     app.state.engine = engine
+    # Password checks wait for one of users.HASH_SLOTS; logins past LOGIN_GATE wait in the event loop, so a
+    # flood of them cannot hold every worker thread (an authenticated request took 1.7 s behind 60 logins).
+    app.state.login_gate = anyio.Semaphore(LOGIN_GATE)
     # CSRF tokens are HMACs of the (secret, HttpOnly) session token, so they cannot be forged without it even
     # under this fixed default key; a fixed default keeps them valid across restarts and serve processes.
     app.state.secret_key = settings.secret_key.get_secret_value().encode() or b"truthline-csrf-v1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from truthline.services import users as service
 
@@ -16,10 +17,12 @@ router = APIRouter(tags=["auth"])
 
 @router.post("/auth/login", response_model=TokenOut,
              summary="Exchange username and password for a new API token (valid for 30 days)")
-def login(body: LoginIn, request: Request, engine: Any = Depends(get_engine)) -> TokenOut:
-    user = service.authenticate(engine, body.username, body.password, client=request.client and request.client.host)
-    return TokenOut(token=service.create_token(engine, user, name="login", kind="api",
-                                               ttl_seconds=service.LOGIN_TOKEN_SECONDS))
+async def login(body: LoginIn, request: Request, engine: Any = Depends(get_engine)) -> TokenOut:
+    client = request.client and request.client.host
+    async with request.app.state.login_gate:  # a flood of logins waits here, not in the threads other requests need
+        user = await run_in_threadpool(service.authenticate, engine, body.username, body.password, client)
+    token = await run_in_threadpool(service.create_token, engine, user, "login", "api", service.LOGIN_TOKEN_SECONDS)
+    return TokenOut(token=token)
 
 
 @router.post("/auth/logout", status_code=204, summary="Revoke the API token this request was sent with")
