@@ -80,7 +80,9 @@ def create_app(settings: Settings | None = None, engine: Any = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     # Item imports stream to disk under their own limit (uploads.py); every other body is capped here.
-    app.add_middleware(BodyLimit, max_bytes=JSON_BODY_LIMIT, exempt=re.compile(rf"^{API_PREFIX}/projects/[^/]+/items/?$"))
+    # The web page's import form posts to the same path without the API prefix.
+    app.add_middleware(BodyLimit, max_bytes=JSON_BODY_LIMIT,
+                       exempt=re.compile(rf"^({API_PREFIX})?/projects/[^/]+/items/?$"))
     app.add_middleware(ApiHeaders, prefix=f"{API_PREFIX}/")
     web = _web_routes()
     if web is not None:

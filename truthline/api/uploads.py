@@ -121,7 +121,7 @@ def _format_of(explicit: str | None, filename: str | None, content_type: str | N
     return fmt
 
 
-async def _multipart_file(request: Request, limit: int) -> tuple[UploadFile, Any]:
+async def multipart_file(request: Request, limit: int) -> tuple[UploadFile, Any]:
     """Parse the multipart body with a byte-counting receive; returns the `file` part and the form to close."""
     _check_declared_length(request, limit + MULTIPART_SLACK, limit)
     seen = 0
@@ -164,7 +164,7 @@ async def import_records(request: Request, settings: Settings, fmt: str | None) 
         finally:
             spool.close()
     elif content_type == "multipart/form-data":
-        upload, form = await _multipart_file(request, limit)
+        upload, form = await multipart_file(request, limit)
         try:
             yield importing.read_records(upload.file, _format_of(fmt, upload.filename, upload.content_type))
         finally:

@@ -14,18 +14,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from truthline import __version__
 from truthline.api.deps import SESSION_COOKIE, ProjectId, csrf_matches, csrf_token, get_engine, optional_user
-from truthline.errors import Forbidden, NotFound, Throttled, Unauthorized
+from truthline.api.errors import status_for
+from truthline.api.uploads import multipart_file  # the API's byte-counting multipart reader
+from truthline.errors import Forbidden, Invalid, NotFound, Throttled, TruthlineError, Unauthorized
+from truthline.services import importing
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
-from truthline.tasktypes import get_task_type
+from truthline.tasktypes import get_task_type, task_type_names
 
-from . import dashboard
+from . import dashboard, forms
 from .markdown import render_markdown
 
 HERE = Path(__file__).parent
@@ -107,9 +111,10 @@ def login_form(request: Request, next: str = "/") -> Response:
     return page(request, "login.html", {"user": None, "next": _safe_next(next), "username": "", "error": None})
 
 
-# Plain `def` handlers: FastAPI runs them in a thread, so password hashing never blocks the event loop.
+# The password check runs in a thread, so hashing never blocks the event loop; past the app's login gate,
+# logins wait in the loop, so a flood of them cannot hold the threads other requests need.
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
     username: str = Form("", max_length=100),
     password: str = Form("", max_length=user_service.MAX_PASSWORD),
@@ -121,15 +126,17 @@ def login(
     ctx = {"user": None, "next": target, "username": username}
     if not _same_origin(request):
         return page(request, "login.html", {**ctx, "error": "This form must be sent from Truthline's own login page."}, 403)
+    client = request.client and request.client.host
     try:
-        user = user_service.authenticate(engine, username, password, client=request.client and request.client.host)
+        async with request.app.state.login_gate:
+            user = await run_in_threadpool(user_service.authenticate, engine, username, password, client)
     except Unauthorized:
         return page(request, "login.html", {**ctx, "error": "Wrong username or password. Try again."}, 401)
     except Throttled as exc:
         response = page(request, "login.html", {**ctx, "error": exc.message[:1].upper() + exc.message[1:] + "."}, 429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    token = user_service.create_token(engine, user, name="web", kind="session")
+    token = await run_in_threadpool(user_service.create_token, engine, user, "web", "session")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -163,11 +170,18 @@ def logout(request: Request, csrf: str = Form("", max_length=200), engine: Any =
 def home(request: Request, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)) -> Response:
     if user is None:
         return _login_redirect(request)
+    return _home_page(request, engine, user, forms.new_project_form())
+
+
+def _home_page(request: Request, engine: Any, user: Any, form: forms.FormState, status_code: int = 200) -> Response:
     rows = []
     for p in project_service.list_projects(engine, user):
         role = project_service.project_role(engine, user, p.id)
         rows.append({"project": p, "role": role, "can_manage": dashboard.can_manage(user, role)})
-    return page(request, "home.html", {"user": user, "rows": rows})
+    # Shown to whom create_project lets through (the service enforces it either way).
+    can_create = user.is_admin or request.app.state.settings.project_creators == "everyone"
+    context = {"user": user, "rows": rows, "can_create": can_create, "form": form, "task_types": task_type_names()}
+    return page(request, "home.html", context, status_code)
 
 
 @router.api_route("/projects/{project_id}/annotate", methods=PAGE_METHODS, response_class=HTMLResponse)
@@ -198,13 +212,177 @@ def manage(
     request: Request,
     project_id: ProjectId,
     method: str | None = None,
+    done: str | None = Query(None, max_length=40),
+    created: int | None = Query(None, ge=0),
+    updated: int | None = Query(None, ge=0),
+    unchanged: int | None = Query(None, ge=0),
     user: Any = Depends(optional_user),
     engine: Any = Depends(get_engine),
 ) -> Response:
     if user is None:
         return _login_redirect(request)
+    project = _managed_project(engine, user, project_id)
+    notice = forms.import_notice(created, updated, unchanged) or forms.NOTICES.get(done or "")
+    return _manage_page(request, engine, user, project, method, notice=notice)
+
+
+def _managed_project(engine: Any, user: Any, project_id: int) -> Any:
+    """The project if `user` manages it: 404 for outsiders (get_project), 403 for its other members."""
     project = project_service.get_project(engine, user, project_id)
     if not dashboard.can_manage(user, project_service.project_role(engine, user, project_id)):
         raise Forbidden("only the project's managers (and admins) can see its dashboard", field="project_id")
+    return project
+
+
+def _manage_page(
+    request: Request,
+    engine: Any,
+    user: Any,
+    project: Any,
+    method: str | None = None,
+    notice: str | None = None,
+    import_form: forms.FormState | None = None,
+    member_form: forms.FormState | None = None,
+    status_code: int = 200,
+) -> Response:
     view = dashboard.build(engine, user, project, method or request.app.state.settings.default_method)
-    return page(request, "manage.html", {"user": user, "project": project, "can_manage": True, **view})
+    context = {
+        "user": user, "project": project, "can_manage": True, "notice": notice,
+        "members": project_service.list_members(engine, user, project.id), "roles": forms.MEMBER_ROLES,
+        "import_form": import_form or forms.FormState({}), "member_form": member_form or forms.new_member_form(),
+        "accept": ",".join(f".{s}" for s in ("jsonl", "ndjson", "json", "csv", "parquet")), **view,
+    }
+    return page(request, "manage.html", context, status_code)
+
+
+# -- the requester's forms -----------------------------------------------------------------------
+# Cookie-authenticated like the pages, so each refuses a form sent from another site: the Origin must be ours
+# and the form's `csrf` field must match the session's value (the same HMAC the pages' scripts send as the
+# X-Truthline-CSRF header). Success is a 303 to a page (post-redirect-get); a refused input re-renders the
+# form with the user's input and the message next to the field it names.
+def _csrf_refused() -> Forbidden:
+    return Forbidden("send this form from Truthline's own pages (its CSRF value did not match); reload the page "
+                     "and try again", field="csrf")
+
+
+def _form_user(request: Request, engine: Any, csrf: str | None) -> Any | None:
+    """The signed-in user sending a form, None without a live session. `csrf=None`: the caller checks it
+    itself later (a multipart upload's fields arrive with the file)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return None
+    if not _same_origin(request) or (csrf is not None and not csrf_matches(csrf, csrf_token(request, session))):
+        raise _csrf_refused()
+    try:
+        return user_service.user_for_token(engine, session, "session")
+    except Unauthorized:
+        return None
+
+
+def _login_then(path: str) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
+
+
+@router.post("/projects", response_class=HTMLResponse)
+def create_project(
+    request: Request,
+    csrf: str = Form("", max_length=200),
+    name: str = Form("", max_length=1000),
+    task_type: str = Form("classification", max_length=100),
+    labels: str = Form("", max_length=200_000),
+    overlap: str = Form("1", max_length=100),
+    guidelines: str = Form("", max_length=1_000_000),
+    engine: Any = Depends(get_engine),
+) -> Response:
+    user = _form_user(request, engine, csrf)
+    if user is None:
+        return _login_then("/")
+    form = forms.FormState({"name": name, "task_type": task_type, "labels": labels, "overlap": overlap,
+                            "guidelines": guidelines})
+    try:
+        project = project_service.create_project(engine, user, forms.project_spec(form.values))
+    except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)
+        return _home_page(request, engine, user, forms.failed(form, exc, forms.PROJECT_FIELDS), status_for(exc))
+    return RedirectResponse(f"/projects/{project.id}/manage?done=project-created", status_code=303)
+
+
+@router.post("/projects/{project_id}/items", response_class=HTMLResponse)
+async def import_items(request: Request, project_id: ProjectId, engine: Any = Depends(get_engine)) -> Response:
+    back = f"/projects/{project_id}/manage"
+    user = await run_in_threadpool(_form_user, request, engine, None)
+    if user is None:
+        return _login_then(back)
+    project = await run_in_threadpool(_managed_project, engine, user, project_id)  # 404/403 before the body
+    form = forms.FormState({})
+    try:
+        upload, parts = await multipart_file(request, request.app.state.settings.max_upload_bytes)
+    except TruthlineError as exc:  # too large, malformed, no file part: nothing read into the database
+        if isinstance(exc, Invalid) and exc.field == "file" and "file part" in exc.message:
+            exc = Invalid("choose a file to import (.jsonl, .csv, .parquet or .json)", field="file")  # browsers
+            # send a form without a chosen file as a plain field, which the API's reader calls "no file part"
+        return await run_in_threadpool(_import_failed, request, engine, user, project, form, exc)
+    try:
+        sent = parts.get("csrf")
+        if not isinstance(sent, str) or not csrf_matches(sent, csrf_token(request, request.cookies[SESSION_COOKIE])):
+            raise _csrf_refused()
+        try:
+            if not upload.filename:
+                raise Invalid("choose a file to import (.jsonl, .csv, .parquet or .json)", field="file")
+            fmt = importing.format_for(upload.filename)
+            report = await run_in_threadpool(importing.import_file, engine, user, project.id, upload.file, fmt)
+        except TruthlineError as exc:
+            return await run_in_threadpool(_import_failed, request, engine, user, project, form, exc)
+    finally:
+        await parts.close()
+    return RedirectResponse(f"{back}?created={report.created}&updated={report.updated}"
+                            f"&unchanged={report.unchanged}#import-h", status_code=303)
+
+
+def _import_failed(request: Request, engine: Any, user: Any, project: Any, form: forms.FormState,
+                   exc: TruthlineError) -> Response:
+    return _manage_page(request, engine, user, project, import_form=forms.failed(form, exc, ("file",)),
+                        status_code=status_for(exc))
+
+
+@router.post("/projects/{project_id}/members", response_class=HTMLResponse)
+def add_member(
+    request: Request,
+    project_id: ProjectId,
+    csrf: str = Form("", max_length=200),
+    username: str = Form("", max_length=200),
+    role: str = Form("annotator", max_length=40),
+    engine: Any = Depends(get_engine),
+) -> Response:
+    user = _form_user(request, engine, csrf)
+    if user is None:
+        return _login_then(f"/projects/{project_id}/manage")
+    project = _managed_project(engine, user, project_id)
+    form = forms.FormState({"username": username.strip(), "role": role})
+    try:
+        project_service.add_member(engine, user, project.id, form.values["username"], role)
+    except TruthlineError as exc:
+        return _manage_page(request, engine, user, project, member_form=forms.failed(form, exc, forms.MEMBER_FIELDS),
+                            status_code=status_for(exc))
+    return RedirectResponse(f"/projects/{project.id}/manage?done=member-saved#members-h", status_code=303)
+
+
+@router.post("/projects/{project_id}/members/remove", response_class=HTMLResponse)
+def remove_member(
+    request: Request,
+    project_id: ProjectId,
+    csrf: str = Form("", max_length=200),
+    username: str = Form("", max_length=200),
+    engine: Any = Depends(get_engine),
+) -> Response:
+    user = _form_user(request, engine, csrf)
+    if user is None:
+        return _login_then(f"/projects/{project_id}/manage")
+    project = _managed_project(engine, user, project_id)
+    try:
+        project_service.remove_member(engine, user, project.id, username)
+    except TruthlineError as exc:
+        form = forms.failed(forms.new_member_form(), exc, ())
+        return _manage_page(request, engine, user, project, member_form=form, status_code=status_for(exc))
+    if username == user.username and not user.is_admin:
+        return RedirectResponse("/", status_code=303)  # a manager who removed themselves manages it no more
+    return RedirectResponse(f"/projects/{project.id}/manage?done=member-removed#members-h", status_code=303)

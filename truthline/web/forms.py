@@ -1,0 +1,75 @@
+"""The requester's forms (new project, import items, members): form fields turned into service arguments, and
+the services' domain errors turned into what a form shows next to its fields.
+
+No HTTP here: routes.py reads the request, calls these, calls the service and renders the page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from truthline.errors import Invalid, TruthlineError, located
+
+PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines")
+MEMBER_FIELDS = ("username", "role")
+MEMBER_ROLES = ("annotator", "reviewer", "manager")  # the services' PROJECT_ROLES, the common one first
+MAX_BAD_LINES = 20  # bad lines an import form lists; the message still counts them all
+NOTICES = {
+    "project-created": "Project created. Import its items and add its annotators below.",
+    "member-saved": "Member saved.",
+    "member-removed": "Member removed.",
+}
+
+
+@dataclass
+class FormState:
+    """What a form shows: the user's input kept, a message per field, and one for the whole form."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    lines: list[str] = field(default_factory=list)  # an import's bad lines (the first MAX_BAD_LINES)
+    more_lines: int = 0
+
+
+def new_project_form() -> FormState:
+    return FormState({"name": "", "task_type": "classification", "labels": "", "overlap": "1", "guidelines": ""})
+
+
+def new_member_form() -> FormState:
+    return FormState({"username": "", "role": "annotator"})
+
+
+def project_spec(values: dict[str, str]) -> dict[str, Any]:
+    """The create_project spec for the new-project form: labels one per line (blank lines dropped)."""
+    overlap = values["overlap"].strip() or "1"
+    if not re.fullmatch(r"[0-9]{1,9}", overlap):
+        raise Invalid(f"overlap must be a whole number (how many people label each item), got {overlap[:40]!r}",
+                      field="overlap")
+    labels = [line.strip() for line in values["labels"].splitlines() if line.strip()]
+    return {"name": values["name"], "task_type": values["task_type"], "labels": labels, "overlap": int(overlap),
+            "guidelines": values["guidelines"]}
+
+
+def failed(state: FormState, exc: TruthlineError, fields: tuple[str, ...]) -> FormState:
+    """`state` with the error shown next to the field it names (`labels[2]` -> labels), else above the form."""
+    root = re.split(r"[.\[]", exc.field or "", maxsplit=1)[0]
+    if root in fields:
+        state.errors[root] = exc.message
+    else:
+        state.message = located(exc.message, exc.field if exc.field not in ("csrf", "file") else None, exc.line)
+    if exc.details and (len(exc.details) > 1 or exc.details[0].line is not None):
+        state.message = exc.message
+        state.errors.pop(root, None)
+        state.lines = [located(p.message, p.field, p.line) for p in exc.details[:MAX_BAD_LINES]]
+        state.more_lines = len(exc.details) - len(state.lines)
+    return state
+
+
+def import_notice(created: int | None, updated: int | None, unchanged: int | None) -> str | None:
+    """The manage page's line after an import (the counts come back in the redirect's query string)."""
+    if created is None or updated is None or unchanged is None:
+        return None
+    return f"Imported: {created} created, {updated} updated, {unchanged} unchanged."
