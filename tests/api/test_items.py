@@ -79,3 +79,26 @@ def test_who_may_import(ann: Any, outsider: Any, world: Any, assert_error: Any) 
     bad = b"{not json" + b" " * 3_000_000
     assert_error(ann.post(url, content=bad, headers={"Content-Type": "application/json"}), 403)
     assert_error(ann.post(url, content=bad, headers={"Content-Type": "application/x-ndjson"}), 403)
+
+
+def test_an_upload_cut_off_by_the_client_is_no_crash(app: Any, world: Any, portal: Any, count_rows: Any) -> None:
+    """A client that drops the connection mid-upload made a 500 and two tracebacks in the log."""
+    sent: list[dict[str, Any]] = []
+    chunks = [{"type": "http.request", "body": b'--B\r\nContent-Disposition: form-data; name="file"; '
+                                              b'filename="a.jsonl"\r\n\r\n{"external_id": "a", ', "more_body": True},
+              {"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"authorization", f"Bearer {world.manager_token}".encode()), (b"content-length", b"1000"),
+               (b"content-type", b"multipart/form-data; boundary=B")]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": f"/api/v1/projects/{world.project_id}/items", "raw_path": b"", "query_string": b"",
+             "root_path": "", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    portal.call(app, scope, receive, send)  # raises if the exception escapes the app
+    assert sent[0]["status"] == 400
+    assert count_rows("items") == {"items": 0}

@@ -186,3 +186,18 @@ def test_project_creation_can_be_kept_to_admins(engine: Engine, admin: Any, make
         monkeypatch.delenv("TRUTHLINE_PROJECT_CREATORS")
         get_settings.cache_clear()
     assert make_project(actor=worker.user, name="Mine").name == "Mine"  # the default: everyone
+
+
+def test_a_project_keeps_a_manager(engine: Engine, admin: Any, make_project: Callable, make_person: Callable) -> None:
+    """Removed or demoted, a project's only manager left a project only admins could reach."""
+    owner = make_person("owner")
+    project = make_project(actor=owner.user, name="Owned")
+    for change in (lambda: projects.remove_member(engine, owner.user, project.id, "owner"),
+                   lambda: projects.add_member(engine, admin.user, project.id, "owner", "annotator")):
+        with pytest.raises(Conflict) as err:
+            change()
+        assert err.value.field == "username" and "only manager" in err.value.message
+    make_person("deputy")
+    projects.add_member(engine, owner.user, project.id, "deputy", "manager")
+    projects.remove_member(engine, owner.user, project.id, "owner")
+    assert [(m.username, m.role) for m in projects.list_members(engine, admin.user, project.id)] == [("deputy", "manager")]

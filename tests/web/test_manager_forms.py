@@ -278,6 +278,13 @@ def test_managers_add_change_and_remove_members(login: Login, site: Site) -> Non
 def test_a_manager_who_removes_themselves_goes_home(login: Login, site: Site) -> None:
     client = login("manager")
     pid = site.project_id
+    alone = client.post(f"/projects/{pid}/members/remove", data={"csrf": _csrf(client), "username": "manager"})
+    assert alone.status_code == 409 and "only manager; make someone else manager first" in alone.text  # kept
+    demoted = client.post(f"/projects/{pid}/members",
+                          data={"csrf": _csrf(client), "username": "manager", "role": "annotator"})
+    assert demoted.status_code == 409
+    promoted = client.post(f"/projects/{pid}/members", data={"csrf": _csrf(client), "username": "ann", "role": "manager"})
+    assert promoted.status_code == 303
     r = client.post(f"/projects/{pid}/members/remove", data={"csrf": _csrf(client), "username": "manager"})
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert client.get(f"/projects/{pid}/manage").status_code == 404

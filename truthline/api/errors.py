@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from truthline import errors as E
@@ -169,6 +170,11 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
                 headers["Allow"] = allowed
         return respond(request, exc.status_code, error_payload(code, message), headers or None)
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client left mid-upload: nothing was written, and no one is there to read an answer or a traceback.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return SafeJSONResponse(error_payload("bad_request", "the request body was cut off"), status_code=400)
+
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         payload = error_payload("internal", "internal server error; the details are in the server log")
@@ -182,6 +188,7 @@ def install_error_handlers(app: FastAPI, render_error: ErrorRenderer | None = No
         E.TruthlineError: on_domain,
         RequestValidationError: on_validation,
         StarletteHTTPException: on_http,
+        ClientDisconnect: on_disconnect,
         Exception: on_crash,
     }
     for exc_type, handler in handlers.items():

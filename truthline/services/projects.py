@@ -181,6 +181,8 @@ def add_member(engine: Engine, actor: User, project_id: int, username: str, role
                         if isinstance(username, str) and storable(username) else None)
                 if user is None:
                     raise NotFound(f"user {username!r} not found; an admin can create it first", field="username")
+                if role != "manager":
+                    _keep_a_manager(conn, project.id, user)
                 store.upsert_member(conn, project.id, user.id, role)
                 return Member(user_id=user.id, username=user.username, role=role)
         except IntegrityError:
@@ -190,11 +192,23 @@ def add_member(engine: Engine, actor: User, project_id: int, username: str, role
 
 
 def remove_member(engine: Engine, actor: User, project_id: int, username: str) -> None:
+    """Take a user off the project (managers, admins); its last manager stays (Conflict)."""
     with write_tx(engine) as conn:
         project, _ = project_for(conn, actor, project_id, manage=True)
         user = user_store.get_user_by_name(conn, username) if storable(username) else None
+        if user is not None:
+            _keep_a_manager(conn, project.id, user)
         if user is None or not store.remove_member(conn, project.id, user.id):
             raise NotFound(f"{username!r} is not a member of project {project.id}", field="username")
+
+
+def _keep_a_manager(conn: Connection, project_id: int, user: User) -> None:
+    """Conflict if `user` is the project's only manager: removed or demoted, they would leave a project only
+    admins could reach (a one-click Remove beside one's own name on the manage page)."""
+    managers = store.lock_managers(conn, project_id)
+    if managers == [user.id]:
+        raise Conflict(f"{user.username!r} is the project's only manager; make someone else manager first",
+                       field="username")
 
 
 def list_members(engine: Engine, actor: User, project_id: int) -> list[Member]:

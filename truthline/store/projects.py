@@ -109,6 +109,15 @@ def upsert_member(conn: Connection, project_id: int, user_id: int, role: str) ->
         conn.execute(project_members.insert().values(project_id=project_id, user_id=user_id, role=role))
 
 
+def lock_managers(conn: Connection, project_id: int) -> list[int]:
+    """The project's managers' user ids, their rows locked (PostgreSQL) until the transaction ends."""
+    q = sa.select(project_members.c.user_id).where(project_members.c.project_id == project_id,
+                                                     project_members.c.role == "manager")
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    return [r[0] for r in conn.execute(q)]
+
+
 def remove_member(conn: Connection, project_id: int, user_id: int) -> int:
     return conn.execute(
         project_members.delete().where(project_members.c.project_id == project_id, project_members.c.user_id == user_id)
