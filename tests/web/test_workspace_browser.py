@@ -245,6 +245,26 @@ def test_long_text_and_field_values_wrap_inside_the_page(live_site: tuple[str, S
     expect(page.locator("#done")).to_be_visible()
 
 
+def test_a_long_item_scrolls_inside_its_box_and_submit_stays_in_view(live_site: tuple[str, Site],
+                                                                     open_page: Open) -> None:
+    """An 11,000-character item put Submit at y = 3,940 px: a mouse user scrolled past it for every item."""
+    _, site = live_site
+    words = " ".join(f"word{i}" for i in range(1500))  # about 11k characters, in lines
+    pid = _project(site, [{"external_id": "long", "data": {"text": words}}])
+    page = open_page("ann", f"/projects/{pid}/annotate")
+    _ready(page)
+    bottom = page.locator("#submit").evaluate("e => e.getBoundingClientRect().bottom")
+    assert bottom <= 800, f"Submit's bottom edge is at {bottom} px in an 800 px window"
+    box = page.locator("#item").evaluate("e => [e.scrollHeight, e.clientHeight, e.scrollTop]")
+    assert box[0] > box[1] and box[2] == 0, box  # the text scrolls in its box, from its first line
+    first = page.locator(".item-text").evaluate("e => e.getBoundingClientRect().top")
+    top = page.locator("#item").evaluate("e => e.getBoundingClientRect().top")
+    assert first >= top, (first, top)  # its start is not cut off above the box
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    expect(page.locator("#done")).to_be_visible()
+
+
 def test_a_long_label_leaves_skip_and_submit_on_a_phone_screen(live_site: tuple[str, Site], open_page: Open) -> None:
     _, site = live_site
     pid = _project(site, _texts(2, "l"), labels=["short", "A" * 65])
