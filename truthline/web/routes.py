@@ -165,6 +165,40 @@ def logout(request: Request, csrf: str = Form("", max_length=200), engine: Any =
     return response
 
 
+# -- your account --------------------------------------------------------------------------------
+@router.api_route("/account", methods=PAGE_METHODS, response_class=HTMLResponse)
+def account(request: Request, done: str | None = Query(None, max_length=40),
+            user: Any = Depends(optional_user)) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    notice = "Password changed; your other sessions and tokens have ended." if done == "password" else None
+    return page(request, "account.html", {"user": user, "form": forms.FormState({}), "notice": notice})
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def change_password(
+    request: Request,
+    csrf: str = Form("", max_length=200),
+    current_password: str = Form("", max_length=user_service.MAX_PASSWORD),
+    new_password: str = Form("", max_length=user_service.MAX_PASSWORD),
+    engine: Any = Depends(get_engine),
+) -> Response:
+    user = await run_in_threadpool(_form_user, request, engine, csrf)
+    if user is None:
+        return _login_then("/account")
+    session = request.cookies[SESSION_COOKIE]
+    try:  # behind the login gate: the current password is checked like a login
+        async with request.app.state.login_gate:
+            await run_in_threadpool(user_service.change_password, engine, user, current_password, new_password,
+                                    session)
+    except TruthlineError as exc:  # wrong current password 403, too short 422, too many tries 429
+        form = forms.failed(forms.FormState({}), exc, ("current_password", "new_password", "password"))
+        if "password" in form.errors:  # the service names the new password `password`
+            form.errors["new_password"] = form.errors.pop("password")
+        return page(request, "account.html", {"user": user, "form": form, "notice": None}, status_for(exc))
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
 # -- pages ---------------------------------------------------------------------------------------
 @router.api_route("/", methods=PAGE_METHODS, response_class=HTMLResponse)
 def home(request: Request, user: Any = Depends(optional_user), engine: Any = Depends(get_engine)) -> Response:
