@@ -63,6 +63,11 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
     return response
 
 
+def _form_from_us(request: Request, session: str, csrf: Any) -> bool:
+    """A cookie-authenticated form came from our own pages: our Origin, and the session's CSRF value."""
+    return _same_origin(request) and isinstance(csrf, str) and csrf_matches(csrf, csrf_token(request, session))
+
+
 def _login_redirect(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -154,7 +159,7 @@ async def login(
 def logout(request: Request, csrf: str = Form("", max_length=200), engine: Any = Depends(get_engine)) -> Response:
     session = request.cookies.get(SESSION_COOKIE)
     if session:
-        if not _same_origin(request) or not csrf_matches(csrf, csrf_token(request, session)):
+        if not _form_from_us(request, session, csrf):
             raise Forbidden("log out from Truthline's own pages (the form's CSRF value did not match)", field="csrf")
         try:
             user_service.revoke_token(engine, session)
@@ -305,7 +310,7 @@ def _form_user(request: Request, engine: Any, csrf: str | None) -> Any | None:
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         return None
-    if not _same_origin(request) or (csrf is not None and not csrf_matches(csrf, csrf_token(request, session))):
+    if not (_same_origin(request) if csrf is None else _form_from_us(request, session, csrf)):
         raise _csrf_refused()
     try:
         return user_service.user_for_token(engine, session, "session")
@@ -352,16 +357,14 @@ async def import_items(request: Request, project_id: ProjectId, engine: Any = De
         upload, parts = await multipart_file(request, request.app.state.settings.max_upload_bytes)
     except TruthlineError as exc:  # too large, malformed, no file part: nothing read into the database
         if isinstance(exc, Invalid) and exc.field == "file" and "file part" in exc.message:
-            exc = Invalid("choose a file to import (.jsonl, .csv, .parquet or .json)", field="file")  # browsers
-            # send a form without a chosen file as a plain field, which the API's reader calls "no file part"
+            exc = _no_file()  # browsers send a form without a chosen file as a plain field: "no file part"
         return await run_in_threadpool(_import_failed, request, engine, user, project, form, exc)
     try:
-        sent = parts.get("csrf")
-        if not isinstance(sent, str) or not csrf_matches(sent, csrf_token(request, request.cookies[SESSION_COOKIE])):
+        if not _form_from_us(request, request.cookies[SESSION_COOKIE], parts.get("csrf")):
             raise _csrf_refused()
         try:
             if not upload.filename:
-                raise Invalid("choose a file to import (.jsonl, .csv, .parquet or .json)", field="file")
+                raise _no_file()
             fmt = importing.format_for(upload.filename)
             report = await run_in_threadpool(importing.import_file, engine, user, project.id, upload.file, fmt)
         except TruthlineError as exc:
@@ -370,6 +373,10 @@ async def import_items(request: Request, project_id: ProjectId, engine: Any = De
         await parts.close()
     return RedirectResponse(f"{back}?created={report.created}&updated={report.updated}"
                             f"&unchanged={report.unchanged}#import-h", status_code=303)
+
+
+def _no_file() -> Invalid:
+    return Invalid("choose a file to import (.jsonl, .csv, .parquet or .json)", field="file")
 
 
 def _import_failed(request: Request, engine: Any, user: Any, project: Any, form: forms.FormState,

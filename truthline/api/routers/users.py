@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from truthline.services import users as service
 
@@ -22,11 +23,13 @@ def me(user: Any = Depends(current_user)) -> Any:
 
 @router.post("/me/password", response_model=RevokedOut,
              summary="Change your password; every other session and API token of yours ends")
-def change_password(body: PasswordChangeIn, request: Request, user: Any = Depends(current_user),
-                    engine: Any = Depends(get_engine)) -> RevokedOut:
+async def change_password(body: PasswordChangeIn, request: Request, user: Any = Depends(current_user),
+                          engine: Any = Depends(get_engine)) -> RevokedOut:
     auth = request.headers.get("authorization", "")
     used = auth[7:].strip() if auth[:7].lower() == "bearer " else request.cookies.get(SESSION_COOKIE)
-    revoked = service.change_password(engine, user, body.current_password, body.new_password, keep_token=used)
+    async with request.app.state.login_gate:  # a password check, like a login: it waits outside the threads
+        revoked = await run_in_threadpool(service.change_password, engine, user, body.current_password,
+                                          body.new_password, used)
     return RevokedOut(tokens_revoked=revoked)
 
 
