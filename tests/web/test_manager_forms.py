@@ -338,3 +338,19 @@ def test_members_and_import_forms_carry_the_pages_csrf(login: Login, site: Site)
     assert html.count(f'name="csrf" value="{csrf}"') == 2 + 2 + 1  # import, add member, 2 removes, log out
     assert 'enctype="multipart/form-data"' in html and 'accept=".jsonl,.ndjson,.json,.csv,.parquet"' in html
     assert "<script>" not in html.split("<main")[1] and " style=" not in html  # CSP: no inline code or styles
+
+
+def test_a_rating_project_takes_its_scale_from_the_labels_box(login: Login, site: Site) -> None:
+    client = login("outsider")
+    r = client.post("/projects", data={**NEW, "name": "Stars", "task_type": "rating", "labels": "1\n2\n3\n4\n5",
+                                       "csrf": _csrf(client)})
+    assert r.status_code == 303, r.text
+    project = projects.get_project(site.engine, site.admin, _project_named(site.engine, "Stars"))
+    assert project.scale == {"min": 1, "max": 5, "step": 1} and project.labels == ["1", "2", "3", "4", "5"]
+    home = client.get("/").text
+    assert "rating · scale 1–5" in home
+    manage = client.get(r.headers["location"]).text
+    assert 'id="alpha-interval"' in manage and "on the 1–5 scale" in manage
+    bad = client.post("/projects", data={**NEW, "name": "Odd", "task_type": "rating", "labels": "1\n2\n4",
+                                         "csrf": _csrf(client)})
+    assert bad.status_code == 422 and "rise in equal steps" in bad.text.split('id="labels-error">')[1]

@@ -378,3 +378,20 @@ def test_error_messages_name_no_api_fields(live_site: tuple[str, Site], open_pag
     alert = page.locator("#errors .alert").first
     expect(alert).to_contain_text("archived")
     assert not re.search(r"\(\w+_id\)|call next|lease \d", alert.inner_text()), alert.inner_text()
+
+
+def test_a_rating_is_given_by_its_value_key(live_site: tuple[str, Site], open_page: Open) -> None:
+    """On a 0-4 scale the key 0 means the value 0 (not the first button's position) and 4 means 4."""
+    _, site = live_site
+    pid = _project(site, _texts(2, "s"), task_type="rating", labels=None, scale={"min": 0, "max": 4})
+    page = open_page("ann", f"/projects/{pid}/annotate")
+    expect(page.locator("#keys-labels")).to_contain_text("choose a value")
+    first = _ready(page)
+    expect(page.locator(".label-button")).to_have_text(["0 0", "1 1", "2 2", "3 3", "4 4"])
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    second = _ready(page)
+    page.keyboard.press("0")
+    page.keyboard.press("Enter")
+    expect(page.locator("#count")).to_have_text("2")
+    assert _answers(site, pid) == {first.removeprefix("Item "): ["4"], second.removeprefix("Item "): ["0"]}

@@ -118,10 +118,29 @@ class RevokedOut(BaseModel):
 
 
 # -- projects and members -------------------------------------------------------------------------
+class ScaleIn(_In):
+    """A rating project's scale: min, min + step, ..., max (at most 200 values, 6 decimals)."""
+
+    min: float  # strict float takes JSON integers too (1 -> 1.0, whose label is "1")
+    max: float
+    step: float = 1
+
+
+class ScaleOut(BaseModel):
+    min: int | float
+    max: int | float
+    step: int | float
+
+
 class ProjectIn(_In):
     name: Text = Field(min_length=1, max_length=200)
-    task_type: Text = Field("classification", description="A registered task type: classification, multilabel.")
-    labels: list[Text] = Field(min_length=1, description="The label set, in display order.")
+    task_type: Text = Field("classification",
+                            description="A registered task type: classification, multilabel, rating.")
+    labels: list[Text] | None = Field(None, min_length=1,
+                                      description="The label set, in display order (rating: the scale's values, "
+                                                  "or give `scale`).")
+    scale: ScaleIn | None = Field(None, description="rating only: the scale, e.g. {\"min\": 1, \"max\": 5}; its "
+                                                    "values become the labels.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
     overlap: Int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
     pay_cents: Int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
@@ -135,6 +154,7 @@ class ProjectPatch(_In):
     name: Text = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
     task_type: Text = Field(None, description="Only while the project has no items.")  # type: ignore[assignment]
     labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
+    scale: ScaleIn = Field(None, description="rating only.")  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: Int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
     pay_cents: Int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
@@ -147,6 +167,7 @@ class ProjectOut(_Out):
     name: str
     task_type: str
     labels: list[str]
+    scale: ScaleOut | None = Field(None, description="rating: the scale whose values are the labels.")
     guidelines: str
     overlap: int
     pay_cents: int
@@ -246,6 +267,8 @@ class ItemResult(BaseModel):
                     "null for items nobody labelled."
     )
     n_labels: int | None = None
+    estimate: float | None = Field(None, description="rating only: the posterior mean over the scale's values "
+                                                     "(rank or average items by it); null for items nobody labelled.")
     probabilities: dict[str, float] | None = None  # only when asked for (?probabilities=true)
 
 
@@ -264,6 +287,11 @@ class _Worker(BaseModel):
 class Agreement(BaseModel):
     krippendorff_alpha: float | None = Field(description="Nominal alpha over all labels; null when undefined.")
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
+    krippendorff_alpha_ordinal: float | None = Field(None, description="rating only: alpha with the scale's order "
+                                                                       "(a 4 against a 5 is a smaller disagreement "
+                                                                       "than a 1 against a 5).")
+    krippendorff_alpha_interval: float | None = Field(None, description="rating only: alpha with the scale's "
+                                                                        "distances (squared differences).")
 
 
 class CalibrationBin(BaseModel):

@@ -211,8 +211,11 @@ def workers(
     if slips:  # under the table, which has no room for it in 80 columns
         console.print(f"Habitual slips: {'; '.join(slips)}", highlight=False, soft_wrap=True)
     agreement = report["agreement"]
+    on_scale = "" if agreement.get("krippendorff_alpha_interval") is None else (  # rating
+        f", interval alpha {cell_text(agreement['krippendorff_alpha_interval'])}, "
+        f"ordinal alpha {cell_text(agreement['krippendorff_alpha_ordinal'])}")
     console.print(f"Agreement between workers: Krippendorff's alpha {cell_text(agreement['krippendorff_alpha'])}, "
-                  f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}.", highlight=False)
+                  f"Fleiss' kappa {cell_text(agreement['fleiss_kappa'])}{on_scale}.", highlight=False)
     if report["models"]:
         note = tempered(report["temperature"], report["temperature_gold_items"])
         console.print(f"auto blended: {models_text(report['models'])}{note}", highlight=False)

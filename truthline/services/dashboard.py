@@ -161,18 +161,26 @@ def _inference(data: ProjectLabels, method: str) -> _Fit:
     return data.memo(("worker_quality", method), compute)  # data.infer names a bad method itself
 
 
-def _agreement_metrics(crowd: CrowdLabels) -> dict[str, float | None]:
-    return {
-        "krippendorff_alpha": _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels)),
-        "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes)),
-    }
+def _agreement_metrics(crowd: CrowdLabels, scale: bool = False) -> dict[str, float | None]:
+    """Nominal alpha and Fleiss' kappa; on a scale (rating: classes are its values in order, evenly spaced)
+    also ordinal and interval alpha, which count a 4 against a 5 as a smaller disagreement than a 1 against
+    a 5 (interval alpha is unchanged by the scale's min and step, so class indices stand for the values)."""
+    def alpha(level: str) -> float | None:
+        return _metric(lambda: krippendorff_alpha(crowd.items, crowd.workers, crowd.labels, level=level))
+
+    metrics = {"krippendorff_alpha": alpha("nominal"),
+               "fleiss_kappa": _metric(lambda: fleiss_kappa(crowd.items, crowd.labels, crowd.n_classes))}
+    if scale:
+        metrics.update(krippendorff_alpha_ordinal=alpha("ordinal"), krippendorff_alpha_interval=alpha("interval"))
+    return metrics
 
 
 def _agreement(data: ProjectLabels) -> dict[str, float | None]:
-    """Krippendorff's alpha and Fleiss' kappa: the same for every method, so memoized apart."""
+    """Krippendorff's alpha and Fleiss' kappa (rating: also ordinal and interval alpha): the same for every
+    method, so memoized apart."""
     def compute() -> dict[str, float | None]:
         crowd = _crowd(data)
-        return offload.call(_agreement_metrics, crowd, size=crowd.n_labels)
+        return offload.call(_agreement_metrics, crowd, data.project.scale is not None, size=crowd.n_labels)
     return data.memo(("agreement",), compute)
 
 

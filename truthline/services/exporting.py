@@ -51,6 +51,7 @@ class Row:
     notes: str  # JSON array of {worker, answer, active_ms, created_at}
     n_labels: int
     probabilities: list[float] | None = None  # per project label, when asked for and the item has an answer
+    estimate: float | None = None  # rating: the posterior mean over the scale
 
 
 def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto",
@@ -73,10 +74,11 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     except BaseException:
         ahead.close()
         raise
-    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs)
+    estimates = None if inf.estimate is None else inf.estimate.tolist()
+    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs, estimates)
     weakref.finalize(rows, ahead.stop.set)  # a dropped, never-started iterator must not keep the reader
     names = list(data.project.config["labels"]) if probabilities else None
-    return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows, names)
+    return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows, names, estimates is not None)
 
 
 def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO, method: str = "auto",
@@ -90,7 +92,7 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
 
 
 def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidence: list[float],
-          probs: list[list[float] | None] | None) -> Iterator[list[Row]]:
+          probs: list[list[float] | None] | None, estimates: list[float] | None) -> Iterator[list[Row]]:
     try:
         for batch, notes in ahead:
             with gc_paused():  # one batch at a time: the consumer may be a slow HTTP client
@@ -100,7 +102,8 @@ def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidenc
                     conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
                     text, n = notes.get(item_id, ("[]", 0))
                     out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n,
-                                   None if i is None or probs is None else probs[i]))
+                                   None if i is None or probs is None else probs[i],
+                                   None if i is None or estimates is None else _rounded(estimates[i])))
             yield out
     finally:
         ahead.close()
@@ -189,6 +192,14 @@ class _Prefetch:
             self.thread.join()
 
 
+def _rounded(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 6)
+
+
+def _estimate_json(estimate: float | None) -> str:
+    return ',"estimate":' + ("null" if estimate is None else repr(estimate))
+
+
 def _probabilities_json(keys: list[str], probs: list[float] | None) -> str:
     """',"probabilities":{...}' (keys: the labels, JSON-encoded), null for an item without an answer."""
     if probs is None:
@@ -196,7 +207,7 @@ def _probabilities_json(keys: list[str], probs: list[float] | None) -> str:
     return ',"probabilities":{' + ",".join(f"{k}:{p!r}" for k, p in zip(keys, probs, strict=True)) + "}"
 
 
-def _jsonl(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
+def _jsonl(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
     answer_text: dict[tuple[type, Any], str] = {}  # few distinct answers: encode each once
     keys = None if names is None else [_dumps(n).decode() for n in names]
     for batch in batches:
@@ -213,6 +224,7 @@ def _jsonl(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[by
             # orjson writes strings exactly as _encode does; repr(float) is what json writes for floats
             parts.append(f'{{"external_id":{_dumps(r.external_id).decode()},"data":{r.data},"answer":{answer},'
                          f'"confidence":{"null" if r.confidence is None else repr(r.confidence)}'
+                         f'{_estimate_json(r.estimate) if estimates else ""}'
                          f'{"" if keys is None else _probabilities_json(keys, r.probabilities)},'
                          f'"annotations":{r.notes}}}\n')
         yield "".join(parts).encode()
@@ -234,10 +246,10 @@ def _csv_cell(value: Any) -> str:
     return value
 
 
-def _csv(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
+def _csv(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
     cell, safe = _csv_cell, formula_safe  # data and annotations are JSON text ({ or [): never a formula
-    header = ["external_id", "data", "answer", "confidence", *(f"p:{n}" for n in names or ()), "n_labels",
-              "annotations"]
+    header = ["external_id", "data", "answer", "confidence", *(["estimate"] if estimates else []),
+              *(f"p:{n}" for n in names or ()), "n_labels", "annotations"]
     blank = [""] * len(names or ())
     pending = [",".join(map(cell, header)) + "\r\n"]
     for batch in batches:
@@ -245,7 +257,9 @@ def _csv(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[byte
             probs = blank if names is None or r.probabilities is None else map(repr, r.probabilities)
             pending.append(",".join([
                 cell(safe(r.external_id)), cell(r.data), cell(safe(_answer_cell(r.answer) or "")),
-                "" if r.confidence is None else repr(r.confidence), *probs, str(r.n_labels), cell(r.notes),
+                "" if r.confidence is None else repr(r.confidence),
+                *(["" if r.estimate is None else repr(r.estimate)] if estimates else []),
+                *probs, str(r.n_labels), cell(r.notes),
             ]) + "\r\n")
         yield "".join(pending).encode()
         pending = []
@@ -277,7 +291,7 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def _parquet(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[bytes]:
+def _parquet(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -287,6 +301,8 @@ def _parquet(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[
               ("confidence", pa.float64()), ("annotations", pa.list_(note))]
     if names is not None:
         fields.insert(4, ("probabilities", pa.struct([(n, pa.float64()) for n in names])))
+    if estimates:
+        fields.insert(4, ("estimate", pa.float64()))
     schema = pa.schema(fields)
     loads = orjson.loads  # the notes are JSON the database wrote: no NaN, no big integers
 
@@ -301,6 +317,8 @@ def _parquet(batches: Iterator[list[Row]], names: list[str] | None) -> Iterator[
             "annotations": [[{**note, "answer": _answer_cell(note["answer"]) or ""} for note in loads(r.notes)]
                             for r in batch],
         }
+        if estimates:
+            columns["estimate"] = [r.estimate for r in batch]
         if names is not None:
             columns["probabilities"] = [None if r.probabilities is None else dict(zip(names, r.probabilities))
                                         for r in batch]

@@ -20,11 +20,17 @@ from truthline.store import projects as store
 from truthline.store import users as user_store
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import Member, Project, User
-from truthline.tasktypes import get_task_type
+from truthline.tasktypes import get_task_type, task_type_names
 
 STATUSES = ("active", "paused", "archived")
 _FIELDS = {"name", "task_type", "labels", "guidelines", "overlap", "pay_cents", "status", "lease_seconds"}
+# task-type options (rating's scale): fields of the project spec for the task types that name them
+_OPTIONS = {option for name in task_type_names() for option in get_task_type(name).options}
 MAX_OVERLAP = 1000
+
+
+def _option_owners(option: str) -> str:
+    return " and ".join(name for name in task_type_names() if option in get_task_type(name).options)
 
 
 def _int(spec: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -38,9 +44,9 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
     """Column values for the merged spec (base = current values or defaults), all checked."""
     if not isinstance(spec, Mapping):
         raise Invalid("project spec must be a JSON object")
-    unknown = sorted(set(spec) - _FIELDS)
+    unknown = sorted(set(spec) - _FIELDS - _OPTIONS)
     if unknown:
-        raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}",
+        raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS | _OPTIONS))}",
                       field=unknown[0])
     for key in ("name", "guidelines", "task_type"):
         if isinstance(spec.get(key), str) and (problem := text_problem(spec[key])):
@@ -53,6 +59,10 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
         got = "" if name is None else f", got {type(name).__name__} {shown(name)}"  # YAML `name: 5` is a number
         raise Invalid(f"name is required: a non-empty string of at most 200 characters{got}", field="name")
     task_type = get_task_type(merged.get("task_type", "classification"))
+    misplaced = sorted(set(spec) & _OPTIONS - set(task_type.options))
+    if misplaced:
+        raise Invalid(f"applies only to {_option_owners(misplaced[0])} projects, not {task_type.name}",
+                      field=misplaced[0])
     config = task_type.validate_config(merged)
     guidelines = merged.get("guidelines", "")
     if not isinstance(guidelines, str):

@@ -162,7 +162,8 @@ def probability_rows(inf: Inference) -> list[list[float] | None]:
 def item_results(engine: Engine, actor: User, project_id: int, method: str = "auto",
                  probabilities: bool = False) -> list[dict[str, Any]]:
     """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known.
-    probabilities: add {label: probability} per item (None where nothing is known)."""
+    rating adds `estimate` (the posterior mean over the scale). probabilities: add {label: probability} per
+    item (None where nothing is known)."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
     rows = [
@@ -171,6 +172,9 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
             data.item_ids.tolist(), data.external_ids, inf.answers, inf.confidence.tolist(),
             data.n_labels_per_item.tolist(), strict=True)
     ]
+    if inf.estimate is not None:  # rating
+        for row, estimate in zip(rows, inf.estimate.tolist(), strict=True):
+            row["estimate"] = _num(estimate)
     if probabilities:
         names = data.project.config["labels"]
         for row, probs in zip(rows, probability_rows(inf), strict=True):

@@ -43,10 +43,17 @@ class Project:
     created_at: float = 0.0
     items_version: int = 0  # internal: changes when an import rewrites existing items
 
+    @property
+    def scale(self) -> dict[str, Any] | None:
+        """A rating project's scale {min, max, step} (its values are the labels); None for other types."""
+        return self.config.get("scale")
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("config")
         out.pop("items_version")
+        if self.scale is not None:
+            out["scale"] = self.scale
         out["created_at"] = to_datetime(self.created_at).isoformat()
         return out
 

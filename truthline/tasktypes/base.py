@@ -29,6 +29,8 @@ class Inference:
     # the quality method's own result (truthline.quality Aggregate, or MultilabelAggregate): the manager
     # page's worker intervals and calibration come from this same fit, not from a second one
     fit: Any = None
+    # rating: per item, the posterior mean over the scale's values (NaN where answers[i] is None)
+    estimate: np.ndarray | None = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class TaskType(ABC):
     name: ClassVar[str]
     widget: ClassVar[str]  # the workspace widget that renders this task type (truthline/web)
     min_labels: ClassVar[int] = 2
+    options: ClassVar[tuple[str, ...]] = ()  # project spec fields of this task type only (rating: "scale")
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Check the task-type part of a project spec (labels, ...); return it normalized."""

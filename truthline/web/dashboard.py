@@ -102,6 +102,8 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "accuracy": accuracy,
             "alpha": report["agreement"]["krippendorff_alpha"],
             "kappa": report["agreement"]["fleiss_kappa"],
+            "alpha_interval": report["agreement"].get("krippendorff_alpha_interval"),  # rating
+            "scale": project.scale,
             "models": report["models"],
             "temperature": report["temperature"],
             "temperature_gold_items": report["temperature_gold_items"],
