@@ -151,3 +151,12 @@ def test_widening_the_scale_keeps_answers_and_narrowing_past_them_is_refused(
     assert r.status_code == 200 and r.json()["labels"] == ["0", "1", "2", "3", "4", "5"]
     err = assert_error(manager.patch(f"/projects/{rated}", json={"scale": {"min": 2, "max": 5}}), 422, field="labels")
     assert "'1'" in err["message"]
+
+
+def test_a_csv_export_imports_back_unchanged(manager: Any, rated: int) -> None:
+    """The estimate column is a result, like answer and confidence: not merged into the items' data."""
+    exported = manager.get(f"/projects/{rated}/export", params={"format": "csv", "method": "mv"})
+    r = manager.post(f"/projects/{rated}/items", params={"format": "csv"},
+                     files={"file": ("export.csv", exported.content, "text/csv")})
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["updated"], r.json()["unchanged"]) == (0, 0, len(TRUTH))
