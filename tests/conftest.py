@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 
 from truthline.services import projects as project_service
 from truthline.services import users as user_service
-from truthline.services.throttle import FailureLimiter
 from truthline.services.importing import import_items
 from truthline.store.db import make_engine, upgrade
 from truthline.store.records import Project, User
@@ -47,14 +46,6 @@ class Person:
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 with production parameters costs ~50 ms per hash; tests don't need that."""
     monkeypatch.setattr(user_service, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_login_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Failed logins are counted per process: one test's wrong passwords must not lock out another's users."""
-    for name in ("LOGIN_FAILURES", "CLIENT_FAILURES"):
-        old = getattr(user_service, name)
-        monkeypatch.setattr(user_service, name, FailureLimiter(old.limit, old.window))
 
 
 class _PgSchemas:

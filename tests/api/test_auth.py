@@ -138,6 +138,27 @@ def test_logins_are_limited_and_say_when_to_retry(anon: Any, world: Any, assert_
     assert row[1] - row[0] == user_service.LOGIN_TOKEN_SECONDS
 
 
+def test_servers_on_one_database_share_the_login_limits(anon: Any, world: Any, db_url: str, api_settings: Any,
+                                                        portal: Any, assert_error: Any) -> None:
+    """A second app with its own engine stands for another `serve` process (or machine) on the database."""
+    import httpx
+
+    from tests.asgi import PortalTransport
+    from truthline.api.app import create_app
+    from truthline.store.db import make_engine
+
+    engine = make_engine(db_url)
+    with httpx.Client(transport=PortalTransport(create_app(api_settings, engine=engine), portal),
+                      base_url="http://testserver/api/v1") as other:
+        for client in (anon, other) * 5:
+            assert_error(_login(client, "ann", "wrong-guess"), 401)
+        for client in (anon, other):
+            r = _login(client, "ann", "password123")
+            assert_error(r, 429)
+            assert 890 <= int(r.headers["retry-after"]) <= 900
+    engine.dispose()
+
+
 def test_a_flood_of_logins_holds_at_most_the_gate_in_threads(anon: Any, make_client: Any, world: Any,
                                                             monkeypatch: Any) -> None:
     """60 logins at once held every worker thread behind the password checks: an authenticated request

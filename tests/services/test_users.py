@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
-from truthline.services import users
-from truthline.store.tables import tokens
+from truthline.services import throttle, users
+from truthline.store.tables import login_failures, tokens
 
 
 def test_init_admin_returns_a_working_token(engine: Engine) -> None:
@@ -154,6 +154,82 @@ def test_a_login_clears_its_failures(engine: Engine, make_person: Callable) -> N
             with pytest.raises(Unauthorized):
                 users.authenticate(engine, "ann", "typo", client="c")
         users.authenticate(engine, "ann", "password123", client="c")  # 27 typos, never locked out
+    with engine.connect() as conn:  # the pair's failures are forgotten; the client's still count
+        keys = conn.execute(sa.select(login_failures.c.key)).scalars().all()
+    assert keys == [users.CLIENT_FAILURES.key("c")] * 27
+
+
+def _failures(engine: Engine) -> list[tuple[str, float]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.select(login_failures.c.key, login_failures.c.at))]
+
+
+def test_failed_logins_are_stored_without_username_or_address(engine: Engine, db_url: str) -> None:
+    from pathlib import Path
+
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            users.authenticate(engine, "mallory.guess", "wrong-guess", client="203.0.113.77")
+    stored = _failures(engine)
+    assert len(stored) == 6 and all(len(key) == 64 and int(key, 16) >= 0 for key, _ in stored)
+    assert {key for key, _ in stored} == {users.LOGIN_FAILURES.key("mallory.guess", "203.0.113.77"),
+                                          users.CLIENT_FAILURES.key("203.0.113.77")}
+    if db_url.startswith("sqlite"):  # nowhere in the files either (the WAL holds the latest writes)
+        path = Path(db_url.removeprefix("sqlite:///"))
+        data = b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+        assert b"mallory" not in data and b"203.0.113" not in data
+
+
+def test_login_limits_hold_across_processes_and_restarts(db_url: str) -> None:
+    """Two engines on one database stand for two `serve` processes; a third, made later, for a restart."""
+    from truthline.store.db import make_engine
+
+    first, second = make_engine(db_url), make_engine(db_url)
+    users.create_user(first, None, "ann", "password123")
+    for n in range(10):
+        with pytest.raises(Unauthorized):
+            users.authenticate((first, second)[n % 2], "ann", "wrong-guess", client="10.0.0.9")
+    first.dispose()
+    second.dispose()
+    restarted = make_engine(db_url)
+    with pytest.raises(Throttled) as err:
+        users.authenticate(restarted, "ann", "password123", client="10.0.0.9")
+    assert 890 <= err.value.retry_after <= 900
+    restarted.dispose()
+
+
+def test_failures_older_than_fifteen_minutes_stop_counting(engine: Engine, make_person: Callable) -> None:
+    make_person("ann")
+    for _ in range(10):
+        with pytest.raises(Unauthorized):
+            users.authenticate(engine, "ann", "wrong-guess", client="c")
+    with engine.begin() as conn:  # as if the oldest had been 800 s ago and the others 700 s
+        first = conn.execute(sa.select(sa.func.min(login_failures.c.id))).scalar_one()
+        conn.execute(login_failures.update().values(at=login_failures.c.at - 700))
+        conn.execute(login_failures.update().where(login_failures.c.id == first).values(at=login_failures.c.at - 100))
+    with pytest.raises(Throttled) as err:
+        users.authenticate(engine, "ann", "password123", client="c")
+    assert 95 <= err.value.retry_after <= 100  # until the oldest counted failure is 15 minutes old
+    with engine.begin() as conn:
+        conn.execute(login_failures.update().where(login_failures.c.id == first).values(at=login_failures.c.at - 101))
+    # this process remembers the wait it announced (refusals during it skip the database) until it ends
+    with pytest.raises(Throttled):
+        users.authenticate(engine, "ann", "password123", client="c")
+    throttle._refused.pop(engine)  # as if those 100 s had passed
+    assert users.authenticate(engine, "ann", "password123", client="c").username == "ann"
+
+
+def test_a_login_that_fails_for_another_reason_counts_nothing(engine: Engine, make_person: Callable,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    make_person("ann")
+
+    def down(*args: Any) -> Any:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(users, "_check_password", down)
+    with pytest.raises(RuntimeError):
+        users.authenticate(engine, "ann", "password123", client="c")
+    assert _failures(engine) == []
 
 
 def test_at_most_hash_slots_password_checks_run_at_once(engine: Engine, make_person: Callable,

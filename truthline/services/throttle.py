@@ -1,65 +1,108 @@
-"""Failed attempts counted per key over a sliding window, in this process's memory.
+"""Failed attempts counted per key over a sliding window, in the database.
 
 Password guessing is what it stops: past `limit` failures within `window` seconds a key is refused until
-its oldest failure leaves the window. An attempt is counted when it starts (`reserve`) and taken back if
-it succeeds (`cancel`, or `forget` for the whole key). Keys are few (one per username and client address that failed
-recently) and bounded: past `max_keys` the oldest are forgotten. Several `serve` processes each count
-their own, so the limit per deployment is `limit` times the processes.
+its oldest counted failure leaves the window. An attempt is counted when it starts (`reserve`) and taken
+back if it was not a failure (`cancel`, which can also `forget` a key's failures). The counts live in the
+`login_failures` table, so every process on the database (`serve --workers N`, several servers on one
+PostgreSQL) shares them and a restart keeps them. Keys are stored as sha256 hex of the limit's scope and
+the key's parts (a username, a client address): neither is kept as such. Times are wall clock
+(`time.time()`), the one clock all processes share. Expired rows are deleted a batch at a time by
+`reserve`, so the table holds about the failures of the last window.
+
+A key found over its limit is remembered in this process until its wait ends (`_refused`), so a flood of
+refused attempts is answered from memory instead of taking the database's write lock once each (on SQLite,
+the lock every annotator's submit needs).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import threading
-from collections import deque
-from collections.abc import Hashable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+from sqlalchemy.engine import Engine
+
+from truthline.store import logins as store
+from truthline.store.db import write_tx
 
 
-class FailureLimiter:
-    def __init__(self, limit: int, window: float, max_keys: int = 100_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._failures: dict[Hashable, deque[float]] = {}
-        self._lock = threading.Lock()
+@dataclass(frozen=True)
+class FailureLimit:
+    """At most `limit` failures per key within `window` seconds. `scope` keeps the keys of different limits
+    apart (the same parts give a different key under another scope). All limits share one table and
+    `reserve` deletes rows older than the longest window it checks, so give them one window (the login
+    limits both use 15 minutes)."""
 
-    def reserve(self, key: Hashable, now: float) -> int:
-        """Count an attempt as failed now, unless `key` must wait (then the seconds to wait, and nothing
-        counted). In one step: attempts in flight at once (a password check takes 0.1 s) each take a place,
-        so 40 sent together cannot all pass a check made before any of them failed. `cancel` takes the
-        place back when the attempt succeeds."""
-        with self._lock:
-            times = self._recent(key, now)
-            if times is not None and len(times) >= self.limit:  # until the oldest of them leaves the window
-                return max(1, math.ceil(times[-self.limit] + self.window - now))
-            self._add(key, now)
-            return 0
+    scope: str
+    limit: int
+    window: float
 
-    def cancel(self, key: Hashable, when: float) -> None:
-        """Take back the attempt `reserve` counted at `when`."""
-        with self._lock:
-            times = self._failures.get(key)
-            if times is not None and when in times:
-                times.remove(when)
-                if not times:
-                    del self._failures[key]
+    def key(self, *parts: str | None) -> str:
+        text = json.dumps([self.scope, *parts])  # unambiguous; ASCII (odd characters come out escaped)
+        return hashlib.sha256(text.encode()).hexdigest()
 
-    def _add(self, key: Hashable, now: float) -> None:
-        times = self._recent(key, now)
-        if times is None:
-            while len(self._failures) >= self.max_keys:
-                del self._failures[next(iter(self._failures))]  # the oldest key
-            times = self._failures[key] = deque(maxlen=self.limit)
-        times.append(now)
 
-    def forget(self, key: Hashable) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+# engine -> key -> when its wait ends (wall clock), for the keys this process found over their limit
+_refused: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()
+_REFUSED_MAX = 10_000
+_refused_lock = threading.Lock()
 
-    def _recent(self, key: Hashable, now: float) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is not None:
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if not times:
-                del self._failures[key]
-                return None
-        return times
+
+def _remembered_wait(engine: Engine, keys: Sequence[str], now: float) -> int:
+    """Seconds still to wait for the first of `keys` this process found over its limit (0: none)."""
+    with _refused_lock:
+        known = _refused.get(engine, {})
+        for key in keys:
+            until = known.get(key)
+            if until is not None and until > now:
+                return max(1, math.ceil(until - now))
+    return 0
+
+
+def _remember(engine: Engine, key: str, until: float, now: float) -> None:
+    with _refused_lock:
+        known = _refused.setdefault(engine, {})
+        if len(known) >= _REFUSED_MAX:  # bounded: drop the ended waits, else the oldest entry
+            for old in [k for k, t in known.items() if t <= now] or [next(iter(known))]:
+                del known[old]
+        known[key] = until
+
+
+def reserve(engine: Engine, checks: Sequence[tuple[FailureLimit, str]], now: float) -> tuple[int, list[int]]:
+    """Count an attempt as failed now under each (limit, key) of `checks`, unless a key must wait: then
+    (seconds to wait for the first such key in `checks` order, []) and nothing is counted. Otherwise
+    (0, the places taken) for `cancel`.
+
+    In one write transaction, with the keys locked against other processes: attempts in flight at once (a
+    password check takes 0.1 s) each take a place, so 40 sent together cannot all pass a check made
+    before any of them failed, whichever processes they reach."""
+    wait = _remembered_wait(engine, [key for _, key in checks], now)
+    if wait:
+        return wait, []
+    with write_tx(engine) as conn:
+        store.lock_keys(conn, [key for _, key in checks])
+        for limit, key in checks:
+            oldest = store.nth_newest_since(conn, key, now - limit.window, limit.limit)
+            if oldest is not None:  # until the oldest of the last `limit` leaves the window
+                _remember(engine, key, oldest + limit.window, now)
+                return max(1, math.ceil(oldest + limit.window - now)), []
+        places = [store.insert_failure(conn, key, now) for _, key in checks]
+        store.prune(conn, now - max(limit.window for limit, _ in checks))
+    return 0, places
+
+
+def cancel(engine: Engine, places: Sequence[int], forget: Sequence[str] = ()) -> None:
+    """Take back the places `reserve` took, and forget every failure of the keys in `forget` (a wait this
+    process remembers for them too; other processes keep theirs until it ends)."""
+    with _refused_lock:
+        known = _refused.get(engine, {})
+        for key in forget:
+            known.pop(key, None)
+    with write_tx(engine) as conn:
+        store.delete_failures(conn, places)
+        for key in forget:
+            store.delete_key(conn, key)

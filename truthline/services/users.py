@@ -8,19 +8,19 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 from truthline.services.access import require_admin, valid_id
 from truthline.services.text import storable
-from truthline.services.throttle import FailureLimiter
+from truthline.services import throttle
 from truthline.store import users as store
 from truthline.store.db import read_tx, write_tx
 from truthline.store.records import User
@@ -71,9 +71,10 @@ HASH_WAIT_SECONDS = 10.0
 _hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
 # Failed logins: per username and client address (a guesser), and per client address over every username
 # (a guesser trying many). Past either limit, attempts are refused without a password check. Not per
-# username alone: anyone could then lock a user (say, the admin) out.
-LOGIN_FAILURES = FailureLimiter(limit=10, window=15 * 60)
-CLIENT_FAILURES = FailureLimiter(limit=100, window=15 * 60)
+# username alone: anyone could then lock a user (say, the admin) out. Counted in the database, so every
+# process on it shares them (services/throttle.py).
+LOGIN_FAILURES = throttle.FailureLimit("login", limit=10, window=15 * 60)
+CLIENT_FAILURES = throttle.FailureLimit("client", limit=100, window=15 * 60)
 
 
 @contextmanager
@@ -89,15 +90,12 @@ def _hash_slot() -> Iterator[None]:
 def authenticate(engine: Engine, username: str, password: str, client: str | None = None) -> User:
     """The user whose password this is. `client` (the caller's address) counts failed attempts: past 10 for
     one username from one client, or 100 from one client, in 15 minutes, Throttled says how long to wait."""
-    now = time.monotonic()
-    pair = (username if isinstance(username, str) else "", client)
+    pair = LOGIN_FAILURES.key(username if isinstance(username, str) else "", client)
     # each attempt takes its place before the check (taken back on success): checks in flight at once
-    # cannot all pass (40 sent together were all checked when failures were only counted after)
-    wait = LOGIN_FAILURES.reserve(pair, now)
-    if not wait:
-        wait = CLIENT_FAILURES.reserve(client, now)
-        if wait:
-            LOGIN_FAILURES.cancel(pair, now)
+    # cannot all pass (40 sent together were all checked when failures were only counted after). The pair
+    # is checked first; when the client must wait, the pair's place is not taken either.
+    by_client = CLIENT_FAILURES.key(client)
+    wait, places = throttle.reserve(engine, [(LOGIN_FAILURES, pair), (CLIENT_FAILURES, by_client)], time.time())
     if wait:
         raise Throttled(f"too many failed logins; try again in {wait} s", retry_after=wait)
     try:
@@ -105,11 +103,10 @@ def authenticate(engine: Engine, username: str, password: str, client: str | Non
     except Unauthorized:
         raise  # both places stay taken: a failure
     except BaseException:  # not a wrong password (busy, database down): not a failure either
-        LOGIN_FAILURES.cancel(pair, now)
-        CLIENT_FAILURES.cancel(client, now)
+        with suppress(SQLAlchemyError):  # the database may be what failed: report the first error
+            throttle.cancel(engine, places)
         raise
-    LOGIN_FAILURES.forget(pair)
-    CLIENT_FAILURES.cancel(client, now)
+    throttle.cancel(engine, places, forget=[pair])  # the pair's earlier failures are forgiven, not the client's
     return user
 
 

@@ -143,3 +143,14 @@ sa.Index("ix_annotations_labels", annotations.c.project_id, annotations.c.item_i
          *(annotations.c[name] for name in _LABEL_PAYLOAD)).ddl_if(dialect="sqlite")
 sa.Index("ix_annotations_labels_pg", annotations.c.project_id, annotations.c.item_id,
          postgresql_include=list(_LABEL_PAYLOAD)).ddl_if(dialect="postgresql")
+
+# Failed logins of the last few minutes, shared by every process on the database (services/throttle.py).
+# `key` is a sha256 hex of the limit's scope, the username and the client address: none of them is stored.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # wall clock (time.time()), the same on every process
+    sa.Index("ix_login_failures_key_at", "key", "at"),
+)
