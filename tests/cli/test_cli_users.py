@@ -65,3 +65,9 @@ def test_user_commands_refuse_what_they_must(cli: Cli, seeded: dict[str, Any]) -
     assert short.exit_code == 2 and "password" in short.stderr
     ghost = cli("user", "deactivate", "ghost", db=db)
     assert ghost.exit_code == 2 and "'ghost' not found" in ghost.stderr
+    assert cli("--as", "eve", "user", "token", "eve", db=db).exit_code == 0  # one's own
+    others = cli("--as", "eve", "user", "token", "admin", db=db)  # not another's, nor whether they exist
+    assert others.exit_code == 2 and "'admin' not found" in others.stderr and not others.stdout.strip()
+    assert cli("user", "deactivate", "eve", db=db).exit_code == 0
+    stopped = cli("user", "token", "eve", db=db)
+    assert stopped.exit_code != 0 and "deactivated" in stopped.stderr

@@ -98,16 +98,12 @@ def user_token(
     db: DbOption = None,
 ) -> None:
     """Create an API token for a user (admins; shown once), e.g. for a token-only worker account."""
-    from truthline.errors import Forbidden
     from truthline.services import users
 
     engine = state.engine(db)
-    actor = state.actor(engine)
     with given_on_command_line("USERNAME"):
-        user = users.get_user_by_name(engine, actor, username)
-    if not actor.is_admin and actor.id != user.id:
-        raise Forbidden("only admins create tokens for other users", field="username")
-    console.print(users.create_token(engine, user, name=name), highlight=False, soft_wrap=True)
+        token = users.issue_token(engine, state.actor(engine), username, name=name)
+    console.print(token, highlight=False, soft_wrap=True)
 
 
 def _update(db: str | None, username: str, done: str, **changes: object) -> None:

@@ -290,6 +290,18 @@ def revoke_tokens(engine: Engine, actor: User | None, username: str) -> int:
     return revoked
 
 
+def issue_token(engine: Engine, actor: User | None, username: str, name: str = "api") -> str:
+    """A new API token for a user (admins: anyone's, e.g. a token-only worker account; users: their own),
+    returned once. Another user's name is "not found" to a non-admin, as in `revoke_tokens`."""
+    with read_tx(engine) as conn:
+        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
+    if user is None or (actor is not None and not actor.is_admin and actor.id != user.id):
+        raise NotFound(f"user {username!r} not found", field="username")
+    if not user.active:  # the token would be refused at once
+        raise Conflict(f"user {username!r} is deactivated; activate them first", field="username")
+    return create_token(engine, user, name=name)
+
+
 def init_admin(engine: Engine, username: str, password: str | None) -> tuple[User, str]:
     """Create an admin and an API token for it (what `truthline init` runs)."""
     user = create_user(engine, None, username, password, role="admin")
