@@ -97,8 +97,8 @@ def create_project(engine: Engine, actor: User, spec: Mapping[str, Any]) -> Proj
 
 def _refuse_taken_name(conn: Connection, actor: User, name: str, own_id: int | None = None) -> None:
     """Conflict if a project the actor can see (admins: any) other than `own_id` has this name."""
-    same = [p.id for p in store.list_projects(conn, None if actor.is_admin else actor.id)
-            if p.name == name and p.id != own_id]
+    same = [p.id for p in store.list_projects(conn, None if actor.is_admin else actor.id, name=name)
+            if p.id != own_id]
     if same:
         raise Conflict(f"project #{same[0]} is already named {name!r}; pick another name", field="name")
 

@@ -64,13 +64,15 @@ def project_with_role(conn: Connection, project_id: int, user_id: int) -> tuple[
     return None if row is None else (_project(row), row.member_role)
 
 
-def list_projects(conn: Connection, user_id: int | None = None) -> list[Project]:
-    """Every project (user_id None) or those the user is a member of."""
+def list_projects(conn: Connection, user_id: int | None = None, name: str | None = None) -> list[Project]:
+    """Every project (user_id None) or those the user is a member of; only those named `name` if given."""
     q = sa.select(projects).order_by(projects.c.id)
     if user_id is not None:
         q = q.join(project_members, project_members.c.project_id == projects.c.id).where(
             project_members.c.user_id == user_id
         )
+    if name is not None:
+        q = q.where(projects.c.name == name)
     return [_project(r) for r in conn.execute(q)]
 
 
