@@ -72,8 +72,11 @@ def test_agreement_on_the_scale(manager: Any, rated: int) -> None:
     assert agreement["krippendorff_alpha_ordinal"] is not None
 
 
-def test_classification_agreement_has_no_scale_figures(manager: Any, world: Any) -> None:
+def test_classification_agreement_has_no_scale_figures(manager: Any, world: Any, rating_project: int) -> None:
+    """Not nulls in every project's report (tests/api/test_results.py wants the two figures there were)."""
     agreement = manager.get(f"/projects/{world.project_id}/quality").json()["agreement"]
+    assert set(agreement) == {"krippendorff_alpha", "fleiss_kappa"}
+    agreement = manager.get(f"/projects/{rating_project}/quality").json()["agreement"]  # no labels yet
     assert agreement["krippendorff_alpha_interval"] is None and agreement["krippendorff_alpha_ordinal"] is None
 
 
@@ -160,3 +163,37 @@ def test_a_csv_export_imports_back_unchanged(manager: Any, rated: int) -> None:
                      files={"file": ("export.csv", exported.content, "text/csv")})
     assert r.status_code == 200, r.text
     assert (r.json()["created"], r.json()["updated"], r.json()["unchanged"]) == (0, 0, len(TRUTH))
+
+
+def test_huge_numbers_are_refused_not_a_500(manager: Any, ann: Any, rating_project: int, assert_error: Any) -> None:
+    """1e5000000 overflowed the decimal context: an answer, gold or label of it was a 500."""
+    items = [{"external_id": "x", "data": {"text": "t"}, "gold": "1e5000000"}]
+    assert_error(manager.post(f"/projects/{rating_project}/items", json=items), 422, field="gold")
+    assert manager.post(f"/projects/{rating_project}/items", json=[{"external_id": "x", "data": {"text": "t"}}]).status_code == 200
+    task = ann.post(f"/projects/{rating_project}/next").json()
+    for answer in ("1e5000000", "-1e5000000", 1e300):
+        assert_error(ann.post(f"/leases/{task['lease_id']}/submit", json={"answer": answer}), 422, field="answer")
+    for labels in (["1e5000", "2e5000"], ["1e5000000", "2e5000000"]):
+        body = {"name": "Huge", "task_type": "rating", "labels": labels}
+        assert_error(manager.post("/projects", json=body), 422, field="labels[0]")
+
+
+def test_labels_given_with_a_scale_must_be_its_values(manager: Any, rating_project: int, assert_error: Any) -> None:
+    body = {"name": "Both", "task_type": "rating", "scale": {"min": 1, "max": 5}, "labels": ["a", "b"]}
+    err = assert_error(manager.post("/projects", json=body), 422, field="labels")  # was created, labels dropped
+    assert "1, 2, 3, 4, 5" in err["message"]
+    r = manager.post("/projects", json={**body, "labels": ["1", "2", "3", "4", "5.0"]})  # the same values: fine
+    assert r.status_code == 201 and r.json()["labels"] == ["1", "2", "3", "4", "5"]
+    change = {"scale": {"min": 1, "max": 7}, "labels": ["1", "2", "3"]}
+    assert_error(manager.patch(f"/projects/{rating_project}", json=change), 422, field="labels")
+    assert manager.get(f"/projects/{rating_project}").json()["labels"] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_project_that_stops_being_rating_drops_its_scale(manager: Any, rating_project: int) -> None:
+    """The scale stayed in the config: a classification project showed a scale and interval alpha."""
+    r = manager.patch(f"/projects/{rating_project}", json={"task_type": "classification"})
+    assert r.status_code == 200 and r.json()["scale"] is None
+    agreement = manager.get(f"/projects/{rating_project}/quality").json()["agreement"]
+    assert set(agreement) == {"krippendorff_alpha", "fleiss_kappa"}
+    r = manager.patch(f"/projects/{rating_project}", json={"task_type": "rating", "scale": {"min": 0, "max": 2}})
+    assert r.status_code == 200 and r.json()["scale"] == {"min": 0, "max": 2, "step": 1}

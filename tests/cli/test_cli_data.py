@@ -55,6 +55,9 @@ def test_project_create_and_list(cli: Cli, seeded: dict) -> None:
         ("name: X\nlabels: [a, b]\ncolour: red\n", "colour"),
         ("name: X\nlabels: [a, b]\noverlap: 0\n", "overlap"),
         ("name: X\ntask_type: video\nlabels: [a]\n", "task_type"),
+        # rating: labels disagreeing with the scale (one was quietly dropped); a 5,000-digit value (a traceback)
+        ("name: X\ntask_type: rating\nscale: {min: 1, max: 5}\nlabels: [a, b]\n", "labels"),
+        ("name: X\ntask_type: rating\nscale: {min: 1, max: 1e5000}\n", "scale.max"),
     ],
 )
 def test_project_create_bad_config_names_the_problem(cli: Cli, seeded: dict, text: str, needle: str) -> None:
@@ -354,3 +357,38 @@ def test_import_labels_from_csv(cli: Cli, seeded: dict) -> None:
     assert "24 labels created, 0 unchanged, 2 workers created" in result.stdout
     agg = cli("aggregate", "Pets", "--method", "mv", db=seeded["db"])
     assert "Accuracy against truth (12 items): Dawid-Skene 1.000, majority vote 1.000" in agg.stdout
+
+
+def test_project_list_names_a_rating_scale(cli: Cli, seeded: dict) -> None:
+    """Not its values: a 0-100 scale filled the screen with 101 of them."""
+    config = seeded["tmp"] / "score.yaml"
+    config.write_text("name: Score\ntask_type: rating\nscale: {min: 0, max: 100}\n")
+    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
+    config.write_text("name: Halves\ntask_type: rating\nscale: {min: 0, max: 2, step: 0.5}\n")
+    assert cli("project", "create", "--config", config, db=seeded["db"]).exit_code == 0
+    listed = cli("project", "list", db=seeded["db"]).stdout
+    assert "scale 0 to 100" in listed and "scale 0 to 2 by 0.5" in listed and "1, 2, 3" not in listed
+
+
+def test_a_rating_project_from_yaml_to_aggregate(cli: Cli, seeded: dict) -> None:
+    """Values as YAML numbers, numeric gold and labels (JSONL and CSV), a re-import of 4 as "4" unchanged;
+    aggregate shows each item's estimate."""
+    db, tmp = seeded["db"], seeded["tmp"]
+    config = tmp / "stars.yaml"
+    config.write_text("name: Stars\ntask_type: rating\nlabels: [1, 2, 3, 4, 5]\n")
+    assert cli("project", "create", "--config", config, db=db).exit_code == 0
+    items = tmp / "stars.jsonl"
+    items.write_text('{"external_id": "s1", "data": {"text": "a"}, "gold": 5}\n{"external_id": "s2", "data": {"text": "b"}}\n')
+    assert cli("import", "Stars", items, db=db).exit_code == 0
+    labels = tmp / "stars-labels.jsonl"
+    labels.write_text('{"external_id": "s2", "worker": "r1", "answer": 4}\n')
+    assert cli("import", "Stars", labels, "--labels", "--create-workers", db=db).exit_code == 0
+    as_csv = tmp / "stars-labels.csv"
+    as_csv.write_text("external_id,worker,answer\ns2,r1,4.0\ns2,r2,3\n")
+    result = cli("import", "Stars", as_csv, "--labels", "--create-workers", db=db)
+    assert result.exit_code == 0 and "1 labels created, 1 unchanged" in result.stdout, result.output
+    assert "differ" not in result.stdout
+    agg = cli("aggregate", "Stars", "--method", "mv", db=db)
+    assert agg.exit_code == 0 and "estimate" in agg.stdout, agg.output
+    assert re.search(r"s1\s+│ 5\s+│ 1\.000\s+│ 5\.000", agg.stdout), agg.stdout  # gold
+    assert re.search(r"s2\s+│ [34]\s+│ 0\.500\s+│ 3\.500", agg.stdout), agg.stdout  # a 4 and a 3

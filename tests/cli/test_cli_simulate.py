@@ -74,3 +74,22 @@ def test_simulate_bad_input(cli: Cli, seeded: dict, server: str) -> None:
 def test_simulate_without_a_server_says_so(cli: Cli, seeded: dict) -> None:
     result = cli("simulate", "Pets", "--workers", "2", "--url", "http://127.0.0.1:9", db=seeded["db"])
     assert result.exit_code == 1 and "cannot reach the server" in result.stderr
+
+
+def test_simulate_rates_a_rating_project_and_refuses_a_multilabel_one(cli: Cli, seeded: dict, server: str) -> None:
+    from truthline.services import importing, projects
+
+    engine = make_engine(seeded["db"])
+    admin = users.first_admin(engine)
+    stars = projects.create_project(engine, admin, {"name": "Stars", "task_type": "rating",
+                                                    "scale": {"min": 1, "max": 5}, "overlap": 2})
+    projects.create_project(engine, admin, {"name": "Tags", "task_type": "multilabel", "labels": ["a", "b"]})
+    importing.import_items(engine, admin, stars.id, [(1, {"external_id": "s1", "data": {"text": "x"}}),
+                                                     (2, {"external_id": "s2", "data": {"text": "y"}})])
+    result = cli("simulate", "Stars", "--workers", "3", "--url", server, db=seeded["db"])
+    assert result.exit_code == 0 and "4 labels" in result.stdout, result.output
+    rows = results.item_results(engine, admin, stars.id, method="mv")
+    assert all(r["n_labels"] == 2 and r["answer"] in {"1", "2", "3", "4", "5"} for r in rows)
+    engine.dispose()
+    refused = cli("simulate", "Tags", "--url", server, db=seeded["db"])
+    assert refused.exit_code == 2 and "classification and rating" in refused.stderr

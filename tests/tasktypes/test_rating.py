@@ -18,8 +18,12 @@ def test_a_scale_becomes_its_labels() -> None:
     assert tenths["labels"][:4] == ["0", "0.1", "0.2", "0.3"] and tenths["labels"][-1] == "1"  # no 0.30000000000000004
     assert tt.validate_config({"labels": ["-1", "-0.5", "0", "0.5"]})["scale"] == {"min": -1, "max": 0.5, "step": 0.5}
     assert tt.validate_config({"labels": [0, 10, 20]})["labels"] == ["0", "10", "20"]
-    # a scale given with the stored labels (an update) wins over them
-    assert tt.validate_config({"labels": FIVE["labels"], "scale": {"min": 0, "max": 2}})["labels"] == ["0", "1", "2"]
+    # labels given with the scale are its values, as numbers or labels; any others are refused, not dropped
+    assert tt.validate_config({"labels": [1, "2", 3.0], "scale": {"min": 1, "max": 3}})["labels"] == ["1", "2", "3"]
+    for other in (FIVE["labels"], ["low", "high"]):
+        with pytest.raises(Invalid) as err:
+            tt.validate_config({"labels": other, "scale": {"min": 0, "max": 2}})
+        assert err.value.field == "labels" and "0, 1, 2" in err.value.message
 
 
 @pytest.mark.parametrize("config, field", [
@@ -37,6 +41,12 @@ def test_a_scale_becomes_its_labels() -> None:
     ({"labels": ["3", "2", "1"]}, "labels[1]"),
     ({"labels": ["one", "two"]}, "labels[0]"),
     ({}, "labels"),
+    # beyond 1e9 (1e5000 was spelled out as 5,000 digits, which JSON cannot write; 1e5000000 overflowed)
+    ({"labels": ["1e5000", "2e5000"]}, "labels[0]"),
+    ({"labels": ["1e5000000", "2e5000000"]}, "labels[0]"),
+    ({"labels": [10**30, 10**30 + 1]}, "labels[0]"),
+    ({"scale": {"min": 0, "max": 1e300, "step": 1e299}}, "scale.max"),
+    ({"labels": list(range(10**5))}, "labels"),  # refused by its length, not parsed value by value
 ])
 def test_bad_scales(config: dict[str, Any], field: str) -> None:
     with pytest.raises(Invalid) as err:
@@ -47,7 +57,7 @@ def test_bad_scales(config: dict[str, Any], field: str) -> None:
 def test_answers_are_values_of_the_scale() -> None:
     for given in (4, 4.0, "4", "4.0", " 4 "):
         assert tt.validate_answer(given, FIVE) == "4"
-    for bad in (6, 4.5, 0, "four", True, None, [4], float("inf"), "1e400"):
+    for bad in (6, 4.5, 0, "four", True, None, [4], float("inf"), "1e400", "1e5000000", "-1e5000000", 10**30):
         with pytest.raises(Invalid) as err:
             tt.validate_answer(bad, FIVE, field="gold")
         assert err.value.field == "gold" and "valid values: 1, 2, 3, 4, 5" in err.value.message

@@ -395,3 +395,23 @@ def test_a_rating_is_given_by_its_value_key(live_site: tuple[str, Site], open_pa
     page.keyboard.press("Enter")
     expect(page.locator("#count")).to_have_text("2")
     assert _answers(site, pid) == {first.removeprefix("Item "): ["4"], second.removeprefix("Item "): ["0"]}
+
+
+def test_a_0_to_10_rating_is_typed_by_value_not_by_position(live_site: tuple[str, Site], open_page: Open) -> None:
+    """Eleven values: by position the 5 key sat on the value 4 (and 1 on 0); digit values are their own keys,
+    10 is clicked. A scale by halves keys its whole values only."""
+    _, site = live_site
+    pid = _project(site, _texts(1, "e"), task_type="rating", labels=None, scale={"min": 0, "max": 10})
+    page = open_page("ann", f"/projects/{pid}/annotate")
+    first = _ready(page)
+    expect(page.locator(".label-button").first).to_have_text("0 0")
+    expect(page.locator(".label-button").last).to_have_text("10")  # no key
+    page.keyboard.press("5")
+    page.keyboard.press("Enter")
+    expect(page.locator("#count")).to_have_text("1")
+    assert _answers(site, pid) == {first.removeprefix("Item "): ["5"]}
+    halves = _project(site, _texts(1, "h"), name="Halves", task_type="rating", labels=None,
+                      scale={"min": 0, "max": 2, "step": 0.5})
+    page = open_page("ann", f"/projects/{halves}/annotate")
+    _ready(page)
+    expect(page.locator(".label-button")).to_have_text(["0 0", "0.5", "1 1", "1.5", "2 2"])

@@ -137,8 +137,8 @@ class ProjectIn(_In):
     task_type: Text = Field("classification",
                             description="A registered task type: classification, multilabel, rating.")
     labels: list[Text] | None = Field(None, min_length=1,
-                                      description="The label set, in display order (rating: the scale's values, "
-                                                  "or give `scale`).")
+                                      description="The label set, in display order (rating: the scale's values as "
+                                                  "strings, e.g. [\"1\", \"2\", \"3\"], or give `scale`).")
     scale: ScaleIn | None = Field(None, description="rating only: the scale, e.g. {\"min\": 1, \"max\": 5}; its "
                                                     "values become the labels.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
@@ -287,11 +287,11 @@ class _Worker(BaseModel):
 class Agreement(BaseModel):
     krippendorff_alpha: float | None = Field(description="Nominal alpha over all labels; null when undefined.")
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
-    krippendorff_alpha_ordinal: float | None = Field(None, description="rating only: alpha with the scale's order "
-                                                                       "(a 4 against a 5 is a smaller disagreement "
-                                                                       "than a 1 against a 5).")
-    krippendorff_alpha_interval: float | None = Field(None, description="rating only: alpha with the scale's "
-                                                                        "distances (squared differences).")
+    krippendorff_alpha_ordinal: float | None = Field(None, description="rating only (absent otherwise): alpha with "
+                                                                       "the scale's order (a 4 against a 5 is a "
+                                                                       "smaller disagreement than a 1 against a 5).")
+    krippendorff_alpha_interval: float | None = Field(None, description="rating only (absent otherwise): alpha with "
+                                                                        "the scale's distances (squared differences).")
 
 
 class CalibrationBin(BaseModel):

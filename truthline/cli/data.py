@@ -122,6 +122,9 @@ def project_list(db: DbOption = None) -> None:
     table = Table("id", "name", "task type", "labels", "overlap", "status")
     for p in projects.list_projects(engine, state.actor(engine)):
         labels = ", ".join(p.labels) if getattr(p, "labels", None) else ""
+        if p.scale is not None:  # up to 200 values: the scale says it in one line
+            step = "" if p.scale["step"] == 1 else f" by {p.scale['step']}"
+            labels = f"scale {p.scale['min']} to {p.scale['max']}{step}"
         table.add_row(str(p.id), escape(p.name), p.task_type, escape(labels), str(p.overlap), p.status)
     console.print(table)
 

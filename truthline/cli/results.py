@@ -117,9 +117,12 @@ def aggregate(project: ProjectArg, method: MethodOption = None, limit: LimitOpti
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     rows = [as_dict(r) for r in results.item_results(engine, actor, proj.id, method=method)]
-    table = Table("external id", "answer", "confidence", title=f"Project #{proj.id} · method {method}")
+    rating = proj.scale is not None  # its posterior mean over the scale: what to rank or average items by
+    table = Table("external id", "answer", "confidence", *(["estimate"] if rating else []),
+                  title=f"Project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(escape(str(r.get("external_id"))), cell_text(r.get("answer")), cell_text(r.get("confidence")))
+        table.add_row(escape(str(r.get("external_id"))), cell_text(r.get("answer")), cell_text(r.get("confidence")),
+                      *([cell_text(r.get("estimate"))] if rating else []))
     console.print(table)
     answered = [r for r in rows if r.get("answer") is not None]
     conf = [float(r["confidence"]) for r in answered if r.get("confidence") is not None]

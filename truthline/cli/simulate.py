@@ -106,8 +106,9 @@ def simulate(
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     labels = [str(x) for x in proj.labels]
-    if proj.task_type != "classification":
-        raise Invalid(f"simulate supports classification projects; #{proj.id} is {proj.task_type}", field="PROJECT")
+    if proj.task_type not in ("classification", "rating"):  # one label per answer (rating: a scale value)
+        raise Invalid(f"simulate supports classification and rating projects; #{proj.id} is {proj.task_type}",
+                      field="PROJECT")
     truth_map = load_truth(truth, labels) if truth else None
     check_reachable(url)  # before the worker accounts are created: a failed run leaves none behind
     crowd = make_crowd(workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")

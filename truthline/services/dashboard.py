@@ -263,7 +263,9 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
      "workers": workers_table's rows}."""
     data = load_for(engine, actor, project_id)
     check_method(method)
-    report: dict[str, Any] = {"agreement": {"krippendorff_alpha": None, "fleiss_kappa": None}, "level": LEVEL,
+    agreement = dict.fromkeys(["krippendorff_alpha", "fleiss_kappa"] + (  # rating: its scale's alphas too
+        ["krippendorff_alpha_ordinal", "krippendorff_alpha_interval"] if data.project.scale is not None else []))
+    report: dict[str, Any] = {"agreement": agreement, "level": LEVEL,
                               "accuracy_vs_truth": None, "workers": [], "models": {},
                               "temperature": None, "temperature_gold_items": 0, "per_label": [],
                               "calibration": None, "confusion": None, "label_misses": None}

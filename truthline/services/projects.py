@@ -53,6 +53,8 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
             raise Invalid(problem, field=key)
     if isinstance(spec.get("labels"), list) and not all(storable(x) for x in spec["labels"]):
         raise Invalid("labels must not contain NUL characters or lone surrogates", field="labels")
+    if any(spec.get(o) is not None for o in _OPTIONS):  # it (rating's scale) makes the labels: not the stored ones
+        base = {k: v for k, v in base.items() if k != "labels"}
     merged = {**base, **spec}
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
@@ -144,7 +146,9 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
             if has_items(conn, project.id):
                 raise Invalid("task_type cannot change once items are imported; create a new project",
                               field="task_type")
-        values["config"] = {**project.config, **values["config"]}
+        # an option of the old task type (rating's scale) goes with it: a classification project has no scale
+        kept = {k: v for k, v in project.config.items() if k not in _OPTIONS}
+        values["config"] = {**kept, **values["config"]}
         _check_removed_labels(conn, project, values["config"].get("labels", project.labels))
         store.update_project(conn, project.id, values)
         if values["overlap"] != project.overlap:

@@ -252,7 +252,8 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
             figures = _figures(_labels(engine, conn, project, key))
             cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
-    return {"project": project.as_dict(), "progress": progress, **copy.deepcopy(figures)}
+    # scale: null for other task types, as every other project response has it (as_dict leaves it out)
+    return {"project": {"scale": None, **project.as_dict()}, "progress": progress, **copy.deepcopy(figures)}
 
 
 def _figures(data: ProjectLabels) -> dict[str, Any]:

@@ -13,7 +13,7 @@ A spec gives the scale as `scale: {min, max, step}` (step defaults to 1), or its
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ from truthline.tasktypes.base import MAX_LABELS, Inference, Labels
 from truthline.tasktypes.classification import Classification
 
 MAX_DECIMALS = 6  # a scale's values are written with at most this many decimals
+# and are at most this large: 15 significant digits, so each is exact as a float (the estimate), and a label
+# like "1e5000" is refused before it is spelled out (5,000 digits; JSON cannot even write it as an integer)
+MAX_MAGNITUDE = 10**9
 
 
 def _decimal(value: Any, field: str) -> Decimal:
@@ -32,10 +35,12 @@ def _decimal(value: Any, field: str) -> Decimal:
     try:  # a float by its shortest repr: 0.1 is "0.1", not 0.1000000000000000055...
         number = Decimal(value.strip() if isinstance(value, str) else repr(value) if isinstance(value, float)
                          else value)
-    except InvalidOperation:
+    except DecimalException:
         raise Invalid(f"must be a number, got {shown(value)}", field=field) from None
     if not number.is_finite():
         raise Invalid(f"must be a finite number, got {shown(value)}", field=field)
+    if number.copy_abs() > MAX_MAGNITUDE:  # exact (abs() and normalize() overflow on 1e1000000)
+        raise Invalid(f"must be from -{MAX_MAGNITUDE:,} to {MAX_MAGNITUDE:,}, got {shown(value)}", field=field)
     if -int(number.normalize().as_tuple().exponent) > MAX_DECIMALS:
         raise Invalid(f"must have at most {MAX_DECIMALS} decimals, got {shown(value)}", field=field)
     return number
@@ -79,6 +84,8 @@ def _labels_scale(labels: Any) -> list[str]:
     if not isinstance(labels, list) or not labels:
         raise Invalid("a rating project needs its scale: scale {min, max, step}, or its values as labels, "
                       "e.g. [1, 2, 3, 4, 5]", field="labels")
+    if len(labels) > MAX_LABELS:  # before each is parsed
+        raise Invalid(f"a scale has at most {MAX_LABELS} values, got {len(labels)}", field="labels")
     values = [_decimal(x, f"labels[{i}]") for i, x in enumerate(labels)]
     if len(values) < 2:
         raise Invalid("a scale needs at least 2 values", field="labels")
@@ -96,8 +103,12 @@ class Rating(Classification):
     options = ("scale",)
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        if config.get("scale") is not None:  # the scale wins over labels, which may be the stored ones
+        if config.get("scale") is not None:
             labels = scale_labels(config["scale"])
+            given = config.get("labels")  # labels given too must be the same values, not quietly dropped
+            if given is not None and not _same_values(given, labels):
+                raise Invalid(f"labels and scale disagree: the scale's values are {_listed(labels)}; give one of "
+                              "them", field="labels")
         else:
             labels = _labels_scale(config.get("labels"))
         values = [Decimal(x) for x in labels]
@@ -126,6 +137,13 @@ class Rating(Classification):
 
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return {**super().describe(config), "scale": dict(config.get("scale") or {})}
+
+
+def _same_values(given: Any, labels: list[str]) -> bool:
+    try:
+        return _labels_scale(given) == labels
+    except Invalid:
+        return False
 
 
 def _number(value: Decimal) -> int | float:

@@ -46,8 +46,9 @@ def worker_stats(
     return {"project_id": project_id, "method": method, "workers": rows}
 
 
-@router.get("/projects/{project_id}/quality", response_model=QualityOut, summary="Agreement metrics, each worker's accuracy interval and spammer "
-            "score, the models auto blended")
+# exclude_unset: a rating project's scale alphas are in its agreement only, not null in every other project's
+@router.get("/projects/{project_id}/quality", response_model=QualityOut, response_model_exclude_unset=True,
+            summary="Agreement metrics, each worker's accuracy interval and spammer score, the models auto blended")
 def quality_report(
     project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:

@@ -64,12 +64,16 @@ window.Truthline = (function () {
     }).catch(function () { /* page is gone; the lease expires on its own */ });
   }
 
-  // The key that picks each label. Digit labels ("0".."9") are their own keys, so a "7" is typed as 7;
-  // otherwise labels 1-9 get keys 1-9 and the tenth gets 0. Labels beyond ten are reached with Tab/click.
+  // The key that picks each label: labels 1-9 get keys 1-9 and the tenth gets 0 (so a 1-10 scale's values
+  // are their own keys). Where that would put a digit label under another digit's key (a 0-10 scale's 0 under
+  // key 1, a 0-4 scale by halves' 1 under key 3), digit labels ("0".."9") are their own keys instead and the
+  // others (10, 0.5) have none: an annotator typing 5 means 5. Keyless labels are reached with Tab/click.
   function shortcutKeys(labels) {
-    const digits = labels.every(function (l) { return /^[0-9]$/.test(l); });
-    if (digits && new Set(labels).size === labels.length) return labels.slice();
-    return labels.map(function (_, i) { return i < 9 ? String(i + 1) : (i === 9 ? "0" : null); });
+    const digit = /^[0-9]$/;
+    const keys = labels.map(function (_, i) { return i < 9 ? String(i + 1) : (i === 9 ? "0" : null); });
+    const misplaced = labels.some(function (l, i) { return digit.test(l) && keys[i] !== l; });
+    if (!misplaced || new Set(labels).size !== labels.length) return keys;
+    return labels.map(function (l) { return digit.test(l) ? l : null; });
   }
 
   // Label buttons for a widget: one <button> per label with its shortcut shown in a <kbd>.
