@@ -134,6 +134,35 @@ def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
     assert cli("infer", pairs, "--kind", "graph").exit_code == 2
 
 
+def test_infer_numeric_gold_is_clamped_and_reveals_a_shared_bias(cli: Cli, tmp_path: Path) -> None:
+    """Every worker reads 5 high: nothing in the labels shows it, a few gold values do."""
+    values = tmp_path / "v.csv"
+    values.write_text("item,worker,value\n" + "".join(
+        f"i{i},w{w},{i * 10 + 5 + (w - 1) * 0.1:.1f}\n" for i in range(12) for w in range(3)))
+    gold = tmp_path / "g.csv"
+    gold.write_text("item,gold\n" + "".join(f"i{i},{i * 10}\n" for i in range(4)) + "elsewhere,7\n")
+    truth = tmp_path / "t.csv"
+    truth.write_text("item,truth\n" + "".join(f"i{i},{i * 10}\n" for i in range(12)))
+
+    def run(*extra: Any) -> tuple[float, dict[str, float]]:
+        out = tmp_path / "v.jsonl"
+        result = cli("infer", values, "--kind", "numeric", "--truth", truth, "--out", out, *extra)
+        assert result.exit_code == 0, result.output
+        rows = {r["item"]: r["estimate"] for r in map(json.loads, out.read_text().splitlines())}
+        return float(result.output.split("mean absolute error against --truth: ")[1].split()[0]), rows
+
+    without, _ = run()
+    with_gold, rows = run("--gold", gold)  # over the 8 items that are not gold
+    trusted, _ = run("--gold", gold, "--bias-prior", "0")  # 4 gold labels per worker, not shrunk toward 0
+    assert without == pytest.approx(5.0, abs=0.05) and with_gold < 2.5 and trusted < 0.1
+    assert rows["i0"] == 0 and rows["i3"] == 30  # clamped
+    assert "1 --gold rows name items" in cli("infer", values, "--kind", "numeric", "--gold", gold).output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item,gold\ni0,zero\n")
+    refused = cli("infer", values, "--kind", "numeric", "--gold", bad)
+    assert refused.exit_code == 2 and "zero" in refused.stderr
+
+
 def test_infer_numeric_bias_prior_decides_how_far_biases_are_trusted(cli: Cli, tmp_path: Path) -> None:
     # w0 adds 1 to every value and w1 takes 1 off (too little to look like outliers to the robust model);
     # items are seen by three of six workers in turn

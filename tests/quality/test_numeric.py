@@ -46,6 +46,17 @@ def test_robust_to_one_wild_outlier() -> None:
     assert abs(gauss.estimate[2] - truth[2]) > 1000  # the plain Gaussian model is not robust
 
 
+def test_one_wild_value_on_a_small_crowd() -> None:
+    """4 items x 3 workers, one 1e6 among values near -5: it used to inflate the pooled noise scale, then every
+    worker's, until its worker's bias moved every item by thousands (estimates -4257 and 16151)."""
+    x = np.array([-5.0, -5.0, -4.0, -5.0, 1e6, -5.0, -4.0, -4.0, -6.0, -6.0, -6.0, -5.0])
+    items, workers = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
+    for bias in (True, False):
+        res = aggregate_numeric(items, workers, x, bias=bias)
+        assert np.all((-6.5 < res.estimate) & (res.estimate < -3.5))
+        assert res.label_weight[4] < 1e-3 and np.all(np.delete(res.label_weight, 4) > 0.5)
+
+
 def test_results_scale_with_tiny_values() -> None:
     # values near 3e-10 passed for integers (the rounding floor, 0.29, swamped them)
     items, workers, values, _ = _simulate(n=60)
@@ -80,6 +91,39 @@ def test_agreement_to_the_written_step_leaves_the_rounding_unknown() -> None:
     assert np.all((0.003 < noisy.worker_sigma) & (noisy.worker_sigma < 0.02))  # 0.01, far under any step
 
 
+def test_gold_items_keep_their_value_and_measure_workers_with_one_label_per_item() -> None:
+    """One label per item: without gold nothing measures a worker (each label is its item's value). With gold
+    on half the items, a worker who adds 2 to everything is caught and its other items are corrected."""
+    rng = np.random.default_rng(3)
+    n = 120
+    truth = rng.normal(50, 10, n)
+    items, workers = np.arange(n), np.arange(n) % 3
+    bias = np.array([2.0, 0.0, 0.0])
+    values = truth + bias[workers] + rng.normal(0, 0.3, n)
+    known = {int(k): float(truth[k]) for k in range(0, n, 2)}
+    res = aggregate_numeric(items, workers, values, known=known)
+    assert res.estimate[::2].tolist() == truth[::2].tolist() and np.all(res.stderr[::2] == 0)
+    assert res.worker_bias == pytest.approx(bias, abs=0.3)  # 20 gold labels each, 1 pseudo-label at 0
+    assert res.worker_sigma == pytest.approx([0.3] * 3, rel=0.5)
+    free = np.arange(1, n, 2)
+    assert np.mean(np.abs(res.estimate[free] - truth[free])) < 0.4  # the labels themselves are off by 0.8
+    assert np.all((0.1 < res.stderr[free]) & (res.stderr[free] < 0.6))
+    blind = aggregate_numeric(items, workers, values)
+    assert np.all(blind.worker_bias == 0) and np.all(np.isnan(blind.stderr))
+
+
+def test_gold_without_labels_and_gold_written_finely() -> None:
+    empty = aggregate_numeric([], [], [], n_items=3, known={1: 2.5})
+    assert empty.estimate[1] == 2.5 and empty.stderr[1] == 0 and np.all(np.isnan(empty.estimate[[0, 2]]))
+    res = aggregate_numeric([0, 0], [0, 1], [3.0, 4.0], n_items=3, known={2: -1.25})
+    assert res.estimate[2] == -1.25 and res.stderr[2] == 0 and 3.0 <= res.estimate[0] <= 4.0
+    # integer labels keep their rounding floor when a gold value is written with more decimals
+    items, workers, values = [0, 0, 1, 1], [0, 1, 0, 1], [3.0, 3.0, 7.0, 7.0]
+    whole = aggregate_numeric(items, workers, values, known={1: 7.0})
+    fine = aggregate_numeric(items, workers, values, known={1: 7.0000001})
+    assert whole.stderr[0] > 0.1 and fine.stderr[0] == pytest.approx(whole.stderr[0], rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [
@@ -94,6 +138,18 @@ def test_agreement_to_the_written_step_leaves_the_rounding_unknown() -> None:
         ({"prior_strength": -1.0}, "prior_strength"),
         ({"max_iter": 0}, "max_iter"),
         ({"tol": float("nan")}, "tol"),  # never converged, ran to max_iter
+        ({"known": {2: 1.0}}, "known"),  # items are 0..1
+        ({"known": {-1: 1.0}}, "known"),
+        ({"known": {True: 1.0}}, "known"),
+        ({"known": {"0": 1.0}}, "known"),
+        ({"known": {0.0: 1.0}}, "known"),
+        ({"known": {0: float("nan")}}, "known"),
+        ({"known": {0: float("inf")}}, "known"),
+        ({"known": {0: 1e200}}, "known"),
+        ({"known": {0: 10**400}}, "known"),  # beyond float64
+        ({"known": {0: True}}, "known"),
+        ({"known": {0: "1.5"}}, "known"),
+        ({"known": [(0, 1.0)]}, "known"),
     ],
 )
 def test_bad_input_names_argument(kwargs: dict, field: str) -> None:
@@ -101,6 +157,8 @@ def test_bad_input_names_argument(kwargs: dict, field: str) -> None:
     with pytest.raises(QualityInputError) as exc:
         aggregate_numeric(**args)
     assert exc.value.field == field and field in str(exc.value)
+    if field == "known":
+        assert str(exc.value).startswith("known: ")
 
 
 @st.composite
@@ -115,24 +173,60 @@ def _numeric_data(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return i, w, np.array(vals)
 
 
+@st.composite
+def _numeric_data_with_gold(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
+    i, w, x = draw(_numeric_data())
+    keys = draw(st.lists(st.integers(0, int(i.max())), unique=True, max_size=3))
+    return i, w, x, {k: draw(st.floats(-100, 100)) for k in keys}
+
+
 @settings(max_examples=60, deadline=None)
-@given(_numeric_data(), st.floats(0.1, 10), st.floats(-50, 50), st.booleans())
+@given(_numeric_data_with_gold(), st.floats(0.1, 10), st.floats(-50, 50), st.booleans())
 def test_permutation_invariant_and_affine_equivariant(
-    data: tuple[np.ndarray, np.ndarray, np.ndarray], a: float, c: float, bias: bool
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]], a: float, c: float, bias: bool
 ) -> None:
-    i, w, x = data
-    res = aggregate_numeric(i, w, x, bias=bias)
-    has = np.bincount(i, minlength=len(res.estimate)) > 0
+    i, w, x, known = data
+    res = aggregate_numeric(i, w, x, known=known, bias=bias)
+    gold = np.zeros(len(res.estimate), dtype=bool)
+    gold[list(known)] = True
+    has = (np.bincount(i, minlength=len(res.estimate)) > 0) | gold
     assert np.all(np.isfinite(res.estimate[has]))
-    perm = np.random.default_rng(len(x)).permutation(len(x))
-    res_p = aggregate_numeric(i[perm], w[perm], x[perm], bias=bias)
-    span = float(np.ptp(x)) + 1.0
+    assert all(res.estimate[k] == v and res.stderr[k] == 0 for k, v in known.items())  # exactly
+    span = float(np.ptp(np.concatenate([x, list(known.values())]))) + 1.0
+    rng = np.random.default_rng(len(x))
+    perm = rng.permutation(len(x))
+    res_p = aggregate_numeric(i[perm], w[perm], x[perm], known=known, bias=bias)
     assert np.allclose(res_p.estimate[has], res.estimate[has], atol=1e-5 * span)
-    res_a = aggregate_numeric(i, w, a * x + c, bias=bias)
+    # renumbering items and workers renumbers the results
+    n_i, n_w = len(res.estimate), len(res.worker_bias)
+    pi, pw = rng.permutation(n_i), rng.permutation(n_w)
+    res_r = aggregate_numeric(pi[i], pw[w], x, known={int(pi[k]): v for k, v in known.items()}, bias=bias,
+                              n_items=n_i, n_workers=n_w)
+    assert np.allclose(res_r.estimate[pi][has], res.estimate[has], atol=1e-5 * span)
+    assert np.allclose(res_r.worker_bias[pw], res.worker_bias, atol=1e-5 * span)
+    res_a = aggregate_numeric(i, w, a * x + c, known={k: a * v + c for k, v in known.items()}, bias=bias)
     assert np.allclose(res_a.estimate[has], a * res.estimate[has] + c, atol=1e-5 * span * a)
     if not bias:  # without biases every estimate is a weighted mean of its item's values
         mn = np.full(len(has), np.inf)
         mx = np.full(len(has), -np.inf)
         np.minimum.at(mn, i, x)
         np.maximum.at(mx, i, x)
-        assert np.all(res.estimate[has] >= mn[has] - 1e-9) and np.all(res.estimate[has] <= mx[has] + 1e-9)
+        free = has & ~gold
+        assert np.all(res.estimate[free] >= mn[free] - 1e-9) and np.all(res.estimate[free] <= mx[free] + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(-100, 100)), min_size=1, max_size=15), st.data())
+def test_gold_measures_a_bias_from_one_label_per_item(labels: list[tuple[int, float]], data: st.DataObject) -> None:
+    """Every item has one label and worker 0 adds 2 to each; gold on some of worker 0's items (at least one)
+    and on some others reveals its bias, which then corrects its other items."""
+    w = np.array([0] + [wk for wk, _ in labels])
+    truth = np.array([0.0] + [t for _, t in labels])
+    i = np.arange(len(w))
+    x = truth + 2.0 * (w == 0)
+    gold = [k for k in i if w[k] == 0 and data.draw(st.booleans())] or [0]
+    gold += [k for k in i if w[k] != 0 and data.draw(st.booleans())]
+    res = aggregate_numeric(i, w, x, known={int(k): float(truth[k]) for k in gold}, bias_prior=0.0)
+    span = float(np.ptp(truth)) + 1.0
+    assert res.worker_bias[0] == pytest.approx(2.0, abs=1e-6 * span)
+    assert np.allclose(res.estimate, truth, atol=1e-6 * span)

@@ -71,12 +71,12 @@ def infer(
         raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
         named = given_method not in (None, "auto")  # the settings' default is no request for one
-        options = {"--method": named and kind != "multilabel", "--gold": gold, "--workers-out": workers_out,
-                   "--probabilities": probabilities}
+        options = {"--method": named and kind != "multilabel", "--gold": gold and kind != "numeric",
+                   "--workers-out": workers_out, "--probabilities": probabilities}
         given = [name for name, value in options.items() if value]
         if given:
             raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
-        _scored(kind, labels_file, truth, out, limit, method, 1.0 if bias_prior is None else bias_prior)
+        _scored(kind, labels_file, truth, out, limit, method, 1.0 if bias_prior is None else bias_prior, gold)
         return
     if probabilities and out is None:
         raise Invalid("--probabilities needs --out (the file the probabilities go to)", field="probabilities")
@@ -188,7 +188,7 @@ def _calibration(result: Inferred) -> None:
 
 
 def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, limit: int, method: str,
-            bias_prior: float) -> None:
+            bias_prior: float, gold: Path | None = None) -> None:
     """Numeric, pairwise or multilabel: fit, report the truth comparison, show or write one row per item."""
     from truthline.services import crowdfile
 
@@ -198,7 +198,7 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
         if kind == "multilabel":
             result = crowdfile.infer_multilabel(labels_file, truth, method)
         elif kind == "numeric":
-            result = crowdfile.infer_numeric(labels_file, truth, bias_prior=bias_prior)
+            result = crowdfile.infer_numeric(labels_file, truth, bias_prior=bias_prior, gold_path=gold)
         else:
             result = crowdfile.infer_pairwise(labels_file, truth)
         if out is not None:
@@ -206,6 +206,7 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
     console.print(f"{len(result.rows):,} items, {result.n_workers:,} workers, {result.n_labels:,} "
                   f"{'comparisons' if kind == 'pairwise' else 'answers'}.", highlight=False)
     print_per_label(result.per_label)
+    _unmatched_note("gold", result.gold_unmatched)
     _unmatched_note("truth", result.truth_unmatched)
     if result.metric is not None:
         value = "–" if result.value is None else f"{result.value:.4f}"

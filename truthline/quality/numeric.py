@@ -3,22 +3,29 @@
 Model: value = item value + worker bias + error, error ~ Student-t(df) with a per-worker scale.
 Fitted by iteratively reweighted least squares (the EM of the t model):
 
-1. item values start at the per-item median;
+1. item values start at the per-item median; gold items (`known`) keep their given value throughout;
 2. each label gets a robust weight u = (df + 1) / (df + z^2) from its standardised residual z, so a
    wild outlier counts for almost nothing;
 3. item value = sum(u y / s_w^2) / sum(u / s_w^2), with y = value - worker bias;
-4. worker bias = shrunken precision-weighted mean residual over items with >= 2 labels;
-5. worker scale^2 = (sum u r^2 + prior_strength * pooled) / (sum (1 - h) + prior_strength), where
-   h = the label's leverage on its item, so a worker is not rewarded for pulling an item towards itself
-   and single-label items (h = 1) carry no information about noise; never below the rounding error of
-   the values' written step (`_step`: integers +- 0.29).
+4. worker bias = shrunken precision-weighted mean residual over items with >= 2 labels or a gold value
+   (a single label on any other item is that item's value, so it says nothing about its worker);
+5. pooled scale^2 = sum min(u r^2, (df + 1) * previous pooled) / sum (1 - h), where h = the label's
+   leverage on its item (0 on a gold item: its value does not move); the cap keeps one wild value from
+   inflating the scale every worker's is shrunk toward;
+6. worker scale^2 = (sum u r^2 + prior_strength * pooled) / (sum (1 - h) + prior_strength), so a worker
+   is not rewarded for pulling an item towards itself and single-label items (h = 1) carry no
+   information about noise; never below the rounding error of the labels' written step (`_step`:
+   integers +- 0.29).
 
-Biases are identified only up to a common shift; they are reported with the label-weighted median
-worker at zero bias ("the typical worker is unbiased"). Items are compared on the original scale.
+Without gold, biases are identified only up to a common shift; they are reported with the label-weighted
+median worker at zero bias ("the typical worker is unbiased"). Labels on gold items fix that shift: biases
+are then measured against the gold values. Items are compared on the original scale.
 """
 
 from __future__ import annotations
 
+import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +41,10 @@ MAX_ABS_VALUE = 1e150  # squares of differences must stay finite in float64 (max
 @dataclass(frozen=True)
 class NumericAggregate:
     """estimate, stderr: (n_items,), NaN for items without labels (stderr also NaN when no item has
-    two labels, since noise cannot then be measured). worker_sigma: error scale per worker (the
-    standard deviation when df is None); worker_bias: additive bias; label_weight: each label's final
-    robust weight in (0, 1] (near 0 = treated as an outlier).
+    two labels or a labelled gold value, since noise cannot then be measured); gold items get their
+    given value and stderr 0. worker_sigma: error scale per worker (the standard deviation when df is
+    None); worker_bias: additive bias; label_weight: each label's final robust weight in (0, 1] (near
+    0 = treated as an outlier).
     """
 
     estimate: np.ndarray
@@ -83,11 +91,82 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> float:
     return float(value)
 
 
+def _parse_known(known: Mapping[int, float] | None, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate `known` (item index -> true value); returns (item indices, values)."""
+    if known is None:
+        return np.zeros(0, np.int64), np.zeros(0)
+    if not isinstance(known, Mapping):
+        raise QualityInputError("known: expected a mapping of item index -> true value", "known")
+    idx, val = [], []
+    for key, value in known.items():
+        # int(True) and int("3") would quietly become item 1 and item 3
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise QualityInputError(f"known: item indices must be integers, got {reprlib.repr(key)}", "known")
+        if not 0 <= key < n_items:
+            raise QualityInputError(f"known: item index {key} is outside 0..{n_items - 1}", "known")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise QualityInputError(f"known: values must be numbers, got {reprlib.repr(value)} for item {key}", "known")
+        try:
+            number = float(value)
+        except OverflowError:  # a Python int beyond float64
+            number = float("inf")
+        if not np.isfinite(number) or abs(number) > MAX_ABS_VALUE:
+            raise QualityInputError(
+                f"known: values must be finite and within ±{MAX_ABS_VALUE:g}, got {reprlib.repr(value)} for item {key}",
+                "known",
+            )
+        idx.append(int(key))
+        val.append(number)
+    return np.array(idx, dtype=np.int64), np.array(val, dtype=np.float64)
+
+
+def _pooled_scale(
+    r: np.ndarray, u: np.ndarray, lev: np.ndarray, pooled: float, df: float | None, floor: float
+) -> float:
+    """The scale^2 every worker's is shrunk toward: the labels' weighted squares u r^2 over their degrees
+    of freedom, each capped at (df + 1) * the previous pooled value (kept when there is no dof).
+
+    Why the cap: u r^2 is bounded only by (df + 1) * its own worker's scale^2, which a wild value inflates;
+    uncapped, one 1e6 among 11 labels near -5 grew every worker's scale and moved every item by thousands.
+    Capped, one label adds at most (df + 1) / dof times the pooled value, which then settles on the other
+    labels' spread once the shared items give more than df + 1 degrees of freedom. A cap rather than a
+    median: on tied integer answers a median of squares fell to 0, the rounding floor then bound, and
+    estimates stopped following shifts and rescalings of the values.
+    """
+    dof = float(lev.sum())
+    if dof <= 1e-9:
+        return pooled
+    square = u * r * r
+    if df is not None:  # the Gaussian model is not robust by design: no cap
+        square = np.minimum(square, (df + 1.0) * pooled)
+    return max(float(np.sum(square) / dof), floor)
+
+
+def _worker_scales(
+    r: np.ndarray, u: np.ndarray, lev: np.ndarray, wk: np.ndarray, nw: int, pooled: float, strength: float, floor: float
+) -> np.ndarray:
+    """Each worker's scale^2: its weighted squared residuals plus `strength` pseudo-labels at `pooled`."""
+    ss = np.bincount(wk, weights=u * r * r, minlength=nw)
+    dof = np.bincount(wk, weights=lev, minlength=nw)
+    return np.maximum((ss + strength * pooled) / np.maximum(dof + strength, 1e-12), floor)
+
+
+def _biases(res: np.ndarray, prec: np.ndarray, wk: np.ndarray, nw: int, prior: np.ndarray) -> np.ndarray:
+    """Precision-weighted mean residual per worker, shrunk toward 0 by `prior` (pseudo-precision per worker);
+    0 for workers with no weight at all."""
+    num = np.bincount(wk, weights=res * prec, minlength=nw)
+    den = np.bincount(wk, weights=prec, minlength=nw) + prior
+    b = np.zeros(nw)
+    np.divide(num, den, out=b, where=den > 0)
+    return b
+
+
 def aggregate_numeric(
     items: Any,
     workers: Any,
     values: Any,
     *,
+    known: Mapping[int, float] | None = None,
     n_items: int | None = None,
     n_workers: int | None = None,
     bias: bool = True,
@@ -99,11 +178,14 @@ def aggregate_numeric(
 ) -> NumericAggregate:
     """Robust precision-weighted estimate per item, with standard error, worker noise and bias.
 
+    known: gold values, item index -> true value. Those items keep their value (stderr 0) and their labels
+    measure the workers' noise and bias, even where a gold item has a single label; biases are then
+    measured against the gold values instead of against the typical worker.
     df: Student-t degrees of freedom of the errors (smaller = more robust); None = Gaussian.
     prior_strength: pseudo-labels pulling each worker's scale toward the pooled one.
     bias_prior: pseudo-labels pulling each bias toward zero (0 can overfit when workers share few
     items); bias=False fixes biases at zero. Workers seen only on single-label items keep bias 0.
-    Raises QualityInputError naming the argument for NaN/inf values or mismatched arrays.
+    Raises QualityInputError naming the argument for NaN/inf values, mismatched arrays or a bad `known`.
     """
     it = _as_index_array("items", items)
     try:
@@ -125,34 +207,47 @@ def aggregate_numeric(
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise QualityInputError(f"max_iter: must be an int >= 1, got {max_iter!r}", "max_iter")
     ni, nw, wk = data.n_items, data.n_workers, data.workers
+    k_idx, k_val = _parse_known(known, ni)
     est = np.full(ni, np.nan)
     err = np.full(ni, np.nan)
+    est[k_idx], err[k_idx] = k_val, 0.0
     if len(x) == 0:
         return NumericAggregate(est, err, np.full(nw, np.nan), np.zeros(nw), np.zeros(0), 0, True)
 
+    is_known = np.zeros(ni, dtype=bool)
+    is_known[k_idx] = True
     m = np.bincount(it, minlength=ni)
-    multi = (m[it] >= 2).astype(np.float64)
+    # labels that measure their worker's error: on items with >= 2 labels, or on gold items, whose value
+    # does not depend on the label (a single label on any other item is its item's value, residual 0)
+    measured = ((m[it] >= 2) | is_known[it]).astype(np.float64)
     has = m > 0
-    # work in standardised units (median centre, overall spread) for numerical safety
-    med = _group_median(it, x, ni)
-    center = float(np.median(x))
-    scale = float(np.std(x)) or 1.0
+    # with labels on gold items, biases are measured against the gold: the common shift is not free
+    anchored = bool(is_known[it].any())
+    # work in standardised units (median centre, overall spread) for numerical safety; gold values count
+    # so that one far from the labels stays of moderate size
+    both = np.concatenate([x, k_val])
+    center = float(np.median(both))
+    scale = float(np.std(both)) or 1.0
     z = (x - center) / scale
+    kz = (k_val - center) / scale
+    # the labels' step only: it is the workers' rounding, and a gold value written more finely is exact
     floor = max(1e-12, (_step(x) / scale) ** 2 / 12.0)
-    v = (med - center) / scale
-    dev = np.abs(z - v[it])[multi > 0]
+    v = (_group_median(it, x, ni) - center) / scale
+    v[k_idx] = kz
+    dev = np.abs(z - v[it])[measured > 0]
     # start from the within-item spread (robust), not the overall one, so outliers stand out at once
     pooled = max((1.4826 * float(np.median(dev))) ** 2, 1e-4) if len(dev) else 1.0
     b = np.zeros(nw)
     sig2 = np.full(nw, pooled)
-    measurable = bool(multi.any())
-    n_multi = np.bincount(wk, weights=multi, minlength=nw)
-    seen = n_multi > 0  # workers whose bias the data can inform
+    measurable = bool(measured.any())
+    n_measured = np.bincount(wk, weights=measured, minlength=nw)
+    seen = n_measured > 0  # workers whose bias the data can inform
 
     def item_means(y: np.ndarray, prec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tot = np.bincount(it, weights=prec, minlength=ni)
         out = np.zeros(ni)
         np.divide(np.bincount(it, weights=prec * y, minlength=ni), tot, out=out, where=has)
+        out[k_idx] = kz  # gold items stay clamped
         return out, tot
 
     converged = False
@@ -166,22 +261,18 @@ def aggregate_numeric(
         prec = u / s2
         v_new, tot = item_means(z - b[wk], prec)
         if bias:
-            res = (z - v_new[it]) * prec * multi
-            num = np.bincount(wk, weights=res, minlength=nw)
-            den = np.bincount(wk, weights=prec * multi, minlength=nw) + bias_prior / sig2
-            b = np.zeros(nw)  # a worker seen only on single-label items keeps bias 0
-            np.divide(num, den, out=b, where=den > 0)
-            if seen.any():  # pin the free common shift
-                b[seen] -= np.average(b[seen], weights=n_multi[seen])
+            # a worker seen only on single-label items keeps bias 0
+            b = _biases(z - v_new[it], prec * measured, wk, nw, bias_prior / sig2)
+            if seen.any() and not anchored:  # pin the free common shift
+                b[seen] -= np.average(b[seen], weights=n_measured[seen])
             v_new, tot = item_means(z - b[wk], prec)
         if measurable:
             r = z - b[wk] - v_new[it]
-            lev = 1.0 - prec / tot[it]
-            ss = np.bincount(wk, weights=u * r * r, minlength=nw)
-            dof = np.bincount(wk, weights=lev, minlength=nw)
-            if dof.sum() > 1e-9:
-                pooled = max(float(ss.sum() / dof.sum()), floor)
-            sig2 = np.maximum((ss + prior_strength * pooled) / np.maximum(dof + prior_strength, 1e-12), floor)
+            # 1 - leverage: a label's pull on its item's value is not evidence of agreement; a gold
+            # item's value is not pulled at all
+            lev = np.where(is_known[it], 1.0, 1.0 - prec / tot[it])
+            pooled = _pooled_scale(r, u, lev, pooled, df, floor)
+            sig2 = _worker_scales(r, u, lev, wk, nw, pooled, prior_strength, floor)
         delta = max(
             float(np.max(np.abs(v_new - v)[has])),
             float(np.max(np.abs(b - b_old), initial=0.0)),
@@ -193,14 +284,15 @@ def aggregate_numeric(
             break
 
     prec = u / sig2[wk]
-    if bias and seen.any():  # fix the free common shift: the typical worker is unbiased
-        b[seen] -= _weighted_median(b[seen], n_multi[seen])
+    if bias and seen.any() and not anchored:  # fix the free common shift: the typical worker is unbiased
+        b[seen] -= _weighted_median(b[seen], n_measured[seen])
         v, _ = item_means(z - b[wk], prec)
     tot = np.bincount(it, weights=prec, minlength=ni)
-    est[has] = center + scale * v[has]
+    free = has & ~is_known
+    est[free] = center + scale * v[free]
     sigma = np.sqrt(sig2) * scale if measurable else np.full(nw, np.nan)
     if measurable:
-        err[has] = scale / np.sqrt(tot[has])
+        err[free] = scale / np.sqrt(tot[free])
     return NumericAggregate(
         estimate=est,
         stderr=err,

@@ -543,6 +543,7 @@ class Scored:
     n_scored: int = 0
     note: str | None = None  # why there is no value
     truth_unmatched: int = 0  # --truth rows naming items the labels file does not have (ignored)
+    gold_unmatched: int = 0  # the same for --gold (numeric)
     per_label: tuple[dict[str, Any], ...] = ()  # multilabel `auto`: each label's `auto.choice`, with its "label"
 
 
@@ -562,16 +563,21 @@ def _numbers(column: Any, name: str, path: Path, bound: float = np.inf) -> np.nd
     return out
 
 
-def _truth_numbers(path: Path, item_index: dict[str, int]) -> tuple[dict[int, float], int]:
+def _known_numbers(path: Path, item_index: dict[str, int], option: str = "truth",
+                   bound: float = np.inf) -> tuple[dict[int, float], int]:
+    """item index -> value of a gold or truth file (`option`: its own column name is looked for first)."""
     table = _read_table(path)
     _, items = _text_column(table, ITEM, path, "item")
-    name, values = _text_column(table, VALUE + ("value", "score"), path, "truth")
-    return _by_item(path, items.to_pylist(), _numbers(values, name, path).tolist(), item_index, name)
+    names = (option, *(n for n in VALUE + ("value", "score") if n != option))
+    name, values = _text_column(table, names, path, option)
+    return _by_item(path, items.to_pylist(), _numbers(values, name, path, bound).tolist(), item_index, name)
 
 
-def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0) -> Scored:
+def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0,
+                  gold_path: Path | None = None) -> Scored:
     """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias;
-    bias_prior: pseudo-labels pulling each bias toward 0)."""
+    bias_prior: pseudo-labels pulling each bias toward 0). Gold values are clamped and measure the workers'
+    bias and noise; truth is only scored against (gold items left out: they would count as exact)."""
     from truthline.quality.numeric import MAX_ABS_VALUE, aggregate_numeric
 
     (_, item_col), (_, worker_col), (value_name, value_col) = _columns(
@@ -579,21 +585,26 @@ def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: flo
     values = _numbers(value_col, value_name, path, MAX_ABS_VALUE)
     items, item_names = _codes(item_col)
     workers, worker_names = _codes(worker_col)
+    item_index = {name: i for i, name in enumerate(item_names)}
+    gold, gold_unmatched = _known_numbers(gold_path, item_index, "gold", MAX_ABS_VALUE) if gold_path else ({}, 0)
     try:
         fit = aggregate_numeric(items, workers, values, n_items=len(item_names), n_workers=len(worker_names),
-                                bias_prior=bias_prior)
+                                bias_prior=bias_prior, known=gold or None)
     except QualityInputError as exc:  # an option out of range (the file itself was checked above)
         raise Invalid(str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
     n_labels = np.bincount(items, minlength=len(item_names))
     rows = [(name, _number(e), _number(s), int(n))
             for name, e, s, n in zip(item_names, fit.estimate, fit.stderr, n_labels, strict=True)]
-    result = Scored(("item", "estimate", "stderr", "n_labels"), rows, len(values), len(worker_names))
+    result = Scored(("item", "estimate", "stderr", "n_labels"), rows, len(values), len(worker_names),
+                    gold_unmatched=gold_unmatched)
     if truth_path is None:
         return result
-    truth, unmatched = _truth_numbers(truth_path, {name: i for i, name in enumerate(item_names)})
-    errors = [abs(fit.estimate[i] - v) for i, v in truth.items()]
+    truth, unmatched = _known_numbers(truth_path, item_index)
+    errors = [abs(fit.estimate[i] - v) for i, v in truth.items() if i not in gold]
+    note = f"all {len(truth):,} items with truth are gold" if truth and not errors else None
     return dataclasses.replace(result, metric="mean absolute error", n_scored=len(errors),
-                               value=float(np.mean(errors)) if errors else None, truth_unmatched=unmatched)
+                               value=float(np.mean(errors)) if errors else None, truth_unmatched=unmatched,
+                               note=note)
 
 
 def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.95) -> Scored:
@@ -625,7 +636,7 @@ def infer_pairwise(path: Path, truth_path: Path | None = None, level: float = 0.
     result = Scored(("item", "score", "lower", "upper", "n_comparisons"), rows, len(a), len(worker_names))
     if truth_path is None:
         return result
-    truth, unmatched = _truth_numbers(truth_path, index)
+    truth, unmatched = _known_numbers(truth_path, index)
     keys = sorted(truth)
     scores, truths = [fit.scores[i] for i in keys], [truth[i] for i in keys]
     result = dataclasses.replace(result, metric="Spearman rank correlation", n_scored=len(keys),
