@@ -141,7 +141,7 @@ def test_a_refused_key_is_answered_from_memory_until_its_wait_ends(engine: Engin
     """A flood of refused attempts must not take the database's write lock once each."""
     for t in (0, 1, 2):
         reserve(engine, K, t)
-    assert reserve(engine, K, 3) == 97
+    assert reserve(engine, K, 40) == 60  # refused once every failure is settled (older than IN_FLIGHT_SECONDS)
     with engine.begin() as conn:  # the failures vanish from the database: only the memory can refuse now
         conn.execute(login_failures.delete())
     assert reserve(engine, K, 50) == 50 and rows(engine) == []
@@ -154,3 +154,37 @@ def test_forgetting_a_key_ends_its_remembered_wait(engine: Engine) -> None:
     assert reserve(engine, K, 3) == 97
     throttle.cancel(engine, [], forget=[K])
     assert reserve(engine, K, 4) == 0
+
+
+def test_a_wait_that_counts_attempts_in_flight_is_not_remembered(engines: tuple[Engine, Engine]) -> None:
+    """An attempt in flight takes a place, so another process can be refused while it runs. If that attempt
+    then succeeds (its place taken back, the key forgiven), the other process must not go on refusing the
+    key from memory: a user logged in through one `serve` worker was refused by the other for 15 minutes."""
+    first, second = engines
+    for t in (0, 1):
+        reserve(first, K, t)
+    _, places = throttle.reserve(first, [(LIMIT, K)], 2)  # the third attempt, in flight in the first process
+    assert reserve(second, K, 2.5) == 98  # the second process is refused meanwhile: the limit is full
+    throttle.cancel(first, places, forget=[K])  # the attempt in flight had the right password
+    assert reserve(second, K, 3) == 0
+
+
+def test_a_wait_is_remembered_once_its_failures_are_settled(engines: tuple[Engine, Engine]) -> None:
+    assert throttle.IN_FLIGHT_SECONDS == 30
+    first, second = engines
+
+    def clear() -> None:
+        with second.begin() as conn:
+            conn.execute(login_failures.delete())
+
+    for t in (0, 1, 50):
+        reserve(first, K, t)
+    assert reserve(second, K, 60) == 40  # the failure at 50 may still be in flight at 60: not remembered
+    clear()
+    assert reserve(second, K, 61) == 0  # the database decided
+    clear()
+    for t in (200, 201, 202):
+        reserve(first, K, t)
+    assert reserve(second, K, 240) == 60  # all three settled: remembered until 300
+    clear()
+    assert reserve(second, K, 250) == 50 and rows(second) == []

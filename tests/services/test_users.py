@@ -341,3 +341,50 @@ def test_a_lookup_in_flight_during_a_deactivation_caches_nothing(engine: Engine,
     assert users.user_for_token(engine, bob.token).username == "bob"  # in flight: answered as read
     with pytest.raises(Unauthorized):
         users.user_for_token(engine, bob.token)  # but not cached: the next request sees the deactivation
+
+
+def test_a_login_in_flight_leaves_no_other_process_refusing(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nine typos, then the right password twice at once through two processes: the second is refused while
+    the first is checked (it holds the tenth place). The first logs in, and then the second process must let
+    the user in too: it used to remember the refusal and turn the right password away for 15 minutes."""
+    import threading
+
+    from truthline.store.db import make_engine
+
+    first, second = make_engine(db_url), make_engine(db_url)
+    try:
+        users.create_user(first, None, "ann", "password123")
+        for _ in range(9):
+            with pytest.raises(Unauthorized):
+                users.authenticate(first, "ann", "typo", client="c")
+        checking, finish, real = threading.Event(), threading.Event(), users.hasher
+
+        class Held:  # the first check waits until the second login has been refused
+            def __getattr__(self, name: str) -> Any:
+                if name != "verify":
+                    return getattr(real, name)
+
+                def verify(*args: Any) -> Any:
+                    checking.set()
+                    finish.wait(10)
+                    return real.verify(*args)
+                return verify
+
+        monkeypatch.setattr(users, "hasher", Held())
+        logged_in: list[Any] = []
+        thread = threading.Thread(target=lambda: logged_in.append(users.authenticate(first, "ann", "password123",
+                                                                                      client="c")))
+        thread.start()
+        try:
+            assert checking.wait(10)
+            with pytest.raises(Throttled):
+                users.authenticate(second, "ann", "password123", client="c")
+        finally:
+            finish.set()
+            thread.join(10)
+        assert [u.username for u in logged_in] == ["ann"]
+        monkeypatch.setattr(users, "hasher", real)
+        assert users.authenticate(second, "ann", "password123", client="c").username == "ann"
+    finally:
+        first.dispose()
+        second.dispose()

@@ -11,7 +11,10 @@ the key's parts (a username, a client address): neither is kept as such. Times a
 
 A key found over its limit is remembered in this process until its wait ends (`_refused`), so a flood of
 refused attempts is answered from memory instead of taking the database's write lock once each (on SQLite,
-the lock every annotator's submit needs).
+the lock every annotator's submit needs). Only a limit reached by failures older than `IN_FLIGHT_SECONDS` is
+remembered: a newer place may belong to an attempt still being checked, which a success takes back (and
+forgives the key), and this process cannot learn that. The limit refuses such attempts all the same, from
+the database.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class FailureLimit:
 _refused: WeakKeyDictionary[Engine, dict[str, float]] = WeakKeyDictionary()
 _REFUSED_MAX = 10_000
 _refused_lock = threading.Lock()
+# Longer than an attempt stays in flight between `reserve` and `cancel` (a password check waits at most 10 s
+# for a hash slot, twice if the hash is upgraded, and takes about 0.1 s): failures older than this are settled.
+IN_FLIGHT_SECONDS = 30.0
 
 
 def _remembered_wait(engine: Engine, keys: Sequence[str], now: float) -> int:
@@ -88,7 +94,12 @@ def reserve(engine: Engine, checks: Sequence[tuple[FailureLimit, str]], now: flo
         for limit, key in checks:
             oldest = store.nth_newest_since(conn, key, now - limit.window, limit.limit)
             if oldest is not None:  # until the oldest of the last `limit` leaves the window
-                _remember(engine, key, oldest + limit.window, now)
+                # remembered only if settled failures alone reach the limit: the newest places may be attempts
+                # in flight whose success (in another process, say) takes them back and forgives the key
+                settled = store.nth_newest_since(conn, key, now - limit.window, limit.limit,
+                                                 at_most=now - IN_FLIGHT_SECONDS)
+                if settled is not None:
+                    _remember(engine, key, settled + limit.window, now)
                 return max(1, math.ceil(oldest + limit.window - now)), []
         places = [store.insert_failure(conn, key, now) for _, key in checks]
         store.prune(conn, now - max(limit.window for limit, _ in checks))

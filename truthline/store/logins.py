@@ -25,12 +25,14 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id)))
 
 
-def nth_newest_since(conn: Connection, key: str, since: float, n: int) -> float | None:
-    """The time of the `n`th newest failure of `key` later than `since` (None: fewer than `n` of them).
-    Reads at most `n` entries of the (key, at) index."""
+def nth_newest_since(conn: Connection, key: str, since: float, n: int, at_most: float | None = None) -> float | None:
+    """The time of the `n`th newest failure of `key` later than `since` (and at or before `at_most`, if given;
+    None: fewer than `n` of them). Reads at most `n` entries of the (key, at) index."""
     q = (sa.select(login_failures.c.at)
          .where(login_failures.c.key == key, login_failures.c.at > since)
          .order_by(login_failures.c.at.desc()).limit(1).offset(n - 1))
+    if at_most is not None:
+        q = q.where(login_failures.c.at <= at_most)
     return conn.execute(q).scalar()
 
 
