@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= sqlite:///truthline-demo.db
 
-.PHONY: demo test bench bench-quality install clean
+.PHONY: demo test bench bench-quality bench-rating install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/core.py
+
+bench-rating: $(STAMP)
+	$(BIN)/python benchmarks/rating.py
 
 # crowd-kit lives in its own venv (it pins old scikit-learn/pandas); the first run takes ~15-20 min.
 bench-quality: $(STAMP)
