@@ -24,9 +24,13 @@ from truthline.tasktypes import get_task_type, task_type_names
 
 STATUSES = ("active", "paused", "archived")
 _FIELDS = {"name", "task_type", "labels", "guidelines", "overlap", "pay_cents", "status", "lease_seconds"}
-# task-type options (rating's scale): fields of the project spec for the task types that name them
-_OPTIONS = {option for name in task_type_names() for option in get_task_type(name).options}
 MAX_OVERLAP = 1000
+
+
+def _options() -> set[str]:
+    """Task-type options (rating's scale): spec fields of the task types that name them (asked each time: a
+    plug-in task type may register after this module is imported)."""
+    return {option for name in task_type_names() for option in get_task_type(name).options}
 
 
 def _option_owners(option: str) -> str:
@@ -44,16 +48,17 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
     """Column values for the merged spec (base = current values or defaults), all checked."""
     if not isinstance(spec, Mapping):
         raise Invalid("project spec must be a JSON object")
-    unknown = sorted(set(spec) - _FIELDS - _OPTIONS)
+    options = _options()
+    unknown = sorted(set(spec) - _FIELDS - options)
     if unknown:
-        raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS | _OPTIONS))}",
+        raise Invalid(f"unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS | options))}",
                       field=unknown[0])
     for key in ("name", "guidelines", "task_type"):
         if isinstance(spec.get(key), str) and (problem := text_problem(spec[key])):
             raise Invalid(problem, field=key)
     if isinstance(spec.get("labels"), list) and not all(storable(x) for x in spec["labels"]):
         raise Invalid("labels must not contain NUL characters or lone surrogates", field="labels")
-    if any(spec.get(o) is not None for o in _OPTIONS):  # it (rating's scale) makes the labels: not the stored ones
+    if any(spec.get(o) is not None for o in options):  # it (rating's scale) makes the labels: not the stored ones
         base = {k: v for k, v in base.items() if k != "labels"}
     merged = {**base, **spec}
     name = merged.get("name")
@@ -61,7 +66,7 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
         got = "" if name is None else f", got {type(name).__name__} {shown(name)}"  # YAML `name: 5` is a number
         raise Invalid(f"name is required: a non-empty string of at most 200 characters{got}", field="name")
     task_type = get_task_type(merged.get("task_type", "classification"))
-    misplaced = sorted(set(spec) & _OPTIONS - set(task_type.options))
+    misplaced = sorted(set(spec) & options - set(task_type.options))
     if misplaced:
         raise Invalid(f"applies only to {_option_owners(misplaced[0])} projects, not {task_type.name}",
                       field=misplaced[0])
@@ -147,7 +152,7 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
                 raise Invalid("task_type cannot change once items are imported; create a new project",
                               field="task_type")
         # an option of the old task type (rating's scale) goes with it: a classification project has no scale
-        kept = {k: v for k, v in project.config.items() if k not in _OPTIONS}
+        kept = {k: v for k, v in project.config.items() if k not in _options()}
         values["config"] = {**kept, **values["config"]}
         _check_removed_labels(conn, project, values["config"].get("labels", project.labels))
         store.update_project(conn, project.id, values)
