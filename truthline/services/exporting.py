@@ -99,7 +99,7 @@ def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidenc
                 out = []
                 for item_id, external_id, data in batch:
                     i = by_id.get(item_id)
-                    conf = None if i is None or math.isnan(confidence[i]) else round(confidence[i], 6)
+                    conf = None if i is None else _rounded(confidence[i])
                     text, n = notes.get(item_id, ("[]", 0))
                     out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n,
                                    None if i is None or probs is None else probs[i],

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from truthline.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
@@ -279,12 +279,19 @@ def change_password(engine: Engine, actor: User, current: str, new: str, keep_to
     return revoked
 
 
+def _self_or_any_for_admin(conn: Connection, actor: User | None, username: str) -> User:
+    """The user named `username` if the actor may act on their tokens (admins and the system: anyone; users:
+    themselves). Another user's name is "not found" to a non-admin, so it tells nobody who exists."""
+    user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
+    if user is None or (actor is not None and not actor.is_admin and actor.id != user.id):
+        raise NotFound(f"user {username!r} not found", field="username")
+    return user
+
+
 def revoke_tokens(engine: Engine, actor: User | None, username: str) -> int:
     """End every session and API token of a user (admins: anyone's; users: their own). Returns how many."""
     with write_tx(engine) as conn:
-        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
-        if user is None or (actor is not None and not actor.is_admin and actor.id != user.id):
-            raise NotFound(f"user {username!r} not found", field="username")
+        user = _self_or_any_for_admin(conn, actor, username)
         revoked = store.delete_tokens_of(conn, user.id)
     _forget_user(engine, user.id)
     return revoked
@@ -292,11 +299,9 @@ def revoke_tokens(engine: Engine, actor: User | None, username: str) -> int:
 
 def issue_token(engine: Engine, actor: User | None, username: str, name: str = "api") -> str:
     """A new API token for a user (admins: anyone's, e.g. a token-only worker account; users: their own),
-    returned once. Another user's name is "not found" to a non-admin, as in `revoke_tokens`."""
+    returned once."""
     with read_tx(engine) as conn:
-        user = store.get_user_by_name(conn, username) if isinstance(username, str) and storable(username) else None
-    if user is None or (actor is not None and not actor.is_admin and actor.id != user.id):
-        raise NotFound(f"user {username!r} not found", field="username")
+        user = _self_or_any_for_admin(conn, actor, username)
     if not user.active:  # the token would be refused at once
         raise Conflict(f"user {username!r} is deactivated; activate them first", field="username")
     return create_token(engine, user, name=name)
