@@ -161,6 +161,59 @@ def _biases(res: np.ndarray, prec: np.ndarray, wk: np.ndarray, nw: int, prior: n
     return b
 
 
+SETTLE_MAX_ITEMS = 2000  # items whose values `settle` iterates apart, per step
+SETTLE_STEPS = 50
+_State = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # item values, worker biases, worker scales^2, pooled
+
+
+def _extrapolate(x0: _State, x1: _State, x2: _State) -> _State:
+    """SQUAREM's step (scheme S3) from x0 along two EM steps x0 -> x1 -> x2; scales extrapolated on the
+    log scale, so they stay positive."""
+    def flat(x: _State) -> np.ndarray:
+        return np.concatenate([x[0], x[1], np.log(x[2]), [np.log(x[3])]])
+
+    a0, a1, a2 = flat(x0), flat(x1), flat(x2)
+    r, d = a1 - a0, a2 - 2.0 * a1 + a0
+    dd = float(d @ d)
+    alpha = min(-np.sqrt(float(r @ r) / dd), -1.0) if dd > 0 else -1.0
+    out = a0 - 2.0 * alpha * r + alpha * alpha * d
+    ni, nw = len(x0[0]), len(x0[1])
+    # a scale leaps at most e^3 beyond the three it was extrapolated from (exp must not overflow)
+    logs = np.stack([a0, a1, a2])[:, ni + nw:]
+    scales = np.exp(np.clip(out[ni + nw:], logs.min(axis=0) - 3.0, logs.max(axis=0) + 3.0))
+    return out[:ni], out[ni:ni + nw], scales[:-1], float(scales[-1])
+
+
+def _squarem(step: Any, change: Any, state: _State, max_iter: int, tol: float) -> tuple[_State, int, bool]:
+    """Iterate `step` to its fixed point, accelerated by SQUAREM (Varadhan & Roland 2008): two steps, a leap
+    along them, and a step from there, kept only where that last step moves no more than the second one did
+    (the t model's EM has no cheap objective to check; a step's size is how far a state is from the fixed
+    point). On 100k items it converges in a fraction of the 375 plain steps. Returns (state, steps, converged)."""
+    n = 0
+    while n < max_iter:
+        s1 = step(state)
+        n += 1
+        if change(state, s1) <= tol or n >= max_iter:
+            return s1, n, change(state, s1) <= tol
+        s2 = step(s1)
+        n += 1
+        d2 = change(s1, s2)
+        if d2 <= tol or n >= max_iter:
+            return s2, n, d2 <= tol
+        leap = _extrapolate(state, s1, s2)
+        s3 = step(leap)
+        n += 1
+        d3 = change(leap, s3)
+        finite = np.isfinite(d3) and bool(np.all(np.isfinite(s3[2]))) and np.isfinite(s3[3])
+        if finite and d3 <= d2:
+            state = s3
+            if d3 <= tol:
+                return state, n, True
+        else:
+            state = s2
+    return state, n, False
+
+
 def aggregate_numeric(
     items: Any,
     workers: Any,
@@ -250,15 +303,50 @@ def aggregate_numeric(
         out[k_idx] = kz  # gold items stay clamped
         return out, tot
 
-    converged = False
-    u = np.ones(len(z))
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        b_old, sig_old = b.copy(), np.sqrt(sig2)
-        s2 = sig2[wk]
+    by_item = np.argsort(it, kind="stable")  # labels grouped by item, for `settle`
+    first = np.concatenate([[0], np.cumsum(m)[:-1]])
+
+    def settle(v_new: np.ndarray, v_old: np.ndarray, b: np.ndarray, sig2: np.ndarray) -> np.ndarray:
+        """Iterate the values of the items that still move most (their robust weights against their values)
+        with the workers' parameters held: on an item whose labels split (154, 158, 159, 154) the weights
+        shift a little each step, and that one item held 100k others to 100+ extra full steps."""
+        moved = np.where(has, np.abs(v_new - v_old), 0.0)  # an item without labels starts at NaN
+        moved[k_idx] = 0.0
+        top = float(moved.max(initial=0.0))
+        if df is None or top <= tol:  # Gaussian errors: the values are already exact given the workers
+            return v_new
+        slow = np.flatnonzero(moved > 0.1 * top)
+        if len(slow) > SETTLE_MAX_ITEMS:
+            slow = slow[np.argpartition(-moved[slow], SETTLE_MAX_ITEMS)[:SETTLE_MAX_ITEMS]]
+        size = m[slow]
+        pos = by_item[np.repeat(first[slow] - np.cumsum(size) + size, size) + np.arange(int(size.sum()))]
+        local = np.repeat(np.arange(len(slow)), size)
+        y, s2 = z[pos] - b[wk[pos]], sig2[wk[pos]]
+        values = v_new[slow]
+        for _ in range(SETTLE_STEPS):
+            r = y - values[local]
+            prec = (df + 1.0) / (df + r * r / s2) / s2
+            new = np.bincount(local, weights=prec * y, minlength=len(slow)) / np.bincount(local, weights=prec,
+                                                                                       minlength=len(slow))
+            done = float(np.max(np.abs(new - values))) <= tol
+            values = new
+            if done:
+                break
+        out = v_new.copy()
+        out[slow] = values
+        return out
+
+    def weights(state: _State) -> np.ndarray:
+        """Each label's robust weight u = (df + 1) / (df + z^2) under `state` (1 everywhere when Gaussian)."""
+        v, b, sig2, _ = state
         r = z - b[wk] - v[it]
-        u = (df + 1.0) / (df + r * r / s2) if df is not None else np.ones(len(z))
-        prec = u / s2
+        return (df + 1.0) / (df + r * r / sig2[wk]) if df is not None else np.ones(len(z))
+
+    def step(state: _State) -> _State:
+        """One EM step of the t model: weights, item values, biases, then scales."""
+        v, b, sig2, pooled = state
+        u = weights(state)
+        prec = u / sig2[wk]
         v_new, tot = item_means(z - b[wk], prec)
         if bias:
             # a worker seen only on single-label items keeps bias 0
@@ -266,6 +354,7 @@ def aggregate_numeric(
             if seen.any() and not anchored:  # pin the free common shift
                 b[seen] -= np.average(b[seen], weights=n_measured[seen])
             v_new, tot = item_means(z - b[wk], prec)
+        v_new = settle(v_new, v, b, sig2)
         if measurable:
             r = z - b[wk] - v_new[it]
             # 1 - leverage: a label's pull on its item's value is not evidence of agreement; a gold
@@ -273,16 +362,16 @@ def aggregate_numeric(
             lev = np.where(is_known[it], 1.0, 1.0 - prec / tot[it])
             pooled = _pooled_scale(r, u, lev, pooled, df, floor)
             sig2 = _worker_scales(r, u, lev, wk, nw, pooled, prior_strength, floor)
-        delta = max(
-            float(np.max(np.abs(v_new - v)[has])),
-            float(np.max(np.abs(b - b_old), initial=0.0)),
-            float(np.max(np.abs(np.sqrt(sig2) - sig_old), initial=0.0)),
-        )
-        v = v_new
-        if delta <= tol:
-            converged = True
-            break
+        return v_new, b, sig2, pooled
 
+    def change(a: _State, c: _State) -> float:
+        return max(float(np.max(np.abs(c[0] - a[0])[has])), float(np.max(np.abs(c[1] - a[1]), initial=0.0)),
+                   float(np.max(np.abs(np.sqrt(c[2]) - np.sqrt(a[2])), initial=0.0)))
+
+    state: _State = (v, b, sig2, pooled)
+    state, n_iter, converged = _squarem(step, change, state, max_iter, tol)
+    v, b, sig2, pooled = state
+    u = weights(state)
     prec = u / sig2[wk]
     if bias and seen.any() and not anchored:  # fix the free common shift: the typical worker is unbiased
         b[seen] -= _weighted_median(b[seen], n_measured[seen])
