@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= sqlite:///truthline-demo.db
 
-.PHONY: demo test bench bench-quality bench-rating install clean
+.PHONY: demo test bench bench-quality bench-rating bench-numeric install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-rating: $(STAMP)
 	$(BIN)/python benchmarks/rating.py
+
+bench-numeric: $(STAMP)
+	$(BIN)/python benchmarks/numeric.py
 
 # crowd-kit lives in its own venv (it pins old scikit-learn/pandas); the first run takes ~15-20 min.
 bench-quality: $(STAMP)

@@ -19,7 +19,16 @@ from truthline.cli.serving import background_server
 from truthline.quality import CrowdLabels, aggregate
 from truthline.services import projects, results, users
 from truthline.settings import Settings
-from truthline.sim import make_crowd, pseudo_truth, run_crowd, simulate_labels
+from truthline.sim import (
+    NumericWorker,
+    make_crowd,
+    make_numeric_crowd,
+    pseudo_truth,
+    pseudo_value,
+    run_crowd,
+    simulate_labels,
+    written,
+)
 
 
 def test_crowd_has_stochastic_confusions_speeds_and_spammers() -> None:
@@ -77,6 +86,52 @@ def test_pseudo_truth_is_stable() -> None:
     assert len({pseudo_truth(f"item-{i}", 7) for i in range(100)}) == 7
 
 
+def test_numeric_crowd_is_biased_noisy_and_wild_in_the_answers_units() -> None:
+    crowd = make_numeric_crowd(40, scale=10.0, seed=1, wild_fraction=0.1)
+    kinds = [w.kind for w in crowd]
+    assert kinds[-4:] == ["wild"] * 4 and kinds.count("wild") == 4  # the last ones, as make_crowd's spammers
+    assert {"honest", "biased", "noisy"} <= set(kinds[:-4])
+    for w in crowd:
+        if w.kind == "biased":
+            assert 1.0 <= abs(w.bias) <= 2.5 and w.noise <= 0.6
+        elif w.kind == "noisy":
+            assert 1.5 <= w.noise <= 3.0
+        elif w.kind == "honest":
+            assert 0.2 <= w.noise <= 0.6 and abs(w.bias) < 1.0
+        else:
+            assert 0.3 <= w.wild_rate <= 0.6 and w.wild_spread == 30.0
+    again = make_numeric_crowd(40, scale=10.0, seed=1, wild_fraction=0.1)
+    assert [(w.bias, w.noise, w.kind) for w in crowd] == [(w.bias, w.noise, w.kind) for w in again]
+    tenfold = make_numeric_crowd(40, scale=100.0, seed=1, wild_fraction=0.1)  # same crowd, other units
+    assert [w.noise for w in tenfold] == pytest.approx([10 * w.noise for w in crowd])
+    for bad in ({"n_workers": 0}, {"scale": 0.0}, {"decimals": 7}, {"wild_fraction": 1.5}):
+        with pytest.raises(ValueError):
+            make_numeric_crowd(**{"n_workers": 3, **bad})
+
+
+def test_numeric_workers_answer_truth_plus_bias_plus_noise_as_typed() -> None:
+    rng = np.random.default_rng(0)
+    biased = NumericWorker("b", bias=3.0, noise=0.5, median_ms=1000.0, kind="biased")
+    answers = [biased.answer(20.0, rng) for _ in range(2000)]
+    assert all(type(a) is int for a in answers)  # whole numbers, as JSON integers
+    assert np.mean(answers) == pytest.approx(23.0, abs=0.1) and 0.3 < np.std(answers) < 0.8
+    boxed = NumericWorker("w", bias=0.0, noise=0.1, median_ms=1000.0, kind="wild", wild_rate=0.5, wild_spread=30.0,
+                          decimals=1, low=0.0, high=25.0)
+    values = np.array([boxed.answer(20.0, rng) for _ in range(2000)])
+    assert values.min() >= 0.0 and values.max() <= 25.0  # kept within the project's range
+    assert np.allclose(values * 10, np.round(values * 10))  # one decimal
+    far = np.abs(values - 20.0) > 2.0
+    assert 0.4 < far.mean() < 0.55  # about half wild (1 in 15 of those lands near the truth)
+    assert written(3.7, 0) == 4 and type(written(3.7, 0)) is int
+    assert written(1.234, 1) == 1.2 and written(-3.0, 0, low=0.0) == 0 and written(7.25, 1, high=5.5) == 5.5
+
+
+def test_pseudo_value_is_stable_and_within_bounds() -> None:
+    values = [pseudo_value(f"item-{i}", 10.0, 20.0) for i in range(200)]
+    assert values == [pseudo_value(f"item-{i}", 10.0, 20.0) for i in range(200)]
+    assert min(values) >= 10.0 and max(values) < 20.0 and max(values) - min(values) > 9.0
+
+
 @pytest.fixture
 def server(engine: Engine) -> Iterator[str]:
     with background_server(create_app(Settings(), engine=engine)) as url:
@@ -101,6 +156,29 @@ def test_run_crowd_labels_a_project_through_http(
     assert len(report.submit_latencies) == 75 and report.elapsed > 0
     rows = results.item_results(engine, admin.user, project.id, method="mv")
     assert all(r["n_labels"] == 3 for r in rows)
+
+
+def test_run_crowd_submits_numbers_for_a_numeric_project(
+    engine: Engine, server: str, make_project: Callable[..., Any], add_items: Callable[..., None], admin: Any
+) -> None:
+    project = make_project(name="Counts", task_type="numeric", labels=[], range={"min": 0, "max": 50}, overlap=3)
+    add_items(project, 12)
+    crowd = make_numeric_crowd(4, scale=10.0, seed=3, wild_fraction=0.0, low=0, high=50)
+    tokens = {}
+    for w in crowd:
+        user = users.create_user(engine, admin.user, w.name, None)
+        projects.add_member(engine, admin.user, project.id, w.name, "annotator")
+        tokens[w.name] = users.create_token(engine, user)
+    truth = {f"item-{i}": float(3 * i) for i in range(12)}
+    report = run_crowd(server, project.id, tokens, crowd, [], truth_of=lambda task: truth[task["item"]["external_id"]])
+    assert report.errors == 0 and report.submitted == 36, report.first_error
+    rows = results.item_results(engine, admin.user, project.id, method="auto")
+    assert all(r["n_labels"] == 3 and isinstance(r["answer"], int) for r in rows)
+    off = [abs(r["answer"] - truth[r["external_id"]]) for r in rows]
+    assert max(off) <= 3, off  # honest and biased workers, no wild ones: near the truth throughout
+    add_items(project, 2, start=12)
+    drawn = run_crowd(server, project.id, tokens, crowd, [])  # no truth_of: pseudo_value, kept within the range
+    assert drawn.submitted == 6 and drawn.errors == 0, drawn.first_error
 
 
 def test_run_crowd_stops_at_max_submits_and_reports_bad_tokens(

@@ -2,7 +2,9 @@
 
 Each simulated worker has its own confusion matrix (accuracy drawn from a Beta distribution, errors
 falling mostly on classes that look alike), its own speed (active ms per answer, log-normal), and a
-few are spammers (uniformly random, or always the same label).
+few are spammers (uniformly random, or always the same label). For numeric projects,
+`make_numeric_crowd` draws workers who answer truth + bias + noise instead: some biased, some noisy,
+a few wild (now and then a value far off).
 
 Two ways to use it:
 - `simulate_labels(truth, crowd, overlap)`: pure, offline, vectorized; gives (items, workers, labels,
@@ -16,6 +18,7 @@ Two ways to use it:
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +32,8 @@ import numpy as np
 
 from truthline.client import Client, TruthlineAPIError
 
-__all__ = ["SimWorker", "make_crowd", "simulate_labels", "run_crowd", "CrowdReport", "pseudo_truth"]
+__all__ = ["SimWorker", "NumericWorker", "make_crowd", "make_numeric_crowd", "simulate_labels", "run_crowd",
+           "CrowdReport", "pseudo_truth", "pseudo_value"]
 
 T = TypeVar("T")
 
@@ -69,7 +73,46 @@ class SimWorker:
         return int(rng.choice(self.confusion.shape[1], p=self.confusion[true_class]))
 
     def active_ms(self, rng: np.random.Generator) -> int:
-        return max(1, int(rng.lognormal(np.log(self.median_ms), 0.4)))
+        return _active_ms(self.median_ms, rng)
+
+
+def _active_ms(median_ms: float, rng: np.random.Generator) -> int:
+    return max(1, int(rng.lognormal(np.log(median_ms), 0.4)))
+
+
+@dataclass
+class NumericWorker:
+    """One simulated worker answering numbers: truth + `bias` + Normal(0, `noise`); with probability
+    `wild_rate` a wild value instead, anywhere within `wild_spread` of the truth (a slip of a digit, a
+    misread unit). Answers are written to `decimals` places and kept within [low, high], as the
+    project's answer box would keep them. `kind` honest|biased|noisy|wild."""
+
+    name: str
+    bias: float
+    noise: float
+    median_ms: float
+    kind: str = "honest"
+    wild_rate: float = 0.0
+    wild_spread: float = 0.0
+    decimals: int = 0
+    low: float = -math.inf
+    high: float = math.inf
+
+    def answer(self, truth: float, rng: np.random.Generator) -> int | float:
+        if self.wild_rate and rng.random() < self.wild_rate:
+            x = truth + rng.uniform(-1.0, 1.0) * self.wild_spread
+        else:
+            x = truth + self.bias + self.noise * rng.standard_normal()
+        return written(x, self.decimals, self.low, self.high)
+
+    def active_ms(self, rng: np.random.Generator) -> int:
+        return _active_ms(self.median_ms, rng)
+
+
+def written(x: float, decimals: int, low: float = -math.inf, high: float = math.inf) -> int | float:
+    """`x` as a worker types it: rounded to `decimals` places (an int for 0), within [low, high]."""
+    x = min(max(round(float(x), decimals), low), high)
+    return int(x) if decimals == 0 and float(x).is_integer() else x
 
 
 def make_crowd(
@@ -117,6 +160,51 @@ def make_crowd(
         conf = errors * (1 - acc)[:, None]
         conf[np.arange(n_classes), np.arange(n_classes)] = acc
         crowd.append(SimWorker(name, conf / conf.sum(axis=1, keepdims=True), speed, "honest"))
+    return crowd
+
+
+def make_numeric_crowd(
+    n_workers: int,
+    *,
+    scale: float = 1.0,
+    decimals: int = 0,
+    low: float | None = None,
+    high: float | None = None,
+    seed: int = 0,
+    wild_fraction: float = 0.15,
+    median_ms: float = 2500.0,
+    prefix: str = "sim",
+) -> list[NumericWorker]:
+    """Draw a crowd answering numbers. `scale` is how much the true values differ between items (the
+    answers' units: 10 for counts from 0 to 40); biases and noises are fractions of it, so one crowd fits
+    counts and prices alike. The last `wild_fraction` of the workers are wild (30-60% of their answers
+    anywhere within 3 x scale of the truth); of the others about 30% are biased (off by 10-25% of scale,
+    one way), 20% noisy (noise 15-30% of scale) and the rest honest (noise 2-6%)."""
+    if n_workers < 1 or not scale > 0 or not 0 <= decimals <= 6 or not 0 <= wild_fraction <= 1:
+        raise ValueError("make_numeric_crowd: need n_workers >= 1, scale > 0, 0 <= decimals <= 6 and "
+                         "0 <= wild_fraction <= 1")
+    rng = np.random.default_rng(seed)
+    worker = partial(NumericWorker, decimals=decimals, low=-math.inf if low is None else low,
+                     high=math.inf if high is None else high)  # everyone types into the same answer box
+    n_wild = int(round(n_workers * wild_fraction))
+    crowd: list[NumericWorker] = []
+    for w in range(n_workers):
+        speed = float(median_ms * rng.lognormal(0.0, 0.35))
+        name = f"{prefix}-{w + 1:03d}"
+        careful = float(rng.uniform(0.02, 0.06) * scale)  # the noise of a careful worker
+        slight = float(rng.normal(0.0, 0.02) * scale)  # nobody is exactly unbiased
+        if w >= n_workers - n_wild:
+            rate = float(rng.uniform(0.3, 0.6))
+            crowd.append(worker(name, slight, careful, speed * 0.6, "wild", wild_rate=rate, wild_spread=3 * scale))
+            continue
+        kind = rng.random()
+        if kind < 0.3:
+            off = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.25) * scale)
+            crowd.append(worker(name, off, careful, speed, "biased"))
+        elif kind < 0.5:
+            crowd.append(worker(name, slight, float(rng.uniform(0.15, 0.3) * scale), speed * 0.8, "noisy"))
+        else:
+            crowd.append(worker(name, slight, careful, speed, "honest"))
     return crowd
 
 
@@ -172,6 +260,12 @@ def pseudo_truth(external_id: str, n_classes: int) -> int:
     return int.from_bytes(hashlib.sha256(external_id.encode()).digest()[:8], "big") % n_classes
 
 
+def pseudo_value(external_id: str, low: float = 0.0, high: float = 100.0) -> float:
+    """A stable hidden value in [low, high) for a numeric item whose truth nobody told us."""
+    u = int.from_bytes(hashlib.sha256(external_id.encode()).digest()[:8], "big") / 2.0**64
+    return low + u * (high - low)
+
+
 @dataclass
 class CrowdReport:
     """What `run_crowd` did: counts, wall time and per-request latencies in seconds."""
@@ -190,10 +284,10 @@ def run_crowd(
     base_url: str,
     project_id: int,
     tokens: Mapping[str, str],
-    crowd: Sequence[SimWorker],
+    crowd: Sequence[SimWorker] | Sequence[NumericWorker],
     labels: Sequence[str],
     *,
-    truth_of: Callable[[dict], int | None] | None = None,
+    truth_of: Callable[[dict], float | None] | None = None,
     max_submits: int | None = None,
     max_seconds: float | None = None,
     time_scale: float = 0.0,
@@ -206,7 +300,9 @@ def run_crowd(
     """Label a project through the HTTP API: one thread per worker, next -> submit until none is left.
 
     `tokens` maps worker name -> bearer token. `truth_of(task)` gives the item's true class index (the
-    server never reveals it); default: `pseudo_truth` of the external id. `time_scale` > 0 sleeps
+    server never reveals it); default: `pseudo_truth` of the external id. A numeric crowd
+    (`make_numeric_crowd`) has no `labels` (pass []): `truth_of` gives the true value (default
+    `pseudo_value`) and each worker's number is submitted as it is. `time_scale` > 0 sleeps
     active_ms * time_scale between tasks (1.0 = real human pace; 0 = as fast as the server allows).
     Stops at `max_submits` total or after `max_seconds`. A network error is retried `retries` times
     (waits of backoff, 2 x backoff, ...); after that it counts as an error and the worker stops.
@@ -217,7 +313,7 @@ def run_crowd(
     deadline = time.perf_counter() + max_seconds if max_seconds else None
     k = len(labels)
 
-    def work(index: int, worker: SimWorker) -> None:
+    def work(index: int, worker: SimWorker | NumericWorker) -> None:
         rng = np.random.default_rng([seed, index])
         failures = 0
         with Client(base_url, tokens[worker.name]) as client:
@@ -240,7 +336,8 @@ def run_crowd(
                     break
                 true = truth_of(task) if truth_of else None
                 if true is None:
-                    true = pseudo_truth(str(task["item"]["external_id"]), k)
+                    external_id = str(task["item"]["external_id"])
+                    true = pseudo_truth(external_id, k) if k else pseudo_value(external_id)
                 ms = worker.active_ms(rng)
                 if time_scale > 0:
                     time.sleep(ms / 1000.0 * time_scale)
@@ -257,7 +354,8 @@ def run_crowd(
                         pass  # already expired or gone: nothing to give back
                     break
                 t2 = time.perf_counter()
-                answer, key = labels[worker.answer(true, rng)], f"sim-{task['lease_id']}"
+                given = worker.answer(true, rng)  # type: ignore[arg-type]  # a class index, or a number
+                answer, key = labels[int(given)] if k else given, f"sim-{task['lease_id']}"
                 try:
                     submit = partial(client.submit, task["lease_id"], answer, active_ms=ms, idempotency_key=key)
                     _with_retries(submit, retries, backoff)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,4 +93,40 @@ def test_simulate_rates_a_rating_project_and_refuses_a_multilabel_one(cli: Cli, 
     assert all(r["n_labels"] == 2 and r["answer"] in {"1", "2", "3", "4", "5"} for r in rows)
     engine.dispose()
     refused = cli("simulate", "Tags", "--url", server, db=seeded["db"])
-    assert refused.exit_code == 2 and "classification and rating" in refused.stderr
+    assert refused.exit_code == 2 and "classification, rating and numeric" in refused.stderr
+
+
+def test_simulate_counts_near_the_stored_truth_with_biased_noisy_and_wild_workers(cli: Cli, seeded: dict,
+                                                                                 server: str) -> None:
+    from truthline.services import importing, projects
+
+    engine = make_engine(seeded["db"])
+    admin = users.first_admin(engine)
+    counts = projects.create_project(engine, admin, {"name": "Counts", "task_type": "numeric",
+                                                     "range": {"min": 0, "max": 60}, "overlap": 5})
+    truth = {f"n{i}": (7 * i) % 41 for i in range(20)}  # n0-n15 stored; n16-n19 come from --truth
+    records = [(i + 1, {"external_id": k, "data": {"text": k}, **({"truth": v} if i < 16 else {}),
+                        **({"gold": v} if i < 2 else {})}) for i, (k, v) in enumerate(truth.items())]
+    importing.import_items(engine, admin, counts.id, records)
+    importing.import_items(engine, admin, counts.id, [(21, {"external_id": "drawn", "data": {"text": "?"}})])
+    given = seeded["tmp"] / "counts.csv"
+    given.write_text("external_id,truth\n" + "".join(f"n{i},{truth[f'n{i}']}\n" for i in range(16, 20)))
+    result = cli("simulate", "Counts", "--workers", "8", "--spammers", "0.25", "--seed", "2", "--truth", given,
+                 "--url", server, db=seeded["db"])
+    assert result.exit_code == 0, result.output
+    assert "105 labels" in result.stdout and "0 errors" in result.stdout  # 21 items x 5
+    assert "true bias" in result.stdout and "true noise" in result.stdout
+    kinds = re.findall(r"│ sim\d+-\d+\s*│ (\w+)\s*│", result.stdout)
+    assert len(kinds) == 8 and kinds[-2:] == ["wild", "wild"] and {"biased", "honest"} <= set(kinds), result.stdout
+    rows = {r["external_id"]: r for r in results.item_results(engine, admin, counts.id, method="auto")}
+    engine.dispose()
+    assert all(r["n_labels"] == 5 and isinstance(r["answer"], int) for r in rows.values())
+    assert 0 <= rows["drawn"]["answer"] <= 60  # no truth anywhere: drawn, and answered within the range
+    off = sorted(abs(rows[k]["answer"] - v) for k, v in truth.items())
+    assert off[len(off) // 2] == 0 and off[-1] <= 3, off  # the worker model sees through bias and wild values
+    workers = cli("workers", "Counts", db=seeded["db"])
+    assert workers.exit_code == 0 and "noise" in workers.stdout
+    bad = seeded["tmp"] / "bad.csv"
+    bad.write_text("external_id,truth\nn16,61\n")
+    refused = cli("simulate", "Counts", "--truth", bad, "--url", server, db=seeded["db"])
+    assert refused.exit_code == 2 and "line 2, truth: must be from 0 to 60" in refused.stderr

@@ -12,10 +12,13 @@ CONFIG = {"labels": ["cat", "dog", "bird"]}
 
 def test_validate_config_strips_and_checks() -> None:
     assert tt.validate_config({"labels": [" cat", "dog "]}) == {"labels": ["cat", "dog"]}
-    for bad in ([], ["only"], ["a", "a"], "a,b", None, [1, 2]):
+    for bad in ([], ["only"], ["a", "a"], "a,b", None):
         with pytest.raises(Invalid) as err:
             tt.validate_config({"labels": bad})
         assert err.value.field == "labels"
+    with pytest.raises(Invalid) as err:  # the label at fault is named
+        tt.validate_config({"labels": ["a", 2]})
+    assert err.value.field == "labels[1]" and "2" in err.value.message
 
 
 def test_validate_answer() -> None:

@@ -14,7 +14,7 @@ from truthline.tasktypes import Inference, Labels, TaskType, get_task_type, regi
 
 
 def test_builtins_are_registered() -> None:
-    assert task_type_names() == ["classification", "multilabel", "rating"]
+    assert task_type_names() == ["classification", "multilabel", "numeric", "rating"]
     assert get_task_type("classification").widget == "classification"
     with pytest.raises(Invalid) as err:
         get_task_type("bbox")

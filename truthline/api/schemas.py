@@ -132,15 +132,35 @@ class ScaleOut(BaseModel):
     step: int | float
 
 
+class RangeIn(_In):
+    """A numeric project's bounds on answers; either end may be left out."""
+
+    min: float | None = None
+    max: float | None = None
+
+
+class RangeOut(BaseModel):
+    min: int | float | None = None
+    max: int | float | None = None
+
+
+# rating takes its scale's values as numbers or strings; the other task types refuse numbers by field
+Label = Text | float
+
+
 class ProjectIn(_In):
     name: Text = Field(min_length=1, max_length=200)
     task_type: Text = Field("classification",
-                            description="A registered task type: classification, multilabel, rating.")
-    labels: list[Text] | None = Field(None, min_length=1,
-                                      description="The label set, in display order (rating: the scale's values as "
-                                                  "strings, e.g. [\"1\", \"2\", \"3\"], or give `scale`).")
+                            description="A registered task type: classification, multilabel, rating, numeric.")
+    labels: list[Label] | None = Field(None, min_length=1,
+                                       description="The label set, in display order (rating: the scale's values, "
+                                                   "e.g. [1, 2, 3], or give `scale`; numeric: none).")
     scale: ScaleIn | None = Field(None, description="rating only: the scale, e.g. {\"min\": 1, \"max\": 5}; its "
                                                     "values become the labels.")
+    range: RangeIn | None = Field(None, description="numeric only: answers outside it are refused, e.g. "
+                                                    "{\"min\": 0}.")
+    tolerance: float | None = Field(None, ge=0, description="numeric only: how far from gold (or truth) an answer "
+                                                            "still counts as right; default 0.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
     overlap: Int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
     pay_cents: Int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
@@ -153,8 +173,10 @@ class ProjectPatch(_In):
 
     name: Text = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
     task_type: Text = Field(None, description="Only while the project has no items.")  # type: ignore[assignment]
-    labels: list[Text] = Field(None, min_length=1)  # type: ignore[assignment]
+    labels: list[Label] = Field(None, min_length=1)  # type: ignore[assignment]
     scale: ScaleIn = Field(None, description="rating only.")  # type: ignore[assignment]
+    range: RangeIn = Field(None, description="numeric only.")  # type: ignore[assignment]
+    tolerance: float = Field(None, ge=0, description="numeric only.")  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: Int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
     pay_cents: Int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
@@ -168,6 +190,8 @@ class ProjectOut(_Out):
     task_type: str
     labels: list[str]
     scale: ScaleOut | None = Field(None, description="rating: the scale whose values are the labels.")
+    range: RangeOut | None = Field(None, description="numeric: the bounds on answers (empty: any number).")
+    tolerance: int | float | None = Field(None, description="numeric: how far from gold an answer counts as right.")
     guidelines: str
     overlap: int
     pay_cents: int
@@ -267,8 +291,11 @@ class ItemResult(BaseModel):
                     "null for items nobody labelled."
     )
     n_labels: int | None = None
-    estimate: float | None = Field(None, description="rating only: the posterior mean over the scale's values "
-                                                     "(rank or average items by it); null for items nobody labelled.")
+    estimate: float | None = Field(None, description="rating: the posterior mean over the scale's values (rank or "
+                                                     "average items by it); numeric: the answer before rounding to "
+                                                     "the workers' step; null for items nobody labelled.")
+    stderr: float | None = Field(None, description="numeric only: the estimate's standard error (0 for gold; null "
+                                                   "where no item has two labels, so noise is unmeasured).")
     probabilities: dict[str, float] | None = None  # only when asked for (?probabilities=true)
 
 
@@ -287,11 +314,13 @@ class _Worker(BaseModel):
 class Agreement(BaseModel):
     krippendorff_alpha: float | None = Field(description="Nominal alpha over all labels; null when undefined.")
     fleiss_kappa: float | None = Field(description="Over items with at least two labels; null when undefined.")
-    krippendorff_alpha_ordinal: float | None = Field(None, description="rating only (absent otherwise): alpha with "
-                                                                       "the scale's order (a 4 against a 5 is a "
-                                                                       "smaller disagreement than a 1 against a 5).")
-    krippendorff_alpha_interval: float | None = Field(None, description="rating only (absent otherwise): alpha with "
-                                                                        "the scale's distances (squared differences).")
+    krippendorff_alpha_ordinal: float | None = Field(None, description="rating and numeric only (absent otherwise): "
+                                                                       "alpha with the values' order (a 4 against a "
+                                                                       "5 is a smaller disagreement than a 1 against "
+                                                                       "a 5).")
+    krippendorff_alpha_interval: float | None = Field(None, description="rating and numeric only (absent otherwise): "
+                                                                        "alpha with the values' distances (squared "
+                                                                        "differences).")
 
 
 class CalibrationBin(BaseModel):
@@ -333,6 +362,10 @@ class WorkerQuality(_Worker):
         description="The worker's most frequent slip against the answers where it is a habit to correct: 3+ times, "
                     "10%+ of their labels on items with that answer, and (beyond two classes) twice what mistakes "
                     "spread evenly would give; null otherwise.")
+    bias: float | None = Field(None, description="numeric only (absent otherwise): what the worker adds to the true "
+                                                 "value, in the answers' units (the typical worker: 0, unless gold "
+                                                 "measures it).")
+    noise: float | None = Field(None, description="numeric only: the scale of the worker's errors around value + bias.")
 
 
 class WorkersOut(BaseModel):
@@ -413,6 +446,9 @@ class QualityOut(BaseModel):
         default=None,
         description="Multilabel: per label, how often workers left it out where it applies and chose it where it "
                     "does not (null for classification, which has `confusion`).")
+    error_vs_truth: float | None = Field(None, description="numeric only (absent otherwise): the mean absolute "
+                                                           "error of the estimates against hidden truth, over the "
+                                                           "items `accuracy_vs_truth` counts.")
     workers: list[WorkerQuality]
 
 

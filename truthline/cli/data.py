@@ -121,12 +121,32 @@ def project_list(db: DbOption = None) -> None:
     engine = state.engine(db)
     table = Table("id", "name", "task type", "labels", "overlap", "status")
     for p in projects.list_projects(engine, state.actor(engine)):
-        labels = ", ".join(p.labels) if getattr(p, "labels", None) else ""
-        if p.scale is not None:  # up to 200 values: the scale says it in one line
-            step = "" if p.scale["step"] == 1 else f" by {p.scale['step']}"
-            labels = f"scale {p.scale['min']} to {p.scale['max']}{step}"
-        table.add_row(str(p.id), escape(p.name), p.task_type, escape(labels), str(p.overlap), p.status)
+        table.add_row(str(p.id), escape(p.name), p.task_type, escape(answers_text(p)), str(p.overlap), p.status)
     console.print(table)
+
+
+def answers_text(p: Any) -> str:
+    """What a project's answers are, in one cell: its labels, a rating's scale, a numeric project's range."""
+    if p.scale is not None:  # up to 200 values: the scale says it in one line
+        step = "" if p.scale["step"] == 1 else f" by {p.scale['step']}"
+        return f"scale {p.scale['min']} to {p.scale['max']}{step}"
+    if p.range is not None:  # numeric: no labels to list
+        return numbers_text(p.range, p.tolerance)
+    return ", ".join(p.labels) if getattr(p, "labels", None) else ""
+
+
+def numbers_text(bounds: dict[str, Any], tolerance: float | None) -> str:
+    """"numbers 0 to 100", "numbers ≥ 0", "any number", with ", tolerance 2" when answers may be off by some."""
+    low, high = bounds.get("min"), bounds.get("max")
+    if low is not None and high is not None:
+        text = f"numbers {low} to {high}"
+    elif low is not None:
+        text = f"numbers ≥ {low}"
+    elif high is not None:
+        text = f"numbers ≤ {high}"
+    else:
+        text = "any number"
+    return f"{text}, tolerance {tolerance}" if tolerance else text
 
 
 class _Counting:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +17,8 @@ from rich.table import Table
 from .context import DbOption, console, handle_errors, method_or_default, state
 from .data import ProjectArg, resolve_project
 
-METHOD_HELP = "Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ... (default: settings.default_method)."
+METHOD_HELP = ("Truth inference: auto, mv (majority vote), ds (Dawid-Skene), ...; numeric projects: auto or ds (each "
+               "worker's bias and noise), mv (the plain mean) (default: settings.default_method).")
 MethodOption = Annotated[str | None, typer.Option("--method", help=METHOD_HELP)]
 LimitOption = Annotated[int, typer.Option("--limit", help="Rows to show (0: all).")]
 
@@ -117,32 +120,58 @@ def aggregate(project: ProjectArg, method: MethodOption = None, limit: LimitOpti
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     rows = [as_dict(r) for r in results.item_results(engine, actor, proj.id, method=method)]
-    rating = proj.scale is not None  # its posterior mean over the scale: what to rank or average items by
-    table = Table("external id", "answer", "confidence", *(["estimate"] if rating else []),
-                  title=f"Project #{proj.id} · method {method}")
+    numeric = proj.tolerance is not None
+    # rating: its posterior mean over the scale (what to rank or average items by); numeric: the unrounded
+    # estimate and its standard error
+    extra = ["estimate", "stderr"] if numeric else ["estimate"] if proj.scale is not None else []
+    shown = number_text if numeric else cell_text
+    table = Table("external id", "answer", "confidence", *extra, title=f"Project #{proj.id} · method {method}")
     for r in rows[: limit or None]:
-        table.add_row(escape(str(r.get("external_id"))), cell_text(r.get("answer")), cell_text(r.get("confidence")),
-                      *([cell_text(r.get("estimate"))] if rating else []))
+        table.add_row(escape(str(r.get("external_id"))), shown(r.get("answer")), cell_text(r.get("confidence")),
+                      *(shown(r.get(key)) for key in extra))
     console.print(table)
     answered = [r for r in rows if r.get("answer") is not None]
     conf = [float(r["confidence"]) for r in answered if r.get("confidence") is not None]
-    dist = Counter(cell_text(r["answer"]) for r in answered)
-    console.print(
-        f"{len(rows)} items, {len(answered)} with an answer"
-        + (f", mean confidence {sum(conf) / len(conf):.3f}" if conf else "")
-        + (f"; answers: {', '.join(f'{k} {v}' for k, v in dist.most_common())}" if dist else ""),
-        highlight=False,
-    )
+    said = f"{len(rows)} items, {len(answered)} with an answer"
+    if conf:
+        said += f", mean confidence {sum(conf) / len(conf):.3f}"
+    if answered:
+        said += (f"; answers {spread_text([r['answer'] for r in answered])}" if numeric
+                 else f"; answers: {distribution_text(answered)}")
+    console.print(said, highlight=False)
     for line in summary_lines(engine, actor, proj.id, method):
         console.print(line, highlight=False)
 
 
+def number_text(value: Any) -> str:
+    """A numeric project's value in full (an answer of 0.0004 is not "0.000"), to 6 significant digits."""
+    if value is None:
+        return "–"
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def spread_text(answers: Sequence[float]) -> str:
+    """Numeric answers as "from 0 to 26, median 10": counting each distinct value says little."""
+    return (f"from {number_text(min(answers))} to {number_text(max(answers))}, "
+            f"median {number_text(statistics.median(answers))}")
+
+
+def distribution_text(answered: Sequence[Mapping[str, Any]]) -> str:
+    """How many items got each answer, most frequent first."""
+    dist = Counter(cell_text(r["answer"]) for r in answered)
+    return ", ".join(f"{k} {v}" for k, v in dist.most_common())
+
+
 def summary_lines(engine: Any, actor: Any, project_id: int, method: str = "auto") -> list[str]:
     """The accuracy of `method`, Dawid-Skene and majority vote against hidden truth (or gold), and how
-    often MV and DS agree: what the manager page leads with (empty lines left out)."""
+    often MV and DS agree: what the manager page leads with (empty lines left out). Numeric projects say it
+    in their own words (see numeric_summary_lines)."""
     from truthline.services import results
 
     summary = results.project_summary(engine, actor, project_id)
+    tolerance = summary["project"].get("tolerance")
+    if tolerance is not None:
+        return numeric_summary_lines(summary, tolerance)
     lines = []
     accuracy = summary.get("accuracy") or {}
     if accuracy.get("against"):
@@ -156,12 +185,47 @@ def summary_lines(engine: Any, actor: Any, project_id: int, method: str = "auto"
     return lines
 
 
+def numeric_summary_lines(summary: Mapping[str, Any], tolerance: float) -> list[str]:
+    """summary_lines for a numeric project, where ds is the worker model (auto: each worker's bias and noise)
+    and mv the plain mean, and an answer is right within the tolerance of the reference."""
+    close = f"within ±{tolerance} of" if tolerance else "equal to"
+    lines = []
+    accuracy = summary.get("accuracy") or {}
+    if accuracy.get("against"):
+        lines.append(f"Answers {close} {accuracy['against']} ({accuracy.get('items')} items): worker model (auto, ds) "
+                     f"{cell_text(accuracy.get('ds'))}, plain mean (mv) {cell_text(accuracy.get('mv'))}")
+    agreement = (summary.get("agreement") or {}).get("mv_vs_ds")
+    if agreement is not None:
+        within = f" (within ±{tolerance})" if tolerance else ""
+        lines.append(f"The plain mean and the worker model agree{within} on {agreement:.1%} of labeled items.")
+    return lines
+
+
 SORTS = {"labels": lambda w: -w["n_labels"], "accuracy": lambda w: _missing_last(w["accuracy"]),
-         "spammer": lambda w: _missing_last(w["spammer_score"]), "name": lambda w: w["username"]}
+         "spammer": lambda w: _missing_last(w["spammer_score"]), "name": lambda w: w["username"],
+         "noise": lambda w: _largest_first(w.get("noise")), "bias": lambda w: _largest_first(w.get("bias"))}
+NUMERIC_SORTS = ("noise", "bias")  # numeric projects' workers only; they have no spammer score
+SORT_HELP = ("labels (most first), accuracy or spammer (lowest first: the workers to look at), name; numeric "
+             "projects: noise or bias (largest first) instead of spammer.")
 
 
 def _missing_last(value: float | None) -> tuple[bool, float]:
     return value is None, value or 0.0
+
+
+def _largest_first(value: float | None) -> tuple[bool, float]:
+    """A bias of -3 is as far off as one of +3."""
+    return _missing_last(None if value is None else -abs(value))
+
+
+def check_sort_fits(sort: str | None, numeric: bool) -> None:
+    """Refuse a --sort the project's workers have no figure for (it would leave them in any order)."""
+    from truthline.errors import Invalid
+
+    if numeric and sort == "spammer":
+        raise Invalid("numeric projects have no spammer score; sort by noise or bias instead", field="sort")
+    if not numeric and sort in NUMERIC_SORTS:
+        raise Invalid(f"--sort {sort} only applies to numeric projects (their workers' bias and noise)", field="sort")
 
 
 @handle_errors
@@ -169,14 +233,13 @@ def workers(
     project: ProjectArg,
     method: MethodOption = None,
     limit: LimitOption = 0,
-    sort: Annotated[str | None, typer.Option(
-        "--sort", help="labels (most first), accuracy or spammer (lowest first: the workers to look at), name.")] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help=SORT_HELP)] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", dir_okay=False, help="Also write every worker's figures to this .csv or .jsonl.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Show each worker's label count, estimated accuracy with its credible interval, spammer score, gold
-    record and active time, and the crowd's agreement."""
+    """Show each worker's label count, estimated accuracy with its credible interval, spammer score (numeric
+    projects: bias and noise), gold record and active time, and the crowd's agreement."""
     from truthline.errors import Invalid
     from truthline.services import crowdfile, dashboard
 
@@ -189,27 +252,60 @@ def workers(
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
+    numeric = proj.tolerance is not None
+    check_sort_fits(sort, numeric)
     report = dashboard.quality_report(engine, actor, proj.id, method)  # the manager page's figures
     if sort is not None:
         report["workers"].sort(key=SORTS[sort])
     if out is not None:  # header only while nobody has labelled: scripts get the same file shape
-        crowdfile.write_rows(out, dashboard.WORKER_COLUMNS, dashboard.worker_file_rows(report["workers"]))
+        crowdfile.write_rows(out, *dashboard.worker_file(report["workers"], proj.task_type))
     if not report["workers"]:
         console.print(f"Project #{proj.id} has no labels yet.")
         return
-    table = Table(title=f"Workers · project #{proj.id} · method {method}")
-    table.add_column("worker")
-    table.add_column("labels", justify="right")
-    table.add_column(f"accuracy [{report['level']:.0%} interval]", no_wrap=True)
-    for name in ("spammer score", "gold right", "ms / label"):
-        table.add_column(name, justify="right")
     shown = report["workers"][: limit or None]
+    console.print(_workers_table(shown, report["level"], f"Workers · project #{proj.id} · method {method}", numeric))
+    if numeric:
+        _print_numeric_notes(report, method, proj.tolerance)
+    else:
+        _print_categorical_notes(report, shown, method)
+    if out is not None:
+        console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
+
+
+def _workers_table(shown: Sequence[Mapping[str, Any]], level: float, title: str, numeric: bool) -> Table:
+    """One row per worker; numeric projects show each worker's bias and noise where others show a spammer
+    score."""
+    table = Table(title=title)
+    table.add_column("worker", no_wrap=True)  # names whole: the headers of the figures wrap instead
+    table.add_column("labels", justify="right")
+    table.add_column(f"accuracy [{level:.0%} interval]", no_wrap=True)
+    for name in (("bias", "noise") if numeric else ("spammer score",)) + ("gold right", "ms / label"):
+        table.add_column(name, justify="right")
+    places = decimals_for([w[key] for w in shown for key in ("bias", "noise")]) if numeric else 0
     for w in shown:
         interval = "" if w["lower"] is None else f" [{w['lower']:.3f}, {w['upper']:.3f}]"
+        figures = ([fixed_text(w["bias"], places, "+"), fixed_text(w["noise"], places)] if numeric
+                   else [cell_text(w["spammer_score"])])
         table.add_row(cell_text(w["username"]), cell_text(w["n_labels"]), cell_text(w["accuracy"]) + interval,
-                      cell_text(w["spammer_score"]), f"{w['gold_correct']} / {w['gold_labels']}",
+                      *figures, f"{w['gold_correct']} / {w['gold_labels']}",
                       cell_text(w["mean_active_ms"], "mean_active_ms"))
-    console.print(table)
+    return table
+
+
+def decimals_for(values: Sequence[float | None]) -> int:
+    """Decimals giving the largest of `values` 3 significant digits (a count's bias 1.97, a price's 0.00420),
+    shared by the column so its figures line up; the --out file has them in full."""
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    return 2 if largest == 0 else min(6, max(0, 2 - math.floor(math.log10(largest))))
+
+
+def fixed_text(value: float | None, places: int, sign: str = "") -> str:
+    """`value` to `places` decimals; sign "+" shows which way a bias goes."""
+    return "–" if value is None else f"{value:{sign}.{places}f}"
+
+
+def _print_categorical_notes(report: Mapping[str, Any], shown: Sequence[Mapping[str, Any]], method: str) -> None:
+    """Under the workers table: slips, agreement, what auto blended, confusions and missed labels."""
     slips = [f"{cell_text(w['username'])}: {slip_text(s)}" for w in shown if (s := w["top_slip"])]
     if slips:  # under the table, which has no room for it in 80 columns
         console.print(f"Habitual slips: {'; '.join(slips)}", highlight=False, soft_wrap=True)
@@ -230,8 +326,25 @@ def workers(
     if report["label_misses"]:
         console.print(f"Labels workers miss or add most (by the {method} answers): {label_misses(report['label_misses'])}",
                       highlight=False, soft_wrap=True)
-    if out is not None:
-        console.print(f"wrote {len(report['workers'])} workers to {escape(str(out))}", highlight=False)
+
+
+def _print_numeric_notes(report: Mapping[str, Any], method: str, tolerance: float) -> None:
+    """Under a numeric project's workers table: what its columns mean, agreement on the values (Fleiss'
+    kappa needs categories), and how far the answers are from hidden truth."""
+    close = f"within ±{tolerance} of" if tolerance else "equal to"
+    console.print(f"accuracy: share of a worker's labels {close} the {method} answers (where another label or gold "
+                  "can contradict them); bias: how far above the truth they answer on average (negative: below); "
+                  "noise: the spread of their other errors.", highlight=False)
+    agreement = report["agreement"]
+    console.print(f"Agreement between workers on the values: Krippendorff's alpha interval "
+                  f"{cell_text(agreement['krippendorff_alpha_interval'])}, ordinal "
+                  f"{cell_text(agreement['krippendorff_alpha_ordinal'])}, nominal (exact values) "
+                  f"{cell_text(agreement['krippendorff_alpha'])}.", highlight=False)
+    if report.get("error_vs_truth") is not None:
+        right = report["accuracy_vs_truth"]
+        share = "–" if right is None else f"{right:.1%}"
+        console.print(f"Against hidden truth: {share} of the {method} answers are {close} it; the estimates are off "
+                      f"by {number_text(report['error_vs_truth'])} on average.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,27 @@ def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
     """external_id -> class index from a .jsonl ({"external_id", "truth"}) or .csv (external_id,truth) file."""
     index = {label: i for i, label in enumerate(labels)}
     out: dict[str, int] = {}
+    for line, external_id, value in truth_rows(path):
+        label = str(value if value is not None else "")
+        if label not in index:
+            raise Invalid(f"truth {label!r} is not one of the project's labels", field="truth", line=line)
+        out[external_id] = index[label]
+    return out
+
+
+def load_numbers(path: Path, task_type: Any, config: Any) -> dict[str, float]:
+    """external_id -> true value from a --truth file of a numeric project (numbers within its range)."""
+    out: dict[str, float] = {}
+    for line, external_id, value in truth_rows(path):
+        try:
+            out[external_id] = float(task_type.validate_answer(value, config, field="truth"))
+        except Invalid as exc:
+            raise Invalid(exc.message, field="truth", line=line) from None
+    return out
+
+
+def truth_rows(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line, external_id, truth) of a .jsonl ({"external_id", "truth"}) or .csv (external_id,truth) file."""
     is_csv = path.suffix.lower() == ".csv"
     try:
         with path.open(encoding="utf-8", newline="") as fh:
@@ -40,15 +63,11 @@ def load_truth(path: Path, labels: list[str]) -> dict[str, int]:
                     raise Invalid('must be an object like {"external_id": ..., "truth": ...}', field="--truth", line=line)
                 if row.get("external_id") in (None, ""):
                     raise Invalid("external_id is required", field="external_id", line=line)
-                label = str(row.get("truth", ""))
-                if label not in index:
-                    raise Invalid(f"truth {label!r} is not one of the project's labels", field="truth", line=line)
-                out[str(row["external_id"])] = index[label]
+                yield line, str(row["external_id"]), row.get("truth")
     except UnicodeDecodeError as exc:
         raise Invalid(f"{path}: not UTF-8 text ({exc})", field="--truth") from None
     except csv.Error as exc:
         raise Invalid(f"{path}: cannot be read as CSV ({exc})", field="--truth") from None
-    return out
 
 
 def check_url(url: str) -> None:
@@ -79,7 +98,11 @@ URL_EXAMPLE = "give the base URL of a running `truthline serve`, such as http://
 Opt = typer.Option
 URL_HELP = "Base URL of a running `truthline serve`."
 PACE_HELP = "Sleep active time x PACE per answer (1 = human speed)."
-TRUTH_HELP = "external_id,truth (.csv or .jsonl): each item's true label; else a stable random one."
+TRUTH_HELP = ("external_id,truth (.csv or .jsonl): each item's true label (numeric: value); else a stable random "
+              "one (numeric: the item's stored truth first).")
+SPAMMERS_HELP = "Fraction of spammers (numeric projects: of wild workers, now and then far off)."
+SIMULATED = ("classification", "rating", "numeric")  # one answer per item: a label, a scale value, a number
+DRAW_WIDTH = 100.0  # how wide the values drawn for items without truth are, when nothing else says
 
 
 @handle_errors
@@ -87,7 +110,7 @@ def simulate(
     project: ProjectArg,
     workers: Annotated[int, Opt("--workers", min=1, help="Number of simulated workers.")] = 10,
     url: Annotated[str, Opt("--url", help=URL_HELP)] = "http://127.0.0.1:8000",
-    spammers: Annotated[float, Opt("--spammers", min=0.0, max=1.0, help="Fraction of spammers.")] = 0.15,
+    spammers: Annotated[float, Opt("--spammers", min=0.0, max=1.0, help=SPAMMERS_HELP)] = 0.15,
     max_labels: Annotated[int | None, Opt("--max-labels", min=1, help="Stop after this many submits.")] = None,
     max_seconds: Annotated[float | None, Opt("--max-seconds", help="Stop after this long.")] = None,
     pace: Annotated[float, Opt("--pace", min=0.0, help=PACE_HELP)] = 0.0,
@@ -95,9 +118,10 @@ def simulate(
     seed: Annotated[int, Opt("--seed", help="Same seed, same crowd and answers.")] = 0,
     db: DbOption = None,
 ) -> None:
-    """Simulated crowd (own confusion matrices, speeds, some spammers) labels PROJECT over the HTTP API."""
+    """Simulated crowd (own confusion matrices, speeds, some spammers; numeric projects: own bias and noise,
+    some wild) labels PROJECT over the HTTP API."""
     from truthline.services import projects, users
-    from truthline.sim import make_crowd, run_crowd
+    from truthline.sim import run_crowd
 
     check_url(url)
     if max_seconds is not None and not max_seconds > 0:  # 0 would mean "no limit" to run_crowd
@@ -105,13 +129,15 @@ def simulate(
     engine = state.engine(db)
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
-    labels = [str(x) for x in proj.labels]
-    if proj.task_type not in ("classification", "rating"):  # one label per answer (rating: a scale value)
-        raise Invalid(f"simulate supports classification and rating projects; #{proj.id} is {proj.task_type}",
-                      field="PROJECT")
-    truth_map = load_truth(truth, labels) if truth else None
+    if proj.task_type not in SIMULATED:
+        raise Invalid(f"simulate supports classification, rating and numeric projects; #{proj.id} is "
+                      f"{proj.task_type}", field="PROJECT")
+    labels = [str(x) for x in proj.labels]  # numeric: none, the answers are numbers
+    if proj.task_type == "numeric":
+        crowd, truth_of = numeric_crowd(engine, actor, proj, truth, workers, spammers, seed)
+    else:
+        crowd, truth_of = label_crowd(proj, labels, truth, workers, spammers, seed)
     check_reachable(url)  # before the worker accounts are created: a failed run leaves none behind
-    crowd = make_crowd(workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")
     tokens: dict[str, str] = {}
     for w in crowd:  # simulated accounts are token-only: no password anyone could log in with
         try:
@@ -120,9 +146,6 @@ def simulate(
             user = users.create_user(engine, actor, w.name, None)
         projects.add_member(engine, actor, proj.id, w.name, "annotator")  # an upsert
         tokens[w.name] = users.create_token(engine, user, name="simulate")
-
-    def truth_of(task: dict) -> int | None:
-        return truth_map.get(str(task["item"]["external_id"])) if truth_map else None
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
@@ -135,10 +158,7 @@ def simulate(
     finally:  # the tokens were only for this run
         for token in tokens.values():
             users.revoke_token(engine, token)
-    table = Table("worker", "kind", "true accuracy", "labels")
-    for w in crowd:
-        table.add_row(w.name, w.kind, f"{w.accuracy:.2f}", str(report.per_worker.get(w.name, 0)))
-    console.print(table)
+    console.print(crowd_table(crowd, report.per_worker))
     rate = report.submitted / report.elapsed if report.elapsed else 0.0
     lat = report.submit_latencies
     p50, p99 = (1000 * float(np.percentile(lat, q)) if lat else 0.0 for q in (50, 99))
@@ -151,6 +171,87 @@ def simulate(
         raise report.unreachable
     if report.first_error:
         console.print(f"first error: {report.first_error}", highlight=False, markup=False)
+
+
+TruthOf = Callable[[dict], Any]
+
+
+def label_crowd(proj: Any, labels: list[str], truth: Path | None, n_workers: int, spammers: float,
+                seed: int) -> tuple[list[Any], TruthOf]:
+    """Workers with confusion matrices over the labels, and each item's true class: from --truth, else
+    (None) a stable random one."""
+    from truthline.sim import make_crowd
+
+    truth_map = load_truth(truth, labels) if truth else {}
+    crowd = make_crowd(n_workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")
+    return crowd, lambda task: truth_map.get(str(task["item"]["external_id"]))
+
+
+def numeric_crowd(engine: Any, actor: Any, proj: Any, truth: Path | None, n_workers: int, wild: float,
+                  seed: int) -> tuple[list[Any], TruthOf]:
+    """Workers answering truth + bias + noise, and each item's true value: from --truth, else the item's
+    stored truth (or gold), else a stable draw within the span of the known values (or the project's
+    range). The stored truth is used here, unlike for labels: a number drawn blind would ignore the units
+    the project counts in, and the known values also set the crowd's scale and how many decimals it writes."""
+    from truthline.services import results
+    from truthline.sim import make_numeric_crowd, pseudo_value, written
+    from truthline.tasktypes import get_task_type
+
+    data = results.load_for(engine, actor, proj.id)
+    stored = {**data.gold, **data.truth}  # a gold value is the true one too, where no truth says otherwise
+    known = {data.external_ids[i]: float(v) for i, v in stored.items() if is_number(v)}
+    if truth is not None:
+        known.update(load_numbers(truth, get_task_type("numeric"), proj.config))
+    bounds = proj.range or {}
+    low, high = draw_span(bounds, list(known.values()))
+    decimals = written_decimals([*known.values(), *(b for b in bounds.values() if b is not None)])
+    if not known:  # only the range to go by: a 0 to 1 range is not answered in whole numbers
+        decimals = min(6, max(decimals, 1 - math.floor(math.log10(high - low))))
+    crowd = make_numeric_crowd(n_workers, scale=(high - low) / 4, decimals=decimals, low=bounds.get("min"),
+                               high=bounds.get("max"), seed=seed, wild_fraction=wild, prefix=f"sim{proj.id}")
+
+    def truth_of(task: dict) -> float:
+        external_id = str(task["item"]["external_id"])
+        if external_id in known:
+            return known[external_id]
+        return float(written(pseudo_value(external_id, low, high), decimals))
+
+    return crowd, truth_of
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def draw_span(bounds: Mapping[str, Any], known: list[float]) -> tuple[float, float]:
+    """Where values are drawn for items without truth: the span of the known values, else the project's
+    range (an open end DRAW_WIDTH from the other; 0 to DRAW_WIDTH without one)."""
+    if known and max(known) > min(known):
+        return min(known), max(known)
+    low, high = bounds.get("min"), bounds.get("max")
+    if low is None:
+        low = 0.0 if high is None else high - DRAW_WIDTH
+    if high is None:
+        high = low + DRAW_WIDTH
+    return float(low), float(high)
+
+
+def written_decimals(values: list[float]) -> int:
+    """The decimals the known values are written with (0: whole numbers; at most 6): the crowd writes alike."""
+    from truthline.tasktypes.numeric import decimals_written
+
+    decimals = decimals_written(np.array(values, dtype=np.float64))
+    return 6 if decimals is None else decimals
+
+
+def crowd_table(crowd: list[Any], per_worker: Mapping[str, int]) -> Table:
+    """The simulated workers as drawn (what `truthline workers` estimates) and how many labels each gave."""
+    numeric = bool(crowd) and hasattr(crowd[0], "bias")
+    table = Table("worker", "kind", *(("true bias", "true noise") if numeric else ("true accuracy",)), "labels")
+    for w in crowd:
+        figures = (f"{w.bias:+.3g}", f"{w.noise:.3g}") if numeric else (f"{w.accuracy:.2f}",)  # answers' units
+        table.add_row(w.name, w.kind, *figures, str(per_worker.get(w.name, 0)))
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
+from truthline.services import numeric_quality
 from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, label_decisions,
                                reliability, top_confusions, top_label_slips, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
@@ -227,10 +228,16 @@ WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper",
                   "gold_correct", "mean_active_ms", *(f"slip_{key}" for key in SLIP_KEYS))
 
 
-def worker_file_rows(workers: list[dict[str, Any]]) -> list[list[Any]]:
-    """`workers_table` rows as WORKER_COLUMNS lists (for CSV/JSONL files; the slip spread over its columns)."""
-    return [[w["username"], *(w[c] for c in WORKER_COLUMNS[1:-len(SLIP_KEYS)]),
-             *((w["top_slip"] or {}).get(key) for key in SLIP_KEYS)] for w in workers]
+NUMERIC_COLUMNS = ("bias", "noise")  # numeric projects' workers files add these
+
+
+def worker_file(workers: list[dict[str, Any]], task_type: str) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """`workers_table` rows as a file's columns and rows (CSV/JSONL; the slip spread over its columns, and a
+    numeric project's bias and noise at the end, in its header even before anyone has labelled)."""
+    extra = NUMERIC_COLUMNS if task_type == "numeric" else ()
+    return (*WORKER_COLUMNS, *extra), [
+        [w["username"], *(w[c] for c in WORKER_COLUMNS[1:-len(SLIP_KEYS)]),
+         *((w["top_slip"] or {}).get(key) for key in SLIP_KEYS), *(w[c] for c in extra)] for w in workers]
 
 
 def workers_table(engine: Engine, actor: User, project_id: int, method: str = "auto") -> list[dict[str, Any]]:
@@ -242,6 +249,8 @@ def workers_table(engine: Engine, actor: User, project_id: int, method: str = "a
     check_method(method)
     if len(data.labels.answers) == 0:
         return []
+    if data.project.task_type == "numeric":
+        return numeric_quality.workers(engine, data, method, LEVEL)
     return _workers(engine, data, _inference(data, method))
 
 
@@ -260,7 +269,8 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
                     against hidden truth (None without enough of it; see `_calibration`),
      "confusion": which classes the crowd confuses, by the inferred answers (see `_confusions`),
      "label_misses": multilabel: per label, how often workers missed it or added it (see `_label_misses`),
-     "workers": workers_table's rows}."""
+     "workers": workers_table's rows}.
+    Numeric projects: see numeric_quality.report (no confusion or slips; workers add bias and noise)."""
     data = load_for(engine, actor, project_id)
     check_method(method)
     agreement = dict.fromkeys(["krippendorff_alpha", "fleiss_kappa"] + (  # rating: its scale's alphas too
@@ -269,8 +279,13 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
                               "accuracy_vs_truth": None, "workers": [], "models": {},
                               "temperature": None, "temperature_gold_items": 0, "per_label": [],
                               "calibration": None, "confusion": None, "label_misses": None}
+    if data.project.task_type == "numeric":  # its agreement has the ordinal and interval alphas too
+        agreement.update(krippendorff_alpha_ordinal=None, krippendorff_alpha_interval=None)
+        report["error_vs_truth"] = None
     if len(data.labels.answers) == 0:
         return report
+    if data.project.task_type == "numeric":
+        return {**report, **numeric_quality.report(engine, data, method, LEVEL)}
     fit = _inference(data, method)
     report["agreement"] = dict(_agreement(data))
     report["accuracy_vs_truth"] = truth_accuracy(data, data.infer(method))

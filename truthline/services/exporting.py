@@ -51,7 +51,7 @@ class Row:
     notes: str  # JSON array of {worker, answer, active_ms, created_at}
     n_labels: int
     probabilities: list[float] | None = None  # per project label, when asked for and the item has an answer
-    estimate: float | None = None  # rating: the posterior mean over the scale
+    extras: tuple[float | None, ...] = ()  # the task type's own columns (rating: estimate; numeric: and stderr)
 
 
 def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: str = "auto",
@@ -74,11 +74,14 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     except BaseException:
         ahead.close()
         raise
-    estimates = None if inf.estimate is None else inf.estimate.tolist()
-    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs, estimates)
+    columns = inf.columns()
+    extras = [x.tolist() for x in columns.values()]
+    rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs, extras)
     weakref.finalize(rows, ahead.stop.set)  # a dropped, never-started iterator must not keep the reader
     names = list(data.project.config["labels"]) if probabilities else None
-    return {"jsonl": _jsonl, "csv": _csv, "parquet": _parquet}[fmt](rows, names, estimates is not None)
+    if fmt == "parquet":  # a numeric project's answers are a float column there, not JSON text
+        return _parquet(rows, names, tuple(columns), numbers=not data.task_type.takes_labels)
+    return {"jsonl": _jsonl, "csv": _csv}[fmt](rows, names, tuple(columns))
 
 
 def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO, method: str = "auto",
@@ -92,7 +95,7 @@ def export(engine: Engine, actor: User, project_id: int, fmt: str, out: BinaryIO
 
 
 def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidence: list[float],
-          probs: list[list[float] | None] | None, estimates: list[float] | None) -> Iterator[list[Row]]:
+          probs: list[list[float] | None] | None, extras: list[list[float]]) -> Iterator[list[Row]]:
     try:
         for batch, notes in ahead:
             with gc_paused():  # one batch at a time: the consumer may be a slow HTTP client
@@ -103,7 +106,7 @@ def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidenc
                     text, n = notes.get(item_id, ("[]", 0))
                     out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n,
                                    None if i is None or probs is None else probs[i],
-                                   None if i is None or estimates is None else _rounded(estimates[i])))
+                                   tuple(None if i is None else _rounded(x[i]) for x in extras)))
             yield out
     finally:
         ahead.close()
@@ -196,8 +199,9 @@ def _rounded(x: float) -> float | None:
     return None if math.isnan(x) else round(x, 6)
 
 
-def _estimate_json(estimate: float | None) -> str:
-    return ',"estimate":' + ("null" if estimate is None else repr(estimate))
+def _extras_json(keys: tuple[str, ...], values: tuple[float | None, ...]) -> str:
+    """',"estimate":4.2,...' for the task type's own columns (none: '')."""
+    return "".join(f',"{k}":' + ("null" if v is None else repr(v)) for k, v in zip(keys, values, strict=True))
 
 
 def _probabilities_json(keys: list[str], probs: list[float] | None) -> str:
@@ -207,7 +211,7 @@ def _probabilities_json(keys: list[str], probs: list[float] | None) -> str:
     return ',"probabilities":{' + ",".join(f"{k}:{p!r}" for k, p in zip(keys, probs, strict=True)) + "}"
 
 
-def _jsonl(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
+def _jsonl(batches: Iterator[list[Row]], names: list[str] | None, extras: tuple[str, ...]) -> Iterator[bytes]:
     answer_text: dict[tuple[type, Any], str] = {}  # few distinct answers: encode each once
     keys = None if names is None else [_dumps(n).decode() for n in names]
     for batch in batches:
@@ -224,7 +228,7 @@ def _jsonl(batches: Iterator[list[Row]], names: list[str] | None, estimates: boo
             # orjson writes strings exactly as _encode does; repr(float) is what json writes for floats
             parts.append(f'{{"external_id":{_dumps(r.external_id).decode()},"data":{r.data},"answer":{answer},'
                          f'"confidence":{"null" if r.confidence is None else repr(r.confidence)}'
-                         f'{_estimate_json(r.estimate) if estimates else ""}'
+                         f'{_extras_json(extras, r.extras)}'
                          f'{"" if keys is None else _probabilities_json(keys, r.probabilities)},'
                          f'"annotations":{r.notes}}}\n')
         yield "".join(parts).encode()
@@ -246,9 +250,9 @@ def _csv_cell(value: Any) -> str:
     return value
 
 
-def _csv(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
+def _csv(batches: Iterator[list[Row]], names: list[str] | None, extras: tuple[str, ...]) -> Iterator[bytes]:
     cell, safe = _csv_cell, formula_safe  # data and annotations are JSON text ({ or [): never a formula
-    header = ["external_id", "data", "answer", "confidence", *(["estimate"] if estimates else []),
+    header = ["external_id", "data", "answer", "confidence", *extras,
               *(f"p:{n}" for n in names or ()), "n_labels", "annotations"]
     blank = [""] * len(names or ())
     pending = [",".join(map(cell, header)) + "\r\n"]
@@ -258,7 +262,7 @@ def _csv(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool)
             pending.append(",".join([
                 cell(safe(r.external_id)), cell(r.data), cell(safe(_answer_cell(r.answer) or "")),
                 "" if r.confidence is None else repr(r.confidence),
-                *(["" if r.estimate is None else repr(r.estimate)] if estimates else []),
+                *("" if x is None else repr(x) for x in r.extras),
                 *probs, str(r.n_labels), cell(r.notes),
             ]) + "\r\n")
         yield "".join(pending).encode()
@@ -291,18 +295,19 @@ class _Drain(io.RawIOBase):
         return out
 
 
-def _parquet(batches: Iterator[list[Row]], names: list[str] | None, estimates: bool) -> Iterator[bytes]:
+def _parquet(batches: Iterator[list[Row]], names: list[str] | None, extras: tuple[str, ...],
+             numbers: bool = False) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     note = pa.struct([("worker", pa.string()), ("answer", pa.string()), ("active_ms", pa.int64()),
                       ("created_at", pa.string())])
-    fields = [("external_id", pa.string()), ("data", pa.string()), ("answer", pa.string()),
-              ("confidence", pa.float64()), ("annotations", pa.list_(note))]
+    answer = pa.float64() if numbers else pa.string()
+    fields = [("external_id", pa.string()), ("data", pa.string()), ("answer", answer), ("confidence", pa.float64()),
+              ("annotations", pa.list_(note))]
     if names is not None:
         fields.insert(4, ("probabilities", pa.struct([(n, pa.float64()) for n in names])))
-    if estimates:
-        fields.insert(4, ("estimate", pa.float64()))
+    fields[4:4] = [(name, pa.float64()) for name in extras]
     schema = pa.schema(fields)
     loads = orjson.loads  # the notes are JSON the database wrote: no NaN, no big integers
 
@@ -312,13 +317,13 @@ def _parquet(batches: Iterator[list[Row]], names: list[str] | None, estimates: b
         columns = {
             "external_id": [r.external_id for r in batch],
             "data": [r.data for r in batch],
-            "answer": [_answer_cell(r.answer) for r in batch],
+            "answer": [r.answer for r in batch] if numbers else [_answer_cell(r.answer) for r in batch],
             "confidence": [r.confidence for r in batch],
             "annotations": [[{**note, "answer": _answer_cell(note["answer"]) or ""} for note in loads(r.notes)]
                             for r in batch],
         }
-        if estimates:
-            columns["estimate"] = [r.estimate for r in batch]
+        for k, name in enumerate(extras):
+            columns[name] = [r.extras[k] for r in batch]
         if names is not None:
             columns["probabilities"] = [None if r.probabilities is None else dict(zip(names, r.probabilities))
                                         for r in batch]

@@ -58,14 +58,19 @@ def _validated(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, An
             raise Invalid(problem, field=key)
     if isinstance(spec.get("labels"), list) and not all(storable(x) for x in spec["labels"]):
         raise Invalid("labels must not contain NUL characters or lone surrogates", field="labels")
-    if any(spec.get(o) is not None for o in options):  # it (rating's scale) makes the labels: not the stored ones
+    # an option given (rating's scale) makes the labels: not the stored ones; labels given make rating's scale
+    if any(spec.get(o) is not None for o in options):
         base = {k: v for k, v in base.items() if k != "labels"}
+    elif spec.get("labels") is not None:
+        base = {k: v for k, v in base.items() if k not in options}
     merged = {**base, **spec}
     name = merged.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         got = "" if name is None else f", got {type(name).__name__} {shown(name)}"  # YAML `name: 5` is a number
         raise Invalid(f"name is required: a non-empty string of at most 200 characters{got}", field="name")
     task_type = get_task_type(merged.get("task_type", "classification"))
+    if not task_type.takes_labels and "labels" not in spec:  # a numeric project's old labels go with its old type
+        merged.pop("labels", None)
     misplaced = sorted(set(spec) & options - set(task_type.options))
     if misplaced:
         raise Invalid(f"applies only to {_option_owners(misplaced[0])} projects, not {task_type.name}",
@@ -141,7 +146,8 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
         project, _ = project_for(conn, actor, project_id, manage=True)
         current = {"name": project.name, "task_type": project.task_type, "labels": project.labels,
                    "guidelines": project.guidelines, "overlap": project.overlap, "pay_cents": project.pay_cents,
-                   "status": project.status, "lease_seconds": project.lease_seconds}
+                   "status": project.status, "lease_seconds": project.lease_seconds,
+                   **{o: project.config[o] for o in _options() if o in project.config}}  # numeric's range
         values = _validated(changes, current)
         if values["name"] != project.name:
             _refuse_taken_name(conn, actor, values["name"], own_id=project.id)
@@ -155,6 +161,8 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
         kept = {k: v for k, v in project.config.items() if k not in _options()}
         values["config"] = {**kept, **values["config"]}
         _check_removed_labels(conn, project, values["config"].get("labels", project.labels))
+        if values["task_type"] == project.task_type and values["config"].get("range") != project.config.get("range"):
+            _check_narrowed_range(conn, project, values["config"])
         store.update_project(conn, project.id, values)
         if values["overlap"] != project.overlap:
             store.set_items_overlap(conn, project.id, values["overlap"])
@@ -186,6 +194,35 @@ def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[s
             said = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
             raise Invalid(f"labels: cannot remove {label!r}, which {said} use; keep it (new labels can be "
                           "added), or start a new project", field="labels")
+
+
+def _check_narrowed_range(conn: Connection, project: Project, config: Mapping[str, Any]) -> None:
+    """Refuse a numeric project's new range when stored labels, gold or truth answers fall outside it: they
+    would stay, unanswerable, and results would quietly clamp to the new ends."""
+    task_type = get_task_type(project.task_type)
+    outside: dict[str, int] = {}
+    example = None
+
+    def check(text: str | None, n: int, what: str) -> None:
+        nonlocal example
+        if text is None:
+            return
+        value = json.loads(text)
+        try:
+            task_type.validate_answer(value, config)
+        except Invalid:
+            outside[what] = outside.get(what, 0) + n
+            example = value if example is None else example
+
+    for text, n in annotation_store.answer_counts(conn, project.id):
+        check(text, n, "labels")
+    for gold, truth, n in item_store.reference_counts(conn, project.id):
+        check(gold, n, "gold answers")
+        check(truth, n, "truth answers")
+    if outside:
+        said = " and ".join(f"{n} {what}" for what, n in outside.items())
+        raise Invalid(f"{said} lie outside the new range (e.g. {example}); widen it, or start a new project",
+                      field="range")
 
 
 def add_member(engine: Engine, actor: User, project_id: int, username: str, role: str) -> Member:

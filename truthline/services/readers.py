@@ -216,8 +216,8 @@ class _CellError(ValueError):
 # The columns a CSV export adds to external_id and data. Read back as items, they were merged into each
 # item's data, so re-importing an export rewrote every item and showed annotators the crowd's answers.
 EXPORT_COLUMNS = frozenset({"answer", "confidence", "n_labels", "annotations"})
-# result columns only some exports have (rating: estimate; with probabilities: p:LABEL)
-EXPORT_EXTRAS = frozenset({"estimate"})
+# result columns only some exports have (rating: estimate; numeric: estimate, stderr; probabilities: p:LABEL)
+EXPORT_EXTRAS = frozenset({"estimate", "stderr"})
 
 
 def _is_export(fields: list[str]) -> bool:
@@ -227,8 +227,8 @@ def _is_export(fields: list[str]) -> bool:
 def _csv_record(row: dict[str, Any], export: bool = False) -> dict[str, Any]:
     """An item from a CSV row: external_id, priority, gold, truth, data (a JSON object), and every other
     column as a data field (an empty cell is no field: text and image items can share a file). `export`:
-    the row comes from a Truthline CSV export, whose answer, confidence, n_labels, annotations, estimate and
-    p:LABEL columns are results, not item data."""
+    the row comes from a Truthline CSV export, whose answer, confidence, n_labels, annotations, estimate,
+    stderr and p:LABEL columns are results, not item data."""
     # only external ids are ever defused by our exports; a data cell such as "'-' is a dash" stays as written
     record: dict[str, Any] = {"external_id": unguarded(row.get("external_id") or "")}
     data: dict[str, Any] = {}

@@ -162,7 +162,8 @@ def probability_rows(inf: Inference) -> list[list[float] | None]:
 def item_results(engine: Engine, actor: User, project_id: int, method: str = "auto",
                  probabilities: bool = False) -> list[dict[str, Any]]:
     """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known.
-    rating adds `estimate` (the posterior mean over the scale). probabilities: add {label: probability} per
+    rating adds `estimate` (the posterior mean over the scale); numeric `estimate` (unrounded) and `stderr`.
+    probabilities: add {label: probability} per
     item (None where nothing is known)."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
@@ -172,9 +173,9 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
             data.item_ids.tolist(), data.external_ids, inf.answers, inf.confidence.tolist(),
             data.n_labels_per_item.tolist(), strict=True)
     ]
-    if inf.estimate is not None:  # rating
-        for row, estimate in zip(rows, inf.estimate.tolist(), strict=True):
-            row["estimate"] = _num(estimate)
+    for name, column in inf.columns().items():  # rating: estimate; numeric: estimate and stderr
+        for row, value in zip(rows, column.tolist(), strict=True):
+            row[name] = _num(value)
     if probabilities:
         names = data.project.config["labels"]
         for row, probs in zip(rows, probability_rows(inf), strict=True):
@@ -190,11 +191,11 @@ def gold_record(data: ProjectLabels) -> tuple[np.ndarray, np.ndarray]:
         return gold_n, gold_ok
     is_gold = np.zeros(data.labels.n_items, dtype=bool)
     is_gold[list(data.gold)] = True
-    same = data.task_type.same_answer
+    same, config = data.task_type.same_answer, data.project.config
     for j in np.flatnonzero(is_gold[data.labels.items]).tolist():  # only labels on gold items, not every label
         worker = int(data.labels.workers[j])
         gold_n[worker] += 1
-        gold_ok[worker] += same(data.labels.answers[j], data.gold[int(data.labels.items[j])])
+        gold_ok[worker] += same(data.labels.answers[j], data.gold[int(data.labels.items[j])], config)
     return gold_n, gold_ok
 
 
@@ -203,7 +204,7 @@ def method_accuracy(engine: Engine, actor: User, project_id: int, method: str) -
     gold, inferred with gold left unclamped); None where no labelled item has either."""
     data = load_for(engine, actor, project_id)
     reference, against = _reference(data)
-    acc = _accuracy(data.task_type, data.infer(method, use_gold=against == "truth"), reference,
+    acc = _accuracy(data, data.infer(method, use_gold=against == "truth"), reference,
                     scored_items(data, reference, against))
     return None if acc is None else round(acc, 4)
 
@@ -222,15 +223,16 @@ def scored_items(data: ProjectLabels, reference: dict[int, Any], against: str) -
     return [i for i in reference if labelled[i] and i not in skip]
 
 
-def _accuracy(tt: TaskType, inf: Inference, reference: dict[int, Any], scored: list[int]) -> float | None:
+def _accuracy(data: ProjectLabels, inf: Inference, reference: dict[int, Any], scored: list[int]) -> float | None:
     if not scored:
         return None
-    return sum(bool(tt.same_answer(inf.answers[i], reference[i])) for i in scored) / len(scored)
+    same, config = data.task_type.same_answer, data.project.config
+    return sum(bool(same(inf.answers[i], reference[i], config)) for i in scored) / len(scored)
 
 
 def truth_accuracy(data: ProjectLabels, inf: Inference) -> float | None:
     """Share of `inf`'s answers equal to the hidden truth, over `scored_items` (None where none is)."""
-    acc = _accuracy(data.task_type, inf, data.truth, scored_items(data, data.truth, "truth"))
+    acc = _accuracy(data, inf, data.truth, scored_items(data, data.truth, "truth"))
     return None if acc is None else round(acc, 4)
 
 
@@ -252,8 +254,10 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
             figures = _figures(_labels(engine, conn, project, key))
             cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
-    # scale: null for other task types, as every other project response has it (as_dict leaves it out)
-    return {"project": {"scale": None, **project.as_dict()}, "progress": progress, **copy.deepcopy(figures)}
+    # scale, range, tolerance: null for other task types, as every other project response has them (as_dict
+    # leaves them out)
+    return {"project": {"scale": None, "range": None, "tolerance": None, **project.as_dict()}, "progress": progress,
+            **copy.deepcopy(figures)}
 
 
 def _figures(data: ProjectLabels) -> dict[str, Any]:
@@ -271,11 +275,11 @@ def _figures(data: ProjectLabels) -> dict[str, Any]:
     use_gold = against == "truth"  # scoring against gold is only meaningful when gold does not clamp
     mv, ds = data.infer("mv", use_gold), data.infer("ds", use_gold)
     both = np.flatnonzero(labelled)
-    agree = sum(bool(tt.same_answer(mv.answers[i], ds.answers[i])) for i in both.tolist())
+    agree = sum(bool(tt.same_answer(mv.answers[i], ds.answers[i], project.config)) for i in both.tolist())
     summary["agreement"] = {"mv_vs_ds": round(agree / len(both), 4), "items": int(len(both))}
     scored = scored_items(data, reference, against)
     if scored:
-        mv_acc, ds_acc = _accuracy(tt, mv, reference, scored), _accuracy(tt, ds, reference, scored)
+        mv_acc, ds_acc = _accuracy(data, mv, reference, scored), _accuracy(data, ds, reference, scored)
         summary["accuracy"] = {"against": against, "items": len(scored),
                                "mv": None if mv_acc is None else round(mv_acc, 4),
                                "ds": None if ds_acc is None else round(ds_acc, 4)}

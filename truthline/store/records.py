@@ -48,12 +48,27 @@ class Project:
         """A rating project's scale {min, max, step} (its values are the labels); None for other types."""
         return self.config.get("scale")
 
+    @property
+    def tolerance(self) -> int | float | None:
+        """A numeric project's tolerance (how far from gold an answer still counts as right); None otherwise."""
+        return self.config.get("tolerance")
+
+    @property
+    def range(self) -> dict[str, Any] | None:
+        """A numeric project's bounds on answers {min, max} (null: unbounded on that side); None for other types."""
+        if self.tolerance is None:
+            return None
+        bounds = self.config.get("range") or {}
+        return {"min": bounds.get("min"), "max": bounds.get("max")}
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("config")
         out.pop("items_version")
         if self.scale is not None:
             out["scale"] = self.scale
+        if self.tolerance is not None:
+            out.update(range=self.range, tolerance=self.tolerance)
         out["created_at"] = to_datetime(self.created_at).isoformat()
         return out
 

@@ -1,4 +1,4 @@
-"""Task-type registry. Built-ins: classification, multilabel, rating. Add one: subclass `TaskType` in a new
+"""Task-type registry. Built-ins: classification, multilabel, rating, numeric. Add one: subclass `TaskType` in a new
 module and call `register(MyType())` (the module must be imported, e.g. from here)."""
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ def task_type_names() -> list[str]:
 
 from truthline.tasktypes.classification import Classification  # noqa: E402
 from truthline.tasktypes.multilabel import Multilabel  # noqa: E402
+from truthline.tasktypes.numeric import Numeric  # noqa: E402
 from truthline.tasktypes.rating import Rating  # noqa: E402
 
 register(Classification())
 register(Multilabel())
 register(Rating())
+register(Numeric())
 
 __all__ = ["Inference", "Labels", "TaskType", "get_task_type", "register", "task_type_names"]

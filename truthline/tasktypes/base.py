@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from truthline.errors import Invalid, Problem
+from truthline.errors import Invalid, Problem, shown
 
 MAX_LABELS = 200
 
@@ -29,8 +29,14 @@ class Inference:
     # the quality method's own result (truthline.quality Aggregate, or MultilabelAggregate): the manager
     # page's worker intervals and calibration come from this same fit, not from a second one
     fit: Any = None
-    # rating: per item, the posterior mean over the scale's values (NaN where answers[i] is None)
+    # rating: per item, the posterior mean over the scale's values; numeric: the unrounded estimate
+    # (NaN where answers[i] is None)
     estimate: np.ndarray | None = None
+    stderr: np.ndarray | None = None  # numeric: the estimate's standard error (0 on gold)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-item figures beyond answer and confidence that results and exports add, by name."""
+        return {name: x for name, x in (("estimate", self.estimate), ("stderr", self.stderr)) if x is not None}
 
 
 @dataclass
@@ -49,12 +55,17 @@ class TaskType(ABC):
     widget: ClassVar[str]  # the workspace widget that renders this task type (truthline/web)
     min_labels: ClassVar[int] = 2
     options: ClassVar[tuple[str, ...]] = ()  # project spec fields of this task type only (rating: "scale")
+    takes_labels: ClassVar[bool] = True  # False: answers are not chosen from labels (numeric)
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Check the task-type part of a project spec (labels, ...); return it normalized."""
         labels = config.get("labels")
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        if not isinstance(labels, list):
             raise Invalid("labels must be a list of strings, e.g. [\"cat\", \"dog\"]", field="labels")
+        for i, x in enumerate(labels):
+            if not isinstance(x, str):
+                raise Invalid(f"must be a string, got {shown(x)} (labels are names, e.g. [\"cat\", \"dog\"])",
+                              field=f"labels[{i}]")
         cleaned = [x.strip() for x in labels]
         if len(cleaned) < self.min_labels or len(cleaned) > MAX_LABELS:
             raise Invalid(f"{self.name} needs between {self.min_labels} and {MAX_LABELS} labels, got {len(cleaned)}",
@@ -99,7 +110,8 @@ class TaskType(ABC):
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         """How often each label was given (the manager page's label distribution)."""
 
-    def same_answer(self, a: Any, b: Any) -> bool:
+    def same_answer(self, a: Any, b: Any, config: Mapping[str, Any] | None = None) -> bool:
+        """Whether two answers count as the same (a worker's against gold, an inferred one against truth)."""
         return bool(a == b)
 
     def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:

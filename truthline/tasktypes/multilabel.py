@@ -79,5 +79,5 @@ class Multilabel(TaskType):
                     counts[label] += 1
         return counts
 
-    def same_answer(self, a: Any, b: Any) -> bool:
+    def same_answer(self, a: Any, b: Any, config: Mapping[str, Any] | None = None) -> bool:
         return set(a or []) == set(b or [])

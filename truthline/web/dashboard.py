@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from truthline.quality import METHODS
 from truthline.services import dashboard as quality_service
 from truthline.services import results
+from truthline.tasktypes.numeric import METHODS as NUMERIC_METHODS
 
 
 def can_manage(user: Any, role: str | None) -> bool:
@@ -19,9 +20,36 @@ def can_manage(user: Any, role: str | None) -> bool:
     return bool(getattr(user, "is_admin", False) or role == "manager")
 
 
-def method_names() -> list[str]:
-    """Methods for the picker, the product default first."""
-    return ["auto"] + sorted(m for m in METHODS if m != "auto")
+def method_names(task_type: str = "") -> list[str]:
+    """Methods for the picker, the product default first: a numeric project's own few (it refuses the rest)."""
+    names = NUMERIC_METHODS if task_type == "numeric" else METHODS
+    return ["auto"] + sorted(m for m in names if m != "auto")
+
+
+def default_method(task_type: str, configured: str) -> str:
+    """The method a page without ?method= shows: the configured default where the project takes it, else auto
+    (TRUTHLINE_DEFAULT_METHOD=glad must not turn a numeric project's page into an error)."""
+    return configured if configured in method_names(task_type) else "auto"
+
+
+def range_text(bounds: dict[str, Any] | None) -> str:
+    """A numeric project's range in words: "0 to 100", "at least 0", "at most 5", "any number"."""
+    low, high = (bounds or {}).get("min"), (bounds or {}).get("max")
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if low is not None:
+        return f"at least {low}"
+    return "any number" if high is None else f"at most {high}"
+
+
+def numeric_figures(project: Any, report: dict[str, Any]) -> dict[str, Any] | None:
+    """What a numeric project's page adds: its range in words, its tolerance, the ordinal alpha and the error
+    against hidden truth. None for other task types (Project.range is None for them)."""
+    if project.range is None:
+        return None
+    return {"range": range_text(project.range), "tolerance": project.tolerance or 0,
+            "alpha_ordinal": report["agreement"].get("krippendorff_alpha_ordinal"),
+            "error_vs_truth": report.get("error_vs_truth")}
 
 
 HEATMAP_MAX_CLASSES = 12  # beyond, the cells are too small to read: the page lists the top confusions only
@@ -88,7 +116,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
 
     return {
         "method": method,
-        "methods": method_names(),
+        "methods": method_names(project.task_type),
         "progress": {
             "total": total,
             "complete": done,
@@ -102,8 +130,9 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "accuracy": accuracy,
             "alpha": report["agreement"]["krippendorff_alpha"],
             "kappa": report["agreement"]["fleiss_kappa"],
-            "alpha_interval": report["agreement"].get("krippendorff_alpha_interval"),  # rating
+            "alpha_interval": report["agreement"].get("krippendorff_alpha_interval"),  # rating, numeric
             "scale": project.scale,
+            "numeric": numeric_figures(project, report),
             "models": report["models"],
             "temperature": report["temperature"],
             "temperature_gold_items": report["temperature_gold_items"],

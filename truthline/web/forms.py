@@ -12,7 +12,7 @@ from typing import Any
 
 from truthline.errors import Invalid, TruthlineError, located
 
-PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines")
+PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance")
 MEMBER_FIELDS = ("username", "role")
 MEMBER_ROLES = ("annotator", "reviewer", "manager")  # the services' PROJECT_ROLES, the common one first
 MAX_BAD_LINES = 20  # bad lines an import form lists; the message still counts them all
@@ -35,7 +35,8 @@ class FormState:
 
 
 def new_project_form() -> FormState:
-    return FormState({"name": "", "task_type": "classification", "labels": "", "overlap": "1", "guidelines": ""})
+    return FormState({"name": "", "task_type": "classification", "labels": "", "overlap": "1", "guidelines": "",
+                      "range_min": "", "range_max": "", "tolerance": ""})
 
 
 def new_member_form() -> FormState:
@@ -43,14 +44,21 @@ def new_member_form() -> FormState:
 
 
 def project_spec(values: dict[str, str]) -> dict[str, Any]:
-    """The create_project spec for the new-project form: labels one per line (blank lines dropped)."""
+    """The create_project spec for the new-project form: labels one per line (blank lines dropped); a numeric
+    project's range and tolerance only where typed (the service reads numeric text and names a bad one)."""
     overlap = values["overlap"].strip() or "1"
     if not re.fullmatch(r"[0-9]{1,9}", overlap):
         raise Invalid(f"overlap must be a whole number (how many people label each item), got {overlap[:40]!r}",
                       field="overlap")
     labels = [line.strip() for line in values["labels"].splitlines() if line.strip()]
-    return {"name": values["name"], "task_type": values["task_type"], "labels": labels, "overlap": int(overlap),
-            "guidelines": values["guidelines"]}
+    spec: dict[str, Any] = {"name": values["name"], "task_type": values["task_type"], "labels": labels,
+                            "overlap": int(overlap), "guidelines": values["guidelines"]}
+    bounds = {key: values.get(f"range_{key}", "").strip() for key in ("min", "max")}
+    if any(bounds.values()):
+        spec["range"] = {key: text for key, text in bounds.items() if text}
+    if values.get("tolerance", "").strip():
+        spec["tolerance"] = values["tolerance"].strip()
+    return spec
 
 
 def failed(state: FormState, exc: TruthlineError, fields: tuple[str, ...]) -> FormState:

@@ -37,6 +37,7 @@ STATIC_DIR = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 TEMPLATES.env.globals.update(version=__version__)
 TEMPLATES.env.filters["markdown"] = render_markdown
+TEMPLATES.env.filters["range_text"] = dashboard.range_text  # a numeric project's range in words
 
 # Pages load nothing from elsewhere: scripts and styles are ours; images may be item images (any URL or data:).
 _CSP = (
@@ -233,6 +234,8 @@ def workspace(
     role = project_service.project_role(engine, user, project_id)
     widget = get_task_type(project.task_type).widget
     config = {"project_id": project.id, "task_type": project.task_type, "widget": widget, "labels": list(project.labels)}
+    if project.range is not None:  # numeric: the widget refuses what the server would, before sending it
+        config["range"] = project.range
     return page(
         request,
         "workspace.html",
@@ -284,7 +287,8 @@ def _manage_page(
     member_form: forms.FormState | None = None,
     status_code: int = 200,
 ) -> Response:
-    view = dashboard.build(engine, user, project, method or request.app.state.settings.default_method)
+    method = method or dashboard.default_method(project.task_type, request.app.state.settings.default_method)
+    view = dashboard.build(engine, user, project, method)
     context = {
         "user": user, "project": project, "can_manage": True, "notice": notice,
         "members": project_service.list_members(engine, user, project.id), "roles": forms.MEMBER_ROLES,
@@ -331,13 +335,17 @@ def create_project(
     labels: str = Form("", max_length=200_000),
     overlap: str = Form("1", max_length=100),
     guidelines: str = Form("", max_length=1_000_000),
+    range_min: str = Form("", max_length=100),
+    range_max: str = Form("", max_length=100),
+    tolerance: str = Form("", max_length=100),
     engine: Any = Depends(get_engine),
 ) -> Response:
     user = _form_user(request, engine, csrf)
     if user is None:
         return _login_then("/")
     form = forms.FormState({"name": name, "task_type": task_type, "labels": labels, "overlap": overlap,
-                            "guidelines": guidelines})
+                            "guidelines": guidelines, "range_min": range_min, "range_max": range_max,
+                            "tolerance": tolerance})
     try:
         project = project_service.create_project(engine, user, forms.project_spec(form.values))
     except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from truthline.services import dashboard
+from truthline.services import projects as project_service
 from truthline.services import results as service
 from truthline.services.text import csv_text
 
@@ -29,7 +30,7 @@ def item_results(
     return {"project_id": project_id, "method": method, "results": rows}
 
 
-@router.get("/projects/{project_id}/workers", response_model=WorkersOut,
+@router.get("/projects/{project_id}/workers", response_model=WorkersOut, response_model_exclude_unset=True,
             responses={200: {"content": {"text/csv": {}}, "description": "JSON, or with format=csv a CSV file"}},
             summary="Each worker's accuracy interval, spammer score and gold record")
 def worker_stats(
@@ -40,13 +41,15 @@ def worker_stats(
 ) -> Any:
     rows = dashboard.workers_table(engine, user, project_id, method=method)
     if format == "csv":
-        text = csv_text(dashboard.WORKER_COLUMNS, dashboard.worker_file_rows(rows))
+        task_type = project_service.get_project(engine, user, project_id).task_type  # numeric: bias, noise
+        text = csv_text(*dashboard.worker_file(rows, task_type))
         headers = {"Content-Disposition": f'attachment; filename="project-{project_id}-workers.csv"'}
         return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
     return {"project_id": project_id, "method": method, "workers": rows}
 
 
-# exclude_unset: a rating project's scale alphas are in its agreement only, not null in every other project's
+# exclude_unset: the scale alphas (rating, numeric) and a numeric project's error_vs_truth, bias and noise are
+# in those projects' answers only, not null in every other project's
 @router.get("/projects/{project_id}/quality", response_model=QualityOut, response_model_exclude_unset=True,
             summary="Agreement metrics, each worker's accuracy interval and spammer score, the models auto blended")
 def quality_report(

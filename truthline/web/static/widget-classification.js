@@ -1,7 +1,8 @@
 // Workspace widget for `classification`: exactly one label. A task type's widget is one file like this:
-//   Truthline.widgets[taskType] = function (container, labels) -> {reset(), key(k) -> bool, answer(), missing}
+//   Truthline.widgets[taskType] = function (container, labels, config) -> {reset(), key(k) -> bool, answer(), missing}
 // reset(): clear for a new item; key(k): handle a key press, true if used; answer(): the value to submit,
-// or undefined when incomplete (then `missing` says what to do).
+// or undefined when incomplete (then `missing` says what to do). config: the page's workspace config (e.g.
+// numeric's range); optional `field`: a text box of the widget's own, whose keys type there (see workspace.js).
 "use strict";
 
 Truthline.widgets.classification = function (container, labels) {

@@ -11,7 +11,7 @@
   const itemEl = $("item");
   const errorsEl = $("errors");
   const statusEl = $("status");
-  const widget = TL.widgets[cfg.widget]($("answer"), cfg.labels); // registered by widget-<name>.js
+  const widget = TL.widgets[cfg.widget]($("answer"), cfg.labels, cfg); // registered by widget-<name>.js
   const STALE_MARGIN_MS = 15000; // a prefetched lease this close to expiry is given back, not shown
   // A new item takes Submit/Skip only after this long: the second half of a double click or a double
   // Enter lands ~3 ms after the next item appears, and must not answer an item nobody has seen.
@@ -95,6 +95,7 @@
     if (err.status === 404 && err.field === "lease_id") return "the item is no longer assigned to you.";
     if (err.status === 403 && /no longer a member/.test(m)) return "you are no longer a member of this project; ask its manager.";
     if (err.status === 403 && err.field === "lease_id") return "the item is assigned to someone else: are you logged in as another person in another tab? Reload the page.";
+    if (err.status === 422 && err.field === "answer") return "it " + m + "."; // e.g. outside a range changed meanwhile
     return m;
   }
   function paused(err) { return err.status === 409 && / is paused/.test(err.message); }
@@ -171,11 +172,11 @@
     TL.renderItem(itemEl, task.item);
     $("item-ref").textContent = "Item " + task.item.external_id;
     $("stage-title").textContent = "Label this item";
+    $("task").hidden = false; // before reset: a widget may focus its box, and a hidden box takes no focus
+    $("done").hidden = true;
     widget.reset();
     hint("");
     resetClock();
-    $("task").hidden = false;
-    $("done").hidden = true;
     setState("showing");
     clearTimeout(settleTimer);
     settleTimer = setTimeout(function () { if (current === task) setState("ready"); }, SETTLE_MS);
@@ -284,9 +285,30 @@
     el.addEventListener("click", function (e) { if (e.detail) el.blur(); });
   });
 
+  // Keys typed in the widget's own box (numeric's number) type there: digits pick no label. Enter submits
+  // (once per press, as elsewhere), Esc leaves the box so the shortcuts act again, and S skips from an empty
+  // box only (an S with a number typed would drop it: the hint says how).
+  function fieldKey(e) {
+    const field = widget.field;
+    if (e.key === "Enter") {
+      e.preventDefault();
+      if (!e.repeat) submit();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      field.blur();
+    } else if (e.key === "s" || e.key === "S") {
+      e.preventDefault();
+      if (e.repeat) return;
+      if (field.value === "" && !field.validity.badInput) skip();
+      else if (accepting()) hint("To skip this item, clear the box (or press Esc), then press S.");
+    }
+  }
+  if (widget.field) widget.field.addEventListener("input", function () { hint(""); });
+
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
     const t = e.target;
+    if (widget.field && t === widget.field) { fieldKey(e); return; }
     if (t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
     // A focused <summary> keeps Enter and Space (they fold the guidelines); every other key is a shortcut.
     if (t.closest && t.closest("summary") && (e.key === "Enter" || e.key === " ")) return;

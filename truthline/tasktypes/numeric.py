@@ -1,0 +1,234 @@
+"""Numeric: each item gets a number (a count, a length, a price, a year). The answer is a JSON number.
+
+Truth inference is the robust worker model of `truthline.quality.numeric`: each worker has a bias (reads
+high or low) and a noise scale, errors are Student-t so one wild value counts for little, gold values are
+clamped and measure the workers. `auto` (also under the name `ds`: one model per worker, as Dawid-Skene
+is for classes) is that model; `mv` is the plain mean of an item's labels, every worker alike.
+
+An item's answer is its estimate rounded to the step nine in ten labels are written in (whole counts stay
+whole), and kept within the project's range; `estimate` is the unrounded value and `stderr` its standard error.
+Confidence is the chance that the true value lies within the tolerance of the answer (at least half a
+step: a count of 12 is right when the truth rounds to 12), under a normal law around the estimate.
+
+A spec may give `range: {min, max}` (either end may be left out): answers outside it are refused.
+`tolerance` (default 0) is how far from the gold answer a worker's answer still counts as right, and
+how far from the truth an answer is scored right.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from truthline import offload
+from truthline.errors import Invalid, shown
+from truthline.tasktypes.base import Inference, Labels, TaskType
+
+# Answers are at most this large: beyond 2**53 integers are no longer exact as JSON numbers read by a
+# browser, and 1e15 is more than any count or measurement a crowd types in.
+MAX_MAGNITUDE = 1e15
+METHODS = {"auto": "auto", "ds": "auto", "mv": "mv"}  # the method names a numeric project answers to
+_RELATIVE = 1e-9  # float noise allowed when two numbers are compared against a tolerance
+
+
+def number(value: Any, field: str) -> int | float:
+    """A finite number within ±MAX_MAGNITUDE (numeric strings too: CSV cells), as an int where it is whole."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Invalid(f"must be a number, got {shown(value)}", field=field)
+    try:
+        x = float(value.strip()) if isinstance(value, str) else float(value)
+    except (ValueError, OverflowError):
+        raise Invalid(f"must be a number, got {shown(value)}", field=field) from None
+    if not math.isfinite(x):
+        raise Invalid(f"must be a finite number, got {shown(value)}", field=field)
+    if abs(x) > MAX_MAGNITUDE:
+        raise Invalid(f"must be from -{MAX_MAGNITUDE:.0e} to {MAX_MAGNITUDE:.0e}, got {shown(value)}", field=field)
+    return int(x) if x == int(x) else x
+
+
+def _range(value: Any) -> dict[str, int | float]:
+    if not isinstance(value, Mapping):
+        raise Invalid("range must be an object {min, max}, e.g. {\"min\": 0, \"max\": 100}", field="range")
+    unknown = sorted(set(value) - {"min", "max"})
+    if unknown:
+        raise Invalid(f"unknown key(s) {', '.join(map(shown, unknown))}; a range has min and max",
+                      field=f"range.{unknown[0]}")
+    out = {key: number(value[key], f"range.{key}") for key in ("min", "max") if value.get(key) is not None}
+    if not out:
+        raise Invalid("give min, max or both, e.g. {\"min\": 0}", field="range")
+    if "min" in out and "max" in out and out["max"] <= out["min"]:
+        raise Invalid(f"must be above range.min ({out['min']}), got {out['max']}", field="range.max")
+    return out
+
+
+def _tolerance(value: Any) -> int | float:
+    x = number(value, "tolerance")
+    if x < 0:
+        raise Invalid(f"must be 0 or more, got {shown(value)}", field="tolerance")
+    return x
+
+
+def within(a: float, b: float, tolerance: float) -> bool:
+    """|a - b| <= tolerance, forgiving float noise (0.1 + 0.2 is within 0 of 0.3)."""
+    return abs(a - b) <= tolerance + _RELATIVE * max(1.0, abs(a), abs(b))
+
+
+STEP_SHARE = 0.9  # answers are written as finely as this share of the labels is
+
+
+def decimals_written(values: np.ndarray) -> int | None:
+    """The decimals answers are rounded to: as many as STEP_SHARE of the labels are written with (None: finer
+    than 6), so one "4.5" among whole counts does not make every count's answer a tenth."""
+    if len(values) == 0:
+        return 0
+    written = np.full(len(values), 7)  # 7: finer than 6 decimals
+    for digits in range(6, -1, -1):
+        scaled = values * 10.0**digits
+        written[np.abs(scaled - np.round(scaled)) <= 1e-9 * np.abs(scaled)] = digits
+    digits = int(np.quantile(written, STEP_SHARE, method="higher"))
+    return None if digits == 7 else digits
+
+
+def _answer(estimate: float, decimals: int | None, bounds: Mapping[str, float]) -> int | float:
+    """The estimate rounded to the workers' step and kept within the project's range."""
+    x = min(max(estimate, bounds.get("min", -math.inf)), bounds.get("max", math.inf))
+    if decimals is None:
+        return x
+    x = round(x, decimals)
+    return int(x) if decimals == 0 else x
+
+
+def _confidence(estimate: np.ndarray, stderr: np.ndarray, answers: np.ndarray, half_width: float) -> np.ndarray:
+    """P(|truth - answer| <= half_width) for truth ~ Normal(estimate, stderr): 1 where stderr is 0 (gold);
+    NaN where the noise is unknown (no item has two labels) or half_width is 0 (no chance of an exact hit)."""
+    from scipy.special import ndtr
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upper = ndtr((answers + half_width - estimate) / stderr)
+        lower = ndtr((answers - half_width - estimate) / stderr)
+    out = np.where(stderr == 0, 1.0, upper - lower)
+    return np.where(np.isnan(stderr) | (half_width == 0), np.nan, out)
+
+
+def _fit(items: np.ndarray, workers: np.ndarray, values: np.ndarray, n_items: int, n_workers: int,
+         model: str, known: dict[int, float]) -> Any:
+    """aggregate_numeric as `model` names it: the worker model (auto), or the plain mean (mv: no bias, a
+    Gaussian error and one noise scale shared by every worker)."""
+    from truthline.quality.numeric import aggregate_numeric
+
+    plain = {"bias": False, "df": None, "prior_strength": 1e12} if model == "mv" else {}
+    return aggregate_numeric(items, workers, values, n_items=n_items, n_workers=n_workers, known=known or None,
+                             **plain)
+
+
+class Numeric(TaskType):
+    name = "numeric"
+    widget = "numeric"
+    options = ("range", "tolerance")
+    takes_labels = False
+
+    def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        if config.get("labels"):
+            raise Invalid("a numeric project has no labels: its answers are numbers (give `range` to bound them)",
+                          field="labels")
+        out: dict[str, Any] = {"labels": [], "tolerance": _tolerance(config.get("tolerance", 0))}
+        if config.get("range") is not None:
+            out["range"] = _range(config["range"])
+        return out
+
+    def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> int | float:
+        x = number(answer, field)
+        bounds = config.get("range") or {}
+        low, high = bounds.get("min"), bounds.get("max")
+        if (low is not None and x < low) or (high is not None and x > high):
+            said = " to ".join(str(b) for b in (low, high) if b is not None)
+            where = f"from {said}" if low is not None and high is not None else (
+                f"at least {low}" if low is not None else f"at most {high}")
+            raise Invalid(f"must be {where} (the project's range), got {shown(answer)}", field=field)
+        return x
+
+    def infer(self, labels: Labels, config: Mapping[str, Any], method: str, gold: Mapping[int, Any]) -> Inference:
+        from truthline.quality import QualityInputError
+
+        model = METHODS.get(method)
+        if model is None:
+            raise Invalid(f"numeric projects infer with auto (each worker's bias and noise; also called ds) or mv "
+                          f"(the plain mean of the labels), not {shown(method)}", field="method")
+        keep = [j for j, a in enumerate(labels.answers) if _is_number(a)]
+        values = np.array([float(labels.answers[j]) for j in keep], dtype=np.float64)
+        items, workers = labels.items[keep], labels.workers[keep]
+        known = {i: float(g) for i, g in gold.items() if _is_number(g)}
+        try:
+            fit = offload.call(_fit, items, workers, values, labels.n_items, labels.n_workers, model, known,
+                               size=len(values))
+        except QualityInputError as exc:
+            from truthline.tasktypes.classification import quality_error
+
+            raise quality_error(exc) from exc
+        decimals = decimals_written(values)
+        step = 0.0 if decimals is None else 10.0**-decimals
+        tolerance = float(config.get("tolerance") or 0)
+        bounds = config.get("range") or {}
+        has = ~np.isnan(fit.estimate)
+        answers = [_answer(e, decimals, bounds) if h else None
+                   for e, h in zip(fit.estimate.tolist(), has.tolist(), strict=True)]
+        for i, g in known.items():  # gold is answered as given, not rounded to the workers' step
+            answers[i] = number(g, "gold")
+        as_array = np.array([np.nan if a is None else float(a) for a in answers])
+        half_width = max(tolerance, step / 2)
+        confidence = _confidence(fit.estimate, fit.stderr, as_array, half_width)
+        accuracy = _worker_accuracy(items, workers, values, as_array, labels.n_workers, half_width, known)
+        return Inference(method, answers, confidence, accuracy, fit=fit, estimate=fit.estimate, stderr=fit.stderr)
+
+    def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
+        """How often each value was given, up to 20 distinct values; beyond, 10 equal bins ("0–10": n)."""
+        values = np.array([float(a) for a in answers if _is_number(a)])
+        distinct, counts = np.unique(values, return_counts=True)
+        if len(distinct) <= 20:
+            return {_text(v): int(n) for v, n in zip(distinct.tolist(), counts.tolist(), strict=True)}
+        counts, edges = np.histogram(values, bins=10)
+        return {f"{_text(lo)}–{_text(hi)}": int(n)
+                for lo, hi, n in zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True)}
+
+    def same_answer(self, a: Any, b: Any, config: Mapping[str, Any] | None = None) -> bool:
+        if not (_is_number(a) and _is_number(b)):
+            return bool(a == b)
+        return within(float(a), float(b), float((config or {}).get("tolerance") or 0))
+
+    def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().describe(config), "range": dict(config.get("range") or {}),
+                "tolerance": config.get("tolerance", 0)}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _text(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray, answers: np.ndarray,
+                     n_workers: int, half_width: float, known: Mapping[int, float]) -> np.ndarray:
+    """Per worker, the share of their labels within `half_width` of the answer, over the labels that can
+    disagree with it: on items with two labels or more, or gold. NaN for a worker with none, and for
+    everyone when half_width is 0 (written finer than 6 decimals, no tolerance: no label is ever exact)."""
+    if half_width == 0 or len(values) == 0:
+        return np.full(n_workers, np.nan)
+    per_item = np.bincount(items, minlength=len(answers))
+    is_gold = np.zeros(len(answers), dtype=bool)
+    is_gold[list(known)] = True
+    counted = (per_item[items] >= 2) | is_gold[items]
+    gap = np.abs(values - answers[items])
+    right = gap <= half_width + _RELATIVE * np.maximum(1.0, np.maximum(np.abs(values), np.abs(answers[items])))
+    n = np.bincount(workers, weights=counted, minlength=n_workers)
+    ok = np.bincount(workers, weights=counted & right, minlength=n_workers)
+    out = np.full(n_workers, np.nan)
+    np.divide(ok, n, out=out, where=n > 0)
+    return out
+
+
+__all__ = ["Numeric", "decimals_written", "number", "within"]
