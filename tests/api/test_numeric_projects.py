@@ -143,6 +143,11 @@ def test_project_settings(manager: Any, numeric_project: int, assert_error: Any)
     assert r.status_code == 200 and r.json()["tolerance"] == 0.5 and r.json()["range"] == {"min": 0, "max": None}
     r = manager.patch(f"/projects/{pid}", json={"name": "Birds counted"})  # other changes keep range and tolerance
     assert r.json()["tolerance"] == 0.5 and r.json()["range"]["min"] == 0
+    r = manager.patch(f"/projects/{pid}", json={"range": {}})  # taken off again
+    assert r.status_code == 200 and r.json()["range"] == {"min": None, "max": None}
+    assert manager.patch(f"/projects/{pid}", json={"range": {"min": 0}}).json()["range"]["min"] == 0
+    r = manager.post("/projects", json={"name": "Weights", "task_type": "numeric", "labels": []})  # none, as said
+    assert r.status_code == 201 and r.json()["labels"] == []
     assert_error(manager.patch(f"/projects/{pid}", json={"range": {"min": 5, "max": 1}}), 422, field="range.max")
     assert_error(manager.patch(f"/projects/{pid}", json={"labels": ["a", "b"]}), 422, field="labels")
     assert_error(manager.patch(f"/projects/{pid}", json={"tolerance": -1}), 422, field="tolerance")
@@ -193,3 +198,10 @@ def test_a_range_is_not_narrowed_past_stored_answers(manager: Any, counted: int,
     assert manager.get(f"/projects/{counted}").json()["range"] == {"min": 0, "max": None}  # unchanged
     r = manager.patch(f"/projects/{counted}", json={"range": {"min": 0, "max": 100}})  # all still inside
     assert r.status_code == 200 and r.json()["range"] == {"min": 0, "max": 100}
+
+
+def test_reports_refuse_categorical_methods_before_any_label(manager: Any, numeric_project: int,
+                                                            assert_error: Any) -> None:
+    for path in ("results", "workers", "quality"):
+        assert_error(manager.get(f"/projects/{numeric_project}/{path}", params={"method": "mace"}), 422,
+                     field="method")

@@ -32,12 +32,12 @@ def test_config() -> None:
     assert tt.validate_config({"range": {"min": 0, "max": 10.5}, "tolerance": 0.5}) == {
         "labels": [], "tolerance": 0.5, "range": {"min": 0, "max": 10.5}}
     assert tt.validate_config({"range": {"max": 100}})["range"] == {"max": 100}
+    assert tt.validate_config({"range": {}}) == tt.validate_config({"range": {"min": None}}) == ANY  # unbounded
 
 
 @pytest.mark.parametrize("config, field", [
     ({"labels": ["a"]}, "labels"),
     ({"range": {"min": 5, "max": 5}}, "range.max"),
-    ({"range": {}}, "range"),
     ({"range": [0, 5]}, "range"),
     ({"range": {"low": 0}}, "range.low"),
     ({"range": {"min": float("inf")}}, "range.min"),
@@ -146,3 +146,21 @@ def test_a_few_finer_labels_do_not_change_the_answers_step() -> None:
     halves = [i + 0.5 * (i % 2) for i in items.tolist()]
     inf = tt.infer(Labels(items, workers, halves, 20, 2), ANY, "auto", {})
     assert inf.answers[1] == 1.5
+
+
+def test_two_workers_without_gold_meet_halfway_and_wide_values_keep_their_noise() -> None:
+    """No gold: neither of two workers 2 apart is taken as the unbiased one. Counts from 10 to 1e9 with
+    workers off by one keep a noise near 1 (the rounding floor is relative to the step, not to the spread)."""
+    items, workers = np.repeat(np.arange(6), 2), np.tile([0, 1], 6)
+    low = [10, 11, 12, 13, 14, 15]
+    answers = [low[i] + 2 * w for i, w in zip(items.tolist(), workers.tolist(), strict=True)]
+    inf = tt.infer(Labels(items, workers, answers, 6, 2), ANY, "auto", {})
+    assert inf.answers == [11, 12, 13, 14, 15, 16]
+    assert inf.fit.worker_bias[0] == pytest.approx(-inf.fit.worker_bias[1])
+    rng = np.random.default_rng(0)
+    truth = np.concatenate([[10], rng.integers(10, 10**9, 30)])
+    items, workers = np.repeat(np.arange(31), 3), np.tile([0, 1, 2], 31)
+    values = (truth[items] + rng.integers(-1, 2, len(items))).tolist()
+    inf = tt.infer(Labels(items, workers, values, 31, 3), ANY, "auto", {})
+    assert inf.fit.worker_sigma.max() < 2 and np.nanmax(inf.stderr) < 1
+    assert np.abs(np.array(inf.answers) - truth).max() <= 1

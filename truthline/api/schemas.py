@@ -152,13 +152,12 @@ class ProjectIn(_In):
     name: Text = Field(min_length=1, max_length=200)
     task_type: Text = Field("classification",
                             description="A registered task type: classification, multilabel, rating, numeric.")
-    labels: list[Label] | None = Field(None, min_length=1,
-                                       description="The label set, in display order (rating: the scale's values, "
-                                                   "e.g. [1, 2, 3], or give `scale`; numeric: none).")
+    labels: list[Label] | None = Field(None, description="The label set, in display order (rating: the scale's "
+                                                         "values, e.g. [1, 2, 3], or give `scale`; numeric: none).")
     scale: ScaleIn | None = Field(None, description="rating only: the scale, e.g. {\"min\": 1, \"max\": 5}; its "
                                                     "values become the labels.")
     range: RangeIn | None = Field(None, description="numeric only: answers outside it are refused, e.g. "
-                                                    "{\"min\": 0}.")
+                                                    "{\"min\": 0}; {} (or a null end): unbounded.")
     tolerance: float | None = Field(None, ge=0, description="numeric only: how far from gold (or truth) an answer "
                                                             "still counts as right; default 0.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
@@ -173,7 +172,7 @@ class ProjectPatch(_In):
 
     name: Text = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
     task_type: Text = Field(None, description="Only while the project has no items.")  # type: ignore[assignment]
-    labels: list[Label] = Field(None, min_length=1)  # type: ignore[assignment]
+    labels: list[Label] = Field(None)  # type: ignore[assignment]
     scale: ScaleIn = Field(None, description="rating only.")  # type: ignore[assignment]
     range: RangeIn = Field(None, description="numeric only.")  # type: ignore[assignment]
     tolerance: float = Field(None, ge=0, description="numeric only.")  # type: ignore[assignment]
@@ -190,7 +189,7 @@ class ProjectOut(_Out):
     task_type: str
     labels: list[str]
     scale: ScaleOut | None = Field(None, description="rating: the scale whose values are the labels.")
-    range: RangeOut | None = Field(None, description="numeric: the bounds on answers (empty: any number).")
+    range: RangeOut | None = Field(None, description="numeric: the bounds on answers (a null end: unbounded).")
     tolerance: int | float | None = Field(None, description="numeric: how far from gold an answer counts as right.")
     guidelines: str
     overlap: int

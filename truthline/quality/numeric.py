@@ -66,9 +66,15 @@ def _group_median(items: np.ndarray, x: np.ndarray, n_items: int) -> np.ndarray:
 
 
 def _weighted_median(v: np.ndarray, w: np.ndarray) -> float:
+    """The weighted median; where the weight splits exactly in half, the midpoint of the two middle values
+    (two workers with equal labels: halfway, not whichever reads lower)."""
     order = np.argsort(v)
-    cum = np.cumsum(w[order])
-    return float(v[order][np.searchsorted(cum, 0.5 * cum[-1])])
+    vs, cum = v[order], np.cumsum(w[order])
+    half = 0.5 * cum[-1]
+    k = int(np.searchsorted(cum, half))
+    if k + 1 < len(vs) and abs(cum[k] - half) <= 1e-12 * cum[-1]:
+        return float(0.5 * (vs[k] + vs[k + 1]))
+    return float(vs[k])
 
 
 def _step(x: np.ndarray) -> float:
@@ -284,7 +290,10 @@ def aggregate_numeric(
     z = (x - center) / scale
     kz = (k_val - center) / scale
     # the labels' step only: it is the workers' rounding, and a gold value written more finely is exact
-    floor = max(1e-12, (_step(x) / scale) ** 2 / 12.0)
+    # (relative to the values' spread it can be tiny: integers from 10 to 1e9 are 1 apart, 3e-9 standardised;
+    # 1e-12 stands in only where the values are written finer than 6 decimals)
+    step = _step(x)
+    floor = max((step / scale) ** 2 / 12.0, 1e-30) if step > 0 else 1e-12
     v = (_group_median(it, x, ni) - center) / scale
     v[k_idx] = kz
     dev = np.abs(z - v[it])[measured > 0]

@@ -20,12 +20,12 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from truthline import offload
-from truthline.services import numeric_quality
 from truthline.quality import (CrowdLabels, QualityInputError, binned_error, class_confusion, label_decisions,
                                reliability, top_confusions, top_label_slips, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
 from truthline.quality.workers import WorkerStats, worker_stats
+from truthline.services import numeric_quality
 from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
                                         worker_info)
 from truthline.store.records import User
@@ -247,6 +247,7 @@ def workers_table(engine: Engine, actor: User, project_id: int, method: str = "a
     (accuracy = Beta posterior mean of agreement with the item posteriors, so every surface shows one figure.)"""
     data = load_for(engine, actor, project_id)
     check_method(method)
+    numeric_quality.check_method(data, method)
     if len(data.labels.answers) == 0:
         return []
     if data.project.task_type == "numeric":
@@ -273,6 +274,7 @@ def quality_report(engine: Engine, actor: User, project_id: int, method: str = "
     Numeric projects: see numeric_quality.report (no confusion or slips; workers add bias and noise)."""
     data = load_for(engine, actor, project_id)
     check_method(method)
+    numeric_quality.check_method(data, method)
     agreement = dict.fromkeys(["krippendorff_alpha", "fleiss_kappa"] + (  # rating: its scale's alphas too
         ["krippendorff_alpha_ordinal", "krippendorff_alpha_interval"] if data.project.scale is not None else []))
     report: dict[str, Any] = {"agreement": agreement, "level": LEVEL,

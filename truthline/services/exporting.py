@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from truthline.errors import Invalid
 from truthline.services.access import project_for
 from truthline.services.bulk import gc_paused
-from truthline.services.results import ProjectLabels, load_for, load_in, probability_rows
+from truthline.services.results import ProjectLabels, load_for, load_in, probability_rows, significant
 from truthline.services.text import formula_safe
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
@@ -106,7 +106,7 @@ def _rows(ahead: _Prefetch, by_id: dict[int, int], answers: list[Any], confidenc
                     text, n = notes.get(item_id, ("[]", 0))
                     out.append(Row(external_id, data, None if i is None else answers[i], conf, text, n,
                                    None if i is None or probs is None else probs[i],
-                                   tuple(None if i is None else _rounded(x[i]) for x in extras)))
+                                   tuple(None if i is None else significant(x[i]) for x in extras)))
             yield out
     finally:
         ahead.close()

@@ -18,9 +18,16 @@ from truthline.quality import QualityInputError, binned_error, reliability
 from truthline.quality.agreement import krippendorff_alpha
 from truthline.quality.workers import accuracy_interval
 from truthline.services.results import ProjectLabels, gold_record, scored_items, truth_accuracy, worker_info
-from truthline.tasktypes.numeric import within
+from truthline.tasktypes.numeric import decimals_written, model_for, within
 
 MIN_CALIBRATION_ITEMS = 20  # as the categorical report: fewer make a reliability chart of noise
+
+
+def check_method(data: ProjectLabels, method: str) -> None:
+    """Refuse a method a numeric project does not infer with, also before there are labels to infer from
+    (results refuses it then; the reports answered empty)."""
+    if data.project.task_type == "numeric":
+        model_for(method)
 
 
 def _num(x: Any) -> float | None:
@@ -63,15 +70,20 @@ def _error_vs_truth(data: ProjectLabels, method: str) -> float | None:
 
 
 def _calibration(data: ProjectLabels, method: str) -> dict[str, Any] | None:
-    """Confidence (the chance of lying within the tolerance) against hidden truth, as the categorical
-    report bins it; None below MIN_CALIBRATION_ITEMS items or where confidence is undefined."""
+    """Confidence (the chance that the truth lies within the tolerance of the answer, at least half the
+    labels' step) against hidden truth, as the categorical report bins it: an answer is right on that same
+    event (a count of 12 against a truth of 12.3 with tolerance 0 is right, as its confidence says; scored on
+    the tolerance alone it was wrong, and every confidence looked too high). None below MIN_CALIBRATION_ITEMS
+    items or where confidence is undefined."""
     inf = data.infer(method)
     tolerance = float(data.project.config.get("tolerance") or 0)
     items = [i for i in scored_items(data, data.truth, "truth")
              if math.isfinite(inf.confidence[i]) and isinstance(data.truth[i], (int, float))]
     if len(items) < MIN_CALIBRATION_ITEMS:
         return None
-    right = np.array([within(float(inf.answers[i]), float(data.truth[i]), tolerance) for i in items])
+    decimals = decimals_written(_values(data)[1])  # the step the answers are rounded to, as infer finds it
+    half_width = max(tolerance, 0.0 if decimals is None else 10.0**-decimals / 2)
+    right = np.array([within(float(inf.answers[i]), float(data.truth[i]), half_width) for i in items])
     parts = reliability(inf.confidence[items], right)
     bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
              "accuracy": round(b.accuracy, 4)} for b in parts]

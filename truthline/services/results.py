@@ -149,6 +149,12 @@ def _num(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
+def significant(x: float) -> float | None:
+    """An estimate or standard error to 12 significant digits (None for NaN): in the answers' own units, so
+    decimals would cut a count of grains of 1e-7 g to 0 and keep float noise on a price of 1e9."""
+    return None if x is None or math.isnan(x) else float(f"{x:.12g}")
+
+
 def probability_rows(inf: Inference) -> list[list[float] | None]:
     """Per item: each label's probability (project label order), rounded like confidence; None where the
     item has no answer."""
@@ -163,8 +169,7 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
                  probabilities: bool = False) -> list[dict[str, Any]]:
     """Per item: {item_id, external_id, answer, confidence, n_labels}; answer None where nothing is known.
     rating adds `estimate` (the posterior mean over the scale); numeric `estimate` (unrounded) and `stderr`.
-    probabilities: add {label: probability} per
-    item (None where nothing is known)."""
+    probabilities: add {label: probability} per item (None where nothing is known)."""
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
     rows = [
@@ -175,7 +180,7 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
     ]
     for name, column in inf.columns().items():  # rating: estimate; numeric: estimate and stderr
         for row, value in zip(rows, column.tolist(), strict=True):
-            row[name] = _num(value)
+            row[name] = significant(value)
     if probabilities:
         names = data.project.config["labels"]
         for row, probs in zip(rows, probability_rows(inf), strict=True):

@@ -18,7 +18,9 @@ how far from the truth an answer is scored right.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,22 +33,48 @@ from truthline.tasktypes.base import Inference, Labels, TaskType
 # browser, and 1e15 is more than any count or measurement a crowd types in.
 MAX_MAGNITUDE = 1e15
 METHODS = {"auto": "auto", "ds": "auto", "mv": "mv"}  # the method names a numeric project answers to
-_RELATIVE = 1e-9  # float noise allowed when two numbers are compared against a tolerance
+# float noise allowed when two numbers are compared against a tolerance, relative to the larger of them (and
+# the tolerance): a few units in the last place, so 0.1 + 0.2 is 0.3 while 1500000001 is not 1500000000
+_RELATIVE = 4 * float(np.finfo(np.float64).eps)
+_WRITTEN = 1e-14  # how far (relative) x * 10**d may lie from a whole number when x is written with d decimals
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
 def number(value: Any, field: str) -> int | float:
-    """A finite number within ±MAX_MAGNITUDE (numeric strings too: CSV cells), as an int where it is whole."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    """A finite number within ±MAX_MAGNITUDE (numeric strings too: CSV cells; Decimal: a Parquet decimal
+    column of prices), as an int where it is whole. A string must be written as JSON writes a number (ASCII
+    digits, an optional sign, point and exponent, surrounding spaces allowed): Python's float() also reads
+    "1_000" and other scripts' digits, which no spreadsheet or JSON parser reads as that number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, str, Decimal, np.integer,
+                                                                      np.floating)):
         raise Invalid(f"must be a number, got {shown(value)}", field=field)
-    try:
-        x = float(value.strip()) if isinstance(value, str) else float(value)
-    except (ValueError, OverflowError):
-        raise Invalid(f"must be a number, got {shown(value)}", field=field) from None
-    if not math.isfinite(x):
+    if isinstance(value, str):
+        text = value.strip()
+        if _NON_FINITE.fullmatch(text):
+            raise Invalid(f"must be a finite number, got {shown(value)}", field=field)
+        if not _NUMBER.fullmatch(text):
+            raise Invalid(f"must be a number, got {shown(value)}", field=field)
+    if isinstance(value, Decimal) and not value.is_finite():
         raise Invalid(f"must be a finite number, got {shown(value)}", field=field)
-    if abs(x) > MAX_MAGNITUDE:
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float64: a number, only far too large
+        x = math.inf
+    if isinstance(value, (float, np.floating)) and not math.isfinite(x):
+        raise Invalid(f"must be a finite number, got {shown(value)}", field=field)
+    if abs(x) > MAX_MAGNITUDE:  # also "1e400" and a 400-digit int, which float() reads as infinite
         raise Invalid(f"must be from -{MAX_MAGNITUDE:.0e} to {MAX_MAGNITUDE:.0e}, got {shown(value)}", field=field)
     return int(x) if x == int(x) else x
+
+
+def model_for(method: str) -> str:
+    """The model a numeric project's `method` names (auto, or mv: see the module's docstring); Invalid else."""
+    model = METHODS.get(method)
+    if model is None:
+        raise Invalid(f"numeric projects infer with auto (each worker's bias and noise; also called ds) or mv "
+                      f"(the plain mean of the labels), not {shown(method)}", field="method")
+    return model
 
 
 def _range(value: Any) -> dict[str, int | float]:
@@ -56,9 +84,8 @@ def _range(value: Any) -> dict[str, int | float]:
     if unknown:
         raise Invalid(f"unknown key(s) {', '.join(map(shown, unknown))}; a range has min and max",
                       field=f"range.{unknown[0]}")
+    # {} or {"min": null}: no bound on that side (how a range is taken off again)
     out = {key: number(value[key], f"range.{key}") for key in ("min", "max") if value.get(key) is not None}
-    if not out:
-        raise Invalid("give min, max or both, e.g. {\"min\": 0}", field="range")
     if "min" in out and "max" in out and out["max"] <= out["min"]:
         raise Invalid(f"must be above range.min ({out['min']}), got {out['max']}", field="range.max")
     return out
@@ -73,7 +100,7 @@ def _tolerance(value: Any) -> int | float:
 
 def within(a: float, b: float, tolerance: float) -> bool:
     """|a - b| <= tolerance, forgiving float noise (0.1 + 0.2 is within 0 of 0.3)."""
-    return abs(a - b) <= tolerance + _RELATIVE * max(1.0, abs(a), abs(b))
+    return abs(a - b) <= tolerance + _RELATIVE * max(abs(a), abs(b), tolerance)
 
 
 STEP_SHARE = 0.9  # answers are written as finely as this share of the labels is
@@ -87,30 +114,48 @@ def decimals_written(values: np.ndarray) -> int | None:
     written = np.full(len(values), 7)  # 7: finer than 6 decimals
     for digits in range(6, -1, -1):
         scaled = values * 10.0**digits
-        written[np.abs(scaled - np.round(scaled)) <= 1e-9 * np.abs(scaled)] = digits
+        # relative to the value's size, as float noise is: 1e-9 read 1234567890.25 as a whole number
+        written[np.abs(scaled - np.round(scaled)) <= _WRITTEN * np.abs(scaled)] = digits
     digits = int(np.quantile(written, STEP_SHARE, method="higher"))
     return None if digits == 7 else digits
 
 
 def _answer(estimate: float, decimals: int | None, bounds: Mapping[str, float]) -> int | float:
-    """The estimate rounded to the workers' step and kept within the project's range."""
-    x = min(max(estimate, bounds.get("min", -math.inf)), bounds.get("max", math.inf))
-    if decimals is None:
-        return x
-    x = round(x, decimals)
-    return int(x) if decimals == 0 else x
+    """The estimate rounded to the workers' step and kept within the project's range (and ±MAX_MAGNITUDE, the
+    bound on any answer: a bias-corrected estimate may lie beyond it). Rounding never leaves the range: an end
+    off the step (a count's min of 2.5) answers the nearest step inside it (3), one on it (0.3, or 0.1 + 0.2
+    as float arithmetic stored it) answers that end as given; a range narrower than a step, the end itself."""
+    low = max(float(bounds.get("min", -math.inf)), -MAX_MAGNITUDE)
+    high = min(float(bounds.get("max", math.inf)), MAX_MAGNITUDE)
+    x = min(max(estimate, low), high)
+    if decimals is not None:
+        unit = 10.0**decimals
+        rounded = round(x, decimals)
+        if rounded < low:
+            rounded = low if _on_step(low, decimals) else round(math.ceil(low * unit) / unit, decimals)
+        elif rounded > high:
+            rounded = high if _on_step(high, decimals) else round(math.floor(high * unit) / unit, decimals)
+        if low <= rounded <= high:
+            x = rounded
+    return int(x) if decimals == 0 and x == int(x) else x
+
+
+def _on_step(x: float, decimals: int) -> bool:
+    """x written with `decimals` decimals, up to float noise."""
+    return abs(x - round(x, decimals)) <= _RELATIVE * max(abs(x), 10.0**-decimals)
 
 
 def _confidence(estimate: np.ndarray, stderr: np.ndarray, answers: np.ndarray, half_width: float) -> np.ndarray:
-    """P(|truth - answer| <= half_width) for truth ~ Normal(estimate, stderr): 1 where stderr is 0 (gold);
-    NaN where the noise is unknown (no item has two labels) or half_width is 0 (no chance of an exact hit)."""
+    """P(|truth - answer| <= half_width) for truth ~ Normal(estimate, stderr): 1 where stderr is 0 (gold, also
+    when half_width is 0: its answer is the truth); NaN where the noise is unknown (no item has two labels) or
+    half_width is 0 (no chance of an exact hit)."""
     from scipy.special import ndtr
 
     with np.errstate(divide="ignore", invalid="ignore"):
         upper = ndtr((answers + half_width - estimate) / stderr)
         lower = ndtr((answers - half_width - estimate) / stderr)
-    out = np.where(stderr == 0, 1.0, upper - lower)
-    return np.where(np.isnan(stderr) | (half_width == 0), np.nan, out)
+    out = np.where(np.isnan(stderr) | (half_width == 0), np.nan, upper - lower)
+    return np.where(stderr == 0, 1.0, out)
 
 
 def _fit(items: np.ndarray, workers: np.ndarray, values: np.ndarray, n_items: int, n_workers: int,
@@ -135,8 +180,9 @@ class Numeric(TaskType):
             raise Invalid("a numeric project has no labels: its answers are numbers (give `range` to bound them)",
                           field="labels")
         out: dict[str, Any] = {"labels": [], "tolerance": _tolerance(config.get("tolerance", 0))}
-        if config.get("range") is not None:
-            out["range"] = _range(config["range"])
+        bounds = _range(config["range"]) if config.get("range") is not None else {}
+        if bounds:
+            out["range"] = bounds
         return out
 
     def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> int | float:
@@ -153,10 +199,7 @@ class Numeric(TaskType):
     def infer(self, labels: Labels, config: Mapping[str, Any], method: str, gold: Mapping[int, Any]) -> Inference:
         from truthline.quality import QualityInputError
 
-        model = METHODS.get(method)
-        if model is None:
-            raise Invalid(f"numeric projects infer with auto (each worker's bias and noise; also called ds) or mv "
-                          f"(the plain mean of the labels), not {shown(method)}", field="method")
+        model = model_for(method)
         keep = [j for j, a in enumerate(labels.answers) if _is_number(a)]
         values = np.array([float(labels.answers[j]) for j in keep], dtype=np.float64)
         items, workers = labels.items[keep], labels.workers[keep]
@@ -184,14 +227,20 @@ class Numeric(TaskType):
         return Inference(method, answers, confidence, accuracy, fit=fit, estimate=fit.estimate, stderr=fit.stderr)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
-        """How often each value was given, up to 20 distinct values; beyond, 10 equal bins ("0–10": n)."""
+        """How often each value was given, up to 20 distinct values; beyond, 10 equal bins ("0–10": n). Each
+        key names its value exactly and keys never collide (with 6 significant digits 1234567 and 1234568 were
+        one key, and the counts of the one overwrote the other's)."""
         values = np.array([float(a) for a in answers if _is_number(a)])
         distinct, counts = np.unique(values, return_counts=True)
         if len(distinct) <= 20:
-            return {_text(v): int(n) for v, n in zip(distinct.tolist(), counts.tolist(), strict=True)}
+            return {_exact(v): int(n) for v, n in zip(distinct.tolist(), counts.tolist(), strict=True)}
         counts, edges = np.histogram(values, bins=10)
-        return {f"{_text(lo)}–{_text(hi)}": int(n)
-                for lo, hi, n in zip(edges[:-1].tolist(), edges[1:].tolist(), counts.tolist(), strict=True)}
+        names = _texts(edges.tolist())
+        out: dict[str, int] = {}
+        for lo, hi, n in zip(names[:-1], names[1:], counts.tolist(), strict=True):
+            key = f"{lo}–{hi}"
+            out[key] = out.get(key, 0) + int(n)  # edges a float cannot tell apart: one bin, nothing lost
+        return out
 
     def same_answer(self, a: Any, b: Any, config: Mapping[str, Any] | None = None) -> bool:
         if not (_is_number(a) and _is_number(b)):
@@ -207,8 +256,18 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _text(x: float) -> str:
-    return f"{x:.6g}"
+def _exact(x: float) -> str:
+    """x as it reads back: whole numbers without a point ("1234567"), others as their shortest repr."""
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def _texts(xs: list[float]) -> list[str]:
+    """The bin edges in as few significant digits (at least 6) as keep them apart."""
+    for digits in range(6, 16):
+        texts = [f"{x:.{digits}g}" for x in xs]
+        if len(set(texts)) == len(set(xs)):
+            return texts
+    return [_exact(x) for x in xs]
 
 
 def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray, answers: np.ndarray,
@@ -223,7 +282,7 @@ def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray,
     is_gold[list(known)] = True
     counted = (per_item[items] >= 2) | is_gold[items]
     gap = np.abs(values - answers[items])
-    right = gap <= half_width + _RELATIVE * np.maximum(1.0, np.maximum(np.abs(values), np.abs(answers[items])))
+    right = gap <= half_width + _RELATIVE * np.maximum(np.maximum(np.abs(values), np.abs(answers[items])), half_width)
     n = np.bincount(workers, weights=counted, minlength=n_workers)
     ok = np.bincount(workers, weights=counted & right, minlength=n_workers)
     out = np.full(n_workers, np.nan)
@@ -231,4 +290,4 @@ def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray,
     return out
 
 
-__all__ = ["Numeric", "decimals_written", "number", "within"]
+__all__ = ["Numeric", "decimals_written", "model_for", "number", "within"]
