@@ -123,14 +123,22 @@ def test_infer_numeric_and_pairwise_kinds(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
     assert [r["item"] for r in rows] == [f"m{i}" for i in range(5)] and rows[3]["n_labels"] == 3
+    # the methods a numeric project takes: mv is the plain mean (10, 10 and 11 -> 10.333...), others refused
+    result = cli("infer", values, "--kind", "numeric", "--method", "mv", "--out", tmp_path / "mv.jsonl")
+    assert result.exit_code == 0, result.output
+    plain = [json.loads(line) for line in (tmp_path / "mv.jsonl").read_text().splitlines()]
+    assert plain[1]["estimate"] == pytest.approx(31 / 3)
+    assert cli("infer", values, "--kind", "numeric", "--method", "ds").exit_code == 0
+    refused = cli("infer", values, "--kind", "numeric", "--method", "glad")
+    assert refused.exit_code == 2 and "numeric projects infer with auto" in refused.stderr
     pairs = tmp_path / "p.csv"
     pairs.write_text("item_a,item_b,winner,worker\n" + "x,y,x,w1\nx,y,x,w2\ny,z,y,w1\nx,z,x,w3\n")
     result = cli("infer", pairs, "--kind", "pairwise")
     assert result.exit_code == 0 and "4 comparisons" in result.output and "│ x" in result.output
     refused = cli("infer", pairs, "--kind", "pairwise", "--method", "ds")
-    assert refused.exit_code == 2 and "only apply to categorical labels" in refused.stderr
+    assert refused.exit_code == 2 and "only for categorical labels" in refused.stderr
     refused = cli("infer", pairs, "--kind", "pairwise", "--probabilities", "--out", tmp_path / "p.jsonl")
-    assert refused.exit_code == 2 and "--probabilities only apply to categorical labels" in refused.stderr
+    assert refused.exit_code == 2 and "--probabilities: only for categorical labels" in refused.stderr
     assert cli("infer", pairs, "--kind", "graph").exit_code == 2
 
 

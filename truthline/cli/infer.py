@@ -71,11 +71,16 @@ def infer(
         raise Invalid("--bias-prior only applies to numeric labels (--kind numeric)", field="bias_prior")
     if kind != "categorical":
         named = given_method not in (None, "auto")  # the settings' default is no request for one
-        options = {"--method": named and kind != "multilabel", "--gold": gold and kind != "numeric",
+        if kind == "numeric":  # auto/ds (the worker model) or mv (the plain mean), as numeric projects take;
+            from truthline.tasktypes.numeric import model_for  # a categorical default setting means auto
+
+            method = method if named else "auto"
+            model_for(method)
+        options = {"--method": named and kind == "pairwise", "--gold": gold and kind != "numeric",
                    "--workers-out": workers_out, "--probabilities": probabilities}
         given = [name for name, value in options.items() if value]
         if given:
-            raise Invalid(f"{', '.join(given)} only apply to categorical labels", field=given[0].lstrip("-"))
+            raise Invalid(f"{', '.join(given)}: only for categorical labels", field=given[0].lstrip("-"))
         _scored(kind, labels_file, truth, out, limit, method, 1.0 if bias_prior is None else bias_prior, gold)
         return
     if probabilities and out is None:
@@ -198,7 +203,7 @@ def _scored(kind: str, labels_file: Path, truth: Path | None, out: Path | None, 
         if kind == "multilabel":
             result = crowdfile.infer_multilabel(labels_file, truth, method)
         elif kind == "numeric":
-            result = crowdfile.infer_numeric(labels_file, truth, bias_prior=bias_prior, gold_path=gold)
+            result = crowdfile.infer_numeric(labels_file, truth, bias_prior=bias_prior, gold_path=gold, method=method)
         else:
             result = crowdfile.infer_pairwise(labels_file, truth)
         if out is not None:

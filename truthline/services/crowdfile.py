@@ -574,11 +574,15 @@ def _known_numbers(path: Path, item_index: dict[str, int], option: str = "truth"
 
 
 def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: float = 1.0,
-                  gold_path: Path | None = None) -> Scored:
+                  gold_path: Path | None = None, method: str = "auto") -> Scored:
     """item, estimate, stderr, n_labels for a numeric labels file (robust t-model, worker noise and bias;
     bias_prior: pseudo-labels pulling each bias toward 0). Gold values are clamped and measure the workers'
-    bias and noise; truth is only scored against (gold items left out: they would count as exact)."""
+    bias and noise; truth is only scored against (gold items left out: they would count as exact).
+    method: as a numeric project takes it (auto or ds: that model; mv: the plain mean)."""
     from truthline.quality.numeric import MAX_ABS_VALUE, aggregate_numeric
+    from truthline.tasktypes.numeric import MODEL_OPTIONS, model_for
+
+    options = {"bias_prior": bias_prior, **MODEL_OPTIONS[model_for(method)]}
 
     (_, item_col), (_, worker_col), (value_name, value_col) = _columns(
         path, (ITEM, "item"), (WORKER, "worker"), (NUMBER, "value"))
@@ -589,7 +593,7 @@ def infer_numeric(path: Path, truth_path: Path | None = None, *, bias_prior: flo
     gold, gold_unmatched = _known_numbers(gold_path, item_index, "gold", MAX_ABS_VALUE) if gold_path else ({}, 0)
     try:
         fit = aggregate_numeric(items, workers, values, n_items=len(item_names), n_workers=len(worker_names),
-                                bias_prior=bias_prior, known=gold or None)
+                                known=gold or None, **options)
     except QualityInputError as exc:  # an option out of range (the file itself was checked above)
         raise Invalid(str(exc).removeprefix(f"{exc.field}: "), field=exc.field) from None
     n_labels = np.bincount(items, minlength=len(item_names))

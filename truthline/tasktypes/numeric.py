@@ -33,6 +33,8 @@ from truthline.tasktypes.base import Inference, Labels, TaskType
 # browser, and 1e15 is more than any count or measurement a crowd types in.
 MAX_MAGNITUDE = 1e15
 METHODS = {"auto": "auto", "ds": "auto", "mv": "mv"}  # the method names a numeric project answers to
+# aggregate_numeric's options per model: mv is the plain mean (no bias, Gaussian errors, one noise scale)
+MODEL_OPTIONS: dict[str, dict[str, Any]] = {"auto": {}, "mv": {"bias": False, "df": None, "prior_strength": 1e12}}
 # float noise allowed when two numbers are compared against a tolerance, relative to the larger of them (and
 # the tolerance): a few units in the last place, so 0.1 + 0.2 is 0.3 while 1500000001 is not 1500000000
 _RELATIVE = 4 * float(np.finfo(np.float64).eps)
@@ -164,9 +166,8 @@ def _fit(items: np.ndarray, workers: np.ndarray, values: np.ndarray, n_items: in
     Gaussian error and one noise scale shared by every worker)."""
     from truthline.quality.numeric import aggregate_numeric
 
-    plain = {"bias": False, "df": None, "prior_strength": 1e12} if model == "mv" else {}
     return aggregate_numeric(items, workers, values, n_items=n_items, n_workers=n_workers, known=known or None,
-                             **plain)
+                             **MODEL_OPTIONS[model])
 
 
 class Numeric(TaskType):
@@ -290,4 +291,4 @@ def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray,
     return out
 
 
-__all__ = ["Numeric", "decimals_written", "model_for", "number", "within"]
+__all__ = ["MODEL_OPTIONS", "Numeric", "decimals_written", "model_for", "number", "within"]
