@@ -196,6 +196,7 @@ def numeric_crowd(engine: Any, actor: Any, proj: Any, truth: Path | None, n_work
     from truthline.services import results
     from truthline.sim import make_numeric_crowd, pseudo_value, written
     from truthline.tasktypes import get_task_type
+    from truthline.tasktypes.numeric import is_number
 
     data = results.load_for(engine, actor, proj.id)
     stored = {**data.gold, **data.truth}  # a gold value is the true one too, where no truth says otherwise
@@ -217,10 +218,6 @@ def numeric_crowd(engine: Any, actor: Any, proj: Any, truth: Path | None, n_work
         return float(written(pseudo_value(external_id, low, high), decimals))
 
     return crowd, truth_of
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def draw_span(bounds: Mapping[str, Any], known: list[float]) -> tuple[float, float]:

@@ -199,8 +199,9 @@ def _squarem(step: Any, change: Any, state: _State, max_iter: int, tol: float) -
     while n < max_iter:
         s1 = step(state)
         n += 1
-        if change(state, s1) <= tol or n >= max_iter:
-            return s1, n, change(state, s1) <= tol
+        d1 = change(state, s1)
+        if d1 <= tol or n >= max_iter:
+            return s1, n, d1 <= tol
         s2 = step(s1)
         n += 1
         d2 = change(s1, s2)

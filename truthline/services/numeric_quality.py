@@ -18,7 +18,7 @@ from truthline.quality import QualityInputError, binned_error, reliability
 from truthline.quality.agreement import krippendorff_alpha
 from truthline.quality.workers import accuracy_interval
 from truthline.services.results import ProjectLabels, gold_record, scored_items, truth_accuracy, worker_info
-from truthline.tasktypes.numeric import decimals_written, model_for, within
+from truthline.tasktypes.numeric import decimals_written, half_width, model_for, numeric_labels, within
 
 MIN_CALIBRATION_ITEMS = 20  # as the categorical report: fewer make a reliability chart of noise
 
@@ -32,12 +32,6 @@ def check_method(data: ProjectLabels, method: str) -> None:
 
 def _num(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), 4)
-
-
-def _values(data: ProjectLabels) -> tuple[np.ndarray, np.ndarray]:
-    """(items, values) of the labels that are numbers (all of them, unless the project changed type)."""
-    keep = [j for j, a in enumerate(data.labels.answers) if isinstance(a, (int, float)) and not isinstance(a, bool)]
-    return data.labels.items[keep], np.array([float(data.labels.answers[j]) for j in keep], dtype=np.float64)
 
 
 def _agreement_metrics(items: np.ndarray, values: np.ndarray) -> dict[str, float | None]:
@@ -55,7 +49,7 @@ def _agreement_metrics(items: np.ndarray, values: np.ndarray) -> dict[str, float
 
 def agreement(data: ProjectLabels) -> dict[str, float | None]:
     def compute() -> dict[str, float | None]:
-        items, values = _values(data)
+        items, _, values = numeric_labels(data.labels)
         return offload.call(_agreement_metrics, items, values, size=len(values))
     return data.memo(("numeric agreement",), compute)
 
@@ -76,14 +70,13 @@ def _calibration(data: ProjectLabels, method: str) -> dict[str, Any] | None:
     the tolerance alone it was wrong, and every confidence looked too high). None below MIN_CALIBRATION_ITEMS
     items or where confidence is undefined."""
     inf = data.infer(method)
-    tolerance = float(data.project.config.get("tolerance") or 0)
     items = [i for i in scored_items(data, data.truth, "truth")
              if math.isfinite(inf.confidence[i]) and isinstance(data.truth[i], (int, float))]
     if len(items) < MIN_CALIBRATION_ITEMS:
         return None
-    decimals = decimals_written(_values(data)[1])  # the step the answers are rounded to, as infer finds it
-    half_width = max(tolerance, 0.0 if decimals is None else 10.0**-decimals / 2)
-    right = np.array([within(float(inf.answers[i]), float(data.truth[i]), half_width) for i in items])
+    half = half_width(decimals_written(numeric_labels(data.labels)[2]), data.project.config)  # as infer finds it
+    answers = np.array([float(inf.answers[i]) for i in items])
+    right = within(answers, np.array([float(data.truth[i]) for i in items]), half)
     parts = reliability(inf.confidence[items], right)
     bins = [{"lower": b.lower, "upper": b.upper, "items": b.items, "confidence": round(b.confidence, 4),
              "accuracy": round(b.accuracy, 4)} for b in parts]
@@ -101,11 +94,10 @@ def workers(engine: Engine, data: ProjectLabels, method: str, level: float) -> l
     names, active = worker_info(engine, data)
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
     gold_n, gold_ok = gold_record(data)
-    share = inf.worker_accuracy
-    counted = _counted(data)
-    correct = np.where(np.isnan(share), 0.0, share) * counted
-    mean, lower, upper = accuracy_interval(correct, counted, level=level)
-    unknown = np.isnan(share)
+    unknown = np.isnan(inf.worker_accuracy)  # no label can disagree, or none is ever exactly right
+    counted = inf.worker_labels
+    mean, lower, upper = accuracy_interval(np.where(unknown, 0.0, inf.worker_accuracy) * counted, counted,
+                                           level=level)
     return [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
          "accuracy": None if unknown[w] else _num(mean[w]), "lower": None if unknown[w] else _num(lower[w]),
@@ -115,16 +107,6 @@ def workers(engine: Engine, data: ProjectLabels, method: str, level: float) -> l
          "bias": _num(fit.worker_bias[w]), "noise": _num(fit.worker_sigma[w])}
         for w, uid in enumerate(user_ids)
     ]
-
-
-def _counted(data: ProjectLabels) -> np.ndarray:
-    """Per worker, their labels that another label or a gold value can contradict (see `workers`)."""
-    per_item = data.n_labels_per_item
-    is_gold = np.zeros(data.labels.n_items, dtype=bool)
-    is_gold[list(data.gold)] = True
-    items = data.labels.items
-    return np.bincount(data.labels.workers, weights=(per_item[items] >= 2) | is_gold[items],
-                       minlength=len(data.user_ids))
 
 
 def report(engine: Engine, data: ProjectLabels, method: str, level: float) -> dict[str, Any]:

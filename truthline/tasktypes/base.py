@@ -33,6 +33,8 @@ class Inference:
     # (NaN where answers[i] is None)
     estimate: np.ndarray | None = None
     stderr: np.ndarray | None = None  # numeric: the estimate's standard error (0 on gold)
+    # numeric: per worker, the labels worker_accuracy is a share of (its credible interval's width)
+    worker_labels: np.ndarray | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-item figures beyond answer and confidence that results and exports add, by name."""

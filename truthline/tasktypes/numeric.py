@@ -100,9 +100,19 @@ def _tolerance(value: Any) -> int | float:
     return x
 
 
-def within(a: float, b: float, tolerance: float) -> bool:
-    """|a - b| <= tolerance, forgiving float noise (0.1 + 0.2 is within 0 of 0.3)."""
-    return abs(a - b) <= tolerance + _RELATIVE * max(abs(a), abs(b), tolerance)
+def within(a: Any, b: Any, tolerance: float) -> Any:
+    """|a - b| <= tolerance, forgiving float noise (0.1 + 0.2 is within 0 of 0.3); elementwise on arrays."""
+    return np.abs(a - b) <= tolerance + _RELATIVE * np.maximum(np.maximum(np.abs(a), np.abs(b)), tolerance)
+
+
+def range_text(bounds: Mapping[str, Any] | None) -> str:
+    """A numeric project's range in words: "0 to 100", "at least 0", "at most 5", "any number"."""
+    low, high = (bounds or {}).get("min"), (bounds or {}).get("max")
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if low is not None:
+        return f"at least {low}"
+    return "any number" if high is None else f"at most {high}"
 
 
 STEP_SHARE = 0.9  # answers are written as finely as this share of the labels is
@@ -191,9 +201,7 @@ class Numeric(TaskType):
         bounds = config.get("range") or {}
         low, high = bounds.get("min"), bounds.get("max")
         if (low is not None and x < low) or (high is not None and x > high):
-            said = " to ".join(str(b) for b in (low, high) if b is not None)
-            where = f"from {said}" if low is not None and high is not None else (
-                f"at least {low}" if low is not None else f"at most {high}")
+            where = f"{'from ' if low is not None and high is not None else ''}{range_text(bounds)}"
             raise Invalid(f"must be {where} (the project's range), got {shown(answer)}", field=field)
         return x
 
@@ -201,10 +209,8 @@ class Numeric(TaskType):
         from truthline.quality import QualityInputError
 
         model = model_for(method)
-        keep = [j for j, a in enumerate(labels.answers) if _is_number(a)]
-        values = np.array([float(labels.answers[j]) for j in keep], dtype=np.float64)
-        items, workers = labels.items[keep], labels.workers[keep]
-        known = {i: float(g) for i, g in gold.items() if _is_number(g)}
+        items, workers, values = numeric_labels(labels)
+        known = {i: float(g) for i, g in gold.items() if is_number(g)}
         try:
             fit = offload.call(_fit, items, workers, values, labels.n_items, labels.n_workers, model, known,
                                size=len(values))
@@ -213,8 +219,6 @@ class Numeric(TaskType):
 
             raise quality_error(exc) from exc
         decimals = decimals_written(values)
-        step = 0.0 if decimals is None else 10.0**-decimals
-        tolerance = float(config.get("tolerance") or 0)
         bounds = config.get("range") or {}
         has = ~np.isnan(fit.estimate)
         answers = [_answer(e, decimals, bounds) if h else None
@@ -222,16 +226,20 @@ class Numeric(TaskType):
         for i, g in known.items():  # gold is answered as given, not rounded to the workers' step
             answers[i] = number(g, "gold")
         as_array = np.array([np.nan if a is None else float(a) for a in answers])
-        half_width = max(tolerance, step / 2)
-        confidence = _confidence(fit.estimate, fit.stderr, as_array, half_width)
-        accuracy = _worker_accuracy(items, workers, values, as_array, labels.n_workers, half_width, known)
-        return Inference(method, answers, confidence, accuracy, fit=fit, estimate=fit.estimate, stderr=fit.stderr)
+        half = half_width(decimals, config)
+        confidence = _confidence(fit.estimate, fit.stderr, as_array, half)
+        right, counted = worker_agreement(items, workers, values, as_array, labels.n_workers, half, list(known))
+        accuracy = np.full(labels.n_workers, np.nan)
+        if half > 0:  # 0 (written finer than 6 decimals, no tolerance): no label is ever exactly right
+            np.divide(right, counted, out=accuracy, where=counted > 0)
+        return Inference(method, answers, confidence, accuracy, fit=fit, estimate=fit.estimate, stderr=fit.stderr,
+                         worker_labels=counted)
 
     def label_counts(self, answers: Sequence[Any], config: Mapping[str, Any]) -> dict[str, int]:
         """How often each value was given, up to 20 distinct values; beyond, 10 equal bins ("0–10": n). Each
         key names its value exactly and keys never collide (with 6 significant digits 1234567 and 1234568 were
         one key, and the counts of the one overwrote the other's)."""
-        values = np.array([float(a) for a in answers if _is_number(a)])
+        values = np.array([float(a) for a in answers if is_number(a)])
         distinct, counts = np.unique(values, return_counts=True)
         if len(distinct) <= 20:
             return {_exact(v): int(n) for v, n in zip(distinct.tolist(), counts.tolist(), strict=True)}
@@ -244,17 +252,28 @@ class Numeric(TaskType):
         return out
 
     def same_answer(self, a: Any, b: Any, config: Mapping[str, Any] | None = None) -> bool:
-        if not (_is_number(a) and _is_number(b)):
+        if not (is_number(a) and is_number(b)):
             return bool(a == b)
-        return within(float(a), float(b), float((config or {}).get("tolerance") or 0))
-
-    def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super().describe(config), "range": dict(config.get("range") or {}),
-                "tolerance": config.get("tolerance", 0)}
+        return bool(within(float(a), float(b), float((config or {}).get("tolerance") or 0)))
 
 
-def _is_number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
+    """A stored answer that is a number (JSON: int or float, not a boolean)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def numeric_labels(labels: Labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(items, workers, values) of the labels that are numbers (all of them, unless the project changed type)."""
+    keep = [j for j, a in enumerate(labels.answers) if is_number(a)]
+    return labels.items[keep], labels.workers[keep], np.array([float(labels.answers[j]) for j in keep],
+                                                              dtype=np.float64)
+
+
+def half_width(decimals: int | None, config: Mapping[str, Any]) -> float:
+    """How far from the truth an answer is right: the tolerance, and at least half the step the answers are
+    rounded to (`decimals_written`): a count of 12 is right for a truth of 12.3."""
+    step = 0.0 if decimals is None else 10.0**-decimals
+    return max(float(config.get("tolerance") or 0), step / 2)
 
 
 def _exact(x: float) -> str:
@@ -271,24 +290,18 @@ def _texts(xs: list[float]) -> list[str]:
     return [_exact(x) for x in xs]
 
 
-def _worker_accuracy(items: np.ndarray, workers: np.ndarray, values: np.ndarray, answers: np.ndarray,
-                     n_workers: int, half_width: float, known: Mapping[int, float]) -> np.ndarray:
-    """Per worker, the share of their labels within `half_width` of the answer, over the labels that can
-    disagree with it: on items with two labels or more, or gold. NaN for a worker with none, and for
-    everyone when half_width is 0 (written finer than 6 decimals, no tolerance: no label is ever exact)."""
-    if half_width == 0 or len(values) == 0:
-        return np.full(n_workers, np.nan)
+def worker_agreement(items: np.ndarray, workers: np.ndarray, values: np.ndarray, answers: np.ndarray,
+                     n_workers: int, half: float, gold_items: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per worker, (labels within `half` of the answer, labels counted), over the labels that can disagree
+    with the answer: on items with two labels or more, or gold (a lone label is its item's answer)."""
     per_item = np.bincount(items, minlength=len(answers))
     is_gold = np.zeros(len(answers), dtype=bool)
-    is_gold[list(known)] = True
+    is_gold[gold_items] = True
     counted = (per_item[items] >= 2) | is_gold[items]
-    gap = np.abs(values - answers[items])
-    right = gap <= half_width + _RELATIVE * np.maximum(np.maximum(np.abs(values), np.abs(answers[items])), half_width)
-    n = np.bincount(workers, weights=counted, minlength=n_workers)
-    ok = np.bincount(workers, weights=counted & right, minlength=n_workers)
-    out = np.full(n_workers, np.nan)
-    np.divide(ok, n, out=out, where=n > 0)
-    return out
+    right = counted & within(values, answers[items], half)
+    return (np.bincount(workers, weights=right, minlength=n_workers),
+            np.bincount(workers, weights=counted, minlength=n_workers))
 
 
-__all__ = ["MODEL_OPTIONS", "Numeric", "decimals_written", "model_for", "number", "within"]
+__all__ = ["MODEL_OPTIONS", "Numeric", "decimals_written", "half_width", "is_number", "model_for", "number",
+           "numeric_labels", "range_text", "within", "worker_agreement"]

@@ -13,6 +13,7 @@ from truthline.quality import METHODS
 from truthline.services import dashboard as quality_service
 from truthline.services import results
 from truthline.tasktypes.numeric import METHODS as NUMERIC_METHODS
+from truthline.tasktypes.numeric import range_text  # the home page's filter too
 
 
 def can_manage(user: Any, role: str | None) -> bool:
@@ -30,16 +31,6 @@ def default_method(task_type: str, configured: str) -> str:
     """The method a page without ?method= shows: the configured default where the project takes it, else auto
     (TRUTHLINE_DEFAULT_METHOD=glad must not turn a numeric project's page into an error)."""
     return configured if configured in method_names(task_type) else "auto"
-
-
-def range_text(bounds: dict[str, Any] | None) -> str:
-    """A numeric project's range in words: "0 to 100", "at least 0", "at most 5", "any number"."""
-    low, high = (bounds or {}).get("min"), (bounds or {}).get("max")
-    if low is not None and high is not None:
-        return f"{low} to {high}"
-    if low is not None:
-        return f"at least {low}"
-    return "any number" if high is None else f"at most {high}"
 
 
 def numeric_figures(project: Any, report: dict[str, Any]) -> dict[str, Any] | None:
