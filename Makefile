@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DB ?= sqlite:///truthline-demo.db
 
-.PHONY: demo test bench bench-quality bench-rating bench-numeric install clean
+.PHONY: demo test bench bench-quality bench-rating bench-numeric bench-pairwise install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench-rating: $(STAMP)
 
 bench-numeric: $(STAMP)
 	$(BIN)/python benchmarks/numeric.py
+
+# choix (the open Bradley-Terry library) is the peer; ~5 min, most of it choix on 1M labels
+bench-pairwise: $(STAMP)
+	$(BIN)/pip install -q choix==0.4.1
+	$(BIN)/python benchmarks/pairwise.py
 
 # crowd-kit lives in its own venv (it pins old scikit-learn/pandas); the first run takes ~15-20 min.
 bench-quality: $(STAMP)

@@ -50,6 +50,7 @@ ENDPOINTS = {
     ("get", "/projects/{project_id}/results"): "results",
     ("get", "/projects/{project_id}/workers"): "workers", ("get", "/projects/{project_id}/summary"): "summary",
     ("get", "/projects/{project_id}/export"): "export", ("get", "/projects/{project_id}/quality"): "quality",
+    ("get", "/projects/{project_id}/ranking"): "ranking",
     ("get", "/users"): "list_users", ("patch", "/users/{username}"): "update_user",
     ("delete", "/users/{username}/tokens"): "revoke_tokens", ("post", "/me/password"): "change_password",
 }
@@ -131,6 +132,22 @@ def test_full_loop_through_the_sdk(tl: Client, server: str, tmp_path: Path) -> N
     with pq_out.open("wb") as fh:
         tl.export(pid, fh, fmt="parquet")
     assert pq.read_table(pq_out).num_rows == 4
+
+
+def test_pairwise_ranking_through_the_sdk(tl: Client) -> None:
+    pid = tl.create_project({"name": "Arena", "task_type": "pairwise"})["id"]
+    pairs = [{"external_id": f"p{k}", "data": {"text": "q", "a": "x", "b": "y", "a_id": "big", "b_id": "small"}}
+             for k in range(4)]
+    tl.import_items(pid, pairs)
+    while (task := tl.next_task(pid)) is not None:
+        assert set(task["item"]["data"]) == {"text", "a", "b"}  # blind: no model names
+        tl.submit(task["lease_id"], "a")
+    ranking = tl.ranking(pid, method="mv")
+    assert ranking["method"] == "mv" and [r["id"] for r in ranking["ranking"]] == ["big", "small"]
+    assert ranking["ranking"][0]["wins"] == 4
+    with pytest.raises(TruthlineAPIError) as err:
+        tl.ranking(tl.create_project({"name": "Cats", "labels": ["cat", "dog"]})["id"])
+    assert err.value.status_code == 422 and err.value.field == "project_id"
 
 
 def test_user_administration_through_the_sdk(tl: Client, server: str) -> None:

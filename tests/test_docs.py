@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -28,6 +29,15 @@ def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
 
 def fenced(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_the_pairwise_example_is_a_valid_item() -> None:
+    from truthline.tasktypes import get_task_type
+
+    (example,) = fenced("jsonl")
+    record = json.loads(example)
+    assert get_task_type("pairwise").validate_item(record["data"]) == []
+    assert {"a_id", "b_id"} <= set(record["data"])
 
 
 def test_first_screen_is_one_sentence_then_the_two_commands() -> None:

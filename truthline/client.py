@@ -250,10 +250,15 @@ class Client:
     def summary(self, project_id: int) -> dict[str, Any]:
         return dict(self._json("GET", f"/projects/{project_id}/summary"))
 
+    def ranking(self, project_id: int, method: str = "auto") -> dict[str, Any]:
+        """A pairwise project's models (its items' a_id and b_id), best first: Bradley-Terry score, its 95%
+        interval (lower, upper), comparisons, wins, losses and ties."""
+        return dict(self._json("GET", f"/projects/{project_id}/ranking", params={"method": method}))
+
     def export_chunks(self, project_id: int, fmt: str = "jsonl", method: str = "auto",
                       probabilities: bool = False) -> Iterator[bytes]:
-        """Stream an export (jsonl, csv or parquet) chunk by chunk, with flat memory; probabilities adds
-        each label's probability per item."""
+        """Stream an export (jsonl, csv or parquet; a pairwise project's also preferences: chosen/rejected
+        pairs) chunk by chunk, with flat memory; probabilities adds each label's probability per item."""
         params = {"format": fmt, "method": method, "probabilities": probabilities}
         with self._http.stream("GET", f"/projects/{project_id}/export", params=params) as response:
             if response.status_code >= 400:

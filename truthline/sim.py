@@ -4,7 +4,8 @@ Each simulated worker has its own confusion matrix (accuracy drawn from a Beta d
 falling mostly on classes that look alike), its own speed (active ms per answer, log-normal), and a
 few are spammers (uniformly random, or always the same label). For numeric projects,
 `make_numeric_crowd` draws workers who answer truth + bias + noise instead: some biased, some noisy,
-a few wild (now and then a value far off).
+a few wild (now and then a value far off). For pairwise projects, `lean_first` turns some honest workers
+into ones with a position bias: they pick the first candidate ("a") more often than what they see warrants.
 
 Two ways to use it:
 - `simulate_labels(truth, crowd, overlap)`: pure, offline, vectorized; gives (items, workers, labels,
@@ -32,8 +33,8 @@ import numpy as np
 
 from truthline.client import Client, TruthlineAPIError
 
-__all__ = ["SimWorker", "NumericWorker", "make_crowd", "make_numeric_crowd", "simulate_labels", "run_crowd",
-           "CrowdReport", "pseudo_truth", "pseudo_value"]
+__all__ = ["SimWorker", "NumericWorker", "make_crowd", "make_numeric_crowd", "lean_first", "simulate_labels",
+           "run_crowd", "CrowdReport", "pseudo_truth", "pseudo_value"]
 
 T = TypeVar("T")
 
@@ -58,7 +59,8 @@ def _describe(exc: Exception) -> str:
 
 @dataclass
 class SimWorker:
-    """One simulated worker: `confusion[t, l]` = P(answers l | true class t); `kind` honest|random|constant."""
+    """One simulated worker: `confusion[t, l]` = P(answers l | true class t); `kind` honest|random|constant
+    (pairwise crowds also: position, an honest worker leaning toward the first candidate)."""
 
     name: str
     confusion: np.ndarray
@@ -161,6 +163,28 @@ def make_crowd(
         conf[np.arange(n_classes), np.arange(n_classes)] = acc
         crowd.append(SimWorker(name, conf / conf.sum(axis=1, keepdims=True), speed, "honest"))
     return crowd
+
+
+def lean_first(crowd: Sequence[SimWorker], *, fraction: float = 0.3, lean: tuple[float, float] = (0.3, 0.6),
+               seed: int = 0) -> list[SimWorker]:
+    """A pairwise crowd: about `fraction` of the honest workers (the first ones) get a position bias: with
+    probability drawn from `lean` they answer "a" (class 0, the first candidate) whatever the pair, else as
+    before. Dawid-Skene reads the bias off their confusion matrices (a column of "a"s); majority vote cannot."""
+    if not 0 <= fraction <= 1 or not 0 <= lean[0] <= lean[1] <= 1:
+        raise ValueError("lean_first: need 0 <= fraction <= 1 and 0 <= lean[0] <= lean[1] <= 1")
+    rng = np.random.default_rng([seed, 1])
+    honest = [i for i, w in enumerate(crowd) if w.kind == "honest"]
+    leaning = set(honest[: int(round(len(honest) * fraction))])
+    out = []
+    for i, w in enumerate(crowd):
+        if i not in leaning:
+            out.append(w)
+            continue
+        first = np.zeros_like(w.confusion)
+        first[:, 0] = 1.0
+        p = float(rng.uniform(*lean))
+        out.append(SimWorker(w.name, (1 - p) * w.confusion + p * first, w.median_ms, "position"))
+    return out
 
 
 def make_numeric_crowd(

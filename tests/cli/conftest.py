@@ -51,3 +51,17 @@ def seeded(cli: Cli, db_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     pid = projects.list_projects(engine, users.first_admin(engine))[0].id  # type: ignore[arg-type]
     engine.dispose()
     yield {"db": db_url, "tmp": tmp_path, "items": items, "config": config, "pid": pid}
+
+
+@pytest.fixture
+def server(seeded: dict[str, Any]) -> Iterator[str]:
+    """A real API server on 127.0.0.1 over the seeded database (simulate labels through it)."""
+    from truthline.api.app import create_app
+    from truthline.cli.serving import background_server
+    from truthline.settings import Settings
+    from truthline.store.db import make_engine
+
+    engine = make_engine(seeded["db"])
+    with background_server(create_app(Settings(), engine=engine)) as url:
+        yield url
+    engine.dispose()

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
-from truthline.api.app import create_app
-from truthline.cli.serving import background_server
 from truthline.services import results, users
-from truthline.settings import Settings
 from truthline.store.db import make_engine
 
 Cli = Callable[..., Any]  # the `cli` fixture (tests/cli/conftest.py)
-
-
-@pytest.fixture
-def server(seeded: dict) -> Iterator[str]:
-    engine = make_engine(seeded["db"])
-    with background_server(create_app(Settings(), engine=engine)) as url:
-        yield url
-    engine.dispose()
 
 
 def test_simulate_labels_every_item_to_its_overlap(cli: Cli, seeded: dict, server: str) -> None:
@@ -93,7 +81,7 @@ def test_simulate_rates_a_rating_project_and_refuses_a_multilabel_one(cli: Cli, 
     assert all(r["n_labels"] == 2 and r["answer"] in {"1", "2", "3", "4", "5"} for r in rows)
     engine.dispose()
     refused = cli("simulate", "Tags", "--url", server, db=seeded["db"])
-    assert refused.exit_code == 2 and "classification, rating and numeric" in refused.stderr
+    assert refused.exit_code == 2 and "classification, rating, numeric and pairwise" in refused.stderr
 
 
 def test_simulate_counts_near_the_stored_truth_with_biased_noisy_and_wild_workers(cli: Cli, seeded: dict,

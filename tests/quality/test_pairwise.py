@@ -136,3 +136,28 @@ def test_invariances(data: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> No
     assert np.allclose(moved.scores[relabel], res.scores, atol=1e-6)
     flipped = bradley_terry(a, b, 1 - winner, n_items=n)  # every result reversed
     assert np.allclose(flipped.scores, -res.scores, atol=1e-6)
+
+
+def test_weights_count_comparisons_and_split_uncertain_outcomes() -> None:
+    a, b, winner, _, _ = _simulate(n=8, m=600)
+    plain = bradley_terry(a, b, winner, n_items=8)
+    # weight 2 on each comparison is the same as listing it twice
+    doubled = bradley_terry(a, b, winner, n_items=8, weights=np.full(len(a), 2.0))
+    twice = bradley_terry(np.r_[a, a], np.r_[b, b], np.r_[winner, winner], n_items=8)
+    assert np.allclose(doubled.scores, twice.scores, atol=1e-6) and np.allclose(doubled.stderr, twice.stderr)
+    assert np.all(doubled.stderr < plain.stderr)
+    # a comparison entered once per outcome at 0.5 each says nothing about who is better
+    even = bradley_terry(np.r_[a, a], np.r_[b, b], np.r_[np.zeros_like(a), np.ones_like(a)], n_items=8,
+                         weights=np.full(2 * len(a), 0.5))
+    assert np.max(np.abs(even.scores)) < 1e-6
+    # weight 0 drops a comparison
+    zero = bradley_terry(np.r_[a, 0], np.r_[b, 1], np.r_[winner, 0], n_items=8, weights=np.r_[np.ones(len(a)), 0.0])
+    assert np.allclose(zero.scores, plain.scores, atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, says", [([1.0, -1.0], "finite and >= 0"), ([1.0, np.nan], "finite"),
+                                           ([1.0], "has 1 entries"), (["x", 1], "must be numbers")])
+def test_bad_weights_name_the_field(weights: list, says: str) -> None:
+    with pytest.raises(QualityInputError) as err:
+        bradley_terry([0, 1], [1, 2], [0, 1], weights=weights)
+    assert err.value.field == "weights" and says in str(err.value)

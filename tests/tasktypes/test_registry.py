@@ -14,7 +14,8 @@ from truthline.tasktypes import Inference, Labels, TaskType, get_task_type, regi
 
 
 def test_builtins_are_registered() -> None:
-    assert task_type_names() == ["classification", "multilabel", "numeric", "rating"]
+    assert task_type_names() == ["classification", "multilabel", "numeric", "pairwise", "rating"]
+    assert get_task_type("pairwise").widget == "pairwise"
     assert get_task_type("classification").widget == "classification"
     with pytest.raises(Invalid) as err:
         get_task_type("bbox")

@@ -151,15 +151,19 @@ Label = Text | float
 class ProjectIn(_In):
     name: Text = Field(min_length=1, max_length=200)
     task_type: Text = Field("classification",
-                            description="A registered task type: classification, multilabel, rating, numeric.")
+                            description="A registered task type: classification, multilabel, rating, numeric, "
+                                        "pairwise.")
     labels: list[Label] | None = Field(None, description="The label set, in display order (rating: the scale's "
-                                                         "values, e.g. [1, 2, 3], or give `scale`; numeric: none).")
+                                                         "values, e.g. [1, 2, 3], or give `scale`; numeric: none; "
+                                                         "pairwise: a, b and tie, set by `ties`).")
     scale: ScaleIn | None = Field(None, description="rating only: the scale, e.g. {\"min\": 1, \"max\": 5}; its "
                                                     "values become the labels.")
     range: RangeIn | None = Field(None, description="numeric only: answers outside it are refused, e.g. "
                                                     "{\"min\": 0}; {} (or a null end): unbounded.")
     tolerance: float | None = Field(None, ge=0, description="numeric only: how far from gold (or truth) an answer "
                                                             "still counts as right; default 0.")
+    ties: bool | None = Field(None, description="pairwise only: whether workers may answer \"tie\" beside \"a\" "
+                                                "and \"b\"; default false.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
     overlap: Int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
     pay_cents: Int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
@@ -176,6 +180,7 @@ class ProjectPatch(_In):
     scale: ScaleIn = Field(None, description="rating only.")  # type: ignore[assignment]
     range: RangeIn = Field(None, description="numeric only.")  # type: ignore[assignment]
     tolerance: float = Field(None, ge=0, description="numeric only.")  # type: ignore[assignment]
+    ties: bool = Field(None, description="pairwise only.")  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: Int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
     pay_cents: Int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
@@ -191,6 +196,7 @@ class ProjectOut(_Out):
     scale: ScaleOut | None = Field(None, description="rating: the scale whose values are the labels.")
     range: RangeOut | None = Field(None, description="numeric: the bounds on answers (a null end: unbounded).")
     tolerance: int | float | None = Field(None, description="numeric: how far from gold an answer counts as right.")
+    ties: bool | None = Field(None, description="pairwise: whether \"tie\" is a choice.")
     guidelines: str
     overlap: int
     pay_cents: int
@@ -485,3 +491,26 @@ class SummaryOut(BaseModel):
     workers: int
     agreement: SummaryAgreement
     accuracy: SummaryAccuracy
+
+
+class RankedSide(BaseModel):
+    id: str = Field(description="What produced the candidates (an item's a_id or b_id: a model, a system).")
+    score: float = Field(description="Bradley-Terry log-strength, centred on 0: P(x beats y) = "
+                                     "1 / (1 + exp(score_y - score_x)).")
+    stderr: float
+    lower: float = Field(description="The score's interval at `level` (Laplace approximation).")
+    upper: float
+    comparisons: int = Field(description="Items that compared it (with an answer).")
+    wins: int = Field(description="Items whose inferred answer prefers it.")
+    losses: int
+    ties: int
+
+
+class RankingOut(BaseModel):
+    project_id: int
+    method: str
+    level: float
+    items: int = Field(description="Items in the fit: answered, naming both sides' ids.")
+    unranked_items: int = Field(description="Answered items without a_id and b_id (not in the ranking).")
+    converged: bool
+    ranking: list[RankedSide] = Field(description="Best first.")

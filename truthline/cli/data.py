@@ -293,7 +293,8 @@ def export(
     project: ProjectArg,
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     fmt: Annotated[str | None, typer.Option(
-        "--format", help="jsonl|csv|parquet (default: from the --out suffix; jsonl without one).")] = None,
+        "--format", help="jsonl|csv|parquet (default: from the --out suffix; jsonl without one); preferences: a "
+                         "pairwise project's chosen/rejected pairs (RLHF/DPO), as JSON Lines.")] = None,
     method: Annotated[str | None, typer.Option(
         "--method", help="Truth-inference method for the answer column (default: settings.default_method).")] = None,
     probabilities: Annotated[bool, typer.Option(

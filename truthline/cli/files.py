@@ -12,7 +12,7 @@ from truthline.errors import Invalid
 __all__ = ["IMPORT_FORMATS", "EXPORT_FORMATS", "import_format", "export_format", "check_input", "check_output"]
 
 IMPORT_FORMATS = ("jsonl", "csv", "parquet", "json")
-EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "preferences")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet",
             ".pq": "parquet"}
 ALIASES = {"ndjson": "jsonl", "pq": "parquet"}
@@ -41,7 +41,8 @@ def import_format(path: Path, given: str | None) -> str:
 def export_format(out: Path, given: str | None) -> str:
     """--format if given, else the one --out's suffix names (jsonl for a name without one, such as
     /dev/stdout). An explicit --format that contradicts the suffix is refused: a .csv file of JSON Lines
-    breaks whatever opens it."""
+    breaks whatever opens it. preferences (a pairwise project's chosen/rejected pairs) are JSON Lines: only
+    --format names them, and they go in a .jsonl (or .ndjson) name or one without a suffix."""
     implied = SUFFIXES.get(out.suffix.lower())
     if given is None:
         if implied == "json":
@@ -49,7 +50,8 @@ def export_format(out: Path, given: str | None) -> str:
                           "(or pass --format jsonl to write JSON Lines to this name anyway)", field="--out")
         return implied or "jsonl"
     fmt = named_format(given, EXPORT_FORMATS)
-    if implied not in (None, "json", fmt):
+    written = "jsonl" if fmt == "preferences" else fmt  # what the file holds
+    if implied not in (None, "json", written):
         raise Invalid(f"--format {fmt} does not match --out {out.name} (a {implied} name); drop --format "
                       "or rename the file", field="--format")
     return fmt

@@ -1,4 +1,5 @@
-"""Result commands: `aggregate` (inferred answers + summary) and `workers` (estimated worker quality)."""
+"""Result commands: `aggregate` (inferred answers + summary), `workers` (estimated worker quality) and
+`ranking` (a pairwise project's models or systems, ranked with score intervals)."""
 
 from __future__ import annotations
 
@@ -347,6 +348,98 @@ def _print_numeric_notes(report: Mapping[str, Any], method: str, tolerance: floa
                       f"by {number_text(report['error_vs_truth'])} on average.", highlight=False)
 
 
+@handle_errors
+def ranking(project: ProjectArg, method: MethodOption = None, db: DbOption = None) -> None:
+    """A pairwise project's models or systems (the items' a_id and b_id), best first: Bradley-Terry score with
+    its 95% interval, comparisons and wins/losses/ties by the items' inferred answers, and each interval drawn."""
+    from truthline.errors import Invalid
+    from truthline.services import ranking as service
+
+    method = method_or_default(method)
+    engine = state.engine(db)
+    actor = state.actor(engine)
+    proj = resolve_project(engine, actor, project)
+    if proj.task_type != "pairwise":
+        raise Invalid(f"only pairwise projects have a ranking; #{proj.id} {proj.name!r} is {proj.task_type}",
+                      field="PROJECT")
+    report = service.project_ranking(engine, actor, proj.id, method)
+    rows = report["ranking"]
+    unranked = report["unranked_items"]
+    lacking = ("1 answered item names no a_id/b_id and is not ranked." if unranked == 1 else
+               f"{unranked:,} answered items name no a_id/b_id and are not ranked.")
+    if not rows or not report["items"]:
+        console.print(f"Project #{proj.id}: nothing to rank yet: no answered item names what produced its "
+                      "candidates (a_id and b_id).", highlight=False)
+        console.print(lacking, highlight=False)
+        return
+    level = f"{report['level']:.0%}"
+    table = Table(title=f"Ranking · project #{proj.id} · method {escape(method)}")
+    table.add_column("rank", justify="right")
+    table.add_column("id")
+    table.add_column("score", justify="right")
+    table.add_column(f"{level} interval", justify="right", no_wrap=True)
+    table.add_column("comparisons", justify="right")
+    table.add_column("W/L/T", justify="right", no_wrap=True)
+    for k, r in enumerate(rows, start=1):
+        table.add_row(str(k), cell_text(r["id"]), signed_text(r["score"]), interval_text(r["lower"], r["upper"]),
+                      f"{r['comparisons']:,}", f"{r['wins']}/{r['losses']}/{r['ties']}")
+    console.print(table)
+    for line in interval_bars(rows):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(f"Scores are Bradley-Terry log-strengths (0: average; +0.69: twice the odds of winning) over "
+                  f"{report['items']:,} items; {lacking}", highlight=False, soft_wrap=True)
+    if not report["converged"]:
+        console.print("note: the fit did not fully converge; treat the scores as approximate", highlight=False)
+
+
+def signed_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+def interval_text(lower: float | None, upper: float | None) -> str:
+    return "–" if lower is None or upper is None else f"[{lower:+.2f}, {upper:+.2f}]"
+
+
+BAR_WIDTH = 40
+NAME_WIDTH = 24
+
+
+def interval_bars(rows: Sequence[Mapping[str, Any]], width: int = BAR_WIDTH) -> list[str]:
+    """One text line per id on a shared axis, its interval ├──●──┤ (● the score), then the axis' ends: which
+    intervals overlap (the ids the data cannot tell apart) shows at a glance. Plain text: ids are not markup."""
+    def drawn(r: Mapping[str, Any]) -> bool:
+        return r["lower"] is not None and r["upper"] is not None and r["score"] is not None
+
+    known = [r for r in rows if drawn(r)]
+    if not known:
+        return []
+    lo, hi = min(r["lower"] for r in known), max(r["upper"] for r in known)
+    names = [_clipped(str(r["id"])) for r in rows]
+    pad = max(len(n) for n in names)
+
+    def column(x: float) -> int:
+        return width // 2 if hi <= lo else min(width - 1, max(0, round((x - lo) / (hi - lo) * (width - 1))))
+
+    lines = []
+    for name, r in zip(names, rows, strict=True):
+        cells = [" "] * width
+        if drawn(r):
+            a, m, b = column(r["lower"]), column(r["score"]), column(r["upper"])
+            for i in range(a, b + 1):
+                cells[i] = "─"
+            cells[a], cells[b] = "├", "┤"
+            cells[m] = "●"
+        lines.append(f"  {name.ljust(pad)} │{''.join(cells)}│")
+    left, right = f"{lo:+.2f}", f"{hi:+.2f}"
+    lines.append(f"  {' ' * pad}  {left}{right.rjust(width - len(left))}")
+    return lines
+
+
+def _clipped(name: str) -> str:
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+
+
 def register(app: typer.Typer) -> None:
     app.command("aggregate")(aggregate)
     app.command("workers")(workers)
+    app.command("ranking")(ranking)

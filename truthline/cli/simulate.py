@@ -101,7 +101,7 @@ PACE_HELP = "Sleep active time x PACE per answer (1 = human speed)."
 TRUTH_HELP = ("external_id,truth (.csv or .jsonl): each item's true label (numeric: value); else a stable random "
               "one (numeric: the item's stored truth first).")
 SPAMMERS_HELP = "Fraction of spammers (numeric projects: of wild workers, now and then far off)."
-SIMULATED = ("classification", "rating", "numeric")  # one answer per item: a label, a scale value, a number
+SIMULATED = ("classification", "rating", "numeric", "pairwise")  # one answer per item: a label, a value, a side
 DRAW_WIDTH = 100.0  # how wide the values drawn for items without truth are, when nothing else says
 
 
@@ -119,7 +119,7 @@ def simulate(
     db: DbOption = None,
 ) -> None:
     """Simulated crowd (own confusion matrices, speeds, some spammers; numeric projects: own bias and noise,
-    some wild) labels PROJECT over the HTTP API."""
+    some wild; pairwise projects: some with a position bias toward "a") labels PROJECT over the HTTP API."""
     from truthline.services import projects, users
     from truthline.sim import run_crowd
 
@@ -130,11 +130,13 @@ def simulate(
     actor = state.actor(engine)
     proj = resolve_project(engine, actor, project)
     if proj.task_type not in SIMULATED:
-        raise Invalid(f"simulate supports classification, rating and numeric projects; #{proj.id} is "
-                      f"{proj.task_type}", field="PROJECT")
+        raise Invalid(f"simulate supports classification, rating, numeric and pairwise projects; "
+                      f"#{proj.id} is {proj.task_type}", field="PROJECT")
     labels = [str(x) for x in proj.labels]  # numeric: none, the answers are numbers
     if proj.task_type == "numeric":
         crowd, truth_of = numeric_crowd(engine, actor, proj, truth, workers, spammers, seed)
+    elif proj.task_type == "pairwise":
+        crowd, truth_of = pair_crowd(proj, labels, truth, workers, spammers, seed)
     else:
         crowd, truth_of = label_crowd(proj, labels, truth, workers, spammers, seed)
     check_reachable(url)  # before the worker accounts are created: a failed run leaves none behind
@@ -185,6 +187,22 @@ def label_crowd(proj: Any, labels: list[str], truth: Path | None, n_workers: int
     truth_map = load_truth(truth, labels) if truth else {}
     crowd = make_crowd(n_workers, len(labels), seed=seed, spammer_fraction=spammers, prefix=f"sim{proj.id}")
     return crowd, lambda task: truth_map.get(str(task["item"]["external_id"]))
+
+
+def pair_crowd(proj: Any, labels: list[str], truth: Path | None, n_workers: int, spammers: float,
+               seed: int) -> tuple[list[Any], TruthOf]:
+    """label_crowd for a pairwise project: about a third of the honest workers lean toward the first
+    candidate ("a"), and an item without --truth has a better side ("a" or "b", stable per item; a tie only
+    where --truth says so)."""
+    from truthline.sim import lean_first, pseudo_truth
+
+    crowd, given = label_crowd(proj, labels, truth, n_workers, spammers, seed)
+
+    def truth_of(task: dict) -> int:
+        known = given(task)
+        return pseudo_truth(str(task["item"]["external_id"]), 2) if known is None else known
+
+    return lean_first(crowd, seed=seed), truth_of
 
 
 def numeric_crowd(engine: Any, actor: Any, proj: Any, truth: Path | None, n_workers: int, wild: float,

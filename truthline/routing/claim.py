@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from truthline.errors import Conflict
 from truthline.store import leases as store
 from truthline.store.records import Project, Task, to_datetime
+from truthline.tasktypes import get_task_type
 
 MAX_LIVE = 2
 RECLAIM_BATCH = 100
@@ -32,7 +33,7 @@ def claim_next(conn: Connection, project: Project, user_id: int, now: float, hel
     live = store.live_leases(conn, user_id, project.id, now, MAX_LIVE)
     for lease in live:
         if lease.id not in held:
-            return Task(lease.id, lease.item_id, lease.external_id, lease.data, to_datetime(lease.expires_at), project)
+            return _task(lease.id, lease.item_id, lease.external_id, lease.data, lease.expires_at, project)
     if len(live) >= MAX_LIVE:
         raise Conflict(f"you already hold {len(live)} leases in project {project.id}; submit or skip one first",
                        field="held")
@@ -48,8 +49,13 @@ def claim_next(conn: Connection, project: Project, user_id: int, now: float, hel
         if store.take_slot(conn, item.id):
             expires = now + project.lease_seconds
             lease_id = store.insert_lease(conn, project.id, item.id, user_id, now, expires)
-            return Task(lease_id, item.id, item.external_id, item.data, to_datetime(expires), project)
+            return _task(lease_id, item.id, item.external_id, item.data, expires, project)
     return None
+
+
+def _task(lease_id: int, item_id: int, external_id: str, data: dict, expires: float, project: Project) -> Task:
+    shown = get_task_type(project.task_type).annotator_data(data)
+    return Task(lease_id, item_id, external_id, shown, to_datetime(expires), project)
 
 
 def end_lease(conn: Connection, lease_id: int, item_id: int, state: str, was_live: bool) -> None:

@@ -1,7 +1,10 @@
 """Streaming export: one row per item with its data, inferred answer, confidence and every raw
 annotation, and on request the probability of each label (soft labels, for training on the crowd's
 uncertainty). Items and annotations are read in keyset batches, so memory stays flat in the number of
-items (inference needs the label arrays, which are small). Gold and hidden truth are not exported."""
+items (inference needs the label arrays, which are small). Gold and hidden truth are not exported.
+
+A pairwise project also exports `preferences`: RLHF/DPO preference pairs, one JSON line per item whose
+inferred answer is "a" or "b" (ties and unanswered items are left out), streamed the same way."""
 
 from __future__ import annotations
 
@@ -30,9 +33,10 @@ from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
 
-FORMATS = ("jsonl", "csv", "parquet")
+FORMATS = ("jsonl", "csv", "parquet", "preferences")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
-               "parquet": "application/vnd.apache.parquet"}
+               "parquet": "application/vnd.apache.parquet", "preferences": "application/x-ndjson"}
+SUFFIXES = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet", "preferences": "preferences.jsonl"}  # file names
 BATCH = 5000
 
 
@@ -59,12 +63,23 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     """Authorize and infer now (errors surface before any byte is sent); return an iterator of chunks.
 
     probabilities: add each label's probability per item (JSONL: a {label: p} object; CSV: a `p:LABEL`
-    column per label; Parquet: a struct with one field per label)."""
+    column per label; Parquet: a struct with one field per label).
+
+    fmt "preferences" (pairwise projects only): {external_id, prompt, chosen, rejected, chosen_id,
+    rejected_id, confidence} per item the crowd preferred a side of; see `_preferences`."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
     with read_tx(engine) as conn:
-        project_for(conn, actor, project_id, manage=True)  # before any reading on the actor's behalf
-    ahead = _Prefetch(engine, actor, project_id)  # reads the labels, then items and annotations while we infer
+        project, _ = project_for(conn, actor, project_id, manage=True)  # before any reading on the actor's behalf
+    pairs = fmt == "preferences"
+    if pairs and project.task_type != "pairwise":
+        raise Invalid(f"preferences (chosen/rejected pairs) come from pairwise projects; project {project.id} is "
+                      f"{project.task_type}: export it as jsonl, csv or parquet", field="format")
+    if pairs and probabilities:
+        raise Invalid("preferences carry each pair's confidence, not per-label probabilities; drop probabilities "
+                      "(or export jsonl with them)", field="probabilities")
+    # reads the labels, then items (and annotations, but preferences need none) while we infer
+    ahead = _Prefetch(engine, actor, project_id, notes=not pairs)
     try:
         data = ahead.labels()
         with gc_paused():
@@ -79,6 +94,8 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     rows = _rows(ahead, by_id, inf.answers, inf.confidence.tolist(), probs, extras)
     weakref.finalize(rows, ahead.stop.set)  # a dropped, never-started iterator must not keep the reader
     names = list(data.project.config["labels"]) if probabilities else None
+    if pairs:
+        return _preferences(rows)
     if fmt == "parquet":  # a numeric project's answers are a float column there, not JSON text
         return _parquet(rows, names, tuple(columns), numbers=not data.task_type.takes_labels)
     return {"jsonl": _jsonl, "csv": _csv}[fmt](rows, names, tuple(columns))
@@ -126,8 +143,8 @@ class _Prefetch:
 
     DEPTH = 8
 
-    def __init__(self, engine: Engine, actor: User, project_id: int) -> None:
-        self.engine, self.actor, self.project_id = engine, actor, project_id
+    def __init__(self, engine: Engine, actor: User, project_id: int, notes: bool = True) -> None:
+        self.engine, self.actor, self.project_id, self.notes = engine, actor, project_id, notes
         self.chunks: queue.Queue[Any] = queue.Queue(maxsize=self.DEPTH)
         self.loaded: Future[ProjectLabels] = Future()
         self.stop = threading.Event()
@@ -149,7 +166,8 @@ class _Prefetch:
                 batch = next(batches, None)
                 if batch is None:
                     return
-                notes = annotation_store.notes_json(conn, self.project_id, batch[0][0], batch[-1][0])
+                notes = (annotation_store.notes_json(conn, self.project_id, batch[0][0], batch[-1][0])
+                         if self.notes else {})
             yield batch, notes
 
     def _put(self, item: Any) -> bool:
@@ -232,6 +250,34 @@ def _jsonl(batches: Iterator[list[Row]], names: list[str] | None, extras: tuple[
                          f'{"" if keys is None else _probabilities_json(keys, r.probabilities)},'
                          f'"annotations":{r.notes}}}\n')
         yield "".join(parts).encode()
+
+
+def _side(data: dict[str, Any], side: str) -> Any:
+    """A candidate as the pair shows it: its text, else its image URL."""
+    text = data.get(side)
+    return data.get(f"{side}_image_url") if text is None else text
+
+
+def _preferences(batches: Iterator[list[Row]]) -> Iterator[bytes]:
+    """RLHF/DPO preference pairs: {external_id, prompt (the shared context `text`, or null), chosen, rejected
+    (the preferred candidate's text or image URL, and the other's), chosen_id, rejected_id (a_id/b_id: what
+    produced them, or null), confidence} for each item whose inferred answer is "a" or "b"; a tie says
+    neither is better and an item without labels says nothing, so both are left out. Only the preferred
+    items' data is decoded, one batch at a time."""
+    loads = orjson.loads
+    for batch in batches:
+        parts = []
+        for r in batch:
+            if r.answer not in ("a", "b"):
+                continue
+            data = loads(r.data)
+            won, lost = ("a", "b") if r.answer == "a" else ("b", "a")
+            parts.append(_dumps({"external_id": r.external_id, "prompt": data.get("text"),
+                                 "chosen": _side(data, won), "rejected": _side(data, lost),
+                                 "chosen_id": data.get(f"{won}_id"), "rejected_id": data.get(f"{lost}_id"),
+                                 "confidence": r.confidence}))
+        if parts:
+            yield b"\n".join(parts) + b"\n"
 
 
 def _answer_cell(answer: Any) -> str | None:

@@ -259,9 +259,10 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
             figures = _figures(_labels(engine, conn, project, key))
             cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
-    # scale, range, tolerance: null for other task types, as every other project response has them (as_dict
-    # leaves them out)
-    return {"project": {"scale": None, "range": None, "tolerance": None, **project.as_dict()}, "progress": progress,
+    # scale, range, tolerance, ties: null for other task types, as every other project response has them
+    # (as_dict leaves them out)
+    return {"project": {"scale": None, "range": None, "tolerance": None, "ties": None, **project.as_dict()},
+            "progress": progress,
             **copy.deepcopy(figures)}
 
 

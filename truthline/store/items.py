@@ -95,6 +95,17 @@ def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | 
                           "WHERE project_id = ? ORDER BY id", (project_id,))
 
 
+def pair_sides(conn: Connection, project_id: int) -> list[tuple[int, Any, Any]]:
+    """(id, a_id, b_id) of a pairwise project's items, by id: what produced each candidate (None where the
+    item names none), read out of the JSON in the database rather than decoding every item's texts."""
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT id, data ->> 'a_id', data ->> 'b_id' FROM items WHERE project_id = ? ORDER BY id"
+    else:
+        sql = "SELECT id, json_extract(data, '$.a_id'), json_extract(data, '$.b_id') FROM items " \
+              "WHERE project_id = ? ORDER BY id"
+    return raw_rows(conn, sql, (project_id,))
+
+
 def reference_counts(conn: Connection, project_id: int) -> list[tuple[str | None, str | None, int]]:
     """(gold, truth, items) for each distinct pair of known answers (JSON text; None where absent)."""
     return [(gold, truth, int(n)) for gold, truth, n in raw_rows(

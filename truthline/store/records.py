@@ -61,6 +61,11 @@ class Project:
         bounds = self.config.get("range") or {}
         return {"min": bounds.get("min"), "max": bounds.get("max")}
 
+    @property
+    def ties(self) -> bool | None:
+        """A pairwise project's choice of "tie" beside "a" and "b"; None for other types."""
+        return self.config.get("ties")
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("config")
@@ -69,6 +74,8 @@ class Project:
             out["scale"] = self.scale
         if self.tolerance is not None:
             out.update(range=self.range, tolerance=self.tolerance)
+        if self.ties is not None:
+            out["ties"] = self.ties
         out["created_at"] = to_datetime(self.created_at).isoformat()
         return out
 

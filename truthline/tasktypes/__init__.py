@@ -1,5 +1,5 @@
-"""Task-type registry. Built-ins: classification, multilabel, rating, numeric. Add one: subclass `TaskType` in a new
-module and call `register(MyType())` (the module must be imported, e.g. from here)."""
+"""Task-type registry. Built-ins: classification, multilabel, rating, numeric, pairwise. Add one: subclass
+`TaskType` in a new module and call `register(MyType())` (the module must be imported, e.g. from here)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ def task_type_names() -> list[str]:
 from truthline.tasktypes.classification import Classification  # noqa: E402
 from truthline.tasktypes.multilabel import Multilabel  # noqa: E402
 from truthline.tasktypes.numeric import Numeric  # noqa: E402
+from truthline.tasktypes.pairwise import Pairwise  # noqa: E402
 from truthline.tasktypes.rating import Rating  # noqa: E402
 
 register(Classification())
 register(Multilabel())
 register(Rating())
 register(Numeric())
+register(Pairwise())
 
 __all__ = ["Inference", "Labels", "TaskType", "get_task_type", "register", "task_type_names"]

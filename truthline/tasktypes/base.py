@@ -100,6 +100,10 @@ class TaskType(ABC):
             problems.append(Problem("must be an http(s) URL or a path starting with /", field=f"{field}.image_url"))
         return problems
 
+    def annotator_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An item's data as annotators get it (pairwise hides which model wrote which candidate)."""
+        return data
+
     @abstractmethod
     def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> Any:
         """Return the answer normalized, or raise Invalid naming `field` and what is allowed."""

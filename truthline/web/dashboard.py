@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from truthline.quality import METHODS
 from truthline.services import dashboard as quality_service
+from truthline.services import ranking as ranking_service
 from truthline.services import results
 from truthline.tasktypes.numeric import METHODS as NUMERIC_METHODS
 from truthline.tasktypes.numeric import range_text  # the home page's filter too
@@ -77,6 +78,57 @@ def heatmap(confusion: dict[str, Any] | None) -> dict[str, Any] | None:
             "height": top + cell * len(names) + 24}
 
 
+FOREST_WIDTH = 600  # the forest plot's viewBox width
+FOREST_ROW = 24  # px per ranked side
+FOREST_HEAD_CHARS = 22  # characters of a side's id shown beside its row (the table has it whole)
+
+
+def forest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ranking shaped for a forest plot: per side (best first) its score's dot and interval's line on one
+    x scale that always takes in 0 (the average side), the text a screen reader gets, and the chart's geometry.
+    None without rows."""
+    if not rows:
+        return None
+    values = [0.0] + [v for r in rows for v in (r["score"], r["lower"], r["upper"]) if v is not None]
+    least, most = min(values), max(values)
+    pad = 0.05 * (most - least) or 0.5  # room at the ends; a flat ranking (every score 0) still gets a scale
+    low, high = least - pad, most + pad
+    heads = [middle_short(r["id"], FOREST_HEAD_CHARS) for r in rows]
+    left = 12 + CHAR_PX * max(len(h) for h in heads)
+    right = FOREST_WIDTH - 16
+    top = 6
+
+    def x(v: float) -> float:
+        return round(left + (right - left) * (v - low) / (high - low), 1)
+
+    drawn, desc = [], []
+    for k, (r, head) in enumerate(zip(rows, heads)):
+        y = top + FOREST_ROW * k + FOREST_ROW / 2
+        has_interval = r["lower"] is not None and r["upper"] is not None
+        drawn.append({"id": r["id"], "head": head, "y": y,
+                      "x": None if r["score"] is None else x(r["score"]),
+                      "x1": x(r["lower"]) if has_interval else None, "x2": x(r["upper"]) if has_interval else None,
+                      "score": r["score"], "lower": r["lower"], "upper": r["upper"]})
+        interval = f" ({r['lower']:.2f} to {r['upper']:.2f})" if has_interval else ""
+        score = "no score" if r["score"] is None else f"{r['score']:.2f}"
+        desc.append(f"{k + 1}. {r['id']}: {score}{interval}.")
+    bottom = top + FOREST_ROW * len(rows)
+    # the axis: 0 and the plot's ends, each labelled where it does not crowd 0's label
+    ticks = [{"x": x(0.0), "text": "0"}] + [{"x": x(v), "text": f"{v:+.2f}"} for v in (least, most)
+                                             if abs(x(v) - x(0.0)) > 40]
+    return {"rows": drawn, "desc": " ".join(desc), "left": left, "right": right, "top": top, "bottom": bottom,
+            "zero": x(0.0), "ticks": ticks, "height": bottom + 34, "width": FOREST_WIDTH}
+
+
+def pairwise_ranking(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any] | None:
+    """A pairwise project's ranking of what produced its candidates, by `method` (the page's own), with its
+    forest plot. None for other task types."""
+    if project.task_type != "pairwise":
+        return None
+    result = ranking_service.project_ranking(engine, user, project.id, method)
+    return {**result, "level_pct": round(100 * result["level"]), "forest": forest(result["ranking"])}
+
+
 def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any]:
     """Everything manage.html shows. The services authorize (managers and admins only)."""
     summary = results.project_summary(engine, user, project.id)
@@ -134,6 +186,7 @@ def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any
             "label_misses": report["label_misses"],
         },
         "workers": workers,
+        "ranking": pairwise_ranking(engine, user, project, method),
         # Room for the longest label (about 7 px per character at 12 px, at most 22 characters shown).
         "chart": {"label_width": min(160, 12 + 7 * max((len(d["label"]) for d in distribution), default=1))},
         "level_pct": round(100 * report["level"]),

@@ -12,7 +12,7 @@ from typing import Any
 
 from truthline.errors import Invalid, TruthlineError, located
 
-PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance")
+PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance", "ties")
 MEMBER_FIELDS = ("username", "role")
 MEMBER_ROLES = ("annotator", "reviewer", "manager")  # the services' PROJECT_ROLES, the common one first
 MAX_BAD_LINES = 20  # bad lines an import form lists; the message still counts them all
@@ -36,7 +36,7 @@ class FormState:
 
 def new_project_form() -> FormState:
     return FormState({"name": "", "task_type": "classification", "labels": "", "overlap": "1", "guidelines": "",
-                      "range_min": "", "range_max": "", "tolerance": ""})
+                      "range_min": "", "range_max": "", "tolerance": "", "ties": ""})
 
 
 def new_member_form() -> FormState:
@@ -45,7 +45,10 @@ def new_member_form() -> FormState:
 
 def project_spec(values: dict[str, str]) -> dict[str, Any]:
     """The create_project spec for the new-project form: labels one per line (blank lines dropped); a numeric
-    project's range and tolerance only where typed (the service reads numeric text and names a bad one)."""
+    project's range and tolerance only where typed (the service reads numeric text and names a bad one).
+    A pairwise project's labels are fixed (a, b and, with ties, tie): its labels box is ignored and its "ties
+    allowed" box sets `ties`; that box is ignored for other task types (the page hides it for them, and a box
+    left ticked before switching type must not refuse the form over a field the user cannot see)."""
     overlap = values["overlap"].strip() or "1"
     if not re.fullmatch(r"[0-9]{1,9}", overlap):
         raise Invalid(f"overlap must be a whole number (how many people label each item), got {overlap[:40]!r}",
@@ -58,6 +61,9 @@ def project_spec(values: dict[str, str]) -> dict[str, Any]:
         spec["range"] = {key: text for key, text in bounds.items() if text}
     if values.get("tolerance", "").strip():
         spec["tolerance"] = values["tolerance"].strip()
+    if values["task_type"] == "pairwise":
+        del spec["labels"]
+        spec["ties"] = bool(values.get("ties"))
     return spec
 
 

@@ -338,14 +338,16 @@ def create_project(
     range_min: str = Form("", max_length=100),
     range_max: str = Form("", max_length=100),
     tolerance: str = Form("", max_length=100),
+    ties: str = Form("", max_length=10),  # the checkbox: "true" when ticked, absent otherwise
     engine: Any = Depends(get_engine),
 ) -> Response:
     user = _form_user(request, engine, csrf)
     if user is None:
         return _login_then("/")
+    ticked = ties.strip().lower() in ("true", "on", "1")
     form = forms.FormState({"name": name, "task_type": task_type, "labels": labels, "overlap": overlap,
                             "guidelines": guidelines, "range_min": range_min, "range_max": range_max,
-                            "tolerance": tolerance})
+                            "tolerance": tolerance, "ties": "true" if ticked else ""})
     try:
         project = project_service.create_project(engine, user, forms.project_spec(form.values))
     except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)

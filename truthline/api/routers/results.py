@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from truthline.services import dashboard
 from truthline.services import projects as project_service
+from truthline.services import ranking
 from truthline.services import results as service
 from truthline.services.text import csv_text
 
 from ..deps import ProjectId, current_user, get_engine, method_param
-from ..schemas import QualityOut, ResultsOut, SummaryOut, WorkersOut
+from ..schemas import QualityOut, RankingOut, ResultsOut, SummaryOut, WorkersOut
 
 router = APIRouter(tags=["results"])
 # `user` comes before `method` in every signature: dependencies run in order, so a caller without a
@@ -56,6 +57,14 @@ def quality_report(
     project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:
     return {"project_id": project_id, "method": method, **dashboard.quality_report(engine, user, project_id, method)}
+
+
+@router.get("/projects/{project_id}/ranking", response_model=RankingOut,
+            summary="pairwise: what produced the candidates (models, systems), ranked, with score intervals")
+def project_ranking(
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
+) -> Any:
+    return {"project_id": project_id, **ranking.project_ranking(engine, user, project_id, method)}
 
 
 @router.get("/projects/{project_id}/summary", response_model=SummaryOut, summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")

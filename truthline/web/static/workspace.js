@@ -130,7 +130,7 @@
   let aheadTask = null; // the same lease once it has arrived (to release it when the page closes)
   function prefetch() {
     ahead = settle(fetchTask().then(function (t) {
-      if (t && t.item) { TL.preload(t.item); aheadTask = t; }
+      if (t && t.item) { (widget.preload || TL.preload)(t.item); aheadTask = t; }
       return t;
     }));
   }
@@ -169,7 +169,8 @@
   function display(task) {
     current = task;
     current.key = uuid(); // one idempotency key per item shown: a retried submit can never count twice
-    TL.renderItem(itemEl, task.item);
+    // A widget that lays the item out itself (pairwise: its two candidates side by side) renders it.
+    if (widget.render) widget.render(itemEl, task.item); else TL.renderItem(itemEl, task.item);
     $("item-ref").textContent = "Item " + task.item.external_id;
     $("stage-title").textContent = "Label this item";
     $("task").hidden = false; // before reset: a widget may focus its box, and a hidden box takes no focus

@@ -1,0 +1,190 @@
+"""Pairwise preference: each item shows two candidates, `a` and `b` (two models' answers to one prompt, two
+summaries, two images), and a worker picks the better one, or "tie" where the project allows ties.
+
+Answers are the labels "a", "b" (and "tie"), so truth inference treats a pair as a classification: a worker's
+confusion matrix shows a position bias (always "a"), which Dawid-Skene and `auto` correct for. Where items name
+what produced each side (`a_id`, `b_id`: a model, a system, a prompt version), the project also ranks those
+(`ranking`): Bradley-Terry scores with confidence intervals, fitted jointly with each item's preference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from truthline.errors import Invalid, Problem, shown
+from truthline.tasktypes.classification import Classification
+
+LABELS = ("a", "b")
+TIE = "tie"
+MAX_ID = 200  # characters in a side's id (a model or system name)
+SIDES = (("a", "a_image_url"), ("b", "b_image_url"))
+HIDDEN = ("a_id", "b_id")  # never sent to annotators
+
+
+def pair_labels(ties: bool) -> list[str]:
+    return [*LABELS, TIE] if ties else list(LABELS)
+
+
+class Pairwise(Classification):
+    name = "pairwise"
+    widget = "pairwise"
+    options = ("ties",)
+
+    def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        ties = config.get("ties")
+        if ties is not None and not isinstance(ties, bool):
+            raise Invalid(f"must be true or false, got {shown(ties)}", field="ties")
+        given = config.get("labels")
+        if given is not None:  # the labels are fixed: given, they may only say whether ties are allowed
+            if not isinstance(given, list) or given not in (pair_labels(False), pair_labels(True)):
+                raise Invalid(f"a pairwise project's labels are {pair_labels(False)} or {pair_labels(True)} (with "
+                              f"ties); leave them out and set ties instead, got {shown(given)}", field="labels")
+            if ties is not None and ties != (TIE in given):
+                raise Invalid(f"labels and ties disagree: ties is {str(ties).lower()}; give one of them",
+                              field="labels")
+            ties = TIE in given
+        return {"labels": pair_labels(bool(ties)), "ties": bool(ties)}
+
+    def validate_item(self, data: Any, field: str = "data") -> list[Problem]:
+        problems = super().validate_item(data, field)  # the shared context: text (the prompt), image
+        if not isinstance(data, dict) or not data:
+            return problems
+        for text_key, url_key in SIDES:
+            text, url = data.get(text_key), data.get(url_key)
+            if text is None and url is None:
+                problems.append(Problem(f"is required: the {text_key.upper()} candidate's text (or give "
+                                        f"{url_key})", field=f"{field}.{text_key}"))
+            if text is not None and not isinstance(text, str):
+                problems.append(Problem(f"must be a string, got {type(text).__name__}", field=f"{field}.{text_key}"))
+            if url is not None and (not isinstance(url, str)
+                                    or not url.lower().startswith(("http://", "https://", "/"))):
+                problems.append(Problem("must be an http(s) URL or a path starting with /", field=f"{field}.{url_key}"))
+        ids = {key: data.get(key) for key in ("a_id", "b_id")}
+        for key, value in ids.items():
+            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > MAX_ID):
+                problems.append(Problem(f"must be a non-empty string of at most {MAX_ID} characters naming what "
+                                        f"produced the candidate (a model, a system), got {shown(value)}",
+                                        field=f"{field}.{key}"))
+        if (ids["a_id"] is None) != (ids["b_id"] is None):
+            missing = "b_id" if ids["b_id"] is None else "a_id"
+            problems.append(Problem("is required when the other side has an id (the ranking compares the two)",
+                                    field=f"{field}.{missing}"))
+        elif isinstance(ids["a_id"], str) and ids["a_id"].strip() == str(ids["b_id"]).strip():
+            problems.append(Problem(f"must differ from a_id: a candidate is not compared with itself "
+                                    f"({shown(ids['a_id'])})", field=f"{field}.b_id"))
+        return problems
+
+    def annotator_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        # blind comparison: a worker who sees "gpt-x" beside a candidate judges the name, not the text
+        return {k: v for k, v in data.items() if k not in HIDDEN}
+
+    def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> str:
+        labels = config["labels"]
+        choice = answer.strip().lower() if isinstance(answer, str) else answer
+        if choice not in labels:
+            allowed = "a (the first candidate), b (the second)" + (" or tie" if TIE in labels else
+                                                                    "; this project takes no ties")
+            raise Invalid(f"{shown(answer)} is not a choice here: {allowed}", field=field)
+        return str(choice)
+
+    def describe(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().describe(config), "ties": bool(config.get("ties"))}
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Per side id, best first: Bradley-Terry score (log-strength, centred on 0), its standard error and
+    interval at `level`, items compared, and wins, losses and ties by the items' inferred answers."""
+
+    ids: list[str]
+    scores: np.ndarray
+    stderr: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    comparisons: np.ndarray
+    wins: np.ndarray
+    losses: np.ndarray
+    ties: np.ndarray
+    level: float
+    items: int  # items that entered the fit
+    unranked: int  # items with an answer but no side ids
+    converged: bool
+
+
+def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: np.ndarray,
+         level: float = 0.95) -> Ranking:
+    """Bradley-Terry over the sides' ids. side_a, side_b: per item, the index into `ids` of what produced each
+    candidate (-1: none); probabilities: per item, P(a), P(b) (and P(tie)) from truth inference, NaN rows where
+    the item has no answer. Each item counts once, as a win of a with probability P(a) + P(tie) / 2 and of b
+    with the rest, those probabilities refitted with the strengths (`_with_strengths`): an interval counts
+    compared items, not the labels on them (five labels on one prompt say more about that prompt, not more about
+    the model).
+    Wins, losses and ties count the items' own answers (those results and exports give)."""
+    answered = ~np.isnan(probabilities[:, 0]) if len(probabilities) else np.zeros(0, dtype=bool)
+    paired = (side_a >= 0) & (side_b >= 0)
+    use = np.flatnonzero(answered & paired)
+    a, b, p = side_a[use], side_b[use], probabilities[use]
+    n = len(ids)
+    fit, settled = _with_strengths(a, b, p, n, level)
+    choice = p.argmax(axis=1) if len(p) else np.zeros(0, np.int64)
+    won_a, won_b, tied = choice == 0, choice == 1, choice == 2
+    order = np.argsort(-fit.scores, kind="stable")
+    count = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    wins = np.bincount(a, won_a, n) + np.bincount(b, won_b, n)
+    losses = np.bincount(a, won_b, n) + np.bincount(b, won_a, n)
+    ties = np.bincount(a, tied, n) + np.bincount(b, tied, n)
+    return Ranking([ids[i] for i in order], fit.scores[order], fit.stderr[order], fit.lower[order],
+                   fit.upper[order], count[order], wins[order].astype(np.int64), losses[order].astype(np.int64),
+                   ties[order].astype(np.int64), fit.level, len(use), int(np.sum(answered & ~paired)),
+                   fit.converged and settled)
+
+
+MAX_ROUNDS = 50
+SETTLED = 1e-4  # the largest change of an item's preference probability that ends the rounds
+
+
+def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> tuple[Any, bool]:
+    """Bradley-Terry fitted jointly with the items' preferences, and whether the rounds settled.
+
+    Truth inference gives each item a posterior under a flat class prior: an item the crowd is unsure about
+    sits near a coin toss whoever wrote its candidates, which pulls every score toward 0 (in
+    benchmarks/pairwise.py two intervals in three then held the true strength). The strengths are a better
+    prior: each round takes the crowd's evidence on the item (its posterior over the class prior it was fitted
+    with: the mean posterior, as Dawid-Skene's M-step sets it) times P(a) = sigmoid(s_a - s_b) (ties keep their
+    overall share), and refits the strengths on the new posteriors: EM over the strengths with the workers held
+    as inferred. A confident item stays as the crowd said; a gold one stays clamped."""
+    from scipy.special import expit
+
+    from truthline.quality.pairwise import bradley_terry
+
+    def fit(q: np.ndarray, start: np.ndarray | None) -> Any:
+        half_tie = q[:, 2] / 2.0 if q.shape[1] > 2 else 0.0
+        return bradley_terry(np.concatenate([a, a]), np.concatenate([b, b]),
+                             np.concatenate([np.zeros(len(a), np.int64), np.ones(len(a), np.int64)]),
+                             weights=np.concatenate([q[:, 0] + half_tie, q[:, 1] + half_tie]), n_items=n,
+                             level=level, initial=start)
+
+    prior = p.mean(axis=0) if len(p) else np.zeros(p.shape[1])
+    evidence = np.divide(p, prior, out=np.zeros_like(p), where=prior > 0)
+    tie = float(prior[2]) if p.shape[1] > 2 else 0.0
+    q, scores, settled = p, None, len(p) == 0
+    for _ in range(MAX_ROUNDS if len(p) else 0):
+        scores = fit(q, scores).scores
+        win = expit(scores[a] - scores[b]) * (1.0 - tie)
+        strength_prior = np.stack([win, 1.0 - tie - win, np.full(len(a), tie)][: p.shape[1]], axis=1)
+        new = evidence * strength_prior
+        total = new.sum(axis=1, keepdims=True)
+        new = np.divide(new, total, out=q.copy(), where=total > 0)
+        change = float(np.max(np.abs(new - q), initial=0.0))
+        q = new
+        if change < SETTLED:
+            settled = True
+            break
+    return fit(q, scores), settled
+
+
+__all__ = ["Pairwise", "Ranking", "pair_labels", "rank"]
