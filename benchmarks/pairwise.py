@@ -73,7 +73,7 @@ def choix_bt(d: dict[str, Any]) -> dict[str, Any]:
     la, lb, w = _raw(d)
     pairs = np.where(w[:, None] == 0, np.c_[la, lb], np.c_[lb, la])
     s = choix.opt_pairwise(len(d["strength"]), pairs.tolist(), alpha=RIDGE)
-    return {"scores": s - s.mean()}
+    return {"scores": s - s.mean(), "log_strengths": True}
 
 
 def truthline_bt(d: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +138,9 @@ def score(d: dict[str, Any]) -> dict[str, dict[str, float]]:
         seconds = time.perf_counter() - start
         s = res["scores"]
         row = {"tau": float(kendalltau(s, d["strength"])[0]), "seconds": seconds}
-        if "lower" in res:
+        if "lower" in res or res.get("log_strengths"):  # scores on the strengths' own scale (not win rates)
             row["mae"] = float(np.abs(s - d["strength"]).mean())
+        if "lower" in res:
             row["coverage"] = float(((res["lower"] <= d["strength"]) & (d["strength"] <= res["upper"])).mean())
         if "item_accuracy" in res:
             row["item_accuracy"] = res["item_accuracy"]

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from truthline.quality.labels import QualityInputError
-from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry
+from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry, evidence_bradley_terry
 
 
 def _simulate(
@@ -161,3 +161,60 @@ def test_bad_weights_name_the_field(weights: list, says: str) -> None:
     with pytest.raises(QualityInputError) as err:
         bradley_terry([0, 1], [1, 2], [0, 1], weights=weights)
     assert err.value.field == "weights" and says in str(err.value)
+
+
+def _em_with_strengths(a: np.ndarray, b: np.ndarray, e: np.ndarray, n: int, rounds: int) -> np.ndarray:
+    """The slow way to the same fit: alternate outcome posteriors under the strengths and weighted fits."""
+    from scipy.special import expit
+
+    s = np.zeros(n)
+    for _ in range(rounds):
+        p = expit(s[a] - s[b])
+        q = e[:, 0] * p / (e[:, 0] * p + e[:, 1] * (1 - p))
+        s = bradley_terry(np.r_[a, a], np.r_[b, b], np.r_[np.zeros(len(a), int), np.ones(len(a), int)],
+                          weights=np.r_[q, 1 - q], n_items=n, initial=s).scores
+    return s
+
+
+def test_evidence_bradley_terry_is_the_fixed_point_of_em() -> None:
+    a, b, winner, _, true = _simulate(n=10, m=600, seed=4)
+    rng = np.random.default_rng(4)
+    sure = rng.uniform(0.55, 0.95, len(a))  # how strongly each comparison's evidence points the right way
+    e = np.where((winner == 0)[:, None], np.c_[sure, 1 - sure], np.c_[1 - sure, sure])
+    fit = evidence_bradley_terry(a, b, e, n_items=10)
+    assert fit.converged and np.allclose(fit.scores, _em_with_strengths(a, b, e, 10, 400), atol=1e-4)
+    assert spearmanr(fit.scores, true)[0] > 0.9
+    assert fit.outcome.shape == (len(a), 2) and np.allclose(fit.outcome.sum(axis=1), 1.0)
+    # read through the strengths, an open comparison leans toward the stronger item
+    even = evidence_bradley_terry(np.r_[a, 0], np.r_[b, 9], np.r_[e, [[1.0, 1.0]]], n_items=10)
+    assert (even.outcome[-1, 0] > 0.5) == (even.scores[0] > even.scores[9])
+
+
+def test_certain_evidence_is_plain_bradley_terry() -> None:
+    a, b, winner, _, _ = _simulate(n=8, m=400, seed=6)
+    e = np.eye(2)[winner]
+    fit, plain = evidence_bradley_terry(a, b, e, n_items=8), bradley_terry(a, b, winner, n_items=8)
+    assert np.allclose(fit.scores, plain.scores, atol=1e-5) and np.allclose(fit.stderr, plain.stderr, rtol=1e-4)
+    assert np.array_equal(fit.outcome, e)
+
+
+def test_evidence_ties_keep_their_share() -> None:
+    a, b = np.array([0, 0, 1, 0]), np.array([1, 2, 2, 1])
+    e = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.2, 0.2, 0.6], [1.0, 1.0, 1.0]])
+    fit = evidence_bradley_terry(a, b, e, n_items=3, tie_share=0.5)
+    assert np.allclose(fit.outcome[0], [0.0, 0.0, 1.0]) and np.allclose(fit.outcome[3, 2], 0.5)
+    assert fit.scores[0] > fit.scores[2]
+
+
+@pytest.mark.parametrize("evidence, tie_share, field", [
+    ([[1.0, 0.0], [0.0, -1.0]], 0.0, "evidence"),
+    ([[1.0, 0.0], [0.0, 0.0]], 0.0, "evidence"),
+    ([[1.0, 0.0], [np.nan, 1.0]], 0.0, "evidence"),
+    ([[1.0, 0.0]], 0.0, "evidence"),
+    ([[1.0, 0.0], [0.0, 1.0]], 0.2, "tie_share"),
+    ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], 1.0, "tie_share"),
+])
+def test_bad_evidence_names_the_field(evidence: list, tie_share: float, field: str) -> None:
+    with pytest.raises(QualityInputError) as err:
+        evidence_bradley_terry([0, 1], [1, 2], evidence, tie_share=tie_share)
+    assert err.value.field == field

@@ -9,6 +9,7 @@ what produced each side (`a_id`, `b_id`: a model, a system, a prompt version), t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,10 @@ TIE = "tie"
 MAX_ID = 200  # characters in a side's id (a model or system name)
 SIDES = (("a", "a_image_url"), ("b", "b_image_url"))
 HIDDEN = ("a_id", "b_id")  # never sent to annotators
+# in an id: a newline or an escape sequence would redraw the terminal of whoever runs `truthline ranking`; a NUL
+# makes PostgreSQL's `data ->> 'a_id'` fail (every ranking and manager page of the project a 500) and SQLite
+# cut the id short (two models merged)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def pair_labels(ties: bool) -> list[str]:
@@ -69,6 +74,9 @@ class Pairwise(Classification):
                 problems.append(Problem(f"must be a non-empty string of at most {MAX_ID} characters naming what "
                                         f"produced the candidate (a model, a system), got {shown(value)}",
                                         field=f"{field}.{key}"))
+            elif isinstance(value, str) and _CONTROL.search(value):
+                problems.append(Problem(f"must not contain control characters (newlines, tabs, escapes, NUL), got "
+                                        f"{shown(value)}", field=f"{field}.{key}"))
         if (ids["a_id"] is None) != (ids["b_id"] is None):
             missing = "b_id" if ids["b_id"] is None else "a_id"
             problems.append(Problem("is required when the other side has an id (the ranking compares the two)",
@@ -129,62 +137,37 @@ def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: 
     use = np.flatnonzero(answered & paired)
     a, b, p = side_a[use], side_b[use], probabilities[use]
     n = len(ids)
-    fit, settled = _with_strengths(a, b, p, n, level)
+    fit = _with_strengths(a, b, p, n, level)
     choice = p.argmax(axis=1) if len(p) else np.zeros(0, np.int64)
     won_a, won_b, tied = choice == 0, choice == 1, choice == 2
-    order = np.argsort(-fit.scores, kind="stable")
     count = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
+    order = np.lexsort((-fit.scores, count == 0))  # best first; a side no answered item compared (score 0,
+    # the prior's) last, not between the winners and the losers
     wins = np.bincount(a, won_a, n) + np.bincount(b, won_b, n)
     losses = np.bincount(a, won_b, n) + np.bincount(b, won_a, n)
     ties = np.bincount(a, tied, n) + np.bincount(b, tied, n)
     return Ranking([ids[i] for i in order], fit.scores[order], fit.stderr[order], fit.lower[order],
                    fit.upper[order], count[order], wins[order].astype(np.int64), losses[order].astype(np.int64),
                    ties[order].astype(np.int64), fit.level, len(use), int(np.sum(answered & ~paired)),
-                   fit.converged and settled)
+                   fit.converged)
 
 
-MAX_ROUNDS = 50
-SETTLED = 1e-4  # the largest change of an item's preference probability that ends the rounds
-
-
-def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> tuple[Any, bool]:
-    """Bradley-Terry fitted jointly with the items' preferences, and whether the rounds settled.
+def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> Any:
+    """Bradley-Terry fitted jointly with the items' preferences.
 
     Truth inference gives each item a posterior under a flat class prior: an item the crowd is unsure about
     sits near a coin toss whoever wrote its candidates, which pulls every score toward 0 (in
     benchmarks/pairwise.py two intervals in three then held the true strength). The strengths are a better
-    prior: each round takes the crowd's evidence on the item (its posterior over the class prior it was fitted
-    with: the mean posterior, as Dawid-Skene's M-step sets it) times P(a) = sigmoid(s_a - s_b) (ties keep their
-    overall share), and refits the strengths on the new posteriors: EM over the strengths with the workers held
-    as inferred. A confident item stays as the crowd said; a gold one stays clamped."""
-    from scipy.special import expit
-
-    from truthline.quality.pairwise import bradley_terry
-
-    def fit(q: np.ndarray, start: np.ndarray | None) -> Any:
-        half_tie = q[:, 2] / 2.0 if q.shape[1] > 2 else 0.0
-        return bradley_terry(np.concatenate([a, a]), np.concatenate([b, b]),
-                             np.concatenate([np.zeros(len(a), np.int64), np.ones(len(a), np.int64)]),
-                             weights=np.concatenate([q[:, 0] + half_tie, q[:, 1] + half_tie]), n_items=n,
-                             level=level, initial=start)
+    prior: the crowd's evidence on an item is its posterior over the class prior it was fitted with (the mean
+    posterior, as Dawid-Skene's M-step sets it), read against P(a) = sigmoid(s_a - s_b), ties keeping their
+    overall share (quality.pairwise.evidence_bradley_terry). A confident item stays as the crowd said; a gold
+    one stays clamped."""
+    from truthline.quality.pairwise import evidence_bradley_terry
 
     prior = p.mean(axis=0) if len(p) else np.zeros(p.shape[1])
     evidence = np.divide(p, prior, out=np.zeros_like(p), where=prior > 0)
     tie = float(prior[2]) if p.shape[1] > 2 else 0.0
-    q, scores, settled = p, None, len(p) == 0
-    for _ in range(MAX_ROUNDS if len(p) else 0):
-        scores = fit(q, scores).scores
-        win = expit(scores[a] - scores[b]) * (1.0 - tie)
-        strength_prior = np.stack([win, 1.0 - tie - win, np.full(len(a), tie)][: p.shape[1]], axis=1)
-        new = evidence * strength_prior
-        total = new.sum(axis=1, keepdims=True)
-        new = np.divide(new, total, out=q.copy(), where=total > 0)
-        change = float(np.max(np.abs(new - q), initial=0.0))
-        q = new
-        if change < SETTLED:
-            settled = True
-            break
-    return fit(q, scores), settled
+    return evidence_bradley_terry(a, b, evidence, n_items=n, tie_share=min(tie, 0.999), level=level)
 
 
 __all__ = ["Pairwise", "Ranking", "pair_labels", "rank"]
