@@ -3,7 +3,6 @@ confidence intervals, fitted jointly with the items' preferences (truthline.task
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from truthline import offload
 from truthline.errors import Invalid
-from truthline.services.results import ProjectLabels, load_in
+from truthline.services.results import ProjectLabels, load_in, rounded
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
@@ -48,14 +47,10 @@ def project_ranking(engine: Engine, actor: User, project_id: int, method: str = 
                           field="project_id")
         sides = data.memo("sides", lambda: _sides(item_store.pair_sides(conn, data.project.id), data.item_ids))
     fit = data.memo(("ranking", method), lambda: _fit(data, method, sides))
-    rows = [{"id": name, "score": _round(s), "stderr": _round(se), "lower": _round(lo), "upper": _round(hi),
-             "comparisons": int(n), "wins": int(w), "losses": int(lo_), "ties": int(t)}
-            for name, s, se, lo, hi, n, w, lo_, t in zip(
+    rows = [{"id": name, "score": rounded(s), "stderr": rounded(se), "lower": rounded(lo), "upper": rounded(hi),
+             "comparisons": int(n), "wins": int(won), "losses": int(lost), "ties": int(tied)}
+            for name, s, se, lo, hi, n, won, lost, tied in zip(
                 fit.ids, fit.scores.tolist(), fit.stderr.tolist(), fit.lower.tolist(), fit.upper.tolist(),
                 fit.comparisons.tolist(), fit.wins.tolist(), fit.losses.tolist(), fit.ties.tolist(), strict=True)]
     return {"method": method, "level": fit.level, "items": fit.items, "unranked_items": fit.unranked,
             "converged": fit.converged, "ranking": rows}
-
-
-def _round(x: float) -> float | None:
-    return None if math.isnan(x) else round(float(x), 6)

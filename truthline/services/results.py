@@ -145,7 +145,8 @@ def worker_info(engine: Engine, data: ProjectLabels) -> tuple[dict[int, str], di
                 annotation_store.mean_active_ms(conn, data.project.id))
 
 
-def _num(x: float) -> float | None:
+def rounded(x: float) -> float | None:
+    """A probability or score as the API gives it: 6 decimals, None for NaN."""
     return None if x is None or math.isnan(x) else round(float(x), 6)
 
 
@@ -173,7 +174,7 @@ def item_results(engine: Engine, actor: User, project_id: int, method: str = "au
     data = load_for(engine, actor, project_id)
     inf = data.infer(method)
     rows = [
-        {"item_id": int(item_id), "external_id": ext, "answer": answer, "confidence": _num(conf), "n_labels": int(n)}
+        {"item_id": int(item_id), "external_id": ext, "answer": answer, "confidence": rounded(conf), "n_labels": int(n)}
         for item_id, ext, answer, conf, n in zip(
             data.item_ids.tolist(), data.external_ids, inf.answers, inf.confidence.tolist(),
             data.n_labels_per_item.tolist(), strict=True)

@@ -155,9 +155,9 @@ def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: 
 def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> Any:
     """Bradley-Terry fitted jointly with the items' preferences.
 
-    Truth inference gives each item a posterior under a flat class prior: an item the crowd is unsure about
-    sits near a coin toss whoever wrote its candidates, which pulls every score toward 0 (in
-    benchmarks/pairwise.py two intervals in three then held the true strength). The strengths are a better
+    Truth inference gives each item a posterior under one class prior for all items: an item the crowd is unsure
+    about sits near a coin toss whoever wrote its candidates, which pulls every score toward 0 (fitted on those
+    posteriors, a third to three quarters of the intervals in benchmarks/pairwise.py held the true strength). The strengths are a better
     prior: the crowd's evidence on an item is its posterior over the class prior it was fitted with (the mean
     posterior, as Dawid-Skene's M-step sets it), read against P(a) = sigmoid(s_a - s_b), ties keeping their
     overall share (quality.pairwise.evidence_bradley_terry). A confident item stays as the crowd said; a gold
