@@ -107,7 +107,7 @@ def test_bad_pairs_and_answers_are_refused(manager: Any, ann: Any, arena: int, a
         assert_error(ann.post(f"/leases/{task['lease_id']}/submit", json={"answer": answer}), 422, field="answer")
     assert ann.post(f"/leases/{task['lease_id']}/submit", json={"answer": "tie"}).status_code == 201
     # ties cannot be switched off while an answer is a tie
-    says = assert_error(manager.patch(f"/projects/{arena}", json={"ties": False}), 422, field="labels")["message"]
+    says = assert_error(manager.patch(f"/projects/{arena}", json={"ties": False}), 422, field="ties")["message"]
     assert "tie" in says
 
 

@@ -152,7 +152,7 @@ def test_widening_the_scale_keeps_answers_and_narrowing_past_them_is_refused(
         manager: Any, rated: int, assert_error: Any) -> None:
     r = manager.patch(f"/projects/{rated}", json={"scale": {"min": 0, "max": 5}})
     assert r.status_code == 200 and r.json()["labels"] == ["0", "1", "2", "3", "4", "5"]
-    err = assert_error(manager.patch(f"/projects/{rated}", json={"scale": {"min": 2, "max": 5}}), 422, field="labels")
+    err = assert_error(manager.patch(f"/projects/{rated}", json={"scale": {"min": 2, "max": 5}}), 422, field="scale")
     assert "'1'" in err["message"]
 
 

@@ -335,7 +335,7 @@ def test_member_forms_refuse_annotators_outsiders_and_missing_csrf(login: Login,
 def test_members_and_import_forms_carry_the_pages_csrf(login: Login, site: Site) -> None:
     html = login("manager").get(f"/projects/{site.project_id}/manage").text
     csrf = csrf_of(html)
-    assert html.count(f'name="csrf" value="{csrf}"') == 2 + 2 + 1  # import, add member, 2 removes, log out
+    assert html.count(f'name="csrf" value="{csrf}"') == 1 + 2 + 2 + 1  # settings, import, add member, 2 removes, log out
     assert 'enctype="multipart/form-data"' in html and 'accept=".jsonl,.ndjson,.json,.csv,.parquet"' in html
     assert "<script>" not in html.split("<main")[1] and " style=" not in html  # CSP: no inline code or styles
 

@@ -160,7 +160,9 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
         # an option of the old task type (rating's scale) goes with it: a classification project has no scale
         kept = {k: v for k, v in project.config.items() if k not in _options()}
         values["config"] = {**kept, **values["config"]}
-        _check_removed_labels(conn, project, values["config"].get("labels", project.labels))
+        # an option that makes the labels (rating's scale, pairwise ties) is what a refusal names, when sent
+        given = next((o for o in _options() if o in changes and "labels" not in changes), "labels")
+        _check_removed_labels(conn, project, values["config"].get("labels", project.labels), given)
         if values["task_type"] == project.task_type and values["config"].get("range") != project.config.get("range"):
             _check_narrowed_range(conn, project, values["config"])
         store.update_project(conn, project.id, values)
@@ -175,9 +177,10 @@ def _named(text: str | None) -> set[str]:
     return {v for v in value if isinstance(v, str)} if isinstance(value, list) else {value} - {None}
 
 
-def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[str]) -> None:
+def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[str], field: str = "labels") -> None:
     """Refuse to drop labels that annotations, gold or truth answers use: those answers would fall out of
-    every result, export and count (renaming is dropping one label and adding another)."""
+    every result, export and count (renaming is dropping one label and adding another). `field`: what the
+    change named (labels, or the option that makes them: a scale, ties)."""
     removed = [label for label in project.labels if label not in set(labels)]
     if not removed:
         return
@@ -192,8 +195,11 @@ def _check_removed_labels(conn: Connection, project: Project, labels: Sequence[s
                  if (total := sum(n for named, n in answers if label in named))]
         if parts:
             said = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-            raise Invalid(f"labels: cannot remove {label!r}, which {said} use; keep it (new labels can be "
-                          "added), or start a new project", field="labels")
+            if field == "labels":
+                raise Invalid(f"labels: cannot remove {label!r}, which {said} use; keep it (new labels can be "
+                              "added), or start a new project", field="labels")
+            raise Invalid(f"would drop the label {label!r}, which {said} use (they would fall out of every result "
+                          f"and export); keep {field} as it is, or start a new project", field=field)
 
 
 def _check_narrowed_range(conn: Connection, project: Project, config: Mapping[str, Any]) -> None:

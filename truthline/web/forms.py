@@ -1,5 +1,5 @@
-"""The requester's forms (new project, import items, members): form fields turned into service arguments, and
-the services' domain errors turned into what a form shows next to its fields.
+"""The requester's forms (new project, project settings, import items, members): form fields turned into service
+arguments, and the services' domain errors turned into what a form shows next to its fields.
 
 No HTTP here: routes.py reads the request, calls these, calls the service and renders the page.
 """
@@ -13,11 +13,14 @@ from typing import Any
 from truthline.errors import Invalid, TruthlineError, located
 
 PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance", "ties")
+SETTINGS_FIELDS = ("overlap", "guidelines", "status", "pay_cents", "range", "tolerance", "ties")
+STATUSES = ("active", "paused", "archived")  # the services' STATUSES, in the order the settings form lists them
 MEMBER_FIELDS = ("username", "role")
 MEMBER_ROLES = ("annotator", "reviewer", "manager")  # the services' PROJECT_ROLES, the common one first
 MAX_BAD_LINES = 20  # bad lines an import form lists; the message still counts them all
 NOTICES = {
     "project-created": "Project created. Import its items and add its annotators below.",
+    "settings-saved": "Settings saved.",
     "member-saved": "Member saved.",
     "member-removed": "Member removed.",
 }
@@ -41,6 +44,51 @@ def new_project_form() -> FormState:
 
 def new_member_form() -> FormState:
     return FormState({"username": "", "role": "annotator"})
+
+
+def settings_form(project: Any) -> FormState:
+    """The manage page's settings form filled with the project's current values (a numeric project's range
+    and tolerance, a pairwise project's ties: blank or unticked for other task types, which the page hides)."""
+    bounds = project.range or {}
+    return FormState({
+        "overlap": str(project.overlap), "guidelines": project.guidelines, "status": project.status,
+        "pay_cents": str(project.pay_cents),
+        "range_min": _number_text(bounds.get("min")), "range_max": _number_text(bounds.get("max")),
+        "tolerance": _number_text(project.tolerance), "ties": "true" if project.ties else "",
+    })
+
+
+def _number_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _whole(text: str, key: str, what: str) -> int:
+    """A form's whole-number field, named in the error when it is not one (the service checks the bounds)."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        raise Invalid(f"{key} must be a whole number ({what}), got {text[:40]!r}", field=key)
+    return int(text)
+
+
+def settings_changes(project: Any, values: dict[str, str]) -> dict[str, Any]:
+    """The update_project changes for the settings form: every field it shows, sent whether changed or not
+    (an unchanged range or ties checks nothing: the service looks for stored answers only when they change).
+    A numeric project's range gets the ends typed ({}: unbounded both ways) and a blank tolerance is 0, the
+    default; a pairwise project's box sets `ties`. Labels, name and lease are left as they are. Guidelines
+    come back from a browser's textarea with CRLF line ends: stored with LF, as typed elsewhere."""
+    changes: dict[str, Any] = {
+        "overlap": _whole(values["overlap"], "overlap", "how many people label each item"),
+        "guidelines": values["guidelines"].replace("\r\n", "\n"),
+        "status": values["status"],
+        "pay_cents": _whole(values["pay_cents"], "pay_cents", "cents paid per accepted answer"),
+    }
+    if project.range is not None:  # numeric
+        bounds = {key: values.get(f"range_{key}", "").strip() for key in ("min", "max")}
+        changes["range"] = {key: text for key, text in bounds.items() if text}
+        changes["tolerance"] = values.get("tolerance", "").strip() or 0
+    if project.ties is not None:  # pairwise
+        changes["ties"] = bool(values.get("ties"))
+    return changes
 
 
 def project_spec(values: dict[str, str]) -> dict[str, Any]:

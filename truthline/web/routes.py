@@ -285,6 +285,7 @@ def _manage_page(
     notice: str | None = None,
     import_form: forms.FormState | None = None,
     member_form: forms.FormState | None = None,
+    settings_form: forms.FormState | None = None,
     status_code: int = 200,
 ) -> Response:
     method = method or dashboard.default_method(project.task_type, request.app.state.settings.default_method)
@@ -293,6 +294,7 @@ def _manage_page(
         "user": user, "project": project, "can_manage": True, "notice": notice,
         "members": project_service.list_members(engine, user, project.id), "roles": forms.MEMBER_ROLES,
         "import_form": import_form or forms.FormState({}), "member_form": member_form or forms.new_member_form(),
+        "settings_form": settings_form or forms.settings_form(project), "statuses": forms.STATUSES,
         "accept": ",".join(f".{s}" for s in ("jsonl", "ndjson", "json", "csv", "parquet")), **view,
     }
     return page(request, "manage.html", context, status_code)
@@ -353,6 +355,37 @@ def create_project(
     except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)
         return _home_page(request, engine, user, forms.failed(form, exc, forms.PROJECT_FIELDS), status_for(exc))
     return RedirectResponse(f"/projects/{project.id}/manage?done=project-created", status_code=303)
+
+
+@router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
+def update_settings(
+    request: Request,
+    project_id: ProjectId,
+    csrf: str = Form("", max_length=200),
+    overlap: str = Form("", max_length=100),
+    guidelines: str = Form("", max_length=1_000_000),
+    status: str = Form("", max_length=40),
+    pay_cents: str = Form("", max_length=100),
+    range_min: str = Form("", max_length=100),
+    range_max: str = Form("", max_length=100),
+    tolerance: str = Form("", max_length=100),
+    ties: str = Form("", max_length=10),  # the checkbox: "true" when ticked, absent otherwise
+    engine: Any = Depends(get_engine),
+) -> Response:
+    user = _form_user(request, engine, csrf)
+    if user is None:
+        return _login_then(f"/projects/{project_id}/manage")
+    project = _managed_project(engine, user, project_id)
+    ticked = ties.strip().lower() in ("true", "on", "1")
+    form = forms.FormState({"overlap": overlap, "guidelines": guidelines, "status": status, "pay_cents": pay_cents,
+                            "range_min": range_min, "range_max": range_max, "tolerance": tolerance,
+                            "ties": "true" if ticked else ""})
+    try:  # one transaction: a refused field changes nothing
+        project_service.update_project(engine, user, project.id, forms.settings_changes(project, form.values))
+    except TruthlineError as exc:  # Invalid 422 (a bad value, a range or ties that stored answers need)
+        return _manage_page(request, engine, user, project, settings_form=forms.failed(form, exc, forms.SETTINGS_FIELDS),
+                            status_code=status_for(exc))
+    return RedirectResponse(f"/projects/{project.id}/manage?done=settings-saved#settings-h", status_code=303)
 
 
 @router.post("/projects/{project_id}/items", response_class=HTMLResponse)
