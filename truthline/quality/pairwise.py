@@ -54,15 +54,21 @@ class CrowdPairwiseScores(PairwiseScores):
 def _comparisons(
     item_a: Any, item_b: Any, winner: Any, n_items: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    a = _as_index_array("item_a", item_a)
-    b = _as_index_array("item_b", item_b)
+    a, b, n = _pairs(item_a, item_b, n_items)
     w = _as_index_array("winner", winner)
-    if len(b) != len(a):
-        raise QualityInputError(f"item_b: has {len(b)} entries but item_a has {len(a)}", "item_b")
     if len(w) != len(a):
         raise QualityInputError(f"winner: has {len(w)} entries but item_a has {len(a)}", "winner")
     if len(w) and w.max() > 1:
         raise QualityInputError("winner: must be 0 (item_a won) or 1 (item_b won)", "winner")
+    return a, b, 1.0 - w.astype(np.float64), n
+
+
+def _pairs(item_a: Any, item_b: Any, n_items: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The compared items as index arrays of one length, and the item count (n_items, or the largest + 1)."""
+    a = _as_index_array("item_a", item_a)
+    b = _as_index_array("item_b", item_b)
+    if len(b) != len(a):
+        raise QualityInputError(f"item_b: has {len(b)} entries but item_a has {len(a)}", "item_b")
     if np.any(a == b):
         raise QualityInputError("item_b: an item is compared with itself; drop those comparisons", "item_b")
     top = int(max(a.max(), b.max())) + 1 if len(a) else 0
@@ -73,7 +79,7 @@ def _comparisons(
     if n_items > MAX_COUNT:  # per-item arrays are allocated in full: 2**40 items was an 8 TiB MemoryError
         raise QualityInputError(f"item_a, item_b: {n_items:,} items (at most {MAX_COUNT:,}); number them "
                                 "consecutively from 0", "n_items" if top <= MAX_COUNT else "item_a")
-    return a, b, 1.0 - w.astype(np.float64), int(n_items)
+    return a, b, int(n_items)
 
 
 def _weights(weights: Any, n: int) -> np.ndarray:
@@ -380,12 +386,7 @@ def evidence_bradley_terry(
     the outcomes still are.
     """
     _check(ridge, level, max_dense)
-    a = _as_index_array("item_a", item_a)
-    b = _as_index_array("item_b", item_b)
-    if len(b) != len(a):
-        raise QualityInputError(f"item_b: has {len(b)} entries but item_a has {len(a)}", "item_b")
-    if np.any(a == b):
-        raise QualityInputError("item_b: an item is compared with itself; drop those comparisons", "item_b")
+    a, b, n = _pairs(item_a, item_b, n_items)
     try:
         e = np.asarray(evidence, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -398,11 +399,7 @@ def evidence_bradley_terry(
     tie = float(tie_share)
     if not (0.0 <= tie < 1.0) or (e.shape[1] == 2 and tie != 0.0):
         raise QualityInputError("tie_share: must be in [0, 1), and 0 without a tie column", "tie_share")
-    top = int(max(a.max(), b.max())) + 1 if len(a) else 0
-    n = top if n_items is None else n_items
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < top or n > MAX_COUNT:
-        raise QualityInputError(f"n_items: must be an int from {top} to {MAX_COUNT:,}", "n_items")
-    n, ridge = int(n), float(ridge)
+    ridge = float(ridge)
     e_tie = e[:, 2] * tie if e.shape[1] > 2 else 0.0
     count = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     scale = np.sqrt(0.25 * count + ridge)  # the curvature's diagonal at s = 0: sides compared 10^5 times and

@@ -32,6 +32,7 @@ from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
+from truthline.tasktypes.pairwise import side_id
 
 FORMATS = ("jsonl", "csv", "parquet", "preferences")
 MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
@@ -258,12 +259,6 @@ def _side(data: dict[str, Any], side: str) -> Any:
     return data.get(f"{side}_image_url") if text is None else text
 
 
-def _side_id(data: dict[str, Any], side: str) -> Any:
-    """What produced a candidate, as the ranking names it: " gpt-4" and "gpt-4" are one model there."""
-    name = data.get(f"{side}_id")
-    return name.strip() if isinstance(name, str) else name
-
-
 def _preferences(batches: Iterator[list[Row]]) -> Iterator[bytes]:
     """RLHF/DPO preference pairs: {external_id, prompt (the shared context `text`, or null), chosen, rejected
     (the preferred candidate's text or image URL, and the other's), chosen_id, rejected_id (a_id/b_id: what
@@ -280,7 +275,8 @@ def _preferences(batches: Iterator[list[Row]]) -> Iterator[bytes]:
             won, lost = ("a", "b") if r.answer == "a" else ("b", "a")
             parts.append(_dumps({"external_id": r.external_id, "prompt": data.get("text"),
                                  "chosen": _side(data, won), "rejected": _side(data, lost),
-                                 "chosen_id": _side_id(data, won), "rejected_id": _side_id(data, lost),
+                                 "chosen_id": side_id(data.get(f"{won}_id")),
+                                 "rejected_id": side_id(data.get(f"{lost}_id")),
                                  "confidence": r.confidence}))
         if parts:
             yield b"\n".join(parts) + b"\n"

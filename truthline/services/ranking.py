@@ -14,14 +14,14 @@ from truthline.services.results import ProjectLabels, load_in, rounded
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
-from truthline.tasktypes.pairwise import Ranking, rank
+from truthline.tasktypes.pairwise import Ranking, rank, side_id
 
 
 def _sides(rows: list[tuple[int, Any, Any]], item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per item index: the index of its a_id and b_id in the returned ids (-1 where it names none)."""
     side_a = np.full(len(item_ids), -1, dtype=np.int64)
     side_b = np.full(len(item_ids), -1, dtype=np.int64)
-    named = [(i, str(a).strip(), str(b).strip()) for i, a, b in rows if a is not None and b is not None]
+    named = [(i, side_id(a), side_id(b)) for i, a, b in rows if a is not None and b is not None]
     ids = sorted({name for _, a, b in named for name in (a, b)})
     index = {name: k for k, name in enumerate(ids)}
     if named:

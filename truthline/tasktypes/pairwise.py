@@ -30,6 +30,11 @@ HIDDEN = ("a_id", "b_id")  # never sent to annotators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def side_id(value: Any) -> Any:
+    """What produced a candidate, as the ranking and exports name it: " gpt-4" and "gpt-4" are one model."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def pair_labels(ties: bool) -> list[str]:
     return [*LABELS, TIE] if ties else list(LABELS)
 
@@ -170,4 +175,4 @@ def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: 
     return evidence_bradley_terry(a, b, evidence, n_items=n, tie_share=min(tie, 0.999), level=level)
 
 
-__all__ = ["Pairwise", "Ranking", "pair_labels", "rank"]
+__all__ = ["Pairwise", "Ranking", "pair_labels", "rank", "side_id"]

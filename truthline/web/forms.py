@@ -46,6 +46,11 @@ def new_member_form() -> FormState:
     return FormState({"username": "", "role": "annotator"})
 
 
+def ticked(value: str) -> str:
+    """A checkbox as a form value: "true" when the browser sent it ticked, "" otherwise."""
+    return "true" if value.strip().lower() in ("true", "on", "1") else ""
+
+
 def settings_form(project: Any) -> FormState:
     """The manage page's settings form filled with the project's current values (a numeric project's range
     and tolerance, a pairwise project's ties: blank or unticked for other task types, which the page hides)."""

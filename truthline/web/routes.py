@@ -346,10 +346,9 @@ def create_project(
     user = _form_user(request, engine, csrf)
     if user is None:
         return _login_then("/")
-    ticked = ties.strip().lower() in ("true", "on", "1")
     form = forms.FormState({"name": name, "task_type": task_type, "labels": labels, "overlap": overlap,
                             "guidelines": guidelines, "range_min": range_min, "range_max": range_max,
-                            "tolerance": tolerance, "ties": "true" if ticked else ""})
+                            "tolerance": tolerance, "ties": forms.ticked(ties)})
     try:
         project = project_service.create_project(engine, user, forms.project_spec(form.values))
     except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)
@@ -376,10 +375,9 @@ def update_settings(
     if user is None:
         return _login_then(f"/projects/{project_id}/manage")
     project = _managed_project(engine, user, project_id)
-    ticked = ties.strip().lower() in ("true", "on", "1")
     form = forms.FormState({"overlap": overlap, "guidelines": guidelines, "status": status, "pay_cents": pay_cents,
                             "range_min": range_min, "range_max": range_max, "tolerance": tolerance,
-                            "ties": "true" if ticked else ""})
+                            "ties": forms.ticked(ties)})
     try:  # one transaction: a refused field changes nothing
         project_service.update_project(engine, user, project.id, forms.settings_changes(project, form.values))
     except TruthlineError as exc:  # Invalid 422 (a bad value, a range or ties that stored answers need)
