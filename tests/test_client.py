@@ -16,6 +16,7 @@ from truthline.api.app import create_app
 from truthline.cli.serving import background_server
 from truthline.client import Client, TruthlineAPIError
 from truthline.settings import Settings
+from tests.pairs import press
 
 
 @pytest.fixture
@@ -51,6 +52,7 @@ ENDPOINTS = {
     ("get", "/projects/{project_id}/workers"): "workers", ("get", "/projects/{project_id}/summary"): "summary",
     ("get", "/projects/{project_id}/export"): "export", ("get", "/projects/{project_id}/quality"): "quality",
     ("get", "/projects/{project_id}/ranking"): "ranking",
+    ("get", "/projects/{project_id}/ranking/head-to-head"): "head_to_head",
     ("get", "/users"): "list_users", ("patch", "/users/{username}"): "update_user",
     ("delete", "/users/{username}/tokens"): "revoke_tokens", ("post", "/me/password"): "change_password",
 }
@@ -141,8 +143,15 @@ def test_pairwise_ranking_through_the_sdk(tl: Client) -> None:
     tl.import_items(pid, pairs)
     while (task := tl.next_task(pid)) is not None:
         assert set(task["item"]["data"]) == {"text", "a", "b"}  # blind: no model names
-        tl.submit(task["lease_id"], "a")
+        tl.submit(task["lease_id"], press("a", pairs[0]["data"], task["item"]["data"]))  # "x", wherever shown
     ranking = tl.ranking(pid, method="mv")
+    versus = tl.head_to_head(pid, method="mv", top=2)  # the ranking's two sides, and their record
+    assert [s["id"] for s in versus["sides"]] == [r["id"] for r in ranking["ranking"]] and versus["exact_covariance"]
+    first = versus["sides"][0]["versus"][0]
+    assert first["items"] == 4 and first["wins"] == ranking["ranking"][0]["wins"] and first["win_probability"] >= 0.5
+    with pytest.raises(TruthlineAPIError) as err:
+        tl.head_to_head(pid, top=0)
+    assert err.value.status_code == 422 and err.value.field == "top"
     assert ranking["method"] == "mv" and [r["id"] for r in ranking["ranking"]] == ["big", "small"]
     assert ranking["ranking"][0]["wins"] == 4
     with pytest.raises(TruthlineAPIError) as err:

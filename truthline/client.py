@@ -255,6 +255,13 @@ class Client:
         interval (lower, upper), comparisons, wins, losses and ties."""
         return dict(self._json("GET", f"/projects/{project_id}/ranking", params={"method": method}))
 
+    def head_to_head(self, project_id: int, method: str = "auto", top: int = 10) -> dict[str, Any]:
+        """A pairwise project's best `top` sides (1 to 50), best first, each with every other one's predicted win
+        probability, its interval, `better` (True/False: significantly better/worse, None: undecided) and their
+        direct record (items, wins, losses, ties)."""
+        return dict(self._json("GET", f"/projects/{project_id}/ranking/head-to-head",
+                               params={"method": method, "top": top}))
+
     def export_chunks(self, project_id: int, fmt: str = "jsonl", method: str = "auto",
                       probabilities: bool = False) -> Iterator[bytes]:
         """Stream an export (jsonl, csv or parquet; a pairwise project's also preferences: chosen/rejected

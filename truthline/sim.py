@@ -168,8 +168,9 @@ def make_crowd(
 def lean_first(crowd: Sequence[SimWorker], *, fraction: float = 0.3, lean: tuple[float, float] = (0.3, 0.6),
                seed: int = 0) -> list[SimWorker]:
     """A pairwise crowd: about `fraction` of the honest workers (the first ones) get a position bias: with
-    probability drawn from `lean` they answer "a" (class 0, the first candidate) whatever the pair, else as
-    before. Dawid-Skene reads the bias off their confusion matrices (a column of "a"s); majority vote cannot."""
+    probability drawn from `lean` they answer "a" (class 0, the candidate shown first) whatever the pair, else
+    as before. Shown in the item's own order, Dawid-Skene reads the bias off their confusion matrices (a column
+    of "a"s), majority vote cannot; shown in random order (the default), it falls on both sides alike."""
     if not 0 <= fraction <= 1 or not 0 <= lean[0] <= lean[1] <= 1:
         raise ValueError("lean_first: need 0 <= fraction <= 1 and 0 <= lean[0] <= lean[1] <= 1")
     rng = np.random.default_rng([seed, 1])

@@ -13,6 +13,7 @@ import pytest
 
 from truthline.tasktypes import get_task_type
 from truthline.tasktypes.pairwise import rank
+from tests.pairs import press
 
 
 @pytest.fixture
@@ -48,8 +49,9 @@ def test_preferences_name_sides_as_the_ranking_does(manager: Any, ann: Any, aren
     items = [{"external_id": "p1", "data": {"a": "x", "b": "y", "a_id": " gpt ", "b_id": "llama"}},
              {"external_id": "p2", "data": {"a": "x", "b": "y", "a_id": "llama", "b_id": "gpt"}}]
     assert manager.post(f"/projects/{arena}/items", json=items).status_code == 200
-    while (r := ann.post(f"/projects/{arena}/next")).status_code == 200:
-        assert ann.post(f"/leases/{r.json()['lease_id']}/submit", json={"answer": "a"}).status_code == 201
+    while (r := ann.post(f"/projects/{arena}/next")).status_code == 200:  # "x" wins, wherever it is shown
+        answer = press("a", items[0]["data"], r.json()["item"]["data"])
+        assert ann.post(f"/leases/{r.json()['lease_id']}/submit", json={"answer": answer}).status_code == 201
     names = {row["id"] for row in manager.get(f"/projects/{arena}/ranking").json()["ranking"]}
     assert names == {"gpt", "llama"}
     text = manager.get(f"/projects/{arena}/export", params={"format": "preferences"}).text

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import check_error
+from tests.pairs import press
 
 # external_id -> (data, ann's answer, ann2's answer)
 PAIRS = {
@@ -32,7 +33,8 @@ def duel(manager: Any, ann: Any, ann2: Any) -> int:
         while (r := client.post(f"/projects/{pid}/next")).status_code == 200:
             task = r.json()
             assert "a_id" not in task["item"]["data"]  # blind: annotators never see what produced a side
-            answer = PAIRS[task["item"]["external_id"]][which]
+            data, answer = PAIRS[task["item"]["external_id"]][0], PAIRS[task["item"]["external_id"]][which]
+            answer = press(answer, data, task["item"]["data"])
             assert client.post(f"/leases/{task['lease_id']}/submit", json={"answer": answer}).status_code == 201
     return pid
 

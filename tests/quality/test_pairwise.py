@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import expit, ndtri
 from scipy.stats import spearmanr
 
 from truthline.quality.labels import QualityInputError
-from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry, evidence_bradley_terry
+from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry, evidence_bradley_terry, head_to_head
 
 
 def _simulate(
@@ -217,4 +218,96 @@ def test_evidence_ties_keep_their_share() -> None:
 def test_bad_evidence_names_the_field(evidence: list, tie_share: float, field: str) -> None:
     with pytest.raises(QualityInputError) as err:
         evidence_bradley_terry([0, 1], [1, 2], evidence, tie_share=tie_share)
+    assert err.value.field == field
+
+
+# -- head to head: predicted win probabilities with intervals ---------------------------------------------------
+def _arena(true: np.ndarray, m: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """m comparisons between random pairs, each won by the BT model's draw; as sure evidence (one-hot)."""
+    rng = np.random.default_rng(seed)
+    n = len(true)
+    a = rng.integers(0, n, m)
+    b = (a + rng.integers(1, n, m)) % n
+    a_wins = rng.random(m) < expit(true[a] - true[b])
+    return a, b, np.eye(2)[(~a_wins).astype(np.int64)]
+
+
+def test_head_to_head_tells_a_stronger_model_apart_and_not_two_equal_ones() -> None:
+    true = np.array([1.5, 0.0, 0.0, -0.5])  # 0 clearly best; 1 and 2 equal
+    a, b, e = _arena(true, 800, seed=1)
+    fit = evidence_bradley_terry(a, b, e, n_items=4)
+    h = head_to_head(fit.scores, fit.covariance, level=0.95)
+    assert h.lower[0, 1] > 0.5 and h.lower[0, 2] > 0.5 and h.better[0, 1] == h.better[0, 2] == 1
+    assert h.better[1, 0] == -1 and h.upper[1, 0] < 0.5
+    assert h.lower[1, 2] < 0.5 < h.upper[1, 2] and h.better[1, 2] == h.better[2, 1] == 0
+    assert np.all((h.lower <= h.win) & (h.win <= h.upper))
+    # the win probability is the scores' sigmoid; the covariance is the scores' own (centred, stderr on its diagonal)
+    assert np.allclose(h.win, expit(fit.scores[:, None] - fit.scores[None, :]))
+    assert np.array_equal(np.sqrt(np.maximum(np.diag(fit.covariance), 0.0)), fit.stderr)
+    assert np.allclose(fit.covariance.sum(axis=1), 0.0, atol=1e-9)
+
+
+def test_head_to_head_is_antisymmetric() -> None:
+    a, b, e = _arena(np.array([1.0, 0.3, 0.0, -0.2, -1.1]), 300, seed=2)
+    fit = evidence_bradley_terry(a, b, e, n_items=5)
+    h = head_to_head(fit.scores, fit.covariance)
+    assert np.allclose(h.win, 1.0 - h.win.T) and np.allclose(h.lower, 1.0 - h.upper.T)
+    assert np.array_equal(h.better, -h.better.T)
+    assert np.allclose(np.diag(h.win), 0.5) and np.all(np.diag(h.better) == 0)
+    sub = head_to_head(fit.scores, fit.covariance, index=[3, 0])  # a subset, in the order asked
+    assert np.allclose(sub.win, h.win[np.ix_([3, 0], [3, 0])]) and np.allclose(sub.upper, h.upper[np.ix_([3, 0],
+                                                                                                          [3, 0])])
+
+
+def test_the_variance_of_a_difference_uses_the_covariance() -> None:
+    # 0 and 1 meet each other often and item 2 rarely: each score is unsure against the average, their
+    # difference is not
+    a = np.r_[np.zeros(300, np.int64), [0, 1, 2, 2]]
+    b = np.r_[np.ones(300, np.int64), [2, 2, 0, 1]]
+    winner = np.r_[np.zeros(180, np.int64), np.ones(120, np.int64), [0, 0, 1, 1]]
+    fit = evidence_bradley_terry(a, b, np.eye(2)[winner], n_items=3)
+    c, se = fit.covariance, fit.stderr
+    h = head_to_head(fit.scores, c, level=0.9)
+    sd = np.sqrt(c[0, 0] + c[1, 1] - 2 * c[0, 1])
+    assert sd < 0.5 * np.hypot(se[0], se[1])  # strongly correlated: far from the sum of squared stderrs
+    z = ndtri(0.95)
+    d = fit.scores[0] - fit.scores[1]
+    assert h.lower[0, 1] == pytest.approx(expit(d - z * sd)) and h.upper[0, 1] == pytest.approx(expit(d + z * sd))
+    diagonal = head_to_head(fit.scores, se**2, level=0.9)  # variances alone: independent scores
+    assert diagonal.lower[0, 1] == pytest.approx(expit(d - z * np.hypot(se[0], se[1])))
+    assert h.better[0, 1] == 1 and diagonal.better[0, 1] == 0  # 60% of 300: only the covariance tells them apart
+
+
+def test_head_to_head_intervals_cover_the_true_win_probability() -> None:
+    covered = []
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        true = rng.normal(0, 0.8, 5)
+        a, b, e = _arena(true, 400, seed=200 + seed)
+        fit = evidence_bradley_terry(a, b, e, n_items=5, level=0.9)
+        h = head_to_head(fit.scores, fit.covariance, level=0.9)
+        truth = expit(true[:, None] - true[None, :])
+        i, j = np.triu_indices(5, 1)
+        covered.extend((h.lower[i, j] <= truth[i, j]) & (truth[i, j] <= h.upper[i, j]))
+    assert 0.83 <= np.mean(covered) <= 0.97  # 200 intervals, 10 per fit (correlated): near the 90% asked
+
+
+def test_covariance_is_left_out_above_max_dense() -> None:
+    a, b, e = _arena(np.array([0.5, 0.0, -0.5]), 100, seed=3)
+    fit = evidence_bradley_terry(a, b, e, n_items=3, max_dense=2)
+    assert fit.covariance is None and fit.stderr.shape == (3,)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"covariance": np.eye(2)}, "covariance"),
+    ({"covariance": np.ones(4)}, "covariance"),
+    ({"level": 1.0}, "level"),
+    ({"level": True}, "level"),
+    ({"index": [0, 3]}, "index"),
+    ({"index": [-1]}, "index"),
+])
+def test_bad_head_to_head_input_names_the_field(kwargs: dict, field: str) -> None:
+    args = {"scores": np.zeros(3), "covariance": np.eye(3), **kwargs}
+    with pytest.raises(QualityInputError) as err:
+        head_to_head(**args)
     assert err.value.field == field

@@ -15,6 +15,7 @@ from truthline.errors import Forbidden, Invalid, NotFound
 from truthline.services import exporting
 from truthline.services.exporting import export, iter_export
 from truthline.services.importing import import_items
+from tests.pairs import press
 
 KEYS = {"external_id", "prompt", "chosen", "rejected", "chosen_id", "rejected_id", "confidence"}
 # external_id -> (data, the answer both workers give; None: nobody labels it)
@@ -43,7 +44,8 @@ def pairs(engine: Engine, admin: Any, make_project: Callable, make_annotator: Ca
     for name in ("w0", "w1"):
         person = make_annotator(project, username=name)
         while (task := next_task(engine, person.user, project.id)) is not None:
-            submit(engine, person.user, task.lease_id, PAIRS[task.external_id][1], 1000)
+            data, answer = PAIRS[task.external_id]
+            submit(engine, person.user, task.lease_id, press(answer, data, task.data), 1000)
     add(answered=False)  # imported after the labelling: nobody labels it
     return project
 

@@ -19,8 +19,8 @@ TIES = tt.validate_config({"ties": True})
 
 
 def test_ties_set_the_labels() -> None:
-    assert PLAIN == {"labels": ["a", "b"], "ties": False}
-    assert TIES == {"labels": ["a", "b", "tie"], "ties": True}
+    assert PLAIN == {"labels": ["a", "b"], "ties": False, "random_order": True}
+    assert TIES == {"labels": ["a", "b", "tie"], "ties": True, "random_order": True}
     assert tt.validate_config({"labels": ["a", "b", "tie"]}) == TIES  # labels given say whether ties are allowed
     assert tt.validate_config({"labels": ["a", "b"], "ties": False}) == PLAIN
     assert tt.describe(TIES)["ties"] is True
@@ -32,6 +32,8 @@ def test_ties_set_the_labels() -> None:
     ({"labels": ["left", "right"]}, "labels", "set ties instead"),
     ({"labels": ["b", "a"]}, "labels", "set ties instead"),
     ({"labels": ["a", "b"], "ties": True}, "labels", "disagree"),
+    ({"random_order": "no"}, "random_order", "true or false"),
+    ({"random_order": 0}, "random_order", "true or false"),
 ])
 def test_bad_config_names_the_field(config: dict[str, Any], field: str, says: str) -> None:
     with pytest.raises(Invalid) as err:
@@ -79,6 +81,18 @@ def test_annotators_do_not_see_which_side_is_which_model() -> None:
     assert tt.annotator_data(data) == {"text": "q", "a": "x", "b": "y"}
     assert data["a_id"] == "gpt"  # the stored item is untouched
     assert get_task_type("classification").annotator_data(data) is data
+
+
+def test_a_swapped_lease_shows_b_first_and_its_answer_is_stored_as_the_items_own() -> None:
+    data = {"text": "q", "a": "x", "b": "y", "a_id": "gpt", "b_id": "llama"}
+    assert tt.annotator_data(data, swapped=True) == {"text": "q", "a": "y", "b": "x"}
+    pictures = {"a_image_url": "/1.png", "b": "y"}  # one side an image, the other a text
+    assert tt.annotator_data(pictures, swapped=True) == {"b_image_url": "/1.png", "a": "y"}
+    assert [tt.as_stored(answer, True) for answer in ("a", "b", "tie")] == ["b", "a", "tie"]
+    assert [tt.as_stored(answer, False) for answer in ("a", "b", "tie")] == ["a", "b", "tie"]
+    assert tt.swaps(PLAIN) and not tt.swaps(tt.validate_config({"random_order": False}))
+    assert tt.swaps({"labels": ["a", "b"], "ties": False})  # a project made before the option: random order
+    assert not get_task_type("classification").swaps({"labels": ["a", "b"]})
 
 
 def test_inference_corrects_a_worker_who_always_says_a() -> None:

@@ -1,6 +1,7 @@
 """The pairwise workspace and manager page in real headless Chromium: the two candidates side by side under the
 prompt, keys 1/2/3 choosing A, B or a tie (stored as "a", "b", "tie"), candidates shown as text (never markup)
-or as images, no tie where the project takes none; the new-project form's ties box; the manager's ranking table
+or as images, no tie where the project takes none; in random order, the key pressed means the candidate
+shown there; the new-project form's ties box; the manager's ranking table
 and forest plot with a hostile id shown as text."""
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def test_keys_1_2_3_answer_a_b_and_tie(live_site: tuple[str, Site], open_page: O
     _, site = live_site
     items = _pairs(3, "k")
     items[0]["data"]["a"] = EVIL  # whichever comes first, some item shows it as text
-    pid = _project(site, items, task_type="pairwise", labels=None, ties=True)
+    pid = _project(site, items, task_type="pairwise", labels=None, ties=True, random_order=False)
     page = open_page("ann", f"/projects/{pid}/annotate")
     problems = _watch(page)
     item, buttons = page.locator("#item"), page.locator("#answer .label-button")
@@ -83,7 +84,7 @@ def test_keys_1_2_3_answer_a_b_and_tie(live_site: tuple[str, Site], open_page: O
 
 def test_no_tie_where_the_project_takes_none(live_site: tuple[str, Site], open_page: Open) -> None:
     _, site = live_site
-    pid = _project(site, _pairs(2, "n"), task_type="pairwise", labels=None)
+    pid = _project(site, _pairs(2, "n"), task_type="pairwise", labels=None, random_order=False)
     page = open_page("ann", f"/projects/{pid}/annotate")
     first = _ready(page).removeprefix("Item ")
     expect(page.locator("#answer .label-button")).to_have_text(["1 A is better", "2 B is better"])
@@ -102,11 +103,33 @@ def test_no_tie_where_the_project_takes_none(live_site: tuple[str, Site], open_p
     assert _answers(site, pid) == {first: ["b"], second: ["a"]}
 
 
+def test_in_random_order_the_key_pressed_means_the_candidate_shown(live_site: tuple[str, Site],
+                                                                    open_page: Open) -> None:
+    _, site = live_site
+    pid = _project(site, _pairs(6, "r"), task_type="pairwise", labels=None)  # random order: the default
+    page = open_page("ann", f"/projects/{pid}/annotate")
+    problems = _watch(page)
+    item = page.locator("#item")
+    orders = []
+    for _ in range(6):  # the "left answer" is the better one, wherever the page shows it
+        n = _ready(page).removeprefix("Item r")
+        first = item.locator('.candidate[data-side="a"] .candidate-text').inner_text()
+        assert {first, item.locator('.candidate[data-side="b"] .candidate-text').inner_text()} == {
+            f"left answer {n}", f"right answer {n}"}
+        orders.append(first.startswith("left"))
+        page.keyboard.press("1" if orders[-1] else "2")
+        page.keyboard.press("Enter")
+    expect(page.locator("#count")).to_have_text("6")
+    expect(page.locator("#pending")).to_have_text("0")
+    assert _answers(site, pid) == {f"r{i}": ["a"] for i in range(6)}  # stored as the items' own A
+    assert not problems, problems
+
+
 def test_image_candidates_show_as_images(live_site: tuple[str, Site], open_page: Open) -> None:
     _, site = live_site
     items = [{"external_id": "img0", "data": {"text": "Which icon is sharper?", "a_image_url": "/static/favicon.svg",
                                               "b_image_url": "/static/favicon.svg?v=2"}}]
-    pid = _project(site, items, task_type="pairwise", labels=None, ties=True)
+    pid = _project(site, items, task_type="pairwise", labels=None, ties=True, random_order=False)
     page = open_page("ann", f"/projects/{pid}/annotate")
     _ready(page)
     a = page.locator('.candidate[data-side="a"] img')
@@ -136,7 +159,8 @@ def test_the_new_project_form_offers_ties_for_pairwise_only(live_site: tuple[str
     page.get_by_label("Ties allowed").check()
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url("**/manage?done=project-created")
-    expect(page.locator("#pairwise-settings")).to_have_text("answers: a (A is better), b (B is better), tie · ties allowed")
+    expect(page.locator("#pairwise-settings")).to_have_text(
+        "answers: a (A is better), b (B is better), tie · ties allowed · shown in random order")  # ticked at first
     page.goto(base + "/")
     page.get_by_text("New project", exact=True).click()
     page.select_option("#task_type", "pairwise")

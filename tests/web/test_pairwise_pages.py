@@ -70,21 +70,24 @@ def test_the_new_project_form_creates_a_pairwise_project(login: Login, site: Sit
     form = client.get("/").text
     assert '<option value="pairwise">' in form
     assert re.search(r'<input type="checkbox" id="ties" name="ties" value="true"\s*>', form)  # unticked at first
+    assert '<input type="checkbox" id="random_order" name="random_order" value="true" checked>' in form  # ticked
     csrf = csrf_of(form)
     # ties ticked; whatever the (hidden) labels box holds is ignored: a pairwise project's labels are fixed
-    r = client.post("/projects", data={**NEW, "ties": "true", "labels": "cat\ndog", "csrf": csrf})
+    r = client.post("/projects", data={**NEW, "ties": "true", "random_order": "true", "labels": "cat\ndog",
+                                       "csrf": csrf})
     assert r.status_code == 303, r.text
     project = projects.get_project(site.engine, site.manager, int(r.headers["location"].split("/")[2]))
-    assert (project.task_type, project.labels, project.ties, project.overlap) == ("pairwise", ["a", "b", "tie"],
-                                                                                  True, 3)
+    assert (project.task_type, project.labels, project.ties, project.overlap, project.random_order) == (
+        "pairwise", ["a", "b", "tie"], True, 3, True)
     settings = client.get(r.headers["location"]).text.split('id="pairwise-settings">')[1].split("</span>")[0]
-    assert settings == "answers: a (A is better), b (B is better), tie · ties allowed"
-    # unticked: no ties
+    assert settings == "answers: a (A is better), b (B is better), tie · ties allowed · shown in random order"
+    # unticked: no ties, the candidates in the order imported
     r = client.post("/projects", data={**NEW, "name": "No ties", "csrf": csrf})
     assert r.status_code == 303, r.text
     project = projects.get_project(site.engine, site.manager, int(r.headers["location"].split("/")[2]))
-    assert (project.labels, project.ties) == (["a", "b"], False)
-    assert "answers: a (A is better), b (B is better) · no ties" in client.get(r.headers["location"]).text
+    assert (project.labels, project.ties, project.random_order) == (["a", "b"], False, False)
+    assert "answers: a (A is better), b (B is better) · no ties · shown in the imported order" in \
+        client.get(r.headers["location"]).text
     # the home page's card says what the answers are
     home = _text(client.get("/").text)
     assert "pairwise · A or B or a tie · active" in home and "pairwise · A or B · active" in home
@@ -254,3 +257,18 @@ def test_forest_geometry_takes_in_zero_and_unknown_intervals() -> None:
     assert [t["text"] for t in f["ticks"]] == ["0", "+2.50"]  # the lowest value is 0 itself: labelled once
     flat = dashboard.forest([{"id": "a", "score": 0.0, "lower": 0.0, "upper": 0.0}])
     assert flat is not None and flat["left"] < flat["zero"] < flat["right"]
+
+
+def test_the_workers_table_shows_who_picks_the_first_candidate(login: Login, site: Site) -> None:
+    from truthline.services.tasks import next_task, submit
+
+    pid = _pairwise(site)
+    _items(site, pid, [("m1", "m2")] * 12)
+    while (task := next_task(site.engine, site.annotator, pid)) is not None:  # the first shown, every time
+        submit(site.engine, site.annotator, task.lease_id, "a")
+    html = login("manager").get(f"/projects/{pid}/manage").text
+    table = html.split('id="workers"')[1].split("</table>")[0]
+    assert ">First pick</th>" in table
+    assert _text(table.split('class="num first-pick">')[1].split("</td>")[0]) == "100% of 12 leans first"
+    projects.update_project(site.engine, site.manager, pid, {"random_order": False})  # "first" is then just "a"
+    assert ">First pick</th>" not in login("manager").get(f"/projects/{pid}/manage").text

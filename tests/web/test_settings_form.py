@@ -40,10 +40,9 @@ def _form(html: str) -> dict[str, str]:
     guidelines = re.search(r'<textarea id="guidelines" name="guidelines"[^>]*>\n(.*?)</textarea>', form, re.S)
     assert guidelines is not None
     values["guidelines"] = guidelines.group(1)
-    if re.search(r'<input type="checkbox" id="ties" name="ties" value="true" checked', form):
-        values["ties"] = "true"
-    else:
-        values.pop("ties", None)
+    for box, ticked in re.findall(r'<input type="checkbox" id="(\w+)" name="\w+" value="true"( checked)?', form):
+        if ticked:  # a browser sends a ticked box only
+            values[box] = "true"
     return values
 
 

@@ -164,6 +164,10 @@ class ProjectIn(_In):
                                                             "still counts as right; default 0.")
     ties: bool | None = Field(None, description="pairwise only: whether workers may answer \"tie\" beside \"a\" "
                                                 "and \"b\"; default false.")
+    random_order: bool | None = Field(None, description="pairwise only: show each annotator the two candidates in "
+                                                        "an order drawn at random (answers are stored as the item's "
+                                                        "own a/b), so a bias toward the first one falls on both "
+                                                        "sides alike; default true.")
     guidelines: Text = Field("", description="Instructions for annotators (Markdown).")
     overlap: Int = Field(1, ge=1, le=1000, description="Labels wanted per item.")
     pay_cents: Int = Field(0, ge=0, le=10**9, description="Pay per accepted answer, in cents.")
@@ -181,6 +185,7 @@ class ProjectPatch(_In):
     range: RangeIn = Field(None, description="numeric only.")  # type: ignore[assignment]
     tolerance: float = Field(None, ge=0, description="numeric only.")  # type: ignore[assignment]
     ties: bool = Field(None, description="pairwise only.")  # type: ignore[assignment]
+    random_order: bool = Field(None, description="pairwise only; applies to leases taken after.")  # type: ignore[assignment]
     guidelines: Text = Field(None)  # type: ignore[assignment]
     overlap: Int = Field(None, ge=1, le=1000)  # type: ignore[assignment]
     pay_cents: Int = Field(None, ge=0, le=10**9)  # type: ignore[assignment]
@@ -197,6 +202,8 @@ class ProjectOut(_Out):
     range: RangeOut | None = Field(None, description="numeric: the bounds on answers (a null end: unbounded).")
     tolerance: int | float | None = Field(None, description="numeric: how far from gold an answer counts as right.")
     ties: bool | None = Field(None, description="pairwise: whether \"tie\" is a choice.")
+    random_order: bool | None = Field(None, description="pairwise: whether annotators see the candidates in an "
+                                                        "order drawn per lease.")
     guidelines: str
     overlap: int
     pay_cents: int
@@ -371,6 +378,14 @@ class WorkerQuality(_Worker):
                                                  "value, in the answers' units (the typical worker: 0, unless gold "
                                                  "measures it).")
     noise: float | None = Field(None, description="numeric only: the scale of the worker's errors around value + bias.")
+    ordered_answers: int | None = Field(None, description="pairwise only: the worker's \"a\" or \"b\" answers "
+                                                          "given on a lease (imported labels' order is unknown).")
+    first_picks: int | None = Field(None, description="pairwise only: of those, how many chose the candidate shown "
+                                                      "first. In random order an honest worker's share is about half.")
+    leans_first: bool | None = Field(None, description="pairwise only: the share's credible interval lies above "
+                                                       "one half (a position bias; meaningful in random order, "
+                                                       "where the first candidate is the better one half the "
+                                                       "time); null before any such answer.")
 
 
 class WorkersOut(BaseModel):
@@ -514,3 +529,36 @@ class RankingOut(BaseModel):
     unranked_items: int = Field(description="Answered items without a_id and b_id (not in the ranking).")
     converged: bool
     ranking: list[RankedSide] = Field(description="Best first.")
+
+
+class Matchup(BaseModel):
+    id: str = Field(description="The column side: the one the row side is compared with.")
+    win_probability: float = Field(description="Predicted P(row side beats this side), ties aside: "
+                                               "1 / (1 + exp(score_column - score_row)).")
+    lower: float = Field(description="The win probability's interval at `level`, from the Laplace interval of the "
+                                     "score difference (which takes in how the two scores move together).")
+    upper: float
+    better: bool | None = Field(description="True: the row side is significantly better (the difference's interval "
+                                            "lies above 0); False: significantly worse; null: not told apart yet.")
+    items: int = Field(description="Items that compared exactly these two sides (with an answer).")
+    wins: int = Field(description="Of those, items whose inferred answer prefers the row side.")
+    losses: int
+    ties: int
+
+
+class HeadToHeadSide(BaseModel):
+    id: str = Field(description="A ranked side (an item's a_id or b_id), best first.")
+    score: float = Field(description="Its Bradley-Terry score, as in the ranking.")
+    versus: list[Matchup] = Field(description="Every other side in the table, in the same order.")
+
+
+class HeadToHeadOut(BaseModel):
+    project_id: int
+    method: str
+    level: float
+    ranked: int = Field(description="Sides in the whole ranking (the table holds the best `top` of them).")
+    items: int = Field(description="Items in the fit: answered, naming both sides' ids.")
+    exact_covariance: bool = Field(description="False above 2000 sides: the intervals then use each score's "
+                                               "variance alone, ignoring how the scores move together.")
+    converged: bool
+    sides: list[HeadToHeadSide] = Field(description="The best `top` sides, best first.")

@@ -1,5 +1,5 @@
 """Result commands: `aggregate` (inferred answers + summary), `workers` (estimated worker quality) and
-`ranking` (a pairwise project's models or systems, ranked with score intervals)."""
+`ranking` (a pairwise project's models or systems, ranked with score intervals, or head to head)."""
 
 from __future__ import annotations
 
@@ -310,6 +310,11 @@ def _print_categorical_notes(report: Mapping[str, Any], shown: Sequence[Mapping[
     slips = [f"{cell_text(w['username'])}: {slip_text(s)}" for w in shown if (s := w["top_slip"])]
     if slips:  # under the table, which has no room for it in 80 columns
         console.print(f"Habitual slips: {'; '.join(slips)}", highlight=False, soft_wrap=True)
+    leaning = [f"{cell_text(w['username'])} ({w['first_picks'] / w['ordered_answers']:.0%} of "
+               f"{w['ordered_answers']})" for w in shown if w.get("leans_first")]  # pairwise, random order
+    if leaning:
+        console.print(f"Lean toward the candidate shown first: {'; '.join(leaning)}", highlight=False,
+                      soft_wrap=True)
     agreement = report["agreement"]
     on_scale = "" if agreement.get("krippendorff_alpha_interval") is None else (  # rating
         f", interval alpha {cell_text(agreement['krippendorff_alpha_interval'])}, "
@@ -348,13 +353,24 @@ def _print_numeric_notes(report: Mapping[str, Any], method: str, tolerance: floa
                       f"by {number_text(report['error_vs_truth'])} on average.", highlight=False)
 
 
+VERSUS_HELP = ("Instead of the ranking, the best sides head to head: each cell P(row beats column), ▲/▼ where the "
+               "row side is significantly better/worse.")
+TOP_HELP = "With --versus: how many of the best sides to compare (1 to 50; default 10)."
+
+
 @handle_errors
-def ranking(project: ProjectArg, method: MethodOption = None, db: DbOption = None) -> None:
+def ranking(project: ProjectArg, method: MethodOption = None,
+            versus: Annotated[bool, typer.Option("--versus", help=VERSUS_HELP)] = False,
+            top: Annotated[int | None, typer.Option("--top", min=1, max=50, help=TOP_HELP)] = None,
+            db: DbOption = None) -> None:
     """A pairwise project's models or systems (the items' a_id and b_id), best first: Bradley-Terry score with
-    its 95% interval, comparisons and wins/losses/ties by the items' inferred answers, and each interval drawn."""
+    its 95% interval, comparisons and wins/losses/ties by the items' inferred answers, and each interval drawn;
+    with --versus, the best sides' predicted win probabilities against each other."""
     from truthline.errors import Invalid
     from truthline.services import ranking as service
 
+    if top is not None and not versus:
+        raise Invalid("only with --versus (how many sides the head-to-head table compares)", field="--top")
     method = method_or_default(method)
     engine = state.engine(db)
     actor = state.actor(engine)
@@ -362,6 +378,9 @@ def ranking(project: ProjectArg, method: MethodOption = None, db: DbOption = Non
     if proj.task_type != "pairwise":
         raise Invalid(f"only pairwise projects have a ranking; #{proj.id} {proj.name!r} is {proj.task_type}",
                       field="PROJECT")
+    if versus:
+        print_head_to_head(service.head_to_head(engine, actor, proj.id, method, top or service.DEFAULT_TOP), proj.id)
+        return
     report = service.project_ranking(engine, actor, proj.id, method)
     rows = report["ranking"]
     unranked = report["unranked_items"]
@@ -390,6 +409,47 @@ def ranking(project: ProjectArg, method: MethodOption = None, db: DbOption = Non
                   f"{report['items']:,} items; {lacking}", highlight=False, soft_wrap=True)
     if not report["converged"]:
         console.print("note: the fit did not fully converge; treat the scores as approximate", highlight=False)
+
+
+HEAD_WIDTH = 12  # characters of an id as a column head (its row head has it whole, up to NAME_WIDTH)
+
+
+def print_head_to_head(report: Mapping[str, Any], project_id: int) -> None:
+    """The head-to-head table: rows and columns the best sides, each cell P(row beats column) with ▲ (and bold)
+    where the row side is significantly better, ▼ where significantly worse: the marks read without colour."""
+    sides = report["sides"]
+    if len(sides) < 2 or not report["items"]:
+        console.print(f"Project #{project_id}: nothing to compare head to head yet: it takes two sides (a_id and "
+                      "b_id) and answered items comparing them.", highlight=False)
+        return
+    table = Table(title=f"Head to head · project #{project_id} · method {escape(report['method'])}")
+    table.add_column("P(row beats column)")
+    for side in sides:
+        table.add_column(escape(_clipped(str(side["id"]), HEAD_WIDTH)), justify="right", no_wrap=True)
+    for side in sides:
+        cells = {cell["id"]: _versus_cell(cell) for cell in side["versus"]}
+        table.add_row(escape(_clipped(str(side["id"]))), *(cells.get(other["id"], "·") for other in sides))
+    console.print(table)
+    level = f"{report['level']:.0%}"
+    console.print(f"Predicted from the Bradley-Terry scores (ties aside), best first; ▲ the row side is "
+                  f"significantly better (the {level} interval of the score difference lies above 0), ▼ worse. "
+                  f"{report['ranked']:,} sides ranked, the best {len(sides)} shown; intervals and each pair's own "
+                  f"record: GET /api/v1/projects/{project_id}/ranking/head-to-head.", highlight=False, soft_wrap=True)
+    if not report["exact_covariance"]:
+        console.print("note: over 2000 sides, the intervals use each score's variance alone (not how the scores "
+                      "move together)", highlight=False)
+
+
+def percent_text(p: float) -> str:
+    """A win probability in whole percent; never 0% or 100%, which would read as certain."""
+    return "<1%" if p < 0.005 else ">99%" if p >= 0.995 else f"{100 * p:.0f}%"
+
+
+def _versus_cell(cell: Mapping[str, Any]) -> str:
+    text = percent_text(cell["win_probability"])
+    if cell["better"] is True:
+        return f"[bold]{text} ▲[/bold]"
+    return f"{text} ▼" if cell["better"] is False else f"{text}  "
 
 
 def signed_text(value: float | None) -> str:
@@ -435,8 +495,8 @@ def interval_bars(rows: Sequence[Mapping[str, Any]], width: int = BAR_WIDTH) -> 
     return lines
 
 
-def _clipped(name: str) -> str:
-    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+def _clipped(name: str, width: int = NAME_WIDTH) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def register(app: typer.Typer) -> None:

@@ -119,7 +119,7 @@ def simulate(
     db: DbOption = None,
 ) -> None:
     """Simulated crowd (own confusion matrices, speeds, some spammers; numeric projects: own bias and noise,
-    some wild; pairwise projects: some with a position bias toward "a") labels PROJECT over the HTTP API."""
+    some wild; pairwise projects: some with a lean toward the candidate shown first) labels PROJECT over the HTTP API."""
     from truthline.services import projects, users
     from truthline.sim import run_crowd
 
@@ -136,7 +136,7 @@ def simulate(
     if proj.task_type == "numeric":
         crowd, truth_of = numeric_crowd(engine, actor, proj, truth, workers, spammers, seed)
     elif proj.task_type == "pairwise":
-        crowd, truth_of = pair_crowd(proj, labels, truth, workers, spammers, seed)
+        crowd, truth_of = pair_crowd(engine, actor, proj, labels, truth, workers, spammers, seed)
     else:
         crowd, truth_of = label_crowd(proj, labels, truth, workers, spammers, seed)
     check_reachable(url)  # before the worker accounts are created: a failed run leaves none behind
@@ -189,18 +189,24 @@ def label_crowd(proj: Any, labels: list[str], truth: Path | None, n_workers: int
     return crowd, lambda task: truth_map.get(str(task["item"]["external_id"]))
 
 
-def pair_crowd(proj: Any, labels: list[str], truth: Path | None, n_workers: int, spammers: float,
-               seed: int) -> tuple[list[Any], TruthOf]:
-    """label_crowd for a pairwise project: about a third of the honest workers lean toward the first
-    candidate ("a"), and an item without --truth has a better side ("a" or "b", stable per item; a tie only
-    where --truth says so)."""
+def pair_crowd(engine: Any, actor: Any, proj: Any, labels: list[str], truth: Path | None, n_workers: int,
+               spammers: float, seed: int) -> tuple[list[Any], TruthOf]:
+    """label_crowd for a pairwise project: about a third of the honest workers lean toward the candidate shown
+    first, and an item without --truth has a better side ("a" or "b", stable per item; a tie only where --truth
+    says so). Truth is in the item's own terms; a task that shows B first (random order) turns it round."""
+    from truthline.services.ranking import first_candidates
     from truthline.sim import lean_first, pseudo_truth
 
     crowd, given = label_crowd(proj, labels, truth, n_workers, spammers, seed)
+    firsts = first_candidates(engine, actor, proj.id)
 
     def truth_of(task: dict) -> int:
+        external_id, shown = str(task["item"]["external_id"]), task["item"]["data"]
         known = given(task)
-        return pseudo_truth(str(task["item"]["external_id"]), 2) if known is None else known
+        true = pseudo_truth(external_id, 2) if known is None else known
+        if true < 2 and (shown.get("a"), shown.get("a_image_url")) != firsts.get(external_id):
+            return 1 - true  # the better candidate is the one shown second
+        return true
 
     return lean_first(crowd, seed=seed), truth_of
 

@@ -25,8 +25,8 @@ from .workers import (Slips, WorkerStats, accuracy_interval, class_confusion, co
                       label_decisions, spammer_score, top_confusions, top_label_slips, top_slips, worker_stats)
 from .multilabel import MultilabelAggregate, aggregate_multilabel
 from .numeric import NumericAggregate, aggregate_numeric
-from .pairwise import (CrowdPairwiseScores, EvidencePairwiseScores, PairwiseScores, bradley_terry,
-                       crowd_bradley_terry, evidence_bradley_terry)
+from .pairwise import (CrowdPairwiseScores, EvidencePairwiseScores, HeadToHead, PairwiseScores, bradley_terry,
+                       crowd_bradley_terry, evidence_bradley_terry, head_to_head)
 
 keep_freed_memory()  # fits re-use each other's freed buffers instead of page-faulting them in (see _malloc)
 
@@ -75,4 +75,6 @@ __all__ = [
     "crowd_bradley_terry",
     "EvidencePairwiseScores",
     "evidence_bradley_terry",
+    "HeadToHead",
+    "head_to_head",
 ]

@@ -4,7 +4,8 @@ Bradley-Terry: P(a beats b) = sigmoid(s_a - s_b). Scores are the MAP under a Gau
 s ~ N(0, 1/ridge), so items that won (or lost) every comparison and disconnected groups of items stay
 finite; the MAP scores sum to zero. Intervals come from the Laplace approximation: the inverse
 Hessian of the negative log posterior, for the centred scores (exact inverse up to `max_dense` items,
-else the diagonal approximation 1 / H_ii, which ignores the covariance between items).
+else the diagonal approximation 1 / H_ii, which ignores the covariance between items). `head_to_head` turns
+scores and that covariance into predicted win probabilities between items, each with its interval.
 
 Crowd-BT (after Chen et al. 2013): each worker follows the model with probability `reliability` and
 clicks at random otherwise, P(observed) = eta_w * P_BT + (1 - eta_w) / 2. EM alternates the
@@ -25,8 +26,8 @@ from scipy.special import expit, log_expit, ndtri
 from ._em import lbfgsb_converged, one_blas_thread
 from .labels import MAX_COUNT, QualityInputError, _as_index_array
 
-__all__ = ["CrowdPairwiseScores", "EvidencePairwiseScores", "PairwiseScores", "bradley_terry", "crowd_bradley_terry",
-           "evidence_bradley_terry"]
+__all__ = ["CrowdPairwiseScores", "EvidencePairwiseScores", "HeadToHead", "PairwiseScores", "bradley_terry",
+           "crowd_bradley_terry", "evidence_bradley_terry", "head_to_head"]
 
 
 @dataclass(frozen=True)
@@ -218,25 +219,34 @@ def _polish(
     return np.asarray(theta[:n]), np.clip(theta[n:], eps, 1.0 - eps), int(res.nit), converged
 
 
-def _stderr(
+def _laplace(
     a: np.ndarray, b: np.ndarray, s: np.ndarray, wt: np.ndarray, n: int, ridge: float, max_dense: int
-) -> np.ndarray:
-    """Laplace standard errors of the centred scores."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Laplace standard errors of the centred scores, and their covariance (None above `max_dense` items, where
+    only the diagonal approximation is computed)."""
     if n == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros((0, 0))
     p = expit(s[a] - s[b])
     h = wt * p * (1.0 - p)
     diag = np.bincount(a, h, n) + np.bincount(b, h, n) + ridge
     if n > max_dense:
-        return 1.0 / np.sqrt(diag)
+        return 1.0 / np.sqrt(diag), None
     off = np.bincount(a * n + b, h, n * n).astype(np.float64).reshape(n, n)
     hess = -(off + off.T)
     hess[np.diag_indices(n)] = diag
     from scipy.linalg import cho_factor, cho_solve
 
-    inv_diag = np.diag(cho_solve(cho_factor(hess), np.eye(n)))
-    # Var(s_i - mean(s)) = (H^-1)_ii - 1 / (n ridge), because H 1 = ridge 1
-    return np.sqrt(np.maximum(inv_diag - 1.0 / (n * ridge), 0.0))
+    cov = cho_solve(cho_factor(hess), np.eye(n))
+    # Cov(s - mean(s)) = H^-1 - 11^T / (n ridge), because H 1 = ridge 1 (so 1^T H^-1 1 = n / ridge)
+    cov -= 1.0 / (n * ridge)
+    return np.sqrt(np.maximum(np.diag(cov), 0.0)), cov
+
+
+def _stderr(
+    a: np.ndarray, b: np.ndarray, s: np.ndarray, wt: np.ndarray, n: int, ridge: float, max_dense: int
+) -> np.ndarray:
+    """Laplace standard errors of the centred scores."""
+    return _laplace(a, b, s, wt, n, ridge, max_dense)[0]
 
 
 def _scores(s: np.ndarray, se: np.ndarray, level: float, iterations: int, converged: bool) -> dict[str, Any]:
@@ -355,9 +365,12 @@ def crowd_bradley_terry(
 
 @dataclass(frozen=True)
 class EvidencePairwiseScores(PairwiseScores):
-    """Plus outcome (n_comparisons, k): each comparison's posterior over (item_a won, item_b won[, tie])."""
+    """Plus outcome (n_comparisons, k): each comparison's posterior over (item_a won, item_b won[, tie]), and
+    covariance (n_items, n_items): the Laplace covariance of the centred scores, None above `max_dense` items
+    (only the diagonal, stderr**2, is computed there)."""
 
     outcome: np.ndarray
+    covariance: np.ndarray | None
 
 
 def evidence_bradley_terry(
@@ -428,7 +441,53 @@ def evidence_bradley_terry(
     _, qa, qb, _ = outcome(s)
     q = np.stack([qa, qb, 1.0 - qa - qb][: e.shape[1]], axis=1)
     pairs, per_pair = np.unique(a * n + b, return_inverse=True)  # one row per pair of items: the same Hessian
-    se = _stderr(pairs // n, pairs % n, s, np.bincount(per_pair, minlength=len(pairs)).astype(np.float64), n,
-                 ridge, max_dense)
+    se, cov = _laplace(pairs // n, pairs % n, s, np.bincount(per_pair, minlength=len(pairs)).astype(np.float64),
+                       n, ridge, max_dense)
     return EvidencePairwiseScores(**_scores(s, se, level, int(res.nit), lbfgsb_converged(res, max(tol, 1e-6))),
-                                  outcome=q)
+                                  outcome=q, covariance=cov)
+
+
+@dataclass(frozen=True)
+class HeadToHead:
+    """For the k chosen items, per ordered pair (row i, column j): win (k, k): P(i beats j) = sigmoid(s_i - s_j)
+    (ties aside); lower, upper: its interval at `level`, the difference's Laplace interval through the sigmoid;
+    better (k, k) int8: +1 where that interval of s_i - s_j lies above 0 (i significantly better), -1 below, 0
+    where it takes in 0. The diagonal is 0.5, undecided."""
+
+    win: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    better: np.ndarray
+    level: float
+
+
+def head_to_head(scores: Any, covariance: Any, level: float = 0.95, index: Any = None) -> HeadToHead:
+    """Predicted win probabilities between items, with intervals, from Bradley-Terry scores.
+
+    covariance: the scores' (n, n) covariance (EvidencePairwiseScores.covariance), or (n,) variances alone
+    (stderr**2, the diagonal approximation: it leaves out how the scores move together, so an interval between
+    two items mostly compared with each other comes out wider than it is). index: the items to compare, in
+    the order wanted (default: all). Var(s_i - s_j) = C_ii + C_jj - 2 C_ij: the intervals of two scores can
+    overlap while their difference is clearly above 0, which is why a requester asks this and not the ranking.
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    c = np.asarray(covariance, dtype=np.float64)
+    n = len(s)
+    if c.shape not in ((n, n), (n,)):
+        raise QualityInputError(f"covariance: must be ({n}, {n}) or ({n},), got {c.shape}", "covariance")
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+        raise QualityInputError(f"level: must be strictly between 0 and 1, got {level!r}", "level")
+    idx = np.arange(n) if index is None else _as_index_array("index", index)
+    if len(idx) and idx.max() >= n:
+        raise QualityInputError(f"index: must be below {n} (one entry per item)", "index")
+    s = s[idx]
+    var = c[idx] if c.ndim == 1 else np.diag(c)[idx]
+    cross = c[np.ix_(idx, idx)] if c.ndim == 2 else np.diag(var)
+    # rounding can take a near-zero variance (an item against itself, two items always compared together)
+    # just below 0
+    sd = np.sqrt(np.maximum(var[:, None] + var[None, :] - 2.0 * cross, 0.0))
+    d = s[:, None] - s[None, :]
+    z = float(ndtri(0.5 + level / 2.0))
+    low, high = d - z * sd, d + z * sd
+    better = np.where(low > 0, 1, np.where(high < 0, -1, 0)).astype(np.int8)
+    return HeadToHead(expit(d), expit(low), expit(high), better, float(level))

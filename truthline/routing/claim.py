@@ -9,6 +9,7 @@ the pool lazily, at most RECLAIM_BATCH per claim, so a claim's work stays bounde
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection
 
 from sqlalchemy.engine import Connection
@@ -33,7 +34,8 @@ def claim_next(conn: Connection, project: Project, user_id: int, now: float, hel
     live = store.live_leases(conn, user_id, project.id, now, MAX_LIVE)
     for lease in live:
         if lease.id not in held:
-            return _task(lease.id, lease.item_id, lease.external_id, lease.data, lease.expires_at, project)
+            return _task(lease.id, lease.item_id, lease.external_id, lease.data, lease.expires_at, project,
+                         lease.swapped)
     if len(live) >= MAX_LIVE:
         raise Conflict(f"you already hold {len(live)} leases in project {project.id}; submit or skip one first",
                        field="held")
@@ -48,13 +50,16 @@ def claim_next(conn: Connection, project: Project, user_id: int, now: float, hel
             return None
         if store.take_slot(conn, item.id):
             expires = now + project.lease_seconds
-            lease_id = store.insert_lease(conn, project.id, item.id, user_id, now, expires)
-            return _task(lease_id, item.id, item.external_id, item.data, expires, project)
+            # a coin per lease (pairwise: which candidate comes first), kept on the lease for its submit
+            swapped = get_task_type(project.task_type).swaps(project.config) and secrets.randbits(1) == 1
+            lease_id = store.insert_lease(conn, project.id, item.id, user_id, now, expires, swapped)
+            return _task(lease_id, item.id, item.external_id, item.data, expires, project, swapped)
     return None
 
 
-def _task(lease_id: int, item_id: int, external_id: str, data: dict, expires: float, project: Project) -> Task:
-    shown = get_task_type(project.task_type).annotator_data(data)
+def _task(lease_id: int, item_id: int, external_id: str, data: dict, expires: float, project: Project,
+          swapped: bool) -> Task:
+    shown = get_task_type(project.task_type).annotator_data(data, swapped)
     return Task(lease_id, item_id, external_id, shown, to_datetime(expires), project)
 
 

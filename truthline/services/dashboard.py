@@ -24,10 +24,10 @@ from truthline.quality import (CrowdLabels, QualityInputError, binned_error, cla
                                reliability, top_confusions, top_label_slips, top_slips)
 from truthline.quality.agreement import fleiss_kappa, krippendorff_alpha
 from truthline.quality.auto import choice as auto_choice
-from truthline.quality.workers import WorkerStats, worker_stats
+from truthline.quality.workers import WorkerStats, accuracy_interval, worker_stats
 from truthline.services import numeric_quality
-from truthline.services.results import (ProjectLabels, check_method, gold_record, load_for, truth_accuracy,
-                                        worker_info)
+from truthline.services.results import (ProjectLabels, check_method, first_picks, gold_record, load_for,
+                                        truth_accuracy, worker_info)
 from truthline.store.records import User
 from truthline.tasktypes.classification import Classification
 from truthline.tasktypes.multilabel import selection_matrix
@@ -214,13 +214,27 @@ def _workers(engine: Engine, data: ProjectLabels, fit: _Fit) -> list[dict[str, A
     n_labels = np.bincount(data.labels.workers, minlength=len(user_ids))
     gold_n, gold_ok = gold_record(data)
     stats, slips = fit.stats, _slips(data, fit)
-    return [
+    rows = [
         {"user_id": int(uid), "username": names.get(int(uid), str(uid)), "n_labels": int(n_labels[w]),
          "accuracy": _num(stats.accuracy[w]), "lower": _num(stats.lower[w]), "upper": _num(stats.upper[w]),
          "spammer_score": _num(stats.spammer_score[w]), "gold_labels": int(gold_n[w]),
          "gold_correct": int(gold_ok[w]), "mean_active_ms": _num(active.get(int(uid))), "top_slip": slips[w]}
         for w, uid in enumerate(user_ids)
     ]
+    if data.project.task_type == "pairwise":
+        _add_first_picks(engine, data, rows)
+    return rows
+
+
+def _add_first_picks(engine: Engine, data: ProjectLabels, rows: list[dict[str, Any]]) -> None:
+    """Pairwise: each worker's A-or-B answers given on a lease, how many chose the candidate shown first, and
+    whether that share is above even odds beyond the credible interval (`leans_first`; None before any). In
+    random order an honest worker picks the first about half the time, whichever candidates are better."""
+    picks = first_picks(engine, data)
+    for row in rows:
+        n, k = picks.get(row["user_id"], (0, 0))
+        lower = float(accuracy_interval(k, n, LEVEL)[1]) if n else math.nan
+        row.update(ordered_answers=n, first_picks=k, leans_first=bool(lower > 0.5) if n else None)
 
 
 SLIP_KEYS = ("kind", "answer", "given", "labels", "of")
@@ -229,12 +243,14 @@ WORKER_COLUMNS = ("worker", "user_id", "n_labels", "accuracy", "lower", "upper",
 
 
 NUMERIC_COLUMNS = ("bias", "noise")  # numeric projects' workers files add these
+PAIRWISE_COLUMNS = ("ordered_answers", "first_picks", "leans_first")  # and pairwise projects' these
 
 
 def worker_file(workers: list[dict[str, Any]], task_type: str) -> tuple[tuple[str, ...], list[list[Any]]]:
     """`workers_table` rows as a file's columns and rows (CSV/JSONL; the slip spread over its columns, and a
-    numeric project's bias and noise at the end, in its header even before anyone has labelled)."""
-    extra = NUMERIC_COLUMNS if task_type == "numeric" else ()
+    numeric project's bias and noise or a pairwise project's first picks at the end, in its header even before
+    anyone has labelled)."""
+    extra = {"numeric": NUMERIC_COLUMNS, "pairwise": PAIRWISE_COLUMNS}.get(task_type, ())
     return (*WORKER_COLUMNS, *extra), [
         [w["username"], *(w[c] for c in WORKER_COLUMNS[1:-len(SLIP_KEYS)]),
          *((w["top_slip"] or {}).get(key) for key in SLIP_KEYS), *(w[c] for c in extra)] for w in workers]

@@ -160,8 +160,10 @@ def update_project(engine: Engine, actor: User, project_id: int, changes: Mappin
         # an option of the old task type (rating's scale) goes with it: a classification project has no scale
         kept = {k: v for k, v in project.config.items() if k not in _options()}
         values["config"] = {**kept, **values["config"]}
-        # an option that makes the labels (rating's scale, pairwise ties) is what a refusal names, when sent
-        given = next((o for o in _options() if o in changes and "labels" not in changes), "labels")
+        # an option that makes the labels (rating's scale, pairwise ties: each type lists it first) is what a
+        # refusal names, when sent
+        options = get_task_type(values["task_type"]).options
+        given = next((o for o in options if o in changes and "labels" not in changes), "labels")
         _check_removed_labels(conn, project, values["config"].get("labels", project.labels), given)
         if values["task_type"] == project.task_type and values["config"].get("range") != project.config.get("range"):
             _check_narrowed_range(conn, project, values["config"])

@@ -145,6 +145,12 @@ def worker_info(engine: Engine, data: ProjectLabels) -> tuple[dict[int, str], di
                 annotation_store.mean_active_ms(conn, data.project.id))
 
 
+def first_picks(engine: Engine, data: ProjectLabels) -> dict[int, tuple[int, int]]:
+    """Pairwise: user_id -> (A-or-B answers given on a lease, how many chose the candidate shown first)."""
+    with read_tx(engine) as conn:
+        return annotation_store.first_picks(conn, data.project.id)
+
+
 def rounded(x: float) -> float | None:
     """A probability or score as the API gives it: 6 decimals, None for NaN."""
     return None if x is None or math.isnan(x) else round(float(x), 6)
@@ -260,9 +266,10 @@ def project_summary(engine: Engine, actor: User, project_id: int) -> dict[str, A
             figures = _figures(_labels(engine, conn, project, key))
             cache[project.id] = (key, figures)
     progress["percent"] = round(100.0 * progress["done"] / progress["items"], 1) if progress["items"] else 0.0
-    # scale, range, tolerance, ties: null for other task types, as every other project response has them
-    # (as_dict leaves them out)
-    return {"project": {"scale": None, "range": None, "tolerance": None, "ties": None, **project.as_dict()},
+    # scale, range, tolerance, ties, random_order: null for other task types, as every other project response has
+    # them (as_dict leaves them out)
+    return {"project": {"scale": None, "range": None, "tolerance": None, "ties": None, "random_order": None,
+                        **project.as_dict()},
             "progress": progress,
             **copy.deepcopy(figures)}
 

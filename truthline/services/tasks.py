@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -94,13 +95,13 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
                     if prior.lease_id != lease_id:
                         raise Conflict(f"idempotency key already used for lease {prior.lease_id}; use a new key",
                                        field="idempotency_key")
-                    return prior
+                    return _as_given(prior, _lease_for(conn, actor, lease_id))
             lease = _lease_for(conn, actor, lease_id)
             if lease.state == "submitted":
                 prior = annotation_store.by_lease(conn, lease.id)
                 # (the same key lands here when a concurrent retry committed while we waited for the lease lock)
                 if prior is not None and idempotency_key in (None, prior.idempotency_key):
-                    return prior
+                    return _as_given(prior, lease)
                 raise Conflict(f"lease {lease.id} was already submitted; call next for a new task",
                                field="lease_id")
             if lease.state == "skipped":
@@ -108,18 +109,25 @@ def submit(engine: Engine, actor: User, lease_id: int, answer: Any, active_ms: i
             if lease.member_role not in LABELING_ROLES and not actor.is_admin:
                 raise Forbidden(f"you are no longer a member of project {lease.project_id}", field="lease_id")
             _check_live(lease, now, "answers are accepted again")
-            normalized = get_task_type(lease.task_type).validate_answer(answer, lease.config)
+            task_type = get_task_type(lease.task_type)
+            normalized = task_type.validate_answer(answer, lease.config)
             created = annotation_store.insert(conn, {
                 "project_id": lease.project_id, "item_id": lease.item_id, "user_id": actor.id,
-                "lease_id": lease.id, "answer": normalized, "active_ms": active_ms,
-                "idempotency_key": idempotency_key or f"lease:{lease.id}", "created_at": now,
+                "lease_id": lease.id, "answer": task_type.as_stored(normalized, lease.swapped),
+                "active_ms": active_ms, "idempotency_key": idempotency_key or f"lease:{lease.id}", "created_at": now,
             })
             end_lease(conn, lease.id, lease.item_id, "submitted", was_live=True)
-            return created
+            return replace(created, answer=normalized) if lease.swapped else created
     except IntegrityError:
         # Only a concurrent submit racing us on the same key/lease gets here; its result stands.
         raise Conflict("this answer was submitted concurrently; retry to get the stored annotation",
                        field="idempotency_key") from None
+
+
+def _as_given(annotation: Annotation, lease: Any) -> Annotation:
+    """A stored answer in the order the lease showed the item (pairwise: "a" is the candidate shown first), as
+    its submit answered: a replay must not tell the annotator anything the first answer did not."""
+    return replace(annotation, answer=get_task_type(lease.task_type).as_stored(annotation.answer, lease.swapped))
 
 
 def _check_live(lease: Any, now: float, when_active: str) -> None:

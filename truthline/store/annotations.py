@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from truthline.store.db import raw_rows
 from truthline.store.fastpath import execute as run  # conn.execute, faster on SQLite
 from truthline.store.records import Annotation, to_datetime
-from truthline.store.tables import annotations, users
+from truthline.store.tables import annotations, leases, users
 
 
 def _annotation(row: Any, replayed: bool = False) -> Annotation | None:
@@ -140,6 +140,21 @@ def answer_counts(conn: Connection, project_id: int) -> list[tuple[str, int]]:
     return [(text, int(n)) for text, n in raw_rows(
         conn, "SELECT CAST(answer AS TEXT), COUNT(*) FROM annotations WHERE project_id = ? "
               "GROUP BY CAST(answer AS TEXT)", (project_id,))]
+
+
+def first_picks(conn: Connection, project_id: int) -> dict[int, tuple[int, int]]:
+    """Pairwise: user_id -> (their "a" or "b" answers given on a lease, how many of those chose the candidate
+    the lease showed first). Imported labels are left out: nobody knows what order their worker saw."""
+    answer = sa.cast(annotations.c.answer, sa.Text)
+    first = sa.case((sa.and_(leases.c.swapped, answer == '"b"'), 1),
+                    (sa.and_(~leases.c.swapped, answer == '"a"'), 1), else_=0)
+    q = (
+        sa.select(annotations.c.user_id, sa.func.count(), sa.func.sum(first))
+        .join(leases, leases.c.id == annotations.c.lease_id)
+        .where(annotations.c.project_id == project_id, answer.in_(['"a"', '"b"']))
+        .group_by(annotations.c.user_id)
+    )
+    return {int(uid): (int(n), int(k)) for uid, n, k in conn.execute(q)}
 
 
 def mean_active_ms(conn: Connection, project_id: int) -> dict[int, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -95,15 +96,17 @@ def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | 
                           "WHERE project_id = ? ORDER BY id", (project_id,))
 
 
-def pair_sides(conn: Connection, project_id: int) -> list[tuple[int, Any, Any]]:
-    """(id, a_id, b_id) of a pairwise project's items, by id: what produced each candidate (None where the
-    item names none), read out of the JSON in the database rather than decoding every item's texts."""
+def data_fields(conn: Connection, project_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, external_id, *the values of `keys` in each item's data) for every item of the project, by id (None
+    where an item has no such key), read out of the JSON in the database rather than decoding whole items."""
+    if not all(re.fullmatch(r"[a-z_]+", key) for key in keys):  # spliced into the SQL: our own constants only
+        raise ValueError(f"data_fields: bad key in {keys!r}")
     if conn.dialect.name == "postgresql":
-        sql = "SELECT id, data ->> 'a_id', data ->> 'b_id' FROM items WHERE project_id = ? ORDER BY id"
+        fields = "".join(f", data ->> '{key}'" for key in keys)
     else:
-        sql = "SELECT id, json_extract(data, '$.a_id'), json_extract(data, '$.b_id') FROM items " \
-              "WHERE project_id = ? ORDER BY id"
-    return raw_rows(conn, sql, (project_id,))
+        fields = "".join(f", json_extract(data, '$.{key}')" for key in keys)
+    return raw_rows(conn, f"SELECT id, external_id{fields} FROM items WHERE project_id = ? ORDER BY id",
+                    (project_id,))
 
 
 def reference_counts(conn: Connection, project_id: int) -> list[tuple[str | None, str | None, int]]:

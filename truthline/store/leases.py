@@ -18,7 +18,7 @@ from truthline.store.tables import items, leases, project_members, projects, use
 B = sa.bindparam
 _LEASE_COLS = (
     leases.c.id, leases.c.project_id, leases.c.item_id, leases.c.user_id, leases.c.state,
-    leases.c.created_at, leases.c.expires_at,
+    leases.c.created_at, leases.c.expires_at, leases.c.swapped,
 )
 _LOCK_USER = sa.select(users.c.id).where(users.c.id == B("user_id")).with_for_update()
 _LIVE = (
@@ -174,9 +174,10 @@ def convert_slot(conn: Connection, item_id: int) -> None:
     run(conn, _CONVERT, {"item_id": item_id})
 
 
-def insert_lease(conn: Connection, project_id: int, item_id: int, user_id: int, now: float, expires_at: float) -> int:
+def insert_lease(conn: Connection, project_id: int, item_id: int, user_id: int, now: float, expires_at: float,
+                 swapped: bool = False) -> int:
     res = run(conn, _INSERT, {"project_id": project_id, "item_id": item_id, "user_id": user_id,
-                                 "state": "active", "created_at": now, "expires_at": expires_at})
+                                 "state": "active", "created_at": now, "expires_at": expires_at, "swapped": swapped})
     return int(res.inserted_primary_key[0])
 
 

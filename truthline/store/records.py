@@ -66,6 +66,12 @@ class Project:
         """A pairwise project's choice of "tie" beside "a" and "b"; None for other types."""
         return self.config.get("ties")
 
+    @property
+    def random_order(self) -> bool | None:
+        """A pairwise project's candidates shown in an order drawn per lease (default; projects made before the
+        option have it too); None for other types."""
+        return None if self.ties is None else self.config.get("random_order", True) is not False
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("config")
@@ -75,7 +81,7 @@ class Project:
         if self.tolerance is not None:
             out.update(range=self.range, tolerance=self.tolerance)
         if self.ties is not None:
-            out["ties"] = self.ties
+            out.update(ties=self.ties, random_order=self.random_order)
         out["created_at"] = to_datetime(self.created_at).isoformat()
         return out
 

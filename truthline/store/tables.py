@@ -102,6 +102,8 @@ leases = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),  # active | submitted | skipped | expired
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+    # pairwise: the candidates were shown B first (the answer is stored as the item's own a/b)
+    sa.Column("swapped", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("item_id", "user_id", name="uq_leases_item_user"),
     sqlite_autoincrement=True,  # released leases are deleted; their ids must never come back
 )

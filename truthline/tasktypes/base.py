@@ -56,7 +56,8 @@ class TaskType(ABC):
     name: ClassVar[str]
     widget: ClassVar[str]  # the workspace widget that renders this task type (truthline/web)
     min_labels: ClassVar[int] = 2
-    options: ClassVar[tuple[str, ...]] = ()  # project spec fields of this task type only (rating: "scale")
+    # project spec fields of this task type only (rating: "scale"); one that makes the labels comes first
+    options: ClassVar[tuple[str, ...]] = ()
     takes_labels: ClassVar[bool] = True  # False: answers are not chosen from labels (numeric)
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,9 +101,19 @@ class TaskType(ABC):
             problems.append(Problem("must be an http(s) URL or a path starting with /", field=f"{field}.image_url"))
         return problems
 
-    def annotator_data(self, data: dict[str, Any]) -> dict[str, Any]:
-        """An item's data as annotators get it (pairwise hides which model wrote which candidate)."""
+    def annotator_data(self, data: dict[str, Any], swapped: bool = False) -> dict[str, Any]:
+        """An item's data as annotators get it (pairwise hides which model wrote which candidate, and shows B
+        first where the lease is `swapped`)."""
         return data
+
+    def swaps(self, config: Mapping[str, Any]) -> bool:
+        """Whether each lease shows the item in an order of its own, drawn at random (pairwise's sides): the
+        answer comes back in that order and `as_stored` turns it into the item's own."""
+        return False
+
+    def as_stored(self, answer: Any, swapped: bool) -> Any:
+        """An answer given on a `swapped` lease, in the item's own terms (and back: the map is its own inverse)."""
+        return answer
 
     @abstractmethod
     def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> Any:

@@ -24,6 +24,7 @@ TIE = "tie"
 MAX_ID = 200  # characters in a side's id (a model or system name)
 SIDES = (("a", "a_image_url"), ("b", "b_image_url"))
 HIDDEN = ("a_id", "b_id")  # never sent to annotators
+_SWAP = {"a": "b", "b": "a", "a_image_url": "b_image_url", "b_image_url": "a_image_url"}  # keys and answers
 # in an id: a newline or an escape sequence would redraw the terminal of whoever runs `truthline ranking`; a NUL
 # makes PostgreSQL's `data ->> 'a_id'` fail (every ranking and manager page of the project a 500) and SQLite
 # cut the id short (two models merged)
@@ -42,12 +43,13 @@ def pair_labels(ties: bool) -> list[str]:
 class Pairwise(Classification):
     name = "pairwise"
     widget = "pairwise"
-    options = ("ties",)
+    options = ("ties", "random_order")
 
     def validate_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        ties = config.get("ties")
-        if ties is not None and not isinstance(ties, bool):
-            raise Invalid(f"must be true or false, got {shown(ties)}", field="ties")
+        ties, random_order = config.get("ties"), config.get("random_order", True)
+        for key, value in (("ties", ties), ("random_order", random_order)):
+            if value is not None and not isinstance(value, bool):
+                raise Invalid(f"must be true or false, got {shown(value)}", field=key)
         given = config.get("labels")
         if given is not None:  # the labels are fixed: given, they may only say whether ties are allowed
             if not isinstance(given, list) or given not in (pair_labels(False), pair_labels(True)):
@@ -57,7 +59,7 @@ class Pairwise(Classification):
                 raise Invalid(f"labels and ties disagree: ties is {str(ties).lower()}; give one of them",
                               field="labels")
             ties = TIE in given
-        return {"labels": pair_labels(bool(ties)), "ties": bool(ties)}
+        return {"labels": pair_labels(bool(ties)), "ties": bool(ties), "random_order": random_order is not False}
 
     def validate_item(self, data: Any, field: str = "data") -> list[Problem]:
         problems = super().validate_item(data, field)  # the shared context: text (the prompt), image
@@ -91,9 +93,18 @@ class Pairwise(Classification):
                                     f"({shown(ids['a_id'])})", field=f"{field}.b_id"))
         return problems
 
-    def annotator_data(self, data: dict[str, Any]) -> dict[str, Any]:
+    def annotator_data(self, data: dict[str, Any], swapped: bool = False) -> dict[str, Any]:
         # blind comparison: a worker who sees "gpt-x" beside a candidate judges the name, not the text
-        return {k: v for k, v in data.items() if k not in HIDDEN}
+        rename = _SWAP if swapped else {}
+        return {rename.get(k, k): v for k, v in data.items() if k not in HIDDEN}
+
+    def swaps(self, config: Mapping[str, Any]) -> bool:
+        # workers favour the first candidate (about 30% of simulate's do): in a random order per lease that
+        # bias falls on both sides alike instead of on whatever the requester put first
+        return config.get("random_order", True) is not False
+
+    def as_stored(self, answer: Any, swapped: bool) -> Any:
+        return _SWAP.get(answer, answer) if swapped and answer in LABELS else answer
 
     def validate_answer(self, answer: Any, config: Mapping[str, Any], field: str = "answer") -> str:
         labels = config["labels"]
@@ -111,7 +122,10 @@ class Pairwise(Classification):
 @dataclass(frozen=True)
 class Ranking:
     """Per side id, best first: Bradley-Terry score (log-strength, centred on 0), its standard error and
-    interval at `level`, items compared, and wins, losses and ties by the items' inferred answers."""
+    interval at `level`, items compared, and wins, losses and ties by the items' inferred answers; the scores'
+    Laplace covariance in the same order (None above evidence_bradley_terry's max_dense sides: stderr alone), and
+    per item in the fit its a and b sides' positions in `ids` and its inferred answer (0 a, 1 b, 2 tie), from
+    which head-to-head records are counted."""
 
     ids: list[str]
     scores: np.ndarray
@@ -126,6 +140,8 @@ class Ranking:
     items: int  # items that entered the fit
     unranked: int  # items with an answer but no side ids
     converged: bool
+    covariance: np.ndarray | None
+    duels: np.ndarray  # (items, 3) int64: a's position, b's position, answer
 
 
 def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: np.ndarray,
@@ -151,10 +167,14 @@ def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: 
     wins = np.bincount(a, won_a, n) + np.bincount(b, won_b, n)
     losses = np.bincount(a, won_b, n) + np.bincount(b, won_a, n)
     ties = np.bincount(a, tied, n) + np.bincount(b, tied, n)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    cov = None if fit.covariance is None else fit.covariance[np.ix_(order, order)]
+    duels = np.stack([position[a], position[b], choice], axis=1).astype(np.int64)
     return Ranking([ids[i] for i in order], fit.scores[order], fit.stderr[order], fit.lower[order],
                    fit.upper[order], count[order], wins[order].astype(np.int64), losses[order].astype(np.int64),
                    ties[order].astype(np.int64), fit.level, len(use), int(np.sum(answered & ~paired)),
-                   fit.converged)
+                   fit.converged, cov, duels)
 
 
 def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> Any:

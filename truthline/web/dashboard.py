@@ -120,13 +120,68 @@ def forest(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
             "zero": x(0.0), "ticks": ticks, "height": bottom + 34, "width": FOREST_WIDTH}
 
 
+VERSUS_TOP = 10  # sides in the page's head-to-head table: 10 columns still fit a laptop's width
+VERSUS_HEAD_CHARS = 12  # characters of a side's id as a column head (the title and row head have it whole)
+
+
+def _record_text(cell: dict[str, Any]) -> str:
+    if not cell["items"]:
+        return "never compared directly"
+    ties = f", {_plural(cell['ties'], 'tie')}" if cell["ties"] else ""
+    return (f"{_plural(cell['items'], 'item')} compared them directly: {_plural(cell['wins'], 'win')}, "
+            f"{_plural(cell['losses'], 'loss', 'losses')}{ties}")
+
+
+def _percent(p: float) -> str:
+    """A win probability in whole percent; never 0% or 100%, which would read as certain."""
+    return "<1%" if p < 0.005 else ">99%" if p >= 0.995 else f"{100 * p:.0f}%"
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def versus_table(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The head-to-head report shaped for the page's table: per cell its percentage, a mark (▲ significantly
+    better, ▼ worse: the meaning is in the text, not only the shade), a shade step 0-10 by the win probability
+    (CSS classes: the page's CSP allows no inline style) and a title with the interval and the direct record.
+    None with fewer than 2 sides or no answered item (nothing told apart: every cell would read 50%)."""
+    sides = report["sides"]
+    if len(sides) < 2 or not report["items"]:
+        return None
+    level = round(100 * report["level"])
+    verdict = {True: "significantly better", False: "significantly worse", None: "not told apart yet"}
+    rows = []
+    for side in sides:
+        by_id = {cell["id"]: cell for cell in side["versus"]}
+        cells = []
+        for other in sides:
+            cell = by_id.get(other["id"])
+            if cell is None:  # the side itself
+                cells.append(None)
+                continue
+            p = cell["win_probability"]
+            cells.append({"text": _percent(p), "better": cell["better"], "shade": round(10 * p),
+                          "title": f"{side['id']} beats {other['id']}: {_percent(p)} ({level}% interval "
+                                   f"{_percent(cell['lower'])} to {_percent(cell['upper'])}), "
+                                   f"{verdict[cell['better']]}; {_record_text(cell)}"})
+        rows.append({"id": side["id"], "cells": cells})
+    heads = [{"id": side["id"], "head": middle_short(side["id"], VERSUS_HEAD_CHARS)} for side in sides]
+    return {"rows": rows, "heads": heads, "level_pct": level, "ranked": report["ranked"],
+            "exact_covariance": report["exact_covariance"]}
+
+
 def pairwise_ranking(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any] | None:
     """A pairwise project's ranking of what produced its candidates, by `method` (the page's own), with its
-    forest plot. None for other task types."""
+    forest plot and the best sides head to head. None for other task types."""
     if project.task_type != "pairwise":
         return None
     result = ranking_service.project_ranking(engine, user, project.id, method)
-    return {**result, "level_pct": round(100 * result["level"]), "forest": forest(result["ranking"])}
+    versus = None
+    if len(result["ranking"]) >= 2 and result["items"]:  # the same memoized fit: no second one
+        versus = versus_table(ranking_service.head_to_head(engine, user, project.id, method, VERSUS_TOP))
+    return {**result, "level_pct": round(100 * result["level"]), "forest": forest(result["ranking"]),
+            "versus": versus}
 
 
 def build(engine: Engine, user: Any, project: Any, method: str) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 
 from truthline.errors import Invalid, TruthlineError, located
 
-PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance", "ties")
-SETTINGS_FIELDS = ("overlap", "guidelines", "status", "pay_cents", "range", "tolerance", "ties")
+PROJECT_FIELDS = ("name", "task_type", "labels", "overlap", "guidelines", "range", "tolerance", "ties",
+                  "random_order")
+SETTINGS_FIELDS = ("overlap", "guidelines", "status", "pay_cents", "range", "tolerance", "ties", "random_order")
 STATUSES = ("active", "paused", "archived")  # the services' STATUSES, in the order the settings form lists them
 MEMBER_FIELDS = ("username", "role")
 MEMBER_ROLES = ("annotator", "reviewer", "manager")  # the services' PROJECT_ROLES, the common one first
@@ -39,7 +40,8 @@ class FormState:
 
 def new_project_form() -> FormState:
     return FormState({"name": "", "task_type": "classification", "labels": "", "overlap": "1", "guidelines": "",
-                      "range_min": "", "range_max": "", "tolerance": "", "ties": ""})
+                      "range_min": "", "range_max": "", "tolerance": "", "ties": "",
+                      "random_order": "true"})
 
 
 def new_member_form() -> FormState:
@@ -53,13 +55,14 @@ def ticked(value: str) -> str:
 
 def settings_form(project: Any) -> FormState:
     """The manage page's settings form filled with the project's current values (a numeric project's range
-    and tolerance, a pairwise project's ties: blank or unticked for other task types, which the page hides)."""
+    and tolerance, a pairwise project's ties and order: blank or unticked for other task types, which the page hides)."""
     bounds = project.range or {}
     return FormState({
         "overlap": str(project.overlap), "guidelines": project.guidelines, "status": project.status,
         "pay_cents": str(project.pay_cents),
         "range_min": _number_text(bounds.get("min")), "range_max": _number_text(bounds.get("max")),
         "tolerance": _number_text(project.tolerance), "ties": "true" if project.ties else "",
+        "random_order": "true" if project.random_order else "",
     })
 
 
@@ -79,8 +82,8 @@ def settings_changes(project: Any, values: dict[str, str]) -> dict[str, Any]:
     """The update_project changes for the settings form: every field it shows, sent whether changed or not
     (an unchanged range or ties checks nothing: the service looks for stored answers only when they change).
     A numeric project's range gets the ends typed ({}: unbounded both ways) and a blank tolerance is 0, the
-    default; a pairwise project's box sets `ties`. Labels, name and lease are left as they are. Guidelines
-    come back from a browser's textarea with CRLF line ends: stored with LF, as typed elsewhere."""
+    default; a pairwise project's boxes set `ties` and `random_order`. Labels, name and lease are left as they
+    are. Guidelines come back from a browser's textarea with CRLF line ends: stored with LF, as typed elsewhere."""
     changes: dict[str, Any] = {
         "overlap": _whole(values["overlap"], "overlap", "how many people label each item"),
         "guidelines": values["guidelines"].replace("\r\n", "\n"),
@@ -92,7 +95,7 @@ def settings_changes(project: Any, values: dict[str, str]) -> dict[str, Any]:
         changes["range"] = {key: text for key, text in bounds.items() if text}
         changes["tolerance"] = values.get("tolerance", "").strip() or 0
     if project.ties is not None:  # pairwise
-        changes["ties"] = bool(values.get("ties"))
+        changes.update(ties=bool(values.get("ties")), random_order=bool(values.get("random_order")))
     return changes
 
 
@@ -100,8 +103,9 @@ def project_spec(values: dict[str, str]) -> dict[str, Any]:
     """The create_project spec for the new-project form: labels one per line (blank lines dropped); a numeric
     project's range and tolerance only where typed (the service reads numeric text and names a bad one).
     A pairwise project's labels are fixed (a, b and, with ties, tie): its labels box is ignored and its "ties
-    allowed" box sets `ties`; that box is ignored for other task types (the page hides it for them, and a box
-    left ticked before switching type must not refuse the form over a field the user cannot see)."""
+    allowed" and "random order" boxes set `ties` and `random_order`; they are ignored for other task types (the
+    page hides them, and a box left ticked before switching type must not refuse the form over a field the user
+    cannot see)."""
     overlap = values["overlap"].strip() or "1"
     if not re.fullmatch(r"[0-9]{1,9}", overlap):
         raise Invalid(f"overlap must be a whole number (how many people label each item), got {overlap[:40]!r}",
@@ -116,7 +120,7 @@ def project_spec(values: dict[str, str]) -> dict[str, Any]:
         spec["tolerance"] = values["tolerance"].strip()
     if values["task_type"] == "pairwise":
         del spec["labels"]
-        spec["ties"] = bool(values.get("ties"))
+        spec.update(ties=bool(values.get("ties")), random_order=bool(values.get("random_order")))
     return spec
 
 

@@ -340,7 +340,8 @@ def create_project(
     range_min: str = Form("", max_length=100),
     range_max: str = Form("", max_length=100),
     tolerance: str = Form("", max_length=100),
-    ties: str = Form("", max_length=10),  # the checkbox: "true" when ticked, absent otherwise
+    ties: str = Form("", max_length=10),  # the checkboxes: "true" when ticked, absent otherwise
+    random_order: str = Form("", max_length=10),
     engine: Any = Depends(get_engine),
 ) -> Response:
     user = _form_user(request, engine, csrf)
@@ -348,7 +349,8 @@ def create_project(
         return _login_then("/")
     form = forms.FormState({"name": name, "task_type": task_type, "labels": labels, "overlap": overlap,
                             "guidelines": guidelines, "range_min": range_min, "range_max": range_max,
-                            "tolerance": tolerance, "ties": forms.ticked(ties)})
+                            "tolerance": tolerance, "ties": forms.ticked(ties),
+                            "random_order": forms.ticked(random_order)})
     try:
         project = project_service.create_project(engine, user, forms.project_spec(form.values))
     except TruthlineError as exc:  # Invalid 422, Conflict 409 (the name is taken), Forbidden 403 (admins only)
@@ -368,7 +370,8 @@ def update_settings(
     range_min: str = Form("", max_length=100),
     range_max: str = Form("", max_length=100),
     tolerance: str = Form("", max_length=100),
-    ties: str = Form("", max_length=10),  # the checkbox: "true" when ticked, absent otherwise
+    ties: str = Form("", max_length=10),  # the checkboxes: "true" when ticked, absent otherwise
+    random_order: str = Form("", max_length=10),
     engine: Any = Depends(get_engine),
 ) -> Response:
     user = _form_user(request, engine, csrf)
@@ -377,7 +380,7 @@ def update_settings(
     project = _managed_project(engine, user, project_id)
     form = forms.FormState({"overlap": overlap, "guidelines": guidelines, "status": status, "pay_cents": pay_cents,
                             "range_min": range_min, "range_max": range_max, "tolerance": tolerance,
-                            "ties": forms.ticked(ties)})
+                            "ties": forms.ticked(ties), "random_order": forms.ticked(random_order)})
     try:  # one transaction: a refused field changes nothing
         project_service.update_project(engine, user, project.id, forms.settings_changes(project, form.values))
     except TruthlineError as exc:  # Invalid 422 (a bad value, a range or ties that stored answers need)

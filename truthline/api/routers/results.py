@@ -13,7 +13,7 @@ from truthline.services import results as service
 from truthline.services.text import csv_text
 
 from ..deps import ProjectId, current_user, get_engine, method_param
-from ..schemas import QualityOut, RankingOut, ResultsOut, SummaryOut, WorkersOut
+from ..schemas import HeadToHeadOut, QualityOut, RankingOut, ResultsOut, SummaryOut, WorkersOut
 
 router = APIRouter(tags=["results"])
 # `user` comes before `method` in every signature: dependencies run in order, so a caller without a
@@ -65,6 +65,18 @@ def project_ranking(
     project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param), engine: Any = Depends(get_engine)
 ) -> Any:
     return {"project_id": project_id, **ranking.project_ranking(engine, user, project_id, method)}
+
+
+@router.get("/projects/{project_id}/ranking/head-to-head", response_model=HeadToHeadOut,
+            summary="pairwise: the best sides' predicted win probabilities against each other, with intervals")
+def head_to_head(
+    project_id: ProjectId, user: Any = Depends(current_user), method: str = Depends(method_param),
+    top: int = Query(ranking.DEFAULT_TOP,
+                     description=f"How many of the best sides to compare (1 to {ranking.MAX_TOP})."),
+    engine: Any = Depends(get_engine),
+) -> Any:
+    # top's range is checked by the service, after the project's access rule (403/404 first)
+    return {"project_id": project_id, **ranking.head_to_head(engine, user, project_id, method, top)}
 
 
 @router.get("/projects/{project_id}/summary", response_model=SummaryOut, summary="Progress, label distribution, MV-vs-DS agreement, accuracy vs gold")
