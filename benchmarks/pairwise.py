@@ -7,7 +7,8 @@ strengths. Workers: 60% careful (right 85-95% of the time), 20% position-biased 
 else right), 20% clicking at random. Scored against the true strengths: Kendall's tau of the order, the mean
 absolute error of the centred scores, the share of models whose 95% interval holds their true strength, and
 (for the project's per-prompt answers) accuracy against the true preferences. A large run (200k prompts, 50
-models, 1M labels) times each method. Writes benchmarks/results/pairwise.md and prints it.
+models, 1M labels) times each method. A second table puts the requester's model first in every prompt and shows
+what the position-biased workers do to its score, with the candidates in that order and in random order. Writes benchmarks/results/pairwise.md and prints it.
 
     python benchmarks/pairwise.py [--seeds N] [--big PROMPTS] [--out FILE]     (choix: pip install choix)
 """
@@ -31,11 +32,16 @@ RIDGE = 0.1  # Truthline's default prior precision; choix's alpha is the same N(
 
 
 def arena(seed: int, n_models: int = 16, n_items: int = 4000, n_workers: int = 60,
-          per_item: int = 5) -> dict[str, Any]:
+          per_item: int = 5, candidate: bool = False, random_order: bool = False) -> dict[str, Any]:
+    """candidate: model 0 (the requester's) is every prompt's A, against one of the others; random_order: each
+    label's worker saw the two in an order of its own (a coin per label), so "first" is A or B by that coin."""
     rng = np.random.default_rng(seed)
     strength = rng.normal(0.0, 1.0, n_models)
+    if candidate:  # an average model: a score pulled toward 0 by noisy labels stays right, only bias moves it
+        strength[0] = 0.0
+        strength[1:] -= strength[1:].mean()
     strength -= strength.mean()
-    a = rng.integers(0, n_models, n_items)
+    a = np.zeros(n_items, np.int64) if candidate else rng.integers(0, n_models, n_items)
     b = (a + rng.integers(1, n_models, n_items)) % n_models
     truth = (rng.random(n_items) >= 1.0 / (1.0 + np.exp(-(strength[a] - strength[b])))).astype(np.int64)  # 1: b
     kind = rng.choice(3, n_workers, p=[0.6, 0.2, 0.2])  # careful, position-biased, random
@@ -44,7 +50,8 @@ def arena(seed: int, n_models: int = 16, n_items: int = 4000, n_workers: int = 6
     workers = np.concatenate([rng.choice(n_workers, per_item, replace=False) for _ in range(n_items)])
     t = truth[items]
     right = np.where(rng.random(len(items)) < skill[workers], t, 1 - t)
-    biased = np.where(rng.random(len(items)) < 0.8, 0, t)
+    first = rng.integers(0, 2, len(items)) if random_order else np.zeros(len(items), np.int64)  # 1: B shown first
+    biased = np.where(rng.random(len(items)) < 0.8, first, t)
     answer = np.select([kind[workers] == 0, kind[workers] == 1], [right, biased], rng.integers(0, 2, len(items)))
     return {"strength": strength, "a": a, "b": b, "truth": truth, "items": items, "workers": workers,
             "answer": answer, "n_workers": n_workers}
@@ -130,6 +137,28 @@ METHODS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# "Your model always as A": the rows of the second table, each run with the candidates in the imported order and
+# in random order
+CANDIDATE_METHODS = ("tl: Bradley-Terry on the labels", "tl: pairwise project, mv", "tl: pairwise project, ds")
+
+
+def candidate_error(seeds: int) -> dict[tuple[str, bool], dict[str, float]]:
+    """(method, random order) -> the candidate's signed score error (what position bias does to it), the MAE
+    over all models, and the candidate's interval coverage, means over seeds."""
+    out: dict[tuple[str, bool], dict[str, float]] = {}
+    for random_order in (False, True):
+        for name in CANDIDATE_METHODS:
+            rows = []
+            for seed in range(seeds):
+                d = arena(seed, candidate=True, random_order=random_order)
+                res = METHODS[name](d)
+                s, true = res["scores"], d["strength"]
+                rows.append((s[0] - true[0], np.abs(s - true).mean(), res["lower"][0] <= true[0] <= res["upper"][0]))
+            error, mae, held = (float(np.mean(col)) for col in zip(*rows, strict=True))
+            out[(name, random_order)] = {"error": error, "mae": mae, "coverage": held}
+    return out
+
+
 def score(d: dict[str, Any]) -> dict[str, dict[str, float]]:
     out = {}
     for name, fn in METHODS.items():
@@ -194,6 +223,23 @@ def main() -> None:
     if big is not None:
         lines.append(f"Large run: {args.big:,} prompts, 50 models, 1,000 workers, {len(big['items']):,} labels; the "
                      "project rows include truth inference.")
+    lines += [
+        "",
+        "## Your model always as A: position bias, and random order",
+        "",
+        "The same crowd, but every prompt puts model 0 (the requester's, an average model: true score 0) as candidate "
+        "A against one of the other 15. "
+        "Shown in that order, the workers who answer \"a\" four times in five hand model 0 wins; in random order "
+        "(`random_order: true`, the default: each label's worker sees an order of its own) their lean falls on both "
+        "sides alike. candidate error: model 0's estimated minus true score (signed: what the bias does to it); "
+        "candidate coverage: share of seeds whose 95% interval holds model 0's true strength.",
+        "",
+        "| method | order shown | candidate error | MAE, all models | candidate coverage |",
+        "|---|---|---|---|---|",
+    ]
+    for (name, random_order), row in candidate_error(args.seeds).items():
+        lines.append(f"| {name} | {'random' if random_order else 'imported (A first)'} | {row['error']:+.3f} | "
+                     f"{row['mae']:.3f} | {row['coverage']:.2f} |")
     text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -27,9 +27,17 @@ def test_a_small_run_writes_the_table(tmp_path: Path, monkeypatch: pytest.Monkey
     out = tmp_path / "pairwise.md"
     monkeypatch.setattr(sys, "argv", ["pairwise.py", "--seeds", "1", "--big", "2000", "--out", str(out)])
     pairwise.main()
-    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in out.read_text().splitlines()
+    text, candidate = out.read_text().split("## Your model always as A")
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines()
             if line.startswith("| tl:")}
     assert set(rows) == {"tl: Bradley-Terry on the labels", "tl: Crowd-BT on the labels", "tl: pairwise project, mv",
                          "tl: pairwise project, ds", "tl: pairwise project, auto"}
     mae = {name: float(cells[2]) for name, cells in rows.items()}
     assert mae["tl: pairwise project, ds"] < mae["tl: Bradley-Terry on the labels"]  # the crowd's noise is undone
+    # the requester's model always first: the position-biased workers inflate it under majority vote, unless the
+    # order is random
+    error = {tuple(cells[:2]): float(cells[2]) for cells in (line.split(" | ") for line in candidate.splitlines()
+                                                             if line.startswith("| tl:"))}
+    assert len(error) == 6
+    assert error[("| tl: pairwise project, mv", "imported (A first)")] > 0.2
+    assert abs(error[("| tl: pairwise project, mv", "random")]) < 0.15
