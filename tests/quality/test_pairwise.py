@@ -199,6 +199,40 @@ def test_certain_evidence_is_plain_bradley_terry() -> None:
     assert np.array_equal(fit.outcome, e)
 
 
+def test_evidence_intervals_are_the_marginal_posteriors_laplace_ones() -> None:
+    """The covariance is the inverse Hessian of the marginal objective (checked by finite differences), not the
+    complete-data one that counted every comparison as settled."""
+    rng = np.random.default_rng(3)
+    n, m, tie, ridge = 6, 300, 0.2, 0.1
+    a = rng.integers(0, n, m)
+    b = (a + rng.integers(1, n, m)) % n
+    e = rng.dirichlet([0.7, 0.7, 0.5], m)  # evidence of every strength, ties included
+    fit = evidence_bradley_terry(a, b, e, n_items=n, tie_share=tie, ridge=ridge)
+
+    def objective(s: np.ndarray) -> float:
+        d = s[a] - s[b]
+        z = (1 - tie) * (e[:, 0] * expit(d) + e[:, 1] * expit(-d)) + tie * e[:, 2]
+        return float(-np.log(z).sum() + 0.5 * ridge * s @ s)
+
+    step, basis = 1e-4, np.eye(n) * 1e-4
+    hess = np.array([[(objective(fit.scores + basis[i] + basis[j]) - objective(fit.scores + basis[i] - basis[j])
+                       - objective(fit.scores - basis[i] + basis[j]) + objective(fit.scores - basis[i] - basis[j]))
+                      / (4 * step * step) for j in range(n)] for i in range(n)])
+    centred = np.linalg.inv(hess) - 1.0 / (n * ridge)
+    assert np.allclose(fit.covariance, centred, atol=1e-4)
+    assert np.allclose(fit.stderr, np.sqrt(np.diag(centred)), rtol=1e-3)
+
+
+def test_evidence_that_cannot_tell_the_sides_apart_does_not_narrow_the_intervals() -> None:
+    a, b, winner, _, _ = _simulate(n=8, m=400, seed=6)
+    sure = evidence_bradley_terry(a, b, np.eye(2)[winner], n_items=8)
+    coins = np.r_[np.eye(2)[winner], np.ones((400, 2))]  # 400 more comparisons, each a coin toss
+    padded = evidence_bradley_terry(np.r_[a, a], np.r_[b, b], coins, n_items=8)
+    assert np.allclose(padded.scores, sure.scores, atol=1e-4) and np.allclose(padded.stderr, sure.stderr, rtol=1e-3)
+    vague = np.where(np.eye(2)[winner] == 1, 0.6, 0.4)  # every outcome only leaning one way
+    assert np.all(evidence_bradley_terry(a, b, vague, n_items=8).stderr > sure.stderr)
+
+
 def test_evidence_ties_keep_their_share() -> None:
     a, b = np.array([0, 0, 1, 0]), np.array([1, 2, 2, 1])
     e = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.2, 0.2, 0.6], [1.0, 1.0, 1.0]])

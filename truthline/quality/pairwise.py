@@ -224,22 +224,35 @@ def _laplace(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Laplace standard errors of the centred scores, and their covariance (None above `max_dense` items, where
     only the diagonal approximation is computed)."""
+    p = expit(s[a] - s[b])
+    return _laplace_curvature(a, b, wt * p * (1.0 - p), n, ridge, max_dense)
+
+
+def _laplace_curvature(
+    a: np.ndarray, b: np.ndarray, h: np.ndarray, n: int, ridge: float, max_dense: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_laplace` from each comparison's curvature h = -d^2 log-likelihood / d(s_a - s_b)^2. An h below 0 (an
+    outcome the evidence leaves between two readings) can make the Hessian indefinite away from a clean
+    optimum: then every h is taken at 0 or more, the nearest positive reading."""
     if n == 0:
         return np.zeros(0), np.zeros((0, 0))
-    p = expit(s[a] - s[b])
-    h = wt * p * (1.0 - p)
-    diag = np.bincount(a, h, n) + np.bincount(b, h, n) + ridge
-    if n > max_dense:
-        return 1.0 / np.sqrt(diag), None
-    off = np.bincount(a * n + b, h, n * n).astype(np.float64).reshape(n, n)
-    hess = -(off + off.T)
-    hess[np.diag_indices(n)] = diag
-    from scipy.linalg import cho_factor, cho_solve
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-    cov = cho_solve(cho_factor(hess), np.eye(n))
-    # Cov(s - mean(s)) = H^-1 - 11^T / (n ridge), because H 1 = ridge 1 (so 1^T H^-1 1 = n / ridge)
-    cov -= 1.0 / (n * ridge)
-    return np.sqrt(np.maximum(np.diag(cov), 0.0)), cov
+    for curvature in (h, np.maximum(h, 0.0)):
+        diag = np.bincount(a, curvature, n) + np.bincount(b, curvature, n) + ridge
+        if n > max_dense:
+            return 1.0 / np.sqrt(np.maximum(diag, ridge)), None
+        off = np.bincount(a * n + b, curvature, n * n).astype(np.float64).reshape(n, n)
+        hess = -(off + off.T)
+        hess[np.diag_indices(n)] = diag
+        try:
+            cov = cho_solve(cho_factor(hess), np.eye(n))
+        except LinAlgError:
+            continue
+        # Cov(s - mean(s)) = H^-1 - 11^T / (n ridge), because H 1 = ridge 1 (so 1^T H^-1 1 = n / ridge)
+        cov -= 1.0 / (n * ridge)
+        return np.sqrt(np.maximum(np.diag(cov), 0.0)), cov
+    raise AssertionError("unreachable: with every h >= 0 the Hessian is positive definite (ridge > 0)")
 
 
 def _stderr(
@@ -395,8 +408,9 @@ def evidence_bradley_terry(
     gradient is the expected complete-data one, so this is the fixed point EM alternating outcome posteriors
     and weighted fits would crawl to (sparse crowds: hundreds of rounds). An outcome the evidence leaves open
     is read through the strengths, not as a coin toss that pulls every score toward 0. Intervals are the
-    complete-data Laplace ones at the optimum (a tie counting half a win each way): they leave out how unsure
-    the outcomes still are.
+    Laplace ones of this marginal posterior (its observed information, `_evidence_curvature`): an outcome the
+    evidence leaves open tells less than a sure one, a coin toss or a tie nothing (the tie share does not depend
+    on the scores), where counting every comparison as settled gave intervals too narrow.
     """
     _check(ridge, level, max_dense)
     a, b, n = _pairs(item_a, item_b, n_items)
@@ -441,10 +455,24 @@ def evidence_bradley_terry(
     _, qa, qb, _ = outcome(s)
     q = np.stack([qa, qb, 1.0 - qa - qb][: e.shape[1]], axis=1)
     pairs, per_pair = np.unique(a * n + b, return_inverse=True)  # one row per pair of items: the same Hessian
-    se, cov = _laplace(pairs // n, pairs % n, s, np.bincount(per_pair, minlength=len(pairs)).astype(np.float64),
-                       n, ridge, max_dense)
+    h = _evidence_curvature(s[a] - s[b], e, tie)
+    se, cov = _laplace_curvature(pairs // n, pairs % n, np.bincount(per_pair, h, len(pairs)), n, ridge, max_dense)
     return EvidencePairwiseScores(**_scores(s, se, level, int(res.nit), lbfgsb_converged(res, max(tol, 1e-6))),
                                   outcome=q, covariance=cov)
+
+
+def _evidence_curvature(d: np.ndarray, e: np.ndarray, tie: float) -> np.ndarray:
+    """Per comparison, -d^2/dd^2 log z(d) with z(d) = (1 - tie) (e_a sigmoid(d) + e_b sigmoid(-d)) + tie e_tie,
+    d = s_a - s_b: the observed information about d. A sure win gives sigmoid'(d), as a plain comparison does;
+    evidence that cannot tell a from b (a coin toss, a sure tie: the tie share does not depend on the scores)
+    gives 0, and anything between gives less than a sure outcome would."""
+    p = expit(d)
+    g = p * (1.0 - p)  # sigmoid'(d)
+    spread = (e[:, 0] - e[:, 1]) * (1.0 - tie)
+    z = spread * p + e[:, 1] * (1.0 - tie) + (e[:, 2] * tie if e.shape[1] > 2 else 0.0)
+    z = np.maximum(z, 1e-300)
+    first = spread * g / z  # z' / z
+    return first * first - spread * g * (1.0 - 2.0 * p) / z  # (z'/z)^2 - z''/z
 
 
 @dataclass(frozen=True)
