@@ -26,7 +26,7 @@ from scipy.stats import kendalltau
 
 from truthline.quality.pairwise import bradley_terry, crowd_bradley_terry
 from truthline.tasktypes import Labels, get_task_type
-from truthline.tasktypes.pairwise import rank
+from truthline.tasktypes.pairwise import rank, strength_informed
 
 RIDGE = 0.1  # Truthline's default prior precision; choix's alpha is the same N(0, 1/alpha) prior
 
@@ -97,13 +97,15 @@ def crowd_bt(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def project(method: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """What a pairwise project reports: truth inference per prompt, then `rank` on its posteriors."""
+    """What a pairwise project reports: truth inference per prompt, `rank` on its posteriors, and each prompt's
+    answer given the crowd and the strengths (`strength_informed`, as results and exports give it)."""
     tt = get_task_type("pairwise")
     config = tt.validate_config({})
 
     def run(d: dict[str, Any]) -> dict[str, Any]:
-        inf = tt.infer(_labels(d), config, method, {})
-        r = rank(d["a"], d["b"], [str(k) for k in range(len(d["strength"]))], inf.probabilities)
+        crowd = tt.infer(_labels(d), config, method, {})
+        r = rank(d["a"], d["b"], [str(k) for k in range(len(d["strength"]))], crowd.probabilities)
+        inf = strength_informed(crowd, r, config["labels"], ())
         order = np.array([int(x) for x in r.ids])
         out = {name: np.empty(len(order)) for name in ("scores", "lower", "upper")}
         for name, values in (("scores", r.scores), ("lower", r.lower), ("upper", r.upper)):
@@ -204,7 +206,8 @@ def main() -> None:
         f"answering \"a\" four times in five, 20% random), {args.seeds} seeds; means over seeds. tau: Kendall's "
         "tau against the true strengths; MAE: mean absolute error of the centred scores; coverage: share of "
         "models whose 95% interval holds the true strength; item accuracy: the project's answer per prompt "
-        "against the true preference. `choix` is choix 0.4.1's `opt_pairwise` with the same N(0, 10) prior.",
+        "(the crowd's evidence weighed with the strengths, as results and exports give it) against the true "
+        "preference. `choix` is choix 0.4.1's `opt_pairwise` with the same N(0, 10) prior.",
         "",
         "| method | tau | MAE | 95% coverage | item accuracy | seconds | seconds, 1M labels |",
         "|---|---|---|---|---|---|---|",

@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 
 from truthline.errors import Invalid
 from truthline.tasktypes import Labels, get_task_type
-from truthline.tasktypes.pairwise import rank
+from truthline.tasktypes.pairwise import rank, side_indices, strength_informed
 
 tt = get_task_type("pairwise")
 PLAIN = tt.validate_config({})
@@ -182,3 +182,43 @@ def test_rank_reads_uncertain_items_through_the_strengths() -> None:
     upper = np.array([r.upper[r.ids.index(x)] for x in ids])
     assert np.mean((lower <= strength) & (strength <= upper)) >= 0.6
     assert r.wins.sum() + r.ties.sum() // 2 == np.sum(~np.isnan(p[:, 0]))  # the items' own answers
+
+
+def test_side_indices_name_each_items_sides_by_their_position_in_the_ids() -> None:
+    item_ids = np.array([3, 5, 8, 13])
+    sides = side_indices([(5, " gpt", "claude"), (13, "claude", "gpt "), (8, None, None)], item_ids)
+    assert sides.ids == ["claude", "gpt"] and sides.named  # " gpt" and "gpt " are one model
+    assert sides.a.tolist() == [-1, 1, -1, 0] and sides.b.tolist() == [-1, 0, -1, 1]
+    assert not side_indices([], item_ids).named
+
+
+def _split_arena() -> tuple[Any, np.ndarray, np.ndarray]:
+    """Items 0-9: m0 against m1, both workers picking m0 (A in even items, B in odd ones); items 10 and 11: m1
+    as A against m0, the workers split; item 12: no ids, split too."""
+    answers, items, workers = [], [], []
+    for i in range(13):
+        pair = ("a", "b") if i >= 10 else ("a", "a") if i % 2 == 0 else ("b", "b")
+        for w, answer in enumerate(pair):
+            items.append(i)
+            workers.append(w)
+            answers.append(answer)
+    inf = tt.infer(Labels(np.array(items), np.array(workers), answers, 13, 2), PLAIN, "mv", {})
+    a = np.array([0 if i % 2 == 0 else 1 for i in range(10)] + [1, 1, -1])
+    return inf, a, np.where(a >= 0, 1 - a, -1)
+
+
+def test_strength_informed_answers_a_split_item_by_the_strengths() -> None:
+    crowd, a, b = _split_arena()
+    r = rank(a, b, ["m0", "m1"], crowd.probabilities)
+    inf = strength_informed(crowd, r, PLAIN["labels"], ())
+    assert crowd.answers[10] == "a" and crowd.confidence[10] == 0.5  # mv: a coin toss, settled toward "a"
+    assert inf.answers[10] == inf.answers[11] == "b" and inf.confidence[10] > 0.5  # b: m0, which won all else
+    assert inf.answers[12] == crowd.answers[12] and np.array_equal(inf.probabilities[12], crowd.probabilities[12])
+    assert inf.answers == [PLAIN["labels"][k] for k in inf.probabilities.argmax(axis=1)]
+    assert np.allclose(inf.confidence, inf.probabilities.max(axis=1))
+    assert np.allclose(inf.probabilities.sum(axis=1), 1.0)
+    assert np.array_equal(inf.fit.posteriors, inf.probabilities) and inf.fit is not crowd.fit
+    assert crowd.fit.posteriors[10].tolist() == [0.5, 0.5]  # the crowd's own inference is left as it was
+    kept = strength_informed(crowd, r, PLAIN["labels"], [10])  # clamped (gold): the crowd's answer stays
+    assert kept.answers[10] == "a" and kept.confidence[10] == 0.5 and kept.answers[11] == "b"
+    assert np.array_equal(r.duels[:, 2][r.fitted == 10], [1])  # the ranking counts the refined answer

@@ -440,13 +440,10 @@ def print_head_to_head(report: Mapping[str, Any], project_id: int) -> None:
                       "move together)", highlight=False)
 
 
-def percent_text(p: float) -> str:
-    """A win probability in whole percent; never 0% or 100%, which would read as certain."""
-    return "<1%" if p < 0.005 else ">99%" if p >= 0.995 else f"{100 * p:.0f}%"
-
-
 def _versus_cell(cell: Mapping[str, Any]) -> str:
-    text = percent_text(cell["win_probability"])
+    from truthline.services.ranking import win_percent
+
+    text = win_percent(cell["win_probability"])
     if cell["better"] is True:
         return f"[bold]{text} ▲[/bold]"
     return f"{text} ▼" if cell["better"] is False else f"{text}  "

@@ -1,5 +1,6 @@
 """A pairwise project's ranking of what produced its candidates (models, systems): Bradley-Terry scores with
-confidence intervals, fitted jointly with the items' preferences (truthline.tasktypes.pairwise.rank)."""
+confidence intervals, fitted jointly with the items' preferences (truthline.tasktypes.pairwise.rank), the one
+fit the project's answers are refined with (ProjectLabels.ranking)."""
 
 from __future__ import annotations
 
@@ -8,49 +9,26 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from truthline import offload
 from truthline.errors import Invalid
 from truthline.services.access import project_for
-from truthline.services.results import ProjectLabels, load_in, rounded
+from truthline.services.results import load_in, rounded
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import User
-from truthline.tasktypes.pairwise import HIDDEN, Ranking, rank, side_id
-
-
-def _sides(rows: list[tuple[int, str, Any, Any]], item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per item index: the index of its a_id and b_id in the returned ids (-1 where it names none)."""
-    side_a = np.full(len(item_ids), -1, dtype=np.int64)
-    side_b = np.full(len(item_ids), -1, dtype=np.int64)
-    named = [(i, side_id(a), side_id(b)) for i, _, a, b in rows if a is not None and b is not None]
-    ids = sorted({name for _, a, b in named for name in (a, b)})
-    index = {name: k for k, name in enumerate(ids)}
-    if named:
-        where = np.searchsorted(item_ids, np.fromiter((i for i, _, _ in named), np.int64, len(named)))
-        side_a[where] = [index[a] for _, a, _ in named]
-        side_b[where] = [index[b] for _, _, b in named]
-    return side_a, side_b, ids
-
-
-def _fit(data: ProjectLabels, method: str, sides: tuple[np.ndarray, np.ndarray, list[str]]) -> Ranking:
-    inf = data.infer(method)
-    side_a, side_b, ids = sides
-    return offload.call(rank, side_a, side_b, ids, inf.probabilities, size=len(data.labels.items))
+from truthline.tasktypes.pairwise import Ranking
 
 
 def _ranking(engine: Engine, actor: User, project_id: int, method: str, top: int | None = None) -> Ranking:
     """The project's ranking by `method`, fitted once per label set (memoized); managers and admins only.
     `top` (head to head) is checked after the access rule, as the method is: 403/404 come first."""
     with read_tx(engine) as conn:
-        data = load_in(engine, conn, actor, project_id)  # the labels and item ids of this same snapshot
+        data = load_in(engine, conn, actor, project_id)  # the labels and side ids of one snapshot
         if data.project.task_type != "pairwise":
             raise Invalid(f"only pairwise projects have a ranking; this one is {data.project.task_type}",
                           field="project_id")
         if top is not None:
             check_top(top)
-        sides = data.memo("sides", lambda: _sides(item_store.data_fields(conn, data.project.id, HIDDEN),
-                                                  data.item_ids))
-    return data.memo(("ranking", method), lambda: _fit(data, method, sides))
+    return data.ranking(method)  # the fit the project's answers are refined with (ProjectLabels.infer)
 
 
 def project_ranking(engine: Engine, actor: User, project_id: int, method: str = "auto") -> dict[str, Any]:
@@ -68,6 +46,12 @@ def project_ranking(engine: Engine, actor: User, project_id: int, method: str = 
 
 DEFAULT_TOP = 10
 MAX_TOP = 50  # sides in a head-to-head table: 50 x 49 cells is already more than a page reads
+
+
+def win_percent(p: float) -> str:
+    """A win probability in whole percent, as the CLI and the manager page show it: never 0% or 100%, which would
+    read as certain."""
+    return "<1%" if p < 0.005 else ">99%" if p >= 0.995 else f"{100 * p:.0f}%"
 
 
 def check_top(top: Any) -> None:

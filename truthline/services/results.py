@@ -2,6 +2,8 @@
 
 Labels are read with one query and turned into index arrays; the numerics live in truthline.quality
 (through the project's task type). Gold answers clamp inference; hidden `truth` is only compared against.
+A pairwise project's items that name both sides' ids are answered with the strengths of the project's ranking
+(`ProjectLabels.infer`), which is fitted on the crowd's answers alone (`crowd_infer`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
+from truthline import offload
 from truthline.errors import Invalid, shown
 from truthline.services.access import project_for
 from truthline.store import annotations as annotation_store
@@ -27,6 +30,7 @@ from truthline.store import items as item_store
 from truthline.store.db import read_tx
 from truthline.store.records import Project, User
 from truthline.tasktypes import Inference, Labels, TaskType, get_task_type
+from truthline.tasktypes.pairwise import HIDDEN, Ranking, Sides, rank, side_indices, strength_informed
 
 
 T = TypeVar("T")
@@ -45,6 +49,7 @@ class ProjectLabels:
     labels: Labels
     user_ids: np.ndarray  # worker index -> user id
     n_labels_per_item: np.ndarray
+    sides: Sides | None = None  # pairwise projects: what produced each item's candidates, from the same snapshot
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
@@ -53,11 +58,38 @@ class ProjectLabels:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[no-any-return]
 
-    def infer(self, method: str, use_gold: bool = True) -> Inference:
+    def crowd_infer(self, method: str, use_gold: bool = True) -> Inference:
+        """The task type's truth inference from the labels (and gold) alone."""
         check_method(method)
         gold = self.gold if use_gold else {}
-        return self.memo(("infer", method, use_gold),
+        return self.memo(("crowd_infer", method, use_gold),
                          lambda: self.task_type.infer(self.labels, self.project.config, method, gold))
+
+    def infer(self, method: str, use_gold: bool = True) -> Inference:
+        """The answers results, exports and the quality figures give: `crowd_infer`, and in a pairwise project
+        whose items name side ids, those items' posteriors given the ranking's strengths too (gold stays
+        clamped; see tasktypes.pairwise.strength_informed)."""
+        crowd = self.crowd_infer(method, use_gold)
+        if self.sides is None or not self.sides.named:
+            return crowd
+        clamped = self.gold if use_gold else {}
+        return self.memo(("infer", method, use_gold), lambda: strength_informed(
+            crowd, self.ranking(method, use_gold), self.project.config["labels"], clamped))
+
+    def ranking(self, method: str, use_gold: bool = True) -> Ranking:
+        """Pairwise: Bradley-Terry over the side ids, once per label set and method. Fitted on the crowd's
+        posteriors, never on `infer`'s, which already hold the strengths (the evidence would count twice).
+        use_gold False (scoring against gold) fits without it, so gold does not reach the answers it scores."""
+        if self.sides is None:
+            raise Invalid(f"only pairwise projects have a ranking; this one is {self.project.task_type}",
+                          field="project_id")
+        sides = self.sides
+
+        def fit() -> Ranking:
+            probabilities = self.crowd_infer(method, use_gold).probabilities
+            return offload.call(rank, sides.a, sides.b, sides.ids, probabilities, size=len(self.labels.items))
+
+        return self.memo(("ranking", method, use_gold), fit)
 
 
 def check_method(method: str) -> None:
@@ -89,7 +121,16 @@ def load_labels(conn: Connection, project: Project) -> ProjectLabels:
     labels = Labels(items=items.astype(np.int64), workers=workers.astype(np.int64).reshape(-1), answers=answers,
                     n_items=len(rows), n_workers=len(user_ids))
     return ProjectLabels(project, get_task_type(project.task_type), item_ids, [r[1] for r in rows],
-                         gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)))
+                         gold, truth, labels, user_ids, np.bincount(items, minlength=len(rows)),
+                         _sides(conn, project, item_ids))
+
+
+def _sides(conn: Connection, project: Project, item_ids: np.ndarray) -> Sides | None:
+    """A pairwise project's side ids, read with the labels (one snapshot: an item imported in between would
+    otherwise be ranked without its labels); None for other task types."""
+    if project.task_type != "pairwise":
+        return None
+    return side_indices(item_store.fields_present(conn, project.id, HIDDEN), item_ids)
 
 
 def fingerprint(conn: Connection, project: Project) -> tuple[tuple[Any, ...], dict[str, int]]:

@@ -96,16 +96,29 @@ def index_rows(conn: Connection, project_id: int) -> list[tuple[int, str, str | 
                           "WHERE project_id = ? ORDER BY id", (project_id,))
 
 
-def data_fields(conn: Connection, project_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-    """(id, external_id, *the values of `keys` in each item's data) for every item of the project, by id (None
-    where an item has no such key), read out of the JSON in the database rather than decoding whole items."""
+def _json_fields(conn: Connection, keys: Sequence[str]) -> list[str]:
+    """SQL for the values of `keys` in an item's data, read out of the JSON in the database."""
     if not all(re.fullmatch(r"[a-z_]+", key) for key in keys):  # spliced into the SQL: our own constants only
         raise ValueError(f"data_fields: bad key in {keys!r}")
     if conn.dialect.name == "postgresql":
-        fields = "".join(f", data ->> '{key}'" for key in keys)
-    else:
-        fields = "".join(f", json_extract(data, '$.{key}')" for key in keys)
+        return [f"data ->> '{key}'" for key in keys]
+    return [f"json_extract(data, '$.{key}')" for key in keys]
+
+
+def data_fields(conn: Connection, project_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, external_id, *the values of `keys` in each item's data) for every item of the project, by id (None
+    where an item has no such key), read out of the JSON in the database rather than decoding whole items."""
+    fields = "".join(f", {sql}" for sql in _json_fields(conn, keys))
     return raw_rows(conn, f"SELECT id, external_id{fields} FROM items WHERE project_id = ? ORDER BY id",
+                    (project_id,))
+
+
+def fields_present(conn: Connection, project_id: int, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(id, *the values of `keys`) for the project's items whose data has every one of them (not null), by id:
+    `data_fields` without the rows a caller would skip (a pairwise project's items naming no side ids)."""
+    fields = _json_fields(conn, keys)
+    present = "".join(f" AND {sql} IS NOT NULL" for sql in fields)
+    return raw_rows(conn, f"SELECT id, {', '.join(fields)} FROM items WHERE project_id = ?{present} ORDER BY id",
                     (project_id,))
 
 

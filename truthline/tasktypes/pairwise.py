@@ -4,19 +4,21 @@ summaries, two images), and a worker picks the better one, or "tie" where the pr
 Answers are the labels "a", "b" (and "tie"), so truth inference treats a pair as a classification: a worker's
 confusion matrix shows a position bias (always "a"), which Dawid-Skene and `auto` correct for. Where items name
 what produced each side (`a_id`, `b_id`: a model, a system, a prompt version), the project also ranks those
-(`ranking`): Bradley-Terry scores with confidence intervals, fitted jointly with each item's preference.
+(`ranking`): Bradley-Terry scores with confidence intervals, fitted jointly with each item's preference, and
+those items' answers weigh the crowd's evidence with the strengths the other items show (`strength_informed`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from truthline.errors import Invalid, Problem, shown
+from truthline.tasktypes.base import Inference
 from truthline.tasktypes.classification import Classification
 
 LABELS = ("a", "b")
@@ -120,12 +122,42 @@ class Pairwise(Classification):
 
 
 @dataclass(frozen=True)
+class Sides:
+    """Per item index: the position in `ids` of what produced its a and b candidates (-1 where it names none)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    ids: list[str]
+
+    @property
+    def named(self) -> bool:
+        """Whether any item names both sides (without one there is nothing to rank or to refine)."""
+        return bool(np.any((self.a >= 0) & (self.b >= 0)))
+
+
+def side_indices(rows: Sequence[tuple[int, Any, Any]], item_ids: np.ndarray) -> Sides:
+    """Sides from (item id, a_id, b_id) rows (store.items.fields_present; rows naming no id are skipped);
+    item_ids: the sorted item axis of inference, read in the same snapshot, so it holds every row's item."""
+    side_a = np.full(len(item_ids), -1, dtype=np.int64)
+    side_b = np.full(len(item_ids), -1, dtype=np.int64)
+    named = [(i, side_id(a), side_id(b)) for i, a, b in rows if a is not None and b is not None]
+    ids = sorted({name for _, a, b in named for name in (a, b)})
+    index = {name: k for k, name in enumerate(ids)}
+    if named:
+        where = np.searchsorted(item_ids, np.fromiter((i for i, _, _ in named), np.int64, len(named)))
+        side_a[where] = [index[a] for _, a, _ in named]
+        side_b[where] = [index[b] for _, _, b in named]
+    return Sides(side_a, side_b, ids)
+
+
+@dataclass(frozen=True)
 class Ranking:
     """Per side id, best first: Bradley-Terry score (log-strength, centred on 0), its standard error and
     interval at `level`, items compared, and wins, losses and ties by the items' inferred answers; the scores'
     Laplace covariance in the same order (None above evidence_bradley_terry's max_dense sides: stderr alone), and
-    per item in the fit its a and b sides' positions in `ids` and its inferred answer (0 a, 1 b, 2 tie), from
-    which head-to-head records are counted."""
+    per item in the fit its a and b sides' positions in `ids` and its answer (0 a, 1 b, 2 tie), from which
+    head-to-head records are counted; and those items' indices (`fitted`, the order of `duels`) with their
+    strength-informed posteriors over the labels (`outcome`, read by `strength_informed`)."""
 
     ids: list[str]
     scores: np.ndarray
@@ -142,6 +174,8 @@ class Ranking:
     converged: bool
     covariance: np.ndarray | None
     duels: np.ndarray  # (items, 3) int64: a's position, b's position, answer
+    fitted: np.ndarray  # (items,) int64: item index
+    outcome: np.ndarray  # (items, labels): P(a), P(b) (and P(tie)) given the crowd's evidence and the strengths
 
 
 def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: np.ndarray,
@@ -152,14 +186,16 @@ def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: 
     with the rest, those probabilities refitted with the strengths (`_with_strengths`): an interval counts
     compared items, not the labels on them (five labels on one prompt say more about that prompt, not more about
     the model).
-    Wins, losses and ties count the items' own answers (those results and exports give)."""
+    Wins, losses and ties count the items' answers as results and exports give them: the refitted ones
+    (`strength_informed`; a gold item's is its gold answer either way)."""
     answered = ~np.isnan(probabilities[:, 0]) if len(probabilities) else np.zeros(0, dtype=bool)
     paired = (side_a >= 0) & (side_b >= 0)
     use = np.flatnonzero(answered & paired)
     a, b, p = side_a[use], side_b[use], probabilities[use]
     n = len(ids)
     fit = _with_strengths(a, b, p, n, level)
-    choice = p.argmax(axis=1) if len(p) else np.zeros(0, np.int64)
+    outcome = _normalized(fit.outcome)
+    choice = outcome.argmax(axis=1) if len(p) else np.zeros(0, np.int64)
     won_a, won_b, tied = choice == 0, choice == 1, choice == 2
     count = np.bincount(a, minlength=n) + np.bincount(b, minlength=n)
     order = np.lexsort((-fit.scores, count == 0))  # best first; a side no answered item compared (score 0,
@@ -174,7 +210,13 @@ def rank(side_a: np.ndarray, side_b: np.ndarray, ids: list[str], probabilities: 
     return Ranking([ids[i] for i in order], fit.scores[order], fit.stderr[order], fit.lower[order],
                    fit.upper[order], count[order], wins[order].astype(np.int64), losses[order].astype(np.int64),
                    ties[order].astype(np.int64), fit.level, len(use), int(np.sum(answered & ~paired)),
-                   fit.converged, cov, duels)
+                   fit.converged, cov, duels, use.astype(np.int64), outcome)
+
+
+def _normalized(q: np.ndarray) -> np.ndarray:
+    """Posterior rows as probabilities: the tie column is 1 - P(a) - P(b), a hair below 0 in rounding."""
+    q = np.clip(q, 0.0, None)
+    return q / q.sum(axis=1, keepdims=True)
 
 
 def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: float) -> Any:
@@ -195,4 +237,31 @@ def _with_strengths(a: np.ndarray, b: np.ndarray, p: np.ndarray, n: int, level: 
     return evidence_bradley_terry(a, b, evidence, n_items=n, tie_share=min(tie, 0.999), level=level)
 
 
-__all__ = ["Pairwise", "Ranking", "pair_labels", "rank", "side_id"]
+def strength_informed(inf: Inference, ranking: Ranking, names: Sequence[str], clamped: Iterable[int]) -> Inference:
+    """`inf` (the crowd's truth inference, which `ranking` was fitted on) with each item in the fit answered by
+    its posterior given the crowd's evidence AND the strengths (`ranking.outcome`): the crowd's posterior uses
+    one class prior for every item, where a prompt the crowd split between a model that wins everywhere else and
+    one that loses is better read through the two. Items outside the fit (no side ids, no answer) and
+    `clamped` ones (gold) keep the crowd's answer. The fit's posteriors change alike, so the workers' accuracy
+    and the calibration read the same answers; its other fields (auto's temperature, the confusions) stay."""
+    rows = ranking.fitted
+    keep = np.isin(rows, np.fromiter(clamped, np.int64))
+    rows, outcome = rows[~keep], ranking.outcome[~keep]
+    if len(rows) == 0 or inf.probabilities is None:
+        return inf
+    probabilities = inf.probabilities.copy()
+    probabilities[rows] = outcome
+    confidence = inf.confidence.copy()
+    confidence[rows] = outcome.max(axis=1)
+    answers = list(inf.answers)
+    for i, k in zip(rows.tolist(), outcome.argmax(axis=1).tolist(), strict=True):
+        answers[i] = names[k]
+    fit = inf.fit
+    if getattr(fit, "posteriors", None) is not None:  # a quality Aggregate: its answers and confidence follow
+        posteriors = fit.posteriors.copy()
+        posteriors[rows] = outcome
+        fit = replace(fit, posteriors=posteriors)
+    return replace(inf, answers=answers, confidence=confidence, probabilities=probabilities, fit=fit)
+
+
+__all__ = ["Pairwise", "Ranking", "Sides", "pair_labels", "rank", "side_id", "side_indices", "strength_informed"]

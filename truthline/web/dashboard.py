@@ -13,6 +13,7 @@ from truthline.quality import METHODS
 from truthline.services import dashboard as quality_service
 from truthline.services import ranking as ranking_service
 from truthline.services import results
+from truthline.services.ranking import win_percent
 from truthline.tasktypes.numeric import METHODS as NUMERIC_METHODS
 from truthline.tasktypes.numeric import range_text  # the home page's filter too
 
@@ -132,11 +133,6 @@ def _record_text(cell: dict[str, Any]) -> str:
             f"{_plural(cell['losses'], 'loss', 'losses')}{ties}")
 
 
-def _percent(p: float) -> str:
-    """A win probability in whole percent; never 0% or 100%, which would read as certain."""
-    return "<1%" if p < 0.005 else ">99%" if p >= 0.995 else f"{100 * p:.0f}%"
-
-
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
@@ -161,10 +157,10 @@ def versus_table(report: dict[str, Any]) -> dict[str, Any] | None:
                 cells.append(None)
                 continue
             p = cell["win_probability"]
-            cells.append({"text": _percent(p), "better": cell["better"], "shade": round(10 * p),
-                          "title": f"{side['id']} beats {other['id']}: {_percent(p)} ({level}% interval "
-                                   f"{_percent(cell['lower'])} to {_percent(cell['upper'])}), "
-                                   f"{verdict[cell['better']]}; {_record_text(cell)}"})
+            chance, low, high = (win_percent(x) for x in (p, cell["lower"], cell["upper"]))
+            cells.append({"text": chance, "better": cell["better"], "shade": round(10 * p),
+                          "title": f"{side['id']} beats {other['id']}: {chance} ({level}% interval {low} to "
+                                   f"{high}), {verdict[cell['better']]}; {_record_text(cell)}"})
         rows.append({"id": side["id"], "cells": cells})
     heads = [{"id": side["id"], "head": middle_short(side["id"], VERSUS_HEAD_CHARS)} for side in sides]
     return {"rows": rows, "heads": heads, "level_pct": level, "ranked": report["ranked"],
