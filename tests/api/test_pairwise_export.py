@@ -47,7 +47,7 @@ def test_preferences_export(manager: Any, duel: int) -> None:
     rows = [json.loads(line) for line in r.text.splitlines()]
     assert [row["external_id"] for row in rows] == ["q1", "q2", "q4"]  # q3 is a tie
     assert rows[0] == {"external_id": "q1", "prompt": "Capital of France?", "chosen": "Paris", "rejected": "Lyon",
-                       "chosen_id": "m-big", "rejected_id": "m-small", "confidence": 1.0}
+                       "chosen_id": "m-big", "rejected_id": "m-small", "confidence": 1.0, "prompt_image": None}
     assert (rows[1]["chosen"], rows[1]["rejected"], rows[1]["chosen_id"], rows[1]["rejected_id"]) == \
         ("4", "5", "m-big", "m-small")
     assert rows[2]["prompt"] is None and rows[2]["chosen"] == "two" and rows[2]["chosen_id"] is None

@@ -17,7 +17,7 @@ from truthline.services.exporting import export, iter_export
 from truthline.services.importing import import_items
 from tests.pairs import press
 
-KEYS = {"external_id", "prompt", "chosen", "rejected", "chosen_id", "rejected_id", "confidence"}
+KEYS = {"external_id", "prompt", "prompt_image", "chosen", "rejected", "chosen_id", "rejected_id", "confidence"}
 # external_id -> (data, the answer both workers give; None: nobody labels it)
 PAIRS: dict[str, tuple[dict[str, Any], str | None]] = {
     "p1": ({"text": "Say hi", "a": "hi", "b": "hello there", "a_id": "small", "b_id": "large"}, "b"),
@@ -27,6 +27,7 @@ PAIRS: dict[str, tuple[dict[str, Any], str | None]] = {
     "p5": ({"text": "Which photo?", "a_image_url": "https://img.example/a.png", "b_image_url": "/media/b.png"}, "b"),
     "p6": ({"text": "Unlabelled", "a": "m", "b": "n"}, None),
     "p7": ({"text": "Ünïcode ✓", "a": "naïve \"quoted\"\nline", "b": "plain", "a_id": "large", "b_id": "small"}, "a"),
+    "p8": ({"image_url": "https://img.example/q.png", "a": "a cat", "b": "a dog"}, "b"),  # a picture as the prompt
 }
 
 
@@ -63,22 +64,25 @@ def test_preferences_are_chosen_and_rejected_per_answered_pair(engine: Engine, a
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(exporting, "BATCH", 2)  # several keyset batches, one of them with nothing to write
     rows = _lines(engine, admin.user, pairs.id, method="mv")
-    assert [r["external_id"] for r in rows] == ["p1", "p2", "p4", "p5", "p7"]  # p3 a tie, p6 unanswered
+    assert [r["external_id"] for r in rows] == ["p1", "p2", "p4", "p5", "p7", "p8"]  # p3 a tie, p6 unanswered
     assert all(set(r) == KEYS for r in rows)
     by_id = {r["external_id"]: r for r in rows}
     assert by_id["p1"] == {"external_id": "p1", "prompt": "Say hi", "chosen": "hello there", "rejected": "hi",
-                           "chosen_id": "large", "rejected_id": "small", "confidence": 1.0}
+                           "chosen_id": "large", "rejected_id": "small", "confidence": 1.0,
+                           "prompt_image": None}
     assert (by_id["p2"]["chosen"], by_id["p2"]["rejected"], by_id["p2"]["chosen_id"]) == ("4", "5", "large")
     assert by_id["p4"]["prompt"] is None and by_id["p4"]["chosen_id"] is None and by_id["p4"]["rejected_id"] is None
     assert (by_id["p5"]["chosen"], by_id["p5"]["rejected"]) == ("/media/b.png", "https://img.example/a.png")
     assert by_id["p7"]["chosen"] == 'naïve "quoted"\nline' and by_id["p7"]["prompt"] == "Ünïcode ✓"
+    assert (by_id["p8"]["prompt"], by_id["p8"]["prompt_image"], by_id["p8"]["chosen"]) == (
+        None, "https://img.example/q.png", "a dog")
     assert all(0.5 < r["confidence"] <= 1.0 for r in rows)
 
 
 def test_confidence_follows_the_method(engine: Engine, admin: Any, pairs: Any) -> None:
     for method in ("auto", "ds"):
         rows = _lines(engine, admin.user, pairs.id, method=method)
-        assert {r["external_id"] for r in rows} <= {"p1", "p2", "p4", "p5", "p7"}
+        assert {r["external_id"] for r in rows} <= {"p1", "p2", "p4", "p5", "p7", "p8"}
         assert all(isinstance(r["confidence"], float) and 0 < r["confidence"] <= 1 for r in rows)
 
 

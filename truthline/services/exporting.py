@@ -67,7 +67,7 @@ def iter_export(engine: Engine, actor: User, project_id: int, fmt: str, method: 
     column per label; Parquet: a struct with one field per label).
 
     fmt "preferences" (pairwise projects only): {external_id, prompt, chosen, rejected, chosen_id,
-    rejected_id, confidence} per item the crowd preferred a side of; see `_preferences`."""
+    rejected_id, confidence, prompt_image} per item the crowd preferred a side of; see `_preferences`."""
     if fmt not in FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}", field="format")
     with read_tx(engine) as conn:
@@ -260,7 +260,8 @@ def _side(data: dict[str, Any], side: str) -> Any:
 
 
 def _preferences(batches: Iterator[list[Row]]) -> Iterator[bytes]:
-    """RLHF/DPO preference pairs: {external_id, prompt (the shared context `text`, or null), chosen, rejected
+    """RLHF/DPO preference pairs: {external_id, prompt (the shared context `text`, or null), prompt_image (its
+    `image_url` or `image` data URL, or null: a vision-language pair), chosen, rejected
     (the preferred candidate's text or image URL, and the other's), chosen_id, rejected_id (a_id/b_id: what
     produced them, or null), confidence} for each item whose inferred answer is "a" or "b"; a tie says
     neither is better and an item without labels says nothing, so both are left out. Only the preferred
@@ -274,6 +275,7 @@ def _preferences(batches: Iterator[list[Row]]) -> Iterator[bytes]:
             data = loads(r.data)
             won, lost = ("a", "b") if r.answer == "a" else ("b", "a")
             parts.append(_dumps({"external_id": r.external_id, "prompt": data.get("text"),
+                                 "prompt_image": data.get("image_url") or data.get("image"),
                                  "chosen": _side(data, won), "rejected": _side(data, lost),
                                  "chosen_id": side_id(data.get(f"{won}_id")),
                                  "rejected_id": side_id(data.get(f"{lost}_id")),

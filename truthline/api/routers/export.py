@@ -27,7 +27,7 @@ async def export(
     user: Any = Depends(current_user),  # first: a caller without a token gets 401, not a 422 about `method`
     format: Literal["jsonl", "csv", "parquet", "preferences"] = Query(
         "jsonl", description="File format. preferences (pairwise projects): JSON Lines of RLHF/DPO pairs "
-                             "{external_id, prompt, chosen, rejected, chosen_id, rejected_id, confidence}, one per "
+                             "{external_id, prompt, prompt_image, chosen, rejected, chosen_id, rejected_id, confidence}, one per "
                              "item the crowd preferred a side of (ties and unanswered items left out)."),
     method: str = Depends(method_param),
     probabilities: bool = Query(False, description="Add each label's probability per item (soft labels)."),
