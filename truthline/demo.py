@@ -6,7 +6,8 @@ against, never shown to annotators, never used by truth inference), so the manag
 Dawid-Skene and majority vote each fare against it. A simulated crowd's labels (`sim.simulate_labels`:
 own confusion matrices and speeds, some spammers) cover the first 85% of the digits, imported in bulk
 with `services.label_import` (the same path as migrating labels from another tool); the rest waits for
-people who log in as annotators.
+people who log in as annotators. A second project, a model arena (`demo_arena`), ranks made-up models from
+pairwise comparisons of their replies.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from truthline.demo_arena import ArenaInfo, seed_arena
 from truthline.errors import NotFound, Unauthorized
 from truthline.services import importing, label_import, projects, users
 from truthline.sim import make_crowd, simulate_labels
@@ -88,6 +90,7 @@ class DemoInfo:
     n_items: int
     n_labels_seeded: int
     logins: dict[str, str]
+    arena: ArenaInfo  # the second demo project: models compared pairwise (demo_arena)
 
 
 def _ensure_user(engine: Engine, admin: object, username: str, password: str | None, role: str = "member") -> object:
@@ -145,7 +148,8 @@ def seed_demo(
     report("label", 0, len(labels))
     result = label_import.import_annotations(engine, admin, pid, enumerate(labels, start=1), create_workers=True)
     report("label", len(labels), len(labels))
-    return DemoInfo(pid, len(records), result.created, _working_logins(engine))
+    arena = seed_arena(engine, admin, seed=seed, limit=limit, progress=report)
+    return DemoInfo(pid, len(records), result.created, _working_logins(engine), arena)
 
 
 def crowd_items(n_items: int) -> int:

@@ -53,10 +53,10 @@ def test_versus_prints_win_probabilities_with_significance_marks(cli: Cli, arena
     result = cli("ranking", "Arena", "--versus", db=arena["db"])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "Head to head" in out and "P(row beats column)" in out
+    assert "Head to head" in out and "P(row wins)" in out
     rows = _table(out)
     assert list(rows) == ["alpha [v2]", "[bold]beta", "gamma[/x]"], out  # best first, ids verbatim
-    head = next(line for line in out.splitlines() if "P(row beats column)" in line)
+    head = next(line for line in out.splitlines() if "P(row wins)" in line)
     assert re.search(r"alpha \[v2\]\s*┃\s*\[bold\]beta\s*┃\s*gamma\[/x\]", head), head
     alpha, beta, gamma = rows.values()
     assert alpha[0] == beta[1] == gamma[2] == "·"  # a side against itself

@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import sqlalchemy as sa
+from scipy.stats import kendalltau
 from sqlalchemy.engine import Engine
 
 from truthline.demo import (
@@ -21,8 +22,11 @@ from truthline.demo import (
     png_data_url,
     seed_demo,
 )
+from truthline.demo_arena import CROWD_SHARE as ARENA_SHARE
+from truthline.demo_arena import MODELS, N_PROMPTS, seed_arena
+from truthline.demo_arena import OVERLAP as ARENA_OVERLAP
 from truthline.quality import CrowdLabels, aggregate
-from truthline.services import projects, tasks, users
+from truthline.services import projects, ranking, results, tasks, users
 from truthline.sim import make_crowd, simulate_labels
 
 
@@ -71,7 +75,8 @@ def test_digit_records_carry_hidden_truth() -> None:
 def _labels(engine: Engine) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT a.item_id, a.user_id, a.answer, i.truth FROM annotations a JOIN items i ON i.id = a.item_id"
+            "SELECT a.item_id, a.user_id, a.answer, i.truth FROM annotations a JOIN items i ON i.id = a.item_id "
+            "WHERE i.external_id LIKE 'digit-%'"  # the digits, not the model arena
         )).all()
     items = np.unique([r[0] for r in rows], return_inverse=True)[1]
     workers = np.unique([r[1] for r in rows], return_inverse=True)[1]
@@ -87,11 +92,12 @@ def test_seed_demo_is_idempotent(engine: Engine) -> None:
     assert info.n_items == 60 and info.n_labels_seeded == n_crowd * SIM_OVERLAP
     again = seed_demo(engine, limit=60)
     assert again.project_id == info.project_id and again.n_labels_seeded == 0
+    assert again.arena.project_id == info.arena.project_id and again.arena.n_labels_seeded == 0
     admin = users.first_admin(engine)
     assert admin is not None and admin.username == "admin"
     assert users.authenticate(engine, "annotator", DEMO_LOGINS["annotator"]).username == "annotator"
     assert projects.get_project(engine, admin, info.project_id).overlap == SIM_OVERLAP
-    assert len([p for p in projects.list_projects(engine, admin)]) == 1
+    assert [p.id for p in projects.list_projects(engine, admin)] == [info.project_id, info.arena.project_id]
     items, workers, answers, truth = _labels(engine)
     assert np.bincount(items).tolist() == [SIM_OVERLAP] * n_crowd  # the crowd's share, fully labeled
     assert workers.max() >= 10  # spread over the crowd
@@ -115,3 +121,18 @@ def test_demo_on_a_database_with_its_own_admin_prints_only_working_logins(engine
     info = seed_demo(engine, limit=20)
     assert set(info.logins) == {"manager", "annotator"}
     assert users.first_admin(engine).username == "root"  # type: ignore[union-attr]
+
+
+def test_the_model_arena_ranks_the_models_by_how_often_they_are_right(engine: Engine) -> None:
+    info = seed_demo(engine, limit=20).arena  # the arena takes all its prompts: too few would rank nothing
+    assert info.n_items == 20 and info.n_labels_seeded == int(20 * ARENA_SHARE) * ARENA_OVERLAP
+    full = seed_arena(engine, users.first_admin(engine))
+    assert full.project_id == info.project_id and full.n_items == N_PROMPTS
+    manager = users.get_user_by_name(engine, users.first_admin(engine), "manager")
+    ranked = [row["id"] for row in ranking.project_ranking(engine, manager, info.project_id)["ranking"]]
+    assert ranked[0] == "atlas-70b" and ranked[-1] == "fog-350m", ranked
+    assert kendalltau([list(MODELS).index(name) for name in ranked], range(len(MODELS)))[0] > 0.7
+    person = users.get_user_by_name(engine, users.first_admin(engine), "annotator")
+    task = tasks.next_task(engine, person, info.project_id)  # the rest waits for people, blind
+    assert task is not None and set(task.data) == {"text", "a", "b"}
+    assert results.project_summary(engine, manager, info.project_id)["accuracy"]["ds"] > 0.8

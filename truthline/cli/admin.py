@@ -93,7 +93,8 @@ def demo(
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in bars:
-                titles = {"import": "Importing digits", "label": "Importing simulated crowd labels"}
+                titles = {"import": "Importing digits", "label": "Importing simulated crowd labels",
+                          "arena": "Importing the model arena"}
                 bars[stage] = progress.add_task(titles.get(stage, stage), total=total)
             progress.update(bars[stage], completed=done, total=total)
 
@@ -103,6 +104,10 @@ def demo(
                   + (f", {info.n_labels_seeded} simulated labels added." if info.n_labels_seeded else "."))
     for line in summary_lines(engine, state.actor(engine), info.project_id, method_or_default(None)):
         console.print(line, highlight=False)
+    console.print(f"Model arena #{info.arena.project_id}: {info.arena.n_items} questions, each answered by two of "
+                  "six made-up models, compared blind; its manager page ranks the models"
+                  + (f" ({info.arena.n_labels_seeded} simulated labels added)." if info.arena.n_labels_seeded
+                     else "."), highlight=False)
     serve_cmd = "truthline serve" + (f" --db {db}" if db else "")
     console.print((f"Serve it with `{escape(serve_cmd)}`, then open" if no_serve else "Open")
                   + f" [bold]{url}/[/]  (API docs: {url}/api/v1/docs)", soft_wrap=True)  # copyable: unbroken

@@ -423,7 +423,7 @@ def print_head_to_head(report: Mapping[str, Any], project_id: int) -> None:
                       "b_id) and answered items comparing them.", highlight=False)
         return
     table = Table(title=f"Head to head · project #{project_id} · method {escape(report['method'])}")
-    table.add_column("P(row beats column)")
+    table.add_column("P(row wins)", no_wrap=True)  # ids whole; the number columns wrap their heads
     for side in sides:
         table.add_column(escape(_clipped(str(side["id"]), HEAD_WIDTH)), justify="right", no_wrap=True)
     for side in sides:
