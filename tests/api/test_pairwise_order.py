@@ -133,3 +133,24 @@ def test_workers_show_who_picks_the_first_candidate(manager: Any, ann: Any, ann2
     assert ann.post(f"/leases/{lease}/submit", json={"answer": "cat"}).status_code == 201
     other = manager.get(f"/projects/{cats}/workers").json()["workers"][0]
     assert "first_picks" not in other and "leans_first" not in other  # pairwise only
+
+
+def test_the_tasks_key_order_is_the_same_in_either_order(manager: Any, ann: Any) -> None:
+    """A swapped task renames the item's keys: kept in the item's own key order, "b" would come where "a"
+    stood, telling a client that reads the JSON which order it was shown. The candidates' keys come in one
+    order, where the item's first one stood, the rest as imported."""
+    r = manager.post("/projects", json={"name": "Keys", "task_type": "pairwise", "overlap": 1})
+    pid = int(r.json()["id"])
+    assert manager.post(f"/projects/{pid}/members", json={"username": "ann"}).status_code == 201
+    body = [{"external_id": f"k{i}", "data": {"b_image_url": f"/b/{i}.png", "text": "q", "a_image_url": f"/a/{i}.png",
+                                               "note": "n", "a_id": "x", "b_id": "y"}} for i in range(N)]
+    for start in range(0, N, 10):
+        assert manager.post(f"/projects/{pid}/items", json=body[start:start + 10]).status_code == 200
+    keys, orders = set(), []
+    while (r := ann.post(f"/projects/{pid}/next")).status_code == 200:
+        shown = r.json()["item"]["data"]
+        keys.add(tuple(shown))
+        orders.append(shown["a_image_url"].startswith("/b/"))
+        assert ann.post(f"/leases/{r.json()['lease_id']}/submit", json={"answer": "a"}).status_code == 201
+    assert 0 < sum(orders) < N
+    assert keys == {("a_image_url", "b_image_url", "text", "note")}

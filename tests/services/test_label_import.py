@@ -160,3 +160,26 @@ def test_a_label_csv_needs_worker_and_answer_columns() -> None:
     with pytest.raises(Invalid) as err:
         list(read_label_records(io.BytesIO(b"external_id,worker,label\na,bob,cat\n"), "csv"))
     assert (err.value.field, err.value.line, "missing: answer" in err.value.message) == ("answer", 1, True)
+
+
+def test_labels_imported_onto_pairwise_leases_are_not_first_picks(engine: Engine, admin: Any,
+                                                                  make_project: Callable,
+                                                                  make_annotator: Callable) -> None:
+    """An imported label that takes over a lease (skipped, live) was not answered in that lease's order: the
+    workers table leaves it out of the worker's first picks, as it does every imported label."""
+    from truthline.services.dashboard import workers_table
+    from truthline.services.importing import import_items
+
+    project = make_project(name="Duels", task_type="pairwise", labels=None, overlap=1)
+    import_items(engine, admin.user, project.id, recs(*({"external_id": f"p{i}", "data": {"a": f"x{i}", "b": f"y{i}"}}
+                                                        for i in range(3))))
+    bob = make_annotator(project, username="bob")
+    for _ in range(2):
+        skipped = next_task(engine, bob.user, project.id)
+        assert skipped is not None
+        skip(engine, bob.user, skipped.lease_id)
+    assert next_task(engine, bob.user, project.id) is not None  # live
+    labels = recs(*({"external_id": f"p{i}", "worker": "bob", "answer": "a"} for i in range(3)))
+    assert import_annotations(engine, admin.user, project.id, labels).created == 3
+    (row,) = workers_table(engine, admin.user, project.id, method="mv")
+    assert (row["n_labels"], row["ordered_answers"], row["first_picks"], row["leans_first"]) == (3, 0, 0, None)

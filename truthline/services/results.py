@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from truthline import offload
 from truthline.errors import Invalid, shown
 from truthline.services.access import project_for
+from truthline.services.tasks import IMPORT_KEY_PREFIX
 from truthline.store import annotations as annotation_store
 from truthline.store import items as item_store
 from truthline.store.db import read_tx
@@ -187,9 +188,13 @@ def worker_info(engine: Engine, data: ProjectLabels) -> tuple[dict[int, str], di
 
 
 def first_picks(engine: Engine, data: ProjectLabels) -> dict[int, tuple[int, int]]:
-    """Pairwise: user_id -> (A-or-B answers given on a lease, how many chose the candidate shown first)."""
-    with read_tx(engine) as conn:
-        return annotation_store.first_picks(conn, data.project.id)
+    """Pairwise: user_id -> (A-or-B answers given on a lease, how many chose the candidate shown first), once
+    per loaded label set (a scan of every label: half a second at 500k on SQLite)."""
+    def read() -> dict[int, tuple[int, int]]:
+        with read_tx(engine) as conn:
+            return annotation_store.first_picks(conn, data.project.id, IMPORT_KEY_PREFIX)
+
+    return data.memo("first_picks", read)
 
 
 def rounded(x: float) -> float | None:

@@ -142,16 +142,18 @@ def answer_counts(conn: Connection, project_id: int) -> list[tuple[str, int]]:
               "GROUP BY CAST(answer AS TEXT)", (project_id,))]
 
 
-def first_picks(conn: Connection, project_id: int) -> dict[int, tuple[int, int]]:
+def first_picks(conn: Connection, project_id: int, imported_prefix: str) -> dict[int, tuple[int, int]]:
     """Pairwise: user_id -> (their "a" or "b" answers given on a lease, how many of those chose the candidate
-    the lease showed first). Imported labels are left out: nobody knows what order their worker saw."""
+    the lease showed first). Imported labels (idempotency keys starting `imported_prefix`) are left out, also
+    where one took over a lease: nobody knows what order their worker saw."""
     answer = sa.cast(annotations.c.answer, sa.Text)
     first = sa.case((sa.and_(leases.c.swapped, answer == '"b"'), 1),
                     (sa.and_(~leases.c.swapped, answer == '"a"'), 1), else_=0)
     q = (
         sa.select(annotations.c.user_id, sa.func.count(), sa.func.sum(first))
         .join(leases, leases.c.id == annotations.c.lease_id)
-        .where(annotations.c.project_id == project_id, answer.in_(['"a"', '"b"']))
+        .where(annotations.c.project_id == project_id, answer.in_(['"a"', '"b"']),
+               ~annotations.c.idempotency_key.startswith(imported_prefix, autoescape=True))
         .group_by(annotations.c.user_id)
     )
     return {int(uid): (int(n), int(k)) for uid, n, k in conn.execute(q)}

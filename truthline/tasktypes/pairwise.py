@@ -27,6 +27,7 @@ MAX_ID = 200  # characters in a side's id (a model or system name)
 SIDES = (("a", "a_image_url"), ("b", "b_image_url"))
 HIDDEN = ("a_id", "b_id")  # never sent to annotators
 _SWAP = {"a": "b", "b": "a", "a_image_url": "b_image_url", "b_image_url": "a_image_url"}  # keys and answers
+_SIDE_KEYS = ("a", "a_image_url", "b", "b_image_url")  # the order annotators get them in
 # in an id: a newline or an escape sequence would redraw the terminal of whoever runs `truthline ranking`; a NUL
 # makes PostgreSQL's `data ->> 'a_id'` fail (every ranking and manager page of the project a 500) and SQLite
 # cut the id short (two models merged)
@@ -98,7 +99,15 @@ class Pairwise(Classification):
     def annotator_data(self, data: dict[str, Any], swapped: bool = False) -> dict[str, Any]:
         # blind comparison: a worker who sees "gpt-x" beside a candidate judges the name, not the text
         rename = _SWAP if swapped else {}
-        return {rename.get(k, k): v for k, v in data.items() if k not in HIDDEN}
+        sides = {rename.get(k, k): v for k, v in data.items() if k in _SWAP}
+        shown: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in _SWAP:  # the candidates in one fixed key order where the first one stood: the JSON's order
+                # must not tell a swapped lease ("b" before "a") from the imported order
+                shown.update((key, sides[key]) for key in _SIDE_KEYS if key in sides and key not in shown)
+            elif k not in HIDDEN:
+                shown[k] = v
+        return shown
 
     def swaps(self, config: Mapping[str, Any]) -> bool:
         # workers favour the first candidate (about 30% of simulate's do): in a random order per lease that
