@@ -27,7 +27,8 @@ MAX_ID = 200  # characters in a side's id (a model or system name)
 SIDES = (("a", "a_image_url"), ("b", "b_image_url"))
 HIDDEN = ("a_id", "b_id")  # never sent to annotators
 _SWAP = {"a": "b", "b": "a", "a_image_url": "b_image_url", "b_image_url": "a_image_url"}  # keys and answers
-_SIDE_KEYS = ("a", "a_image_url", "b", "b_image_url")  # the order annotators get them in
+_SIDE_KEYS = tuple(key for side in SIDES for key in side)  # a, a_image_url, b, b_image_url: the order annotators
+# get them in
 # in an id: a newline or an escape sequence would redraw the terminal of whoever runs `truthline ranking`; a NUL
 # makes PostgreSQL's `data ->> 'a_id'` fail (every ranking and manager page of the project a 500) and SQLite
 # cut the id short (two models merged)
